@@ -1,0 +1,204 @@
+"""The commands the README gives: `bridge demo`, `bridge ui`, `bridge summary`.
+
+`demo` runs the real code path on the embedded defaults: it generates a sample alarm-company book,
+drops its export files into the watched inbox, materializes every asset for those billing periods in
+one run, and prints what happened. Running it again posts nothing new.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+from bridge_assets.settings import BridgeSettings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+def _dagster_home(settings: BridgeSettings) -> Path:
+    """Instance storage beside the bridge's own files, configured by the project's dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster_home").absolute()
+    home.mkdir(parents=True, exist_ok=True)
+    source = PROJECT_ROOT / "dagster.yaml"
+    if source.exists() and not (home / "dagster.yaml").exists():
+        shutil.copy(source, home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def drop_sample_exports(settings: BridgeSettings, *, seed: int, lines: int, first_period: str, months: int,
+                        defects: tuple[str, ...] = ()) -> list[Path]:
+    """Generate the book and place its files in the inbox the way a careful copier does: under a
+    temporary name first, then renamed into place (so the watcher never sees half a file)."""
+    from bridge_assets.sandbox.book import generate_book
+    from bridge_assets.sandbox.export_writer import write_exports
+
+    book = generate_book(seed=seed, lines=lines, first_period=first_period, months=months)
+    staging = settings.work / "generated"
+    if staging.exists():
+        shutil.rmtree(staging)
+    written = write_exports(book, staging, defects=defects)
+    settings.inbox.mkdir(parents=True, exist_ok=True)
+    dropped = []
+    for path in written:
+        part = settings.inbox / (path.name + ".part")
+        shutil.copyfile(path, part)
+        target = settings.inbox / path.name
+        part.replace(target)
+        dropped.append(target)
+    return dropped
+
+
+def run_periods(settings: BridgeSettings, first: str, last: str, files: list[Path] | None = None):
+    """One run of the whole job over a range of billing periods (a single-run backfill)."""
+    import dagster as dg
+
+    from bridge_assets.definitions import build_definitions
+
+    _dagster_home(settings)
+    defs = build_definitions(settings.home)
+    job = defs.resolve_job_def("bridge_job")
+    run_config = {"ops": {"sedona_export_lines": {"config": {"files": [str(f) for f in files or []], "min_age_seconds": 0}}}}
+    with dg.DagsterInstance.get() as instance:
+        return job.execute_in_process(
+            instance=instance, run_config=run_config, tags={RANGE_START: first, RANGE_END: last}, raise_on_error=False,
+        )
+
+
+def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | None = None, out=sys.stdout) -> None:
+    from bridge_assets.storage import Database
+
+    db = Database(settings.database_path)
+    with db.connect(read_only=True) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "accounting_documents" not in tables:
+            print("Nothing has been received yet.", file=out)
+            return
+        p = list(periods)
+        print("\nDocuments per period (canonical, from the exports):", file=out)
+        for period, doc_type, n, total in con.execute(
+            "SELECT period, doc_type, count(*), CAST(sum(total) AS VARCHAR) FROM accounting_documents "
+            "WHERE period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL", [p]).fetchall():
+            print(f"  {period}  {doc_type:<12} {n:>7} documents  total {total:>14}", file=out)
+        rejected = con.execute(
+            "SELECT period, count(*) FROM rejected_documents WHERE period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL", [p]
+        ).fetchall()
+        for period, n in rejected:
+            print(f"  {period}  rejected     {n:>7} documents  (reasons: table rejected_documents, or the UI)", file=out)
+        if "ledger_postings" in tables:
+            print("\nDocuments per state (ledger):", file=out)
+            for dest, state, n, total in con.execute(
+                "SELECT l.destination, l.state, count(*), CAST(sum(d.total) AS VARCHAR) FROM ledger_postings l "
+                "LEFT JOIN accounting_documents d USING (doc_key) WHERE l.period IN (SELECT unnest(?)) "
+                "GROUP BY ALL ORDER BY ALL", [p]).fetchall():
+                print(f"  {dest:<12} {state:<10} {n:>7} documents  total {total or '0.00':>14}", file=out)
+            if run_id:
+                this_run = con.execute(
+                    "SELECT destination, outcome, count(*) FROM ledger_events WHERE run_id = ? AND outcome <> 'sending' "
+                    "GROUP BY ALL ORDER BY ALL", [run_id]).fetchall()
+                if this_run:
+                    print("\nThis run:", file=out)
+                    for dest, outcome, n in this_run:
+                        print(f"  {dest:<12} {outcome:<10} {n:>7}", file=out)
+                else:
+                    print("\nThis run posted nothing new: every document was already posted unchanged.", file=out)
+        quarantined = sorted(settings.quarantine.glob("*.error.txt")) if settings.quarantine.exists() else []
+        print("\nWhere things are:", file=out)
+        print(f"  database     {settings.database_path}", file=out)
+        print(f"  outputs      {settings.output}", file=out)
+        for folder in sorted(settings.output.glob("*")) if settings.output.exists() else []:
+            files = sorted(folder.glob("*"))
+            print(f"    {folder.name:<10} {len(files)} file(s){', newest ' + files[-1].name if files else ''}", file=out)
+        print(f"  inbox        {settings.inbox}", file=out)
+        print(f"  quarantine   {settings.quarantine} ({len(quarantined)} file(s))", file=out)
+
+
+def _period_range(first: str, months: int) -> list[str]:
+    year, month = map(int, first.split("-"))
+    out = []
+    for i in range(months):
+        y, m = divmod(month - 1 + i, 12)
+        out.append(f"{year + y:04d}-{m + 1:02d}")
+    return out
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = BridgeSettings.from_env()
+    settings.folders.create()
+    periods = _period_range(args.first_period, args.months)
+    print(f"Generating a sample alarm-company book (seed {args.seed}, about {args.lines} lines, {periods[0]} to {periods[-1]})")
+    dropped = drop_sample_exports(settings, seed=args.seed, lines=args.lines, first_period=args.first_period,
+                                  months=args.months, defects=tuple(args.defect or ()))
+    print(f"Dropped {len(dropped)} export file(s) into {settings.inbox}")
+    print(f"Materializing every asset for {periods[0]}..{periods[-1]} in one run (destinations: {', '.join(settings.destinations)})")
+    result = run_periods(settings, periods[0], periods[-1], files=dropped)
+    failed_checks = [
+        e.asset_check_evaluation_data for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
+    ]
+    for check in failed_checks:
+        print(f"  check failed: {check.check_name}: {check.description}")
+    print_summary(settings, periods, result.run_id)
+    if not result.success:
+        print(f"\nThe run did not finish (run id {result.run_id}); open the UI (`bridge ui`) to see which step failed and why.")
+        return 1
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    settings = BridgeSettings.from_env()
+    print_summary(settings, _period_range(args.first_period, args.months))
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """`dagster dev` on the same defaults, sensor and schedule running. Started in its own session with
+    SIGINT at its default, so stopping it (Ctrl-C or SIGTERM) stops the webserver and daemon too."""
+    settings = BridgeSettings.from_env()
+    settings.folders.create()
+    _dagster_home(settings)
+    command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+               "-h", args.host, "-p", str(args.port)]
+    print(f"Dagster UI on http://{args.host}:{args.port}  (inbox: {settings.inbox}; Ctrl-C stops it)")
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        return process.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", category=Warning, module="dagster")
+    parser = argparse.ArgumentParser(prog="bridge", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="generate a sample book, drop its exports, run every asset, print a summary")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--lines", type=int, default=20_000)
+    demo.add_argument("--first-period", default="2026-08")
+    demo.add_argument("--months", type=int, default=3)
+    demo.add_argument("--defect", action="append", help="add a realistic defect (renamed_column, bad_amount, ...)")
+    demo.set_defaults(func=cmd_demo)
+    summary = sub.add_parser("summary", help="print documents per state and totals per period")
+    summary.add_argument("--first-period", default="2026-08")
+    summary.add_argument("--months", type=int, default=3)
+    summary.set_defaults(func=cmd_summary)
+    ui = sub.add_parser("ui", help="open the Dagster UI with the sensor and schedule running")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

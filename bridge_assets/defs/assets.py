@@ -1,0 +1,197 @@
+"""The SedonaOffice export pipeline as software-defined assets, one monthly partition per billing period.
+
+Assets are thin: they call the domain modules, write DuckDB, and describe what happened in words a
+bookkeeper can read in the UI.
+"""
+
+
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from bridge_assets import intake, mapping, planning, posting, validation
+from bridge_assets.destinations.registry import build_destination
+from bridge_assets.sources.sedona_export import AliasTable
+from bridge_assets.storage import Database
+
+from .metadata import documents_metadata, plan_metadata, postings_metadata, rejected_metadata
+from .partitions import billing_periods
+from .resources import BridgeResource
+
+# A credit may apply to an invoice posted from an earlier export: the ledger knows those.
+KNOWN_DOC_KEYS_SQL = "SELECT doc_key FROM ledger_postings"
+
+
+def _periods(context: dg.AssetExecutionContext) -> list[str]:
+    return list(context.partition_keys)
+
+
+class ExportFilesConfig(dg.Config):
+    files: list[str] = []
+    """Files to receive (the folder sensor names the one it saw). Empty: every stable file in the inbox."""
+    min_age_seconds: float = 2.0
+
+
+@dg.asset(
+    partitions_def=billing_periods,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="sedona",
+    kinds={"duckdb", "csv"},
+    pool="duckdb_writer",
+)
+def sedona_export_lines(
+    context: dg.AssetExecutionContext, config: ExportFilesConfig, bridge: BridgeResource, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    """Every row of every SedonaOffice "Export Invoice Detail" file received, as text, with its file,
+    sha256, row number and parser version. Files are taken from the inbox, recognised by their column
+    headers, loaded, then archived; a file that cannot be read is moved to the quarantine folder with
+    a `.error.txt` saying why. Receiving the same file twice changes nothing."""
+    settings = bridge.settings()
+    folders = settings.folders.create()
+    db = Database(duckdb.database)
+    aliases = AliasTable.from_toml(settings.header_aliases_file)
+    paths = [Path(f) for f in config.files] if config.files else intake.stable_files(folders.inbox, config.min_age_seconds)
+    received, refused = intake.receive_all(db.connect, paths, folders, aliases)
+    for item in received:
+        context.log.info(f"{item.file_name}: {'already received' if item.already_received else f'{item.line_rows} lines'} "
+                         f"for {', '.join(item.periods)}")
+    for item in refused:
+        context.log.error(f"{item.file_name} quarantined: {item.reason}")
+    periods = _periods(context)
+    with db.connect() as con:
+        intake.ensure_schema(con)
+        per_period = con.execute(
+            f"SELECT period, count(*) AS lines, count(DISTINCT file_sha256) AS files FROM {intake.LINES_TABLE} "
+            "WHERE period IN (SELECT unnest(?)) GROUP BY period ORDER BY period",
+            [periods],
+        ).fetchall()
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": sum(r[1] for r in per_period),
+        "lines per period": dg.MetadataValue.md(
+            "| period | lines | files |\n|---|---:|---:|\n" + "\n".join(f"| {p} | {n} | {f} |" for p, n, f in per_period)
+        ),
+        "files received this run": dg.MetadataValue.json(
+            [{"file": r.file_name, "sha256": r.sha256, "periods": list(r.periods), "lines": r.line_rows,
+              "ignored rows (blank/total)": r.ignored_rows, "already received": r.already_received} for r in received]
+        ),
+        "files quarantined": dg.MetadataValue.json([{"file": q.file_name, "reason": q.reason, "moved to": q.moved_to} for q in refused]),
+    })
+
+
+CHECK_DESCRIPTIONS = {
+    "schema_valid": "Documents and lines match the canonical pandera schemas.",
+    "totals_balance": "Every header total equals the sum of its lines plus tax.",
+    "unique_document_numbers": "No document number is used twice within a source.",
+    "references_known": "Every credit and payment applies to a known document.",
+    "customers_and_items_present": "Every document names a customer and every line an item.",
+    "dated_within_partition": "No document is dated outside its billing period.",
+    "rejected_share_within_limit": "Few enough documents were rejected that the export is trustworthy.",
+    "rmr_change_within_limit": "No customer's recurring monthly revenue jumped unexpectedly.",
+    "period_not_empty": "The period has documents.",
+}
+
+
+@dg.asset(
+    deps=[sedona_export_lines],
+    partitions_def=billing_periods,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="canonical",
+    kinds={"duckdb", "pandas"},
+    pool="duckdb_writer",
+    check_specs=[
+        dg.AssetCheckSpec(name, asset="accounting_documents", blocking=name in validation.BLOCKING_CHECKS,
+                          description=text)
+        for name, text in CHECK_DESCRIPTIONS.items()
+    ],
+)
+def accounting_documents(
+    context: dg.AssetExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    """The canonical documents of the period (invoices and credits with their lines, Decimal money,
+    a content hash each), validated with pandera. A document with any bad row is rejected whole and
+    listed with its reasons; everything else flows. This is the only input the posting side reads."""
+    settings = bridge.settings()
+    periods = _periods(context)
+    db = Database(duckdb.database)
+    map_settings = mapping.MappingSettings(doc_number_prefix=settings.doc_number_prefix)
+    with db.transaction() as con:
+        intake.ensure_schema(con)
+        planning.ensure_schema(con)
+        result = mapping.map_periods(con, periods, map_settings, known_doc_keys_sql=KNOWN_DOC_KEYS_SQL)
+    with db.connect() as con:
+        outcomes = validation.run_all(
+            con, periods, known_doc_keys_sql=KNOWN_DOC_KEYS_SQL,
+            max_rejected_share=settings.max_rejected_share, max_rmr_change=settings.max_rmr_change,
+        )
+        metadata = documents_metadata(con, periods) | rejected_metadata(con, periods)
+    context.log.info(f"{result.documents} documents ({result.lines} lines) mapped for {', '.join(periods)}; "
+                     f"{result.rejected_documents} rejected")
+    checks = [
+        dg.AssetCheckResult(
+            check_name=o.name, passed=o.passed,
+            severity=dg.AssetCheckSeverity.ERROR if o.blocking else dg.AssetCheckSeverity.WARN,
+            description=o.description,
+            metadata={"failing": dg.MetadataValue.json(o.failing), "failing_count": o.failing_count},
+        )
+        for o in outcomes
+    ]
+    for o in outcomes:
+        if not o.passed:
+            (context.log.error if o.blocking else context.log.warning)(f"check {o.name}: {o.description}")
+    return dg.MaterializeResult(metadata=metadata, check_results=checks)
+
+
+@dg.asset(
+    deps=[accounting_documents],
+    partitions_def=billing_periods,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="posting",
+    kinds={"duckdb"},
+    pool="duckdb_writer",
+)
+def posting_plan(context: dg.AssetExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """What would be done for each document and destination: create, update, skip or hold, with the
+    reason and the payload. Nothing is sent here; this is the preview."""
+    settings = bridge.settings()
+    periods = _periods(context)
+    db = Database(duckdb.database)
+    summaries = []
+    with db.transaction() as con:
+        for name in settings.destinations:
+            summaries.append(planning.plan_periods(con, name, periods))
+    with db.connect() as con:
+        metadata = plan_metadata(con, periods, summaries)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    deps=[posting_plan],
+    partitions_def=billing_periods,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="posting",
+    kinds={"duckdb"},
+    pool="duckdb_writer",
+    # Safe only because posting is idempotent (the ledger); the single retry layer (no run retries).
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+)
+def quickbooks_postings(context: dg.AssetExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Executes the plan through each configured destination (accountant staging CSV, QuickBooks
+    Desktop IIF, ...) and records every attempt and outcome in the ledger. Documents left `sending`
+    by an interrupted run are resolved first, so nothing is ever posted twice."""
+    settings = bridge.settings()
+    periods = _periods(context)
+    db = Database(duckdb.database)
+    reports = []
+    for name in settings.destinations:
+        destination = build_destination(name, settings)
+        report = posting.execute_plan(db, destination, periods, context.run_id, progress=context.log.info)
+        reports.append(report)
+        for doc_number, code, message in report.failures[:20]:
+            context.log.warning(f"{name}: {doc_number} {code}: {message}")
+    with db.connect() as con:
+        metadata = postings_metadata(con, periods, reports)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+assets = [sedona_export_lines, accounting_documents, posting_plan, quickbooks_postings]

@@ -1,0 +1,8 @@
+import os
+
+import dagster as dg
+
+# Billing periods. end_offset=1 makes the open month a partition, so today's invoices have a home.
+billing_periods = dg.MonthlyPartitionsDefinition(
+    start_date=os.environ.get("BRIDGE_FIRST_PERIOD", "2025-01"), fmt="%Y-%m", end_offset=1
+)

@@ -1,0 +1,96 @@
+"""The destination boundary: the one small interface the posting code knows.
+
+The posting code never knows which accounting system is on the other side. An adapter says what it
+can do (`Capabilities`), turns one planned action into one `Outcome`, finds a document by number when
+an earlier attempt has an unknown outcome, and undoes what it did.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Protocol, Sequence
+
+from bridge_assets.documents import AccountingDocument
+
+
+class Action(str, enum.Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    SKIP = "skip"
+    VOID = "void"
+    HOLD = "hold"
+
+
+class Status(str, enum.Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    VOIDED = "voided"
+    HELD = "held"          # the destination's period is closed; post again when it reopens
+    FAILED = "failed"      # permanent: a person must act (the message says what)
+    RETRY = "retry"        # transient: throttled, unavailable, outcome unknown; safe to send again
+
+
+@dataclasses.dataclass(frozen=True)
+class Capabilities:
+    supports_update: bool
+    supports_void: bool
+    honours_request_id: bool
+    batch_size: int
+    reads_back: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    status: Status
+    dest_id: str | None = None
+    dest_doc_number: str | None = None
+    version: str | None = None          # SyncToken / EditSequence / file generation
+    http_status: int | None = None
+    error_code: str | None = None
+    message: str | None = None          # a sentence a bookkeeper can act on
+    before: dict | None = None          # the destination's state before this action
+    after: dict | None = None           # what the destination holds (or was sent) afterwards
+
+
+@dataclasses.dataclass(frozen=True)
+class PostRequest:
+    action: Action
+    document: AccountingDocument
+    request_id: str
+    dest_id: str | None = None          # for update / void: the destination's id
+    version: str | None = None          # for update / void: the version last seen
+    previous: dict | None = None        # for update: what was last sent (from the ledger's events)
+
+
+class Destination(Protocol):
+    name: str
+    capabilities: Capabilities
+
+    def begin_run(self, run_id: str, period: str) -> None:
+        """Called once per run and period before any post (file adapters pick their file name here)."""
+
+    def end_run(self) -> list[str]:
+        """Called once at the end; returns human-readable locations of what was written."""
+
+    def resolve_references(self, documents: Sequence[AccountingDocument]) -> dict[str, str]:
+        """Customers and items, matched or created per policy. Returns {doc_key: problem} for failures."""
+
+    def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
+        """Send up to `capabilities.batch_size` requests; one Outcome per request, in order."""
+
+    def find(self, doc_type: str, doc_number: str) -> Outcome | None:
+        """Look a document up by number (for a `sending` row whose outcome is unknown)."""
+
+    def void_or_delete(self, doc_type: str, dest_id: str, version: str | None) -> Outcome:
+        ...
+
+    def restore(self, doc_type: str, dest_id: str, before: dict) -> Outcome:
+        ...
+
+    def is_period_open(self, txn_date) -> bool:
+        ...
+
+
+class DestinationError(Exception):
+    """A destination cannot be used at all (bad configuration, unreachable folder). The message says what to do."""

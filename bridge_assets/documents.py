@@ -1,0 +1,211 @@
+"""The canonical accounting document: one model for every source and every destination.
+
+Money is `Decimal` quantized to the cent (or integer cents inside data frames), never float.
+`content_hash` is the sha256 of `canonical_json(document)`: sorted keys, decimals and dates as
+strings, lines in `line_no` order. The same serialization is produced in SQL by
+`mapping.CANONICAL_JSON_SQL`; a test keeps the two in agreement.
+
+This module imports nothing of ours and nothing of Dagster.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+import pandera.pandas as pa
+
+CENT = Decimal("0.01")
+
+DocType = Literal["invoice", "credit_memo", "payment"]
+LineKind = Literal["rmr", "ticket_labor", "ticket_part", "fee", "other"]
+DOC_TYPES: tuple[str, ...] = ("invoice", "credit_memo", "payment")
+LINE_KINDS: tuple[str, ...] = ("rmr", "ticket_labor", "ticket_part", "fee", "other")
+
+
+def money(value: Decimal | int | str) -> Decimal:
+    """A Decimal rounded half-up to the cent (never "-0.00")."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP) + 0
+
+
+def line_amount(qty: Decimal, unit_price: Decimal) -> Decimal:
+    """`qty × unit_price` rounded half-up to the cent: the only amount QuickBooks accepts (6070)."""
+    return money(Decimal(qty) * Decimal(unit_price))
+
+
+def doc_key(source: str, doc_type: str, source_id: str) -> str:
+    return f"{source}:{doc_type}:{source_id}"
+
+
+@dataclasses.dataclass(frozen=True)
+class DocumentLine:
+    line_no: int
+    kind: str
+    item_code: str
+    description: str
+    qty: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    taxable: bool
+    tax_amount: Decimal = Decimal("0.00")
+    service_start: dt.date | None = None
+    service_end: dt.date | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Application:
+    """A credit or payment applied to another document of the same source."""
+
+    doc_key: str
+    doc_number: str
+    amount: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
+class AccountingDocument:
+    doc_key: str
+    source: str
+    doc_type: str
+    source_id: str
+    doc_number: str
+    txn_date: dt.date
+    period: str
+    due_date: dt.date | None
+    customer_key: str
+    customer_name: str
+    master_account: str
+    site: str
+    terms: str
+    po_number: str
+    subtotal: Decimal
+    tax_total: Decimal
+    total: Decimal
+    currency: str
+    memo: str
+    source_ref: str
+    lines: tuple[DocumentLine, ...] = ()
+    applies_to: tuple[Application, ...] = ()
+    content_hash: str = ""
+
+    def with_hash(self) -> "AccountingDocument":
+        return dataclasses.replace(self, content_hash=content_hash(self))
+
+
+# Fields that are identity or lineage, not content: changing them must not look like an edit.
+_NOT_CONTENT = {"content_hash", "source_ref"}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(money(value))
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if dataclasses.is_dataclass(value):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    return value
+
+
+def canonical_dict(document: AccountingDocument) -> dict:
+    """The document as plain JSON types, decimals and dates as strings, without hash or lineage."""
+    out: dict = {}
+    for field in dataclasses.fields(document):
+        if field.name in _NOT_CONTENT:
+            continue
+        value = getattr(document, field.name)
+        if field.name == "lines":
+            out["lines"] = [_line_dict(line) for line in sorted(value, key=lambda l: l.line_no)]
+        elif field.name == "applies_to":
+            out["applies_to"] = [
+                {"amount": str(money(a.amount)), "doc_key": a.doc_key, "doc_number": a.doc_number}
+                for a in sorted(value, key=lambda a: a.doc_key)
+            ]
+        else:
+            out[field.name] = _plain(value)
+    return out
+
+
+def _line_dict(line: DocumentLine) -> dict:
+    return {
+        "amount": str(money(line.amount)),
+        "description": line.description,
+        "item_code": line.item_code,
+        "kind": line.kind,
+        "line_no": line.line_no,
+        "qty": _decimal_text(line.qty),
+        "service_end": line.service_end.isoformat() if line.service_end else None,
+        "service_start": line.service_start.isoformat() if line.service_start else None,
+        "tax_amount": str(money(line.tax_amount)),
+        "taxable": line.taxable,
+        "unit_price": _decimal_text(line.unit_price),
+    }
+
+
+def _decimal_text(value: Decimal) -> str:
+    """Quantities and rates keep up to 4 places (Sedona's precision) with trailing zeros removed."""
+    text = format(Decimal(value).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP), "f")
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return text if text not in ("-0", "") else "0"
+
+
+def canonical_json(document: AccountingDocument) -> str:
+    return json.dumps(canonical_dict(document), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(document: AccountingDocument) -> str:
+    return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
+
+
+# --- pandera schemas for the data-frame form (money as integer cents, never float) ---------------
+
+DOCUMENTS_SCHEMA = pa.DataFrameSchema(
+    {
+        "doc_key": pa.Column(str, unique=True),
+        "source": pa.Column(str, pa.Check.isin(["sedona", "servicetrade"])),
+        "doc_type": pa.Column(str, pa.Check.isin(list(DOC_TYPES))),
+        "source_id": pa.Column(str, pa.Check.str_length(min_value=1)),
+        "doc_number": pa.Column(str, pa.Check.str_length(min_value=1, max_value=21)),
+        "txn_date": pa.Column("datetime64[us]", coerce=True),
+        "period": pa.Column(str, pa.Check.str_matches(r"^\d{4}-\d{2}$")),
+        "customer_key": pa.Column(str, pa.Check.str_length(min_value=1)),
+        "customer_name": pa.Column(str, pa.Check.str_length(min_value=1)),
+        "subtotal_cents": pa.Column("int64"),
+        "tax_total_cents": pa.Column("int64", pa.Check.ge(0)),
+        "total_cents": pa.Column("int64"),
+        "line_count": pa.Column("int64", pa.Check.ge(1)),
+        "lines_amount_cents": pa.Column("int64"),
+        "lines_tax_cents": pa.Column("int64"),
+        "content_hash": pa.Column(str, pa.Check.str_matches(r"^[0-9a-f]{64}$")),
+    },
+    checks=[
+        pa.Check(lambda df: df["total_cents"] == df["subtotal_cents"] + df["tax_total_cents"],
+                 name="total_is_subtotal_plus_tax"),
+        pa.Check(lambda df: df["subtotal_cents"] == df["lines_amount_cents"], name="subtotal_is_sum_of_lines"),
+        pa.Check(lambda df: df["tax_total_cents"] == df["lines_tax_cents"], name="tax_is_sum_of_line_tax"),
+    ],
+    strict=False,
+    name="accounting_documents",
+)
+
+LINES_SCHEMA = pa.DataFrameSchema(
+    {
+        "doc_key": pa.Column(str),
+        "line_no": pa.Column("int64", pa.Check.ge(1)),
+        "kind": pa.Column(str, pa.Check.isin(list(LINE_KINDS))),
+        "item_code": pa.Column(str, pa.Check.str_length(min_value=1)),
+        "amount_cents": pa.Column("int64"),
+        "tax_amount_cents": pa.Column("int64", pa.Check.ge(0)),
+        "qty_x_price_cents": pa.Column("int64"),
+    },
+    checks=[pa.Check(lambda df: df["amount_cents"] == df["qty_x_price_cents"], name="amount_is_qty_times_rate")],
+    unique=["doc_key", "line_no"],
+    strict=False,
+    name="accounting_document_lines",
+)

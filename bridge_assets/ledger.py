@@ -1,0 +1,219 @@
+"""Exactly-once state: `ledger_postings` (one row per destination and document) and `ledger_events`
+(append-only audit trail). Nothing else writes these tables.
+
+Protocol (ARCHITECTURE section 5):
+1. Plan compares the document's `content_hash` with the row's `content_hash` (what the destination
+   holds as far as the ledger knows): same and `posted` -> skip.
+2. Before any request, `mark_sending` writes state `sending`, the hash in flight and a deterministic
+   request id, and commits.
+3. `record_outcomes` writes `posted` / `failed` / `held` (or leaves `sending` when the outcome is
+   unknown) with an event carrying the destination's state before and after.
+4. Every run first resolves rows still `sending` (see posting.resolve_unknown_outcomes).
+
+`generation` moves on when a document must be sent afresh (after a definitive failure, or a revert),
+so a destination that replays responses by request id never replays an old failure forever.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import uuid
+from typing import Iterable, Sequence
+
+import duckdb
+
+from bridge_assets.destinations.base import Action, Outcome, Status
+
+REQUEST_ID_NAMESPACE = uuid.UUID("6f1d3c2e-8a41-4b7e-9d55-0c9a3e7b21f4")
+
+STATES = ("sending", "posted", "failed", "held", "reverting", "reverted")
+
+SCHEMA_DDL = """
+CREATE TABLE IF NOT EXISTS ledger_postings (
+    destination VARCHAR NOT NULL, doc_key VARCHAR NOT NULL, period VARCHAR NOT NULL,
+    doc_type VARCHAR NOT NULL, doc_number VARCHAR NOT NULL,
+    content_hash VARCHAR,            -- what the destination holds, as far as the ledger knows
+    sending_hash VARCHAR,            -- the content in flight while state = 'sending'
+    sending_action VARCHAR,
+    state VARCHAR NOT NULL,
+    dest_id VARCHAR, dest_doc_number VARCHAR, sync_token VARCHAR,
+    request_id VARCHAR, generation INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+    last_error_code VARCHAR, last_error VARCHAR,
+    first_posted_at TIMESTAMP, last_posted_at TIMESTAMP, last_run_id VARCHAR, updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (destination, doc_key)
+);
+CREATE SEQUENCE IF NOT EXISTS ledger_event_seq START 1;
+CREATE TABLE IF NOT EXISTS ledger_events (
+    event_id BIGINT PRIMARY KEY DEFAULT nextval('ledger_event_seq'),
+    doc_key VARCHAR NOT NULL, destination VARCHAR NOT NULL, run_id VARCHAR, action VARCHAR NOT NULL,
+    outcome VARCHAR NOT NULL, request_id VARCHAR, content_hash VARCHAR, http_status INTEGER,
+    error_code VARCHAR, message VARCHAR, before VARCHAR, after VARCHAR, "at" TIMESTAMP NOT NULL
+);
+"""
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(SCHEMA_DDL)
+
+
+def request_id(destination: str, doc_key: str, content_hash: str, generation: int) -> str:
+    """Deterministic: the same document content and generation always gets the same id (36 chars,
+    inside QuickBooks' 50, and its 36 inside a batch)."""
+    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, f"{destination}|{doc_key}|{content_hash}|{generation}"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Sending:
+    doc_key: str
+    period: str
+    doc_type: str
+    doc_number: str
+    content_hash: str
+    action: Action
+    request_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PostingRow:
+    destination: str
+    doc_key: str
+    period: str
+    doc_type: str
+    doc_number: str
+    content_hash: str | None
+    sending_hash: str | None
+    sending_action: str | None
+    state: str
+    dest_id: str | None
+    dest_doc_number: str | None
+    sync_token: str | None
+    request_id: str | None
+    generation: int
+    attempts: int
+    last_error_code: str | None
+    last_error: str | None
+
+
+_ROW_COLUMNS = [f.name for f in dataclasses.fields(PostingRow)]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _json(value: dict | None) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def rows(con: duckdb.DuckDBPyConnection, destination: str, doc_keys: Iterable[str] | None = None,
+         state: str | None = None) -> dict[str, PostingRow]:
+    sql = f"SELECT {', '.join(_ROW_COLUMNS)} FROM ledger_postings WHERE destination = ?"
+    params: list = [destination]
+    if doc_keys is not None:
+        sql += " AND doc_key IN (SELECT unnest(?))"
+        params.append(list(doc_keys))
+    if state is not None:
+        sql += " AND state = ?"
+        params.append(state)
+    return {r[1]: PostingRow(*r) for r in con.execute(sql, params).fetchall()}
+
+
+def mark_sending(con: duckdb.DuckDBPyConnection, destination: str, run_id: str, items: Sequence[Sending]) -> None:
+    """Step 2 of the protocol. Call inside a transaction and commit before sending anything."""
+    if not items:
+        return
+    now = _now()
+    con.executemany(
+        """
+        INSERT INTO ledger_postings (destination, doc_key, period, doc_type, doc_number, sending_hash, sending_action,
+                                     state, request_id, attempts, last_run_id, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, 'sending', ?, 1, ?, ?)
+        ON CONFLICT (destination, doc_key) DO UPDATE SET
+            period = excluded.period, doc_type = excluded.doc_type, doc_number = excluded.doc_number,
+            sending_hash = excluded.sending_hash, sending_action = excluded.sending_action, state = 'sending',
+            request_id = excluded.request_id, attempts = ledger_postings.attempts + 1,
+            last_run_id = excluded.last_run_id, updated_at = excluded.updated_at
+        """,
+        [[destination, s.doc_key, s.period, s.doc_type, s.doc_number, s.content_hash, s.action.value,
+          s.request_id, run_id, now] for s in items],
+    )
+    con.executemany(
+        "INSERT INTO ledger_events (doc_key, destination, run_id, action, outcome, request_id, content_hash, \"at\") "
+        "VALUES (?, ?, ?, ?, 'sending', ?, ?, ?)",
+        [[s.doc_key, destination, run_id, s.action.value, s.request_id, s.content_hash, now] for s in items],
+    )
+
+
+def record_outcomes(
+    con: duckdb.DuckDBPyConnection, destination: str, run_id: str,
+    results: Sequence[tuple[Sending, Outcome]],
+) -> None:
+    """Step 3. One event per outcome; the posting row moves to the state the outcome implies."""
+    now = _now()
+    for sending, outcome in results:
+        con.execute(
+            "INSERT INTO ledger_events (doc_key, destination, run_id, action, outcome, request_id, content_hash, "
+            "http_status, error_code, message, before, after, \"at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [sending.doc_key, destination, run_id, sending.action.value, outcome.status.value, sending.request_id,
+             sending.content_hash, outcome.http_status, outcome.error_code, outcome.message,
+             _json(outcome.before), _json(outcome.after), now],
+        )
+        status = outcome.status
+        if status in (Status.CREATED, Status.UPDATED):
+            con.execute(
+                """UPDATE ledger_postings SET state = 'posted', content_hash = sending_hash, sending_hash = NULL,
+                       sending_action = NULL, dest_id = coalesce(?, dest_id), dest_doc_number = coalesce(?, dest_doc_number),
+                       sync_token = coalesce(?, sync_token), last_error_code = NULL, last_error = NULL,
+                       first_posted_at = coalesce(first_posted_at, ?), last_posted_at = ?, last_run_id = ?, updated_at = ?
+                   WHERE destination = ? AND doc_key = ?""",
+                [outcome.dest_id, outcome.dest_doc_number, outcome.version, now, now, run_id, now,
+                 destination, sending.doc_key],
+            )
+        elif status in (Status.FAILED, Status.HELD):
+            # A definitive answer: the next attempt is a new request (new generation), so a destination
+            # that replays by request id does not hand back this same refusal forever.
+            con.execute(
+                """UPDATE ledger_postings SET state = ?, sending_hash = NULL, sending_action = NULL,
+                       generation = generation + 1, last_error_code = ?, last_error = ?, last_run_id = ?, updated_at = ?
+                   WHERE destination = ? AND doc_key = ?""",
+                ["failed" if status is Status.FAILED else "held", outcome.error_code, outcome.message, run_id, now,
+                 destination, sending.doc_key],
+            )
+        elif status is Status.RETRY:
+            # Outcome unknown (or refused before processing, which the same request id makes safe to
+            # repeat): stays `sending`, resolved first on the next run.
+            con.execute(
+                "UPDATE ledger_postings SET last_error_code = ?, last_error = ?, updated_at = ? "
+                "WHERE destination = ? AND doc_key = ?",
+                [outcome.error_code, outcome.message, now, destination, sending.doc_key],
+            )
+        else:  # pragma: no cover - a new Status must be handled here first
+            raise ValueError(f"unhandled outcome status {status}")
+
+
+def last_sent(con: duckdb.DuckDBPyConnection, destination: str, doc_keys: Iterable[str]) -> dict[str, dict]:
+    """What the destination was last given for each document (the `after` of its last success)."""
+    keys = list(doc_keys)
+    if not keys:
+        return {}
+    found = con.execute(
+        """SELECT doc_key, after FROM (
+               SELECT doc_key, after, row_number() OVER (PARTITION BY doc_key ORDER BY event_id DESC) AS n
+               FROM ledger_events
+               WHERE destination = ? AND outcome IN ('created', 'updated') AND after IS NOT NULL
+                 AND doc_key IN (SELECT unnest(?)))
+           WHERE n = 1""",
+        [destination, keys],
+    ).fetchall()
+    return {k: json.loads(v) for k, v in found}
+
+
+def state_counts(con: duckdb.DuckDBPyConnection, periods: Sequence[str] | None = None) -> list[tuple]:
+    sql = "SELECT destination, state, count(*) FROM ledger_postings"
+    params: list = []
+    if periods:
+        sql += " WHERE period IN (SELECT unnest(?))"
+        params.append(list(periods))
+    return con.execute(sql + " GROUP BY ALL ORDER BY ALL", params).fetchall()

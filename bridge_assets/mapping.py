@@ -1,0 +1,467 @@
+"""Sedona export lines (text) -> canonical accounting documents, in DuckDB.
+
+Every value is typed here, row by row, and every defect is named with its file and row. A document
+with any defective row is not half-kept: the whole document goes to `rejected_documents` with the
+reasons, and everything else flows. When several files carry the same invoice number, the most
+recently received file is the document's current version (a re-export after an edit is an update).
+
+The canonical serialization is built in SQL with the same keys, order and number formats as
+`documents.canonical_json`, so `content_hash` is identical whichever side computes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Iterable, Sequence
+
+import duckdb
+
+from bridge_assets.documents import AccountingDocument, Application, DocumentLine
+
+MAPPING_VERSION = "sedona-map/1"
+
+DEFAULT_TERM_DAYS = {"DUE": 0, "COD": 0, "NET10": 10, "NET15": 15, "NET20": 20, "NET30": 30, "NET45": 45, "NET60": 60}
+# First matching item-code prefix decides a line's kind; a bill cycle always means RMR.
+DEFAULT_KIND_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("RMR", "rmr"), ("MON", "rmr"),
+    ("LAB", "ticket_labor"), ("LBR", "ticket_labor"),
+    ("PRT", "ticket_part"), ("PART", "ticket_part"), ("EQP", "ticket_part"),
+    ("TRIP", "fee"), ("FEE", "fee"), ("SVC", "fee"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class MappingSettings:
+    source: str = "sedona"
+    doc_number_prefix: str = ""
+    currency: str = "USD"
+    term_days: tuple[tuple[str, int], ...] = tuple(DEFAULT_TERM_DAYS.items())
+    kind_prefixes: tuple[tuple[str, str], ...] = DEFAULT_KIND_PREFIXES
+
+
+@dataclasses.dataclass(frozen=True)
+class MappingResult:
+    periods: tuple[str, ...]
+    documents: int
+    lines: int
+    rejected_documents: int
+    rejected_rows: int
+
+
+SCHEMA_DDL = """
+CREATE TABLE IF NOT EXISTS accounting_documents (
+    doc_key VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, doc_type VARCHAR NOT NULL, source_id VARCHAR NOT NULL,
+    doc_number VARCHAR NOT NULL, txn_date DATE NOT NULL, period VARCHAR NOT NULL, due_date DATE,
+    customer_key VARCHAR NOT NULL, customer_name VARCHAR NOT NULL, master_account VARCHAR NOT NULL,
+    site VARCHAR NOT NULL, terms VARCHAR NOT NULL, po_number VARCHAR NOT NULL,
+    subtotal DECIMAL(18,2) NOT NULL, tax_total DECIMAL(18,2) NOT NULL, total DECIMAL(18,2) NOT NULL,
+    currency VARCHAR NOT NULL, memo VARCHAR NOT NULL, source_ref VARCHAR NOT NULL,
+    applies_to_key VARCHAR, applies_to_number VARCHAR, applies_to_amount DECIMAL(18,2),
+    line_count BIGINT NOT NULL, canonical_json VARCHAR NOT NULL, content_hash VARCHAR NOT NULL,
+    file_sha256 VARCHAR, mapped_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounting_document_lines (
+    doc_key VARCHAR NOT NULL, period VARCHAR NOT NULL, line_no INTEGER NOT NULL, kind VARCHAR NOT NULL,
+    item_code VARCHAR NOT NULL, description VARCHAR NOT NULL, qty DECIMAL(18,4) NOT NULL,
+    unit_price DECIMAL(18,4) NOT NULL, amount DECIMAL(18,2) NOT NULL, taxable BOOLEAN NOT NULL,
+    tax_amount DECIMAL(18,2) NOT NULL, service_start DATE, service_end DATE,
+    file_name VARCHAR, row_number BIGINT
+);
+CREATE TABLE IF NOT EXISTS rejected_documents (
+    doc_key VARCHAR NOT NULL, period VARCHAR NOT NULL, source_id VARCHAR, doc_type VARCHAR,
+    customer_key VARCHAR, total_text VARCHAR, file_name VARCHAR, file_sha256 VARCHAR, rows VARCHAR,
+    reasons VARCHAR NOT NULL, rejected_at TIMESTAMP NOT NULL
+);
+"""
+
+# Text -> typed value macros. A value that is present but unreadable is NULL plus an error; the
+# caller compares "present" with "parsed" so nothing is ever guessed.
+MACROS = r"""
+CREATE OR REPLACE TEMP MACRO _blank(s) AS coalesce(trim(s), '') = '';
+CREATE OR REPLACE TEMP MACRO _num_text(s) AS
+    CASE WHEN regexp_full_match(regexp_replace(trim(s), '[\s$,]', '', 'g'), '\((.*)\)')
+         THEN '-' || regexp_extract(regexp_replace(trim(s), '[\s$,]', '', 'g'), '\((.*)\)', 1)
+         ELSE regexp_replace(trim(s), '[\s$,]', '', 'g') END;
+CREATE OR REPLACE TEMP MACRO _money(s) AS
+    CASE WHEN regexp_full_match(_num_text(s), '-?\d+(\.\d{1,2})?') THEN CAST(_num_text(s) AS DECIMAL(18,2)) END;
+CREATE OR REPLACE TEMP MACRO _dec4(s) AS
+    CASE WHEN regexp_full_match(_num_text(s), '-?\d+(\.\d{1,4})?|-?\.\d{1,4}') THEN CAST(_num_text(s) AS DECIMAL(18,4)) END;
+CREATE OR REPLACE TEMP MACRO _sedona_date(s) AS
+    CASE WHEN _blank(s) OR trim(s) = '12/30/1899' THEN NULL ELSE CAST(try_strptime(trim(s), '%m/%d/%Y') AS DATE) END;
+CREATE OR REPLACE TEMP MACRO _date_bad(s) AS NOT _blank(s) AND trim(s) <> '12/30/1899' AND try_strptime(trim(s), '%m/%d/%Y') IS NULL;
+CREATE OR REPLACE TEMP MACRO _dec_text(d) AS
+    CASE WHEN contains(CAST(CAST(d AS DECIMAL(18,4)) AS VARCHAR), '.')
+         THEN coalesce(nullif(rtrim(rtrim(CAST(CAST(d AS DECIMAL(18,4)) AS VARCHAR), '0'), '.'), ''), '0')
+         ELSE CAST(CAST(d AS DECIMAL(18,4)) AS VARCHAR) END;
+CREATE OR REPLACE TEMP MACRO _q(s) AS '''' || s || '''';
+"""
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(SCHEMA_DDL)
+
+
+def _kind_sql(settings: MappingSettings) -> str:
+    cases = " ".join(
+        f"WHEN starts_with(upper(item_code), '{prefix.upper()}') THEN '{kind}'" for prefix, kind in settings.kind_prefixes
+    )
+    return f"CASE WHEN bill_cycle IN ('M','Q','S','A') OR service_start IS NOT NULL THEN 'rmr' {cases} ELSE 'other' END"
+
+
+def _terms_sql(settings: MappingSettings) -> str:
+    cases = " ".join(f"WHEN '{code.upper()}' THEN {days}" for code, days in settings.term_days)
+    return f"CASE upper(terms) {cases} END"
+
+
+def map_periods(
+    con: duckdb.DuckDBPyConnection,
+    periods: Sequence[str],
+    settings: MappingSettings = MappingSettings(),
+    *,
+    lines_table: str = "sedona_export_lines",
+    files_table: str = "export_files",
+    known_doc_keys_sql: str | None = None,
+) -> MappingResult:
+    """Rebuild canonical documents (and rejections) for `periods` from every received export line.
+
+    Runs inside the caller's transaction; replaces exactly the rows of those periods.
+    `known_doc_keys_sql` is a query returning `doc_key`s already known elsewhere (the ledger), so a
+    credit may apply to an invoice that was posted from an earlier export.
+    """
+    periods = tuple(sorted(set(periods)))
+    ensure_schema(con)
+    con.execute(MACROS)
+    con.execute("DROP TABLE IF EXISTS _periods; CREATE TEMP TABLE _periods (period VARCHAR)")
+    con.executemany("INSERT INTO _periods VALUES (?)", [[p] for p in periods])
+    source = settings.source
+    prefix = settings.doc_number_prefix.replace("'", "''")
+
+    # 1. The current version of each invoice number: rows of the latest file that carries it.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _current AS
+        WITH latest AS (
+            SELECT trim(l.invoice_number) AS source_id, max(f.seq) AS seq
+            FROM {lines_table} l JOIN {files_table} f USING (file_sha256)
+            GROUP BY 1
+        )
+        SELECT l.* FROM {lines_table} l
+        JOIN {files_table} f USING (file_sha256)
+        JOIN latest ON latest.source_id = trim(l.invoice_number) AND latest.seq = f.seq
+        WHERE l.period IN (SELECT period FROM _periods)
+    """)
+
+    # 2. Type every row; collect what is wrong with it.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _typed AS
+        SELECT
+            file_sha256, file_name, row_number, period,
+            trim(invoice_number) AS source_id,
+            _sedona_date(invoice_date) AS txn_date,
+            CASE WHEN _blank(document_type) OR lower(trim(document_type)) IN ('invoice', 'inv', 'i') THEN 'invoice'
+                 WHEN lower(trim(document_type)) IN ('credit', 'credit memo', 'creditmemo', 'cr', 'c') THEN 'credit_memo'
+            END AS doc_type,
+            nullif(trim(applies_to_invoice), '') AS applies_to_number,
+            trim(customer_number) AS customer_key,
+            trim(customer_name) AS customer_name,
+            coalesce(trim(master_account_code), '') AS master_account,
+            coalesce(trim(site_name), '') AS site,
+            trim(item_code) AS item_code,
+            coalesce(trim(description), '') AS description,
+            upper(coalesce(trim(bill_cycle), '')) AS bill_cycle,
+            _sedona_date(service_start_date) AS service_start,
+            _sedona_date(service_end_date) AS service_end,
+            CASE WHEN _blank(quantity) THEN 1 ELSE _dec4(quantity) END AS qty_in,
+            CASE WHEN _blank(rate) THEN coalesce(_money(amount), 0) ELSE _dec4(rate) END AS rate_in,
+            _money(amount) AS amount_in,
+            CASE WHEN _blank(taxable) THEN false
+                 WHEN upper(trim(taxable)) IN ('Y', 'YES', 'T', 'TRUE', '1', 'X') THEN true
+                 WHEN upper(trim(taxable)) IN ('N', 'NO', 'F', 'FALSE', '0') THEN false END AS taxable,
+            CASE WHEN _blank(tax_amount) THEN 0 ELSE _money(tax_amount) END AS tax_in,
+            CASE WHEN _blank(invoice_total) THEN NULL ELSE _money(invoice_total) END AS total_in,
+            NOT _blank(invoice_total) AS has_total,
+            coalesce(trim(term_code), '') AS terms,
+            coalesce(trim(po_number), '') AS po_number,
+            concat_ws('; ',
+                CASE WHEN _blank(invoice_number) THEN 'InvoiceNumber is empty' END,
+                CASE WHEN _blank(invoice_date) THEN 'InvoiceDate is empty'
+                     WHEN _date_bad(invoice_date) THEN 'InvoiceDate ' || _q(invoice_date) || ' is not MM/DD/YYYY' END,
+                CASE WHEN NOT _blank(document_type)
+                      AND lower(trim(document_type)) NOT IN ('invoice', 'inv', 'i', 'credit', 'credit memo', 'creditmemo', 'cr', 'c')
+                     THEN 'DocumentType ' || _q(document_type) || ' is neither Invoice nor Credit' END,
+                CASE WHEN _blank(customer_number) THEN 'CustomerNumber is empty' END,
+                CASE WHEN _blank(customer_name) THEN 'CustomerName is empty' END,
+                CASE WHEN _blank(item_code) THEN 'ItemCode is empty' END,
+                CASE WHEN _blank(amount) THEN 'Amount is empty'
+                     WHEN _money(amount) IS NULL THEN 'Amount ' || _q(amount) || ' is not an amount of money' END,
+                CASE WHEN NOT _blank(quantity) AND _dec4(quantity) IS NULL THEN 'Quantity ' || _q(quantity) || ' is not a number' END,
+                CASE WHEN NOT _blank(rate) AND _dec4(rate) IS NULL THEN 'Rate ' || _q(rate) || ' is not a number (at most 4 decimals)' END,
+                CASE WHEN NOT _blank(tax_amount) AND _money(tax_amount) IS NULL THEN 'TaxAmount ' || _q(tax_amount) || ' is not an amount of money' END,
+                CASE WHEN NOT _blank(invoice_total) AND _money(invoice_total) IS NULL THEN 'InvoiceTotal ' || _q(invoice_total) || ' is not an amount of money' END,
+                CASE WHEN NOT _blank(taxable) AND upper(trim(taxable)) NOT IN ('Y','YES','T','TRUE','1','X','N','NO','F','FALSE','0')
+                     THEN 'Taxable ' || _q(taxable) || ' is not Y or N' END,
+                CASE WHEN _date_bad(service_start_date) THEN 'ServiceStartDate ' || _q(service_start_date) || ' is not MM/DD/YYYY' END,
+                CASE WHEN _date_bad(service_end_date) THEN 'ServiceEndDate ' || _q(service_end_date) || ' is not MM/DD/YYYY' END,
+                CASE WHEN NOT _blank(bill_cycle) AND upper(trim(bill_cycle)) NOT IN ('M','Q','S','A')
+                     THEN 'BillCycle ' || _q(bill_cycle) || ' is not M, Q, S or A' END
+            ) AS row_errors
+        FROM _current
+    """)
+
+    # 3. One row per document: header consistency, sign convention, totals.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _heads AS
+        SELECT
+            source_id,
+            any_value(period) AS period,
+            min(doc_type) AS doc_type,
+            min(txn_date) AS txn_date,
+            min(customer_key) AS customer_key,
+            min(customer_name) AS customer_name,
+            min(master_account) AS master_account,
+            min(site) AS site,
+            min(terms) AS terms,
+            min(po_number) AS po_number,
+            min(applies_to_number) AS applies_to_number,
+            min(file_name) AS file_name,
+            min(file_sha256) AS file_sha256,
+            min(row_number) AS first_row,
+            max(row_number) AS last_row,
+            count(*) AS line_count,
+            count(DISTINCT doc_type) AS n_types,
+            count(DISTINCT txn_date) AS n_dates,
+            count(DISTINCT customer_key) AS n_customers,
+            count(DISTINCT coalesce(applies_to_number, '')) AS n_applies,
+            count(DISTINCT total_in) AS n_totals,
+            bool_or(has_total) AS has_total,
+            min(total_in) AS total_in,
+            sum(amount_in) AS amount_sum_in,
+            sum(tax_in) AS tax_sum_in,
+            string_agg(CASE WHEN row_errors <> '' THEN 'row ' || row_number || ': ' || row_errors END, '; ' ORDER BY row_number) AS row_errors,
+            count(*) FILTER (WHERE row_errors <> '') AS bad_rows
+        FROM _typed
+        GROUP BY source_id
+    """)
+    # Credits are written positive or in parentheses depending on the report style; the document's
+    # own total (or, without one, the sum of its lines) says which, so a credit is never guessed.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _lines AS
+        SELECT
+            t.source_id, t.file_name, t.row_number,
+            row_number() OVER (PARTITION BY t.source_id ORDER BY t.row_number)::INTEGER AS line_no,
+            t.item_code, t.description, t.bill_cycle, t.service_start, t.service_end, t.taxable,
+            CASE WHEN h.flip THEN abs(t.qty_in) ELSE t.qty_in END AS qty,
+            CASE WHEN h.flip THEN abs(t.rate_in) ELSE t.rate_in END AS unit_price,
+            CASE WHEN h.flip THEN -t.amount_in ELSE t.amount_in END AS amount,
+            CASE WHEN h.flip THEN -t.tax_in ELSE t.tax_in END AS tax_amount
+        FROM _typed t
+        JOIN (SELECT source_id, doc_type = 'credit_memo' AND coalesce(total_in, amount_sum_in) < 0 AS flip FROM _heads) h
+          USING (source_id)
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _lines2 AS
+        SELECT *, {_kind_sql(settings)} AS kind,
+               round(CAST(qty AS DECIMAL(18,4)) * CAST(unit_price AS DECIMAL(18,4)), 2) AS qty_x_price
+        FROM _lines
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _docs AS
+        WITH sums AS (
+            SELECT source_id, sum(amount) AS subtotal, sum(tax_amount) AS tax_total,
+                   string_agg(CASE WHEN amount IS NOT NULL AND qty_x_price IS NOT NULL AND amount <> qty_x_price
+                                   THEN 'row ' || row_number || ': Amount ' || amount || ' is not Quantity ' || _dec_text(qty)
+                                        || ' x Rate ' || _dec_text(unit_price) || ' = ' || qty_x_price
+                                        || ' (QuickBooks refuses lines that do not multiply out)' END,
+                              '; ' ORDER BY row_number) AS line_errors,
+                   count(*) FILTER (WHERE tax_amount < 0) AS negative_tax
+            FROM _lines2 GROUP BY source_id
+        )
+        SELECT h.*, s.subtotal, s.tax_total, s.subtotal + s.tax_total AS total,
+               CASE WHEN h.doc_type = 'credit_memo' AND coalesce(h.total_in, h.amount_sum_in) < 0 THEN -h.total_in ELSE h.total_in END AS total_given,
+               s.line_errors, s.negative_tax,
+               '{source}:' || h.doc_type || ':' || h.source_id AS doc_key,
+               '{prefix}' || h.source_id AS doc_number,
+               h.txn_date + CAST({_terms_sql(settings)} AS INTEGER) AS due_date
+        FROM _heads h JOIN sums s USING (source_id)
+    """)
+
+    known = known_doc_keys_sql or "SELECT NULL::VARCHAR AS doc_key WHERE false"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _known AS
+        SELECT doc_key, customer_key FROM _docs WHERE doc_type = 'invoice'
+        UNION ALL SELECT doc_key, customer_key FROM accounting_documents
+            WHERE doc_type = 'invoice' AND period NOT IN (SELECT period FROM _periods)
+        UNION ALL SELECT doc_key, NULL FROM ({known})
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _verdicts AS
+        SELECT d.source_id, concat_ws('; ',
+            nullif(d.row_errors, ''),
+            CASE WHEN d.n_types > 1 THEN 'InvoiceNumber ' || d.source_id || ' is used for both an invoice and a credit (rows '
+                 || d.first_row || '-' || d.last_row || '); two documents share one number' END,
+            CASE WHEN d.n_customers > 1 THEN 'InvoiceNumber ' || d.source_id || ' is used by ' || d.n_customers
+                 || ' different customers (rows ' || d.first_row || '-' || d.last_row || '); two documents share one number' END,
+            CASE WHEN d.n_dates > 1 THEN 'InvoiceNumber ' || d.source_id || ' has ' || d.n_dates
+                 || ' different InvoiceDates (rows ' || d.first_row || '-' || d.last_row || '); two documents share one number' END,
+            CASE WHEN d.n_totals > 1 THEN 'InvoiceTotal differs between the rows of invoice ' || d.source_id END,
+            CASE WHEN d.n_applies > 1 THEN 'AppliesToInvoice differs between the rows of credit ' || d.source_id END,
+            nullif(d.line_errors, ''),
+            CASE WHEN d.bad_rows = 0 AND d.has_total AND d.n_totals = 1 AND d.total_given <> d.total
+                 THEN 'InvoiceTotal ' || d.total_given || ' is not the lines ' || d.subtotal || ' + tax ' || d.tax_total
+                      || ' = ' || d.total END,
+            CASE WHEN d.negative_tax > 0 THEN 'a line has negative tax; export the credit as a Credit document' END,
+            CASE WHEN d.doc_type = 'credit_memo' AND d.applies_to_number IS NULL
+                 THEN 'credit ' || d.source_id || ' has no AppliesToInvoice' END,
+            CASE WHEN d.doc_type = 'credit_memo' AND d.applies_to_number IS NOT NULL AND k.doc_key IS NULL
+                 THEN 'credit ' || d.source_id || ' applies to invoice ' || d.applies_to_number
+                      || ', which is in no export received and not in the ledger; export that invoice or correct AppliesToInvoice' END,
+            CASE WHEN d.doc_type = 'credit_memo' AND k.customer_key IS NOT NULL AND k.customer_key <> d.customer_key
+                 THEN 'credit ' || d.source_id || ' is for customer ' || d.customer_key || ' but invoice '
+                      || d.applies_to_number || ' belongs to customer ' || k.customer_key END,
+            CASE WHEN length(d.doc_number) > 21 THEN 'document number ' || d.doc_number
+                 || ' is longer than the 21 characters QuickBooks allows; shorten the configured prefix' END
+        ) AS reasons
+        FROM _docs d
+        LEFT JOIN (SELECT doc_key, any_value(customer_key) AS customer_key FROM _known GROUP BY doc_key) k
+          ON d.doc_type = 'credit_memo' AND k.doc_key = '{source}:invoice:' || d.applies_to_number
+    """)
+
+    con.execute("DELETE FROM accounting_document_lines WHERE period IN (SELECT period FROM _periods)")
+    con.execute("DELETE FROM accounting_documents WHERE period IN (SELECT period FROM _periods)")
+    con.execute("DELETE FROM rejected_documents WHERE period IN (SELECT period FROM _periods)")
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    con.execute(f"""
+        INSERT INTO rejected_documents
+        SELECT coalesce(d.doc_key, '{source}:unknown:' || d.source_id), d.period, d.source_id, d.doc_type,
+               d.customer_key, CAST(d.total_in AS VARCHAR), d.file_name, d.file_sha256,
+               d.first_row || '-' || d.last_row, v.reasons, ?
+        FROM _docs d JOIN _verdicts v USING (source_id) WHERE v.reasons <> ''
+    """, [now])
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _good AS
+        SELECT d.* FROM _docs d JOIN _verdicts v USING (source_id) WHERE v.reasons = ''
+    """)
+    con.execute(f"""
+        INSERT INTO accounting_document_lines
+        SELECT g.doc_key, g.period, l.line_no, l.kind, l.item_code, l.description, l.qty, l.unit_price, l.amount,
+               l.taxable, l.tax_amount, l.service_start, l.service_end, l.file_name, l.row_number
+        FROM _lines2 l JOIN _good g USING (source_id)
+    """)
+    con.execute(f"""
+        INSERT INTO accounting_documents
+        WITH line_json AS (
+            SELECT g.source_id,
+                   list(struct_pack(
+                        amount := CAST(l.amount AS VARCHAR),
+                        description := l.description,
+                        item_code := l.item_code,
+                        kind := l.kind,
+                        line_no := l.line_no,
+                        qty := _dec_text(l.qty),
+                        service_end := strftime(l.service_end, '%Y-%m-%d'),
+                        service_start := strftime(l.service_start, '%Y-%m-%d'),
+                        tax_amount := CAST(l.tax_amount AS VARCHAR),
+                        taxable := l.taxable,
+                        unit_price := _dec_text(l.unit_price)
+                   ) ORDER BY l.line_no) AS lines
+            FROM _lines2 l JOIN _good g USING (source_id)
+            GROUP BY g.source_id
+        ), j AS (
+            SELECT g.*,
+                CASE WHEN g.doc_type = 'credit_memo' THEN '{source}:invoice:' || g.applies_to_number END AS applies_key,
+                'SedonaOffice ' || CASE g.doc_type WHEN 'invoice' THEN 'invoice ' ELSE 'credit ' END || g.source_id
+                    || CASE WHEN g.doc_type = 'credit_memo' THEN ' applied to invoice ' || g.applies_to_number ELSE '' END
+                    || CASE WHEN g.po_number <> '' THEN ' PO ' || g.po_number ELSE '' END AS memo,
+                to_json(struct_pack(
+                    applies_to := CASE WHEN g.doc_type = 'credit_memo'
+                        THEN [struct_pack(amount := CAST(g.total AS VARCHAR),
+                                          doc_key := '{source}:invoice:' || g.applies_to_number,
+                                          doc_number := '{prefix}' || g.applies_to_number)]
+                        ELSE []::STRUCT(amount VARCHAR, doc_key VARCHAR, doc_number VARCHAR)[] END,
+                    currency := '{settings.currency}',
+                    customer_key := g.customer_key,
+                    customer_name := g.customer_name,
+                    doc_key := g.doc_key,
+                    doc_number := g.doc_number,
+                    doc_type := g.doc_type,
+                    due_date := strftime(g.due_date, '%Y-%m-%d'),
+                    lines := lj.lines,
+                    master_account := g.master_account,
+                    memo := 'SedonaOffice ' || CASE g.doc_type WHEN 'invoice' THEN 'invoice ' ELSE 'credit ' END || g.source_id
+                        || CASE WHEN g.doc_type = 'credit_memo' THEN ' applied to invoice ' || g.applies_to_number ELSE '' END
+                        || CASE WHEN g.po_number <> '' THEN ' PO ' || g.po_number ELSE '' END,
+                    period := g.period,
+                    po_number := g.po_number,
+                    site := g.site,
+                    source := '{source}',
+                    source_id := g.source_id,
+                    subtotal := CAST(g.subtotal AS VARCHAR),
+                    tax_total := CAST(g.tax_total AS VARCHAR),
+                    terms := g.terms,
+                    total := CAST(g.total AS VARCHAR),
+                    txn_date := strftime(g.txn_date, '%Y-%m-%d')
+                ))::VARCHAR AS canonical_json
+            FROM _good g JOIN line_json lj USING (source_id)
+        )
+        SELECT doc_key, '{source}', doc_type, source_id, doc_number, txn_date, period, due_date,
+               customer_key, customer_name, master_account, site, terms, po_number,
+               subtotal, tax_total, total, '{settings.currency}', memo,
+               file_name || '#rows ' || first_row || '-' || last_row,
+               applies_key, CASE WHEN applies_key IS NOT NULL THEN '{prefix}' || applies_to_number END,
+               CASE WHEN applies_key IS NOT NULL THEN total END,
+               line_count, canonical_json, sha256(canonical_json), file_sha256, ?
+        FROM j
+    """, [now])
+
+    counts = con.execute("""
+        SELECT (SELECT count(*) FROM accounting_documents WHERE period IN (SELECT period FROM _periods)),
+               (SELECT count(*) FROM accounting_document_lines WHERE period IN (SELECT period FROM _periods)),
+               (SELECT count(*) FROM rejected_documents WHERE period IN (SELECT period FROM _periods)),
+               (SELECT count(*) FROM _typed WHERE row_errors <> '')
+    """).fetchall()[0]
+    for table in ("_current", "_typed", "_heads", "_lines", "_lines2", "_docs", "_known", "_verdicts", "_good"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    return MappingResult(periods, *counts)
+
+
+# --- reading canonical documents back as Python objects (the posting side) ------------------------
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def document_from_json(text: str, source_ref: str = "", content_hash: str = "") -> AccountingDocument:
+    """Rebuild an AccountingDocument from its canonical JSON (the exact inverse of canonical_json)."""
+    data = json.loads(text)
+    lines = tuple(
+        DocumentLine(
+            line_no=int(l["line_no"]), kind=l["kind"], item_code=l["item_code"], description=l["description"],
+            qty=Decimal(l["qty"]), unit_price=Decimal(l["unit_price"]), amount=Decimal(l["amount"]),
+            taxable=bool(l["taxable"]), tax_amount=Decimal(l["tax_amount"]),
+            service_start=_date(l["service_start"]), service_end=_date(l["service_end"]),
+        )
+        for l in data["lines"]
+    )
+    applies = tuple(Application(a["doc_key"], a["doc_number"], Decimal(a["amount"])) for a in data["applies_to"])
+    return AccountingDocument(
+        doc_key=data["doc_key"], source=data["source"], doc_type=data["doc_type"], source_id=data["source_id"],
+        doc_number=data["doc_number"], txn_date=dt.date.fromisoformat(data["txn_date"]), period=data["period"],
+        due_date=_date(data["due_date"]), customer_key=data["customer_key"], customer_name=data["customer_name"],
+        master_account=data["master_account"], site=data["site"], terms=data["terms"], po_number=data["po_number"],
+        subtotal=Decimal(data["subtotal"]), tax_total=Decimal(data["tax_total"]), total=Decimal(data["total"]),
+        currency=data["currency"], memo=data["memo"], source_ref=source_ref, lines=lines, applies_to=applies,
+        content_hash=content_hash,
+    )
+
+
+def load_documents(con: duckdb.DuckDBPyConnection, doc_keys: Iterable[str]) -> dict[str, AccountingDocument]:
+    keys = list(doc_keys)
+    if not keys:
+        return {}
+    rows = con.execute(
+        "SELECT doc_key, canonical_json, source_ref, content_hash FROM accounting_documents WHERE doc_key IN (SELECT unnest(?))",
+        [keys],
+    ).fetchall()
+    return {key: document_from_json(text, ref, digest) for key, text, ref, digest in rows}

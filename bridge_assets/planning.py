@@ -1,0 +1,130 @@
+"""The posting plan: per document and destination, what would be done and why. Nothing is sent.
+
+The plan is a preview a bookkeeper can read (create / update / skip / hold, with a reason and the
+payload). Execution re-checks every action against the ledger at send time, so a stale plan can never
+cause a second post.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Sequence
+
+import duckdb
+import pandas as pd
+
+from bridge_assets import ledger
+
+SCHEMA_DDL = """
+CREATE TABLE IF NOT EXISTS posting_plan (
+    period VARCHAR NOT NULL, destination VARCHAR NOT NULL, doc_key VARCHAR NOT NULL, doc_type VARCHAR NOT NULL,
+    doc_number VARCHAR NOT NULL, customer_key VARCHAR NOT NULL, total DECIMAL(18,2) NOT NULL, txn_date DATE NOT NULL,
+    action VARCHAR NOT NULL, reason VARCHAR NOT NULL, content_hash VARCHAR NOT NULL, posted_hash VARCHAR,
+    ledger_state VARCHAR, dest_id VARCHAR, generation INTEGER NOT NULL, request_id VARCHAR NOT NULL,
+    payload VARCHAR NOT NULL, planned_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (destination, doc_key)
+);
+"""
+
+ACTIONS = ("create", "update", "skip", "void", "hold")
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanSummary:
+    destination: str
+    periods: tuple[str, ...]
+    counts: dict[str, int]
+    totals: dict[str, str]
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    ledger.ensure_schema(con)
+    con.execute(SCHEMA_DDL)
+
+
+def plan_periods(
+    con: duckdb.DuckDBPyConnection,
+    destination: str,
+    periods: Sequence[str],
+    *,
+    closed_through: dt.date | None = None,
+) -> PlanSummary:
+    """Replace the plan of `destination` for `periods` (inside the caller's transaction)."""
+    ensure_schema(con)
+    periods = tuple(sorted(set(periods)))
+    con.execute("DELETE FROM posting_plan WHERE destination = ? AND period IN (SELECT unnest(?))", [destination, list(periods)])
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    con.execute(
+        """
+        INSERT INTO posting_plan
+        WITH joined AS (
+            SELECT d.*, l.state, l.content_hash AS posted_hash, l.dest_id, coalesce(l.generation, 0) AS generation,
+                   l.last_error, l.last_posted_at, l.sending_action
+            FROM accounting_documents d
+            LEFT JOIN ledger_postings l ON l.destination = $destination AND l.doc_key = d.doc_key
+            WHERE d.period IN (SELECT unnest($periods))
+        ), decided AS (
+            SELECT *,
+                CASE
+                    WHEN $closed IS NOT NULL AND txn_date <= $closed AND coalesce(state, '') <> 'posted' THEN 'hold'
+                    WHEN $closed IS NOT NULL AND txn_date <= $closed AND posted_hash IS DISTINCT FROM content_hash THEN 'hold'
+                    WHEN state IS NULL THEN 'create'
+                    WHEN state = 'sending' THEN coalesce(sending_action, 'create')
+                    WHEN state = 'posted' AND posted_hash = content_hash THEN 'skip'
+                    WHEN state = 'posted' THEN 'update'
+                    WHEN state IN ('failed', 'held') AND dest_id IS NOT NULL AND posted_hash IS NOT NULL
+                         AND posted_hash = content_hash THEN 'skip'
+                    WHEN state IN ('failed', 'held') AND dest_id IS NOT NULL THEN 'update'
+                    WHEN state IN ('reverting', 'reverted') THEN 'create'
+                    ELSE 'create'
+                END AS action
+            FROM joined
+        )
+        SELECT period, $destination, doc_key, doc_type, doc_number, customer_key, total, txn_date, action,
+            CASE
+                WHEN action = 'hold' THEN 'dated ' || strftime(txn_date, '%m/%d/%Y') || ', on or before the closed date '
+                     || strftime(CAST($closed AS DATE), '%m/%d/%Y') || '; posts when the period reopens'
+                WHEN state IS NULL THEN 'new document'
+                WHEN state = 'sending' THEN 'an earlier attempt''s outcome is unknown; it is resolved (looked up) before anything is sent'
+                WHEN action = 'skip' THEN 'unchanged since posted' || coalesce(' on ' || strftime(last_posted_at, '%Y-%m-%d %H:%M'), '')
+                WHEN state = 'posted' THEN 'content changed since it was posted (was ' || left(posted_hash, 12) || ', now ' || left(content_hash, 12) || ')'
+                WHEN state = 'failed' THEN 'retry after failure: ' || coalesce(last_error, 'no reason recorded')
+                WHEN state = 'held' THEN 'was held: ' || coalesce(last_error, 'period closed') || '; trying again'
+                WHEN state = 'reverted' THEN 'was reverted; posting again'
+                ELSE 'retry'
+            END,
+            content_hash, posted_hash, state, dest_id, generation, '', canonical_json, $now
+        FROM decided
+        """,
+        {"destination": destination, "periods": list(periods), "closed": closed_through, "now": now},
+    )
+    # Request ids are derived in Python (uuid5) so the ledger and the plan agree byte for byte.
+    pending = con.execute(
+        "SELECT doc_key, content_hash, generation FROM posting_plan WHERE destination = ? AND period IN (SELECT unnest(?))",
+        [destination, list(periods)],
+    ).fetchall()
+    if pending:
+        frame = pd.DataFrame(
+            {"doc_key": [k for k, _, _ in pending],
+             "request_id": [ledger.request_id(destination, k, h, g) for k, h, g in pending]}
+        )
+        con.register("_rid_frame", frame)
+        con.execute(
+            "UPDATE posting_plan SET request_id = r.request_id FROM _rid_frame r "
+            "WHERE posting_plan.destination = ? AND posting_plan.doc_key = r.doc_key",
+            [destination],
+        )
+        con.unregister("_rid_frame")
+    return summarise(con, destination, periods)
+
+
+def summarise(con: duckdb.DuckDBPyConnection, destination: str, periods: Sequence[str]) -> PlanSummary:
+    rows = con.execute(
+        "SELECT action, count(*), CAST(sum(total) AS VARCHAR) FROM posting_plan "
+        "WHERE destination = ? AND period IN (SELECT unnest(?)) GROUP BY action ORDER BY action",
+        [destination, list(periods)],
+    ).fetchall()
+    return PlanSummary(
+        destination, tuple(periods), {a: n for a, n, _ in rows}, {a: t for a, _, t in rows}
+    )

@@ -1,0 +1,197 @@
+"""Executing a posting plan through a destination, exactly once.
+
+Order of work on every run:
+1. Resolve rows left `sending` by an earlier run (crash, timeout): a destination that honours request
+   ids gets the same request again (it answers with the original response); any other is asked to
+   find the document by number first. Never a blind second create.
+2. For each batch of planned creates and updates: re-check the ledger (the plan may be stale), write
+   `sending` and commit, send, record the outcomes and commit. No database connection is open while
+   the destination is being talked to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Callable, Sequence
+
+from bridge_assets import ledger, mapping
+from bridge_assets.destinations.base import Action, Destination, Outcome, PostRequest, Status
+from bridge_assets.documents import AccountingDocument, content_hash
+from bridge_assets.storage import Database
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclasses.dataclass
+class PostingReport:
+    destination: str
+    periods: tuple[str, ...]
+    resolved: dict[str, int] = dataclasses.field(default_factory=dict)
+    outcomes: dict[str, int] = dataclasses.field(default_factory=dict)
+    skipped: int = 0
+    files: list[str] = dataclasses.field(default_factory=list)
+    failures: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)  # doc_number, code, message
+
+    def count(self, bucket: dict[str, int], status: Status) -> None:
+        bucket[status.value] = bucket.get(status.value, 0) + 1
+
+
+class ContentHashMismatch(RuntimeError):
+    """The stored hash does not match the document rebuilt from its canonical JSON: a bug, never posted."""
+
+
+def _requests_for(
+    rows: Sequence[tuple[str, str, str]], documents: dict[str, AccountingDocument],
+    postings: dict[str, ledger.PostingRow], previous: dict[str, dict], destination: str,
+) -> list[tuple[ledger.Sending, PostRequest]]:
+    out = []
+    for doc_key, action_text, _ in rows:
+        document = documents[doc_key]
+        row = postings.get(doc_key)
+        action = Action(action_text)
+        generation = row.generation if row else 0
+        rid = ledger.request_id(destination, doc_key, document.content_hash, generation)
+        sending = ledger.Sending(doc_key, document.period, document.doc_type, document.doc_number,
+                                 document.content_hash, action, rid)
+        out.append((sending, PostRequest(
+            action=action, document=document, request_id=rid,
+            dest_id=row.dest_id if row else None, version=row.sync_token if row else None,
+            previous=previous.get(doc_key),
+        )))
+    return out
+
+
+def _current_action(row: ledger.PostingRow | None, content: str) -> Action | None:
+    """What the ledger says to do now (None = nothing): the guard against a stale plan."""
+    if row is None:
+        return Action.CREATE
+    if row.state == "posted" and row.content_hash == content:
+        return None
+    return Action.UPDATE if row.dest_id else Action.CREATE
+
+
+def resolve_unknown_outcomes(db: Database, destination: Destination, run_id: str, report: PostingReport,
+                             progress: Progress = lambda _: None) -> None:
+    """Protocol step 4: settle every row still `sending` before anything new is sent."""
+    name = destination.name
+    with db.connect() as con:
+        ledger.ensure_schema(con)
+        mapping.ensure_schema(con)
+        stuck = ledger.rows(con, name, state="sending")
+    if not stuck:
+        return
+    progress(f"{name}: resolving {len(stuck)} document(s) whose earlier outcome is unknown")
+    for doc_key, row in stuck.items():
+        sending = ledger.Sending(doc_key, row.period, row.doc_type, row.doc_number, row.sending_hash or "",
+                                 Action(row.sending_action or "create"), row.request_id or "")
+        found = None if destination.capabilities.honours_request_id else destination.find(row.doc_type, row.doc_number)
+        landed = found is not None and (
+            sending.action is Action.CREATE
+            or (found.after or {}).get("content_hash") in (None, row.sending_hash)
+        )
+        if landed:
+            with db.transaction() as con:
+                ledger.record_outcomes(con, name, run_id, [(sending, dataclasses.replace(
+                    found, message="resolved after an interrupted run: found in the destination"))])
+            report.count(report.resolved, found.status)
+            continue
+        # Not there (or a destination that replays by request id): send the same request again.
+        with db.connect() as con:
+            documents = mapping.load_documents(con, [doc_key])
+            previous = ledger.last_sent(con, name, [doc_key])
+        document = documents.get(doc_key)
+        if document is None or document.content_hash != row.sending_hash:
+            # The source moved on since the crash; the normal plan will send the current content.
+            # Leave a definitive record so this request id is never reused for other content.
+            with db.transaction() as con:
+                ledger.record_outcomes(con, name, run_id, [(sending, Outcome(
+                    Status.FAILED, error_code="superseded",
+                    message="the interrupted attempt was not found in the destination and the document has changed since; "
+                            "the current version is planned instead"))])
+            report.count(report.resolved, Status.FAILED)
+            continue
+        request = PostRequest(sending.action, document, sending.request_id, dest_id=row.dest_id,
+                              version=row.sync_token, previous=previous.get(doc_key))
+        destination.begin_run(run_id, document.period)
+        outcome = destination.post([request])[0]
+        report.files.extend(destination.end_run())
+        with db.transaction() as con:
+            ledger.record_outcomes(con, name, run_id, [(sending, outcome)])
+        report.count(report.resolved, outcome.status)
+
+
+def execute_plan(db: Database, destination: Destination, periods: Sequence[str], run_id: str,
+                 progress: Progress = lambda _: None) -> PostingReport:
+    name = destination.name
+    periods = tuple(sorted(set(periods)))
+    report = PostingReport(name, periods)
+    resolve_unknown_outcomes(db, destination, run_id, report, progress)
+    batch_size = max(1, destination.capabilities.batch_size)
+
+    for period in periods:
+        with db.connect() as con:
+            planned = con.execute(
+                "SELECT doc_key, action, content_hash FROM posting_plan WHERE destination = ? AND period = ? "
+                "AND action IN ('create', 'update') ORDER BY CASE doc_type WHEN 'invoice' THEN 0 WHEN 'credit_memo' THEN 1 ELSE 2 END, txn_date, doc_number",
+                [name, period],
+            ).fetchall()
+            report.skipped += con.execute(
+                "SELECT count(*) FROM posting_plan WHERE destination = ? AND period = ? AND action IN ('skip')",
+                [name, period],
+            ).fetchall()[0][0]
+        if not planned:
+            continue
+        destination.begin_run(run_id, period)
+        try:
+            done = 0
+            for start in range(0, len(planned), batch_size):
+                chunk = planned[start:start + batch_size]
+                _post_batch(db, destination, run_id, chunk, report)
+                done += len(chunk)
+                if done == len(planned) or done % max(batch_size, 1000) < batch_size:
+                    progress(f"{name} {period}: {done}/{len(planned)} documents sent")
+        finally:
+            report.files.extend(destination.end_run())
+    return report
+
+
+def _post_batch(db: Database, destination: Destination, run_id: str, chunk: Sequence[tuple[str, str, str]],
+                report: PostingReport) -> None:
+    name = destination.name
+    keys = [k for k, _, _ in chunk]
+    with db.transaction() as con:
+        documents = mapping.load_documents(con, keys)
+        postings = ledger.rows(con, name, keys)
+        # Re-check against the ledger now: the plan may be older than another run's postings.
+        live = []
+        for doc_key, _, planned_hash in chunk:
+            document = documents.get(doc_key)
+            if document is None or document.content_hash != planned_hash:
+                continue  # the document changed after planning; the next plan picks it up
+            if content_hash(document) != document.content_hash:
+                raise ContentHashMismatch(
+                    f"{doc_key}: stored content hash {document.content_hash[:12]} does not match the document "
+                    f"({content_hash(document)[:12]}); nothing was sent. Report this as a bug."
+                )
+            action = _current_action(postings.get(doc_key), document.content_hash)
+            if action is None:
+                report.skipped += 1
+                continue
+            live.append((doc_key, action.value, planned_hash))
+        previous = ledger.last_sent(con, name, [k for k, a, _ in live if a == "update"])
+        pairs = _requests_for(live, documents, postings, previous, name)
+        ledger.mark_sending(con, name, run_id, [s for s, _ in pairs])
+    if not pairs:
+        return
+    outcomes = destination.post([r for _, r in pairs])
+    if len(outcomes) != len(pairs):
+        raise RuntimeError(f"destination {name} answered {len(outcomes)} outcomes for {len(pairs)} requests")
+    with db.transaction() as con:
+        ledger.record_outcomes(con, name, run_id, list(zip([s for s, _ in pairs], outcomes)))
+    for (sending, request), outcome in zip(pairs, outcomes):
+        report.count(report.outcomes, outcome.status)
+        if outcome.status in (Status.FAILED, Status.HELD):
+            report.failures.append((request.document.doc_number, outcome.error_code or "", outcome.message or ""))

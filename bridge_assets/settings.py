@@ -1,0 +1,66 @@
+"""Settings from the environment, with embedded defaults that run the whole bridge locally.
+
+Every value can be set by an environment variable (a `.env` file in development). Nothing secret
+lives here; destinations that need credentials read them from the environment themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from bridge_assets.intake import Folders
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclasses.dataclass(frozen=True)
+class BridgeSettings:
+    home: Path
+    database_path: Path
+    inbox: Path
+    archive: Path
+    quarantine: Path
+    output: Path
+    work: Path
+    destinations: tuple[str, ...]
+    doc_number_prefix: str
+    header_aliases_file: str | None
+    max_rejected_share: float
+    max_rmr_change: float
+    iif_max_docnum: int
+    first_period: str
+
+    @property
+    def folders(self) -> Folders:
+        return Folders(self.inbox, self.archive, self.quarantine, self.work)
+
+    @classmethod
+    def from_env(cls, home: Path | str | None = None) -> "BridgeSettings":
+        base = Path(home or _env("BRIDGE_HOME", "var")).absolute()
+        try:
+            share = float(_env("BRIDGE_MAX_REJECTED_SHARE", "0.05"))
+            rmr = float(_env("BRIDGE_MAX_RMR_CHANGE", "0.5"))
+            docnum = int(_env("BRIDGE_IIF_MAX_DOCNUM", "12"))
+        except ValueError as exc:
+            raise ValueError(f"a numeric BRIDGE_* setting is not a number: {exc}") from None
+        return cls(
+            home=base,
+            database_path=Path(_env("BRIDGE_DATABASE", str(base / "bridge.duckdb"))),
+            inbox=Path(_env("BRIDGE_INBOX", str(base / "inbox"))),
+            archive=Path(_env("BRIDGE_ARCHIVE", str(base / "archive"))),
+            quarantine=Path(_env("BRIDGE_QUARANTINE", str(base / "quarantine"))),
+            output=Path(_env("BRIDGE_OUTPUT", str(base / "output"))),
+            work=Path(_env("BRIDGE_WORK", str(base / "work"))),
+            destinations=tuple(d.strip() for d in _env("BRIDGE_DESTINATIONS", "staging_csv,qbd_iif").split(",") if d.strip()),
+            doc_number_prefix=_env("BRIDGE_SEDONA_DOC_PREFIX", ""),
+            header_aliases_file=os.environ.get("BRIDGE_HEADER_ALIASES") or None,
+            max_rejected_share=share,
+            max_rmr_change=rmr,
+            iif_max_docnum=docnum,
+            first_period=_env("BRIDGE_FIRST_PERIOD", "2025-01"),
+        )

@@ -1,0 +1,361 @@
+"""SedonaOffice "Export Invoice Detail" files (CSV or XLSX): read, recognise the columns, load as text.
+
+Report styles are built per customer, so column names vary. Headers are matched to canonical
+columns through a versioned alias table that a user can extend; a file whose required columns
+cannot be found is refused, naming the file, the missing columns and the aliases tried. Nothing
+here interprets an amount or a date: values are loaded as text with their lineage (file, sha256,
+row number, parser version) and typed later by `mapping`, which can then say which row was bad.
+
+The heavy lifting is DuckDB's CSV reader (parallel, vectorised); Python only decides the encoding,
+finds the header row and, for XLSX, turns the sheet into CSV text first.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import dataclasses
+import datetime as dt
+import hashlib
+import io
+import re
+import tempfile
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import duckdb
+
+PARSER_VERSION = "sedona-export/1"
+ALIAS_TABLE_VERSION = "2026.11-1"
+
+# Canonical column -> spellings seen in report styles. Matching ignores case, spaces and punctuation,
+# so "Invoice #", "invoice_number" and "INVOICE NUMBER" are one spelling.
+BASELINE_ALIASES: dict[str, tuple[str, ...]] = {
+    "InvoiceNumber": ("InvoiceNumber", "Invoice No", "Invoice #", "Inv No", "Inv #", "Invoice", "Document Number", "Doc No"),
+    "InvoiceDate": ("InvoiceDate", "Inv Date", "Date", "Document Date", "Transaction Date"),
+    "DocumentType": ("DocumentType", "Doc Type", "Type", "Invoice Type", "Transaction Type"),
+    "AppliesToInvoice": ("AppliesToInvoice", "Applies To", "Applied To Invoice", "Apply To Invoice", "Original Invoice"),
+    "CustomerNumber": ("CustomerNumber", "Customer No", "Customer #", "Cust No", "Cust #", "Account Number", "Account No", "Acct No"),
+    "CustomerName": ("CustomerName", "Customer", "Cust Name", "Account Name", "Bill To Name"),
+    "MasterAccountCode": ("MasterAccountCode", "Master Account", "Master Acct", "Master Account Number", "Parent Account"),
+    "SiteName": ("SiteName", "Site", "Site Name", "Service Location", "Location"),
+    "ItemCode": ("ItemCode", "Item", "Item Code", "Item No", "Part Code", "PartCode", "Service Code"),
+    "Description": ("Description", "Item Description", "Desc", "Line Description", "Memo"),
+    "BillCycle": ("BillCycle", "Bill Cycle", "Cycle", "Billing Cycle", "Frequency"),
+    "ServiceStartDate": ("ServiceStartDate", "Service Start", "Start Date", "Period Start", "From Date"),
+    "ServiceEndDate": ("ServiceEndDate", "Service End", "End Date", "Period End", "Thru Date", "To Date"),
+    "Quantity": ("Quantity", "Qty", "Quan", "Units"),
+    "Rate": ("Rate", "Unit Price", "Price", "Unit Rate", "Monthly Amount"),
+    "Amount": ("Amount", "Line Amount", "Extended Amount", "Ext Amount", "Net Amount", "Line Total"),
+    "Taxable": ("Taxable", "Tax", "Is Taxable", "Tax Flag"),
+    "TaxAmount": ("TaxAmount", "Tax Amount", "Sales Tax", "Tax Amt", "Line Tax"),
+    "InvoiceTotal": ("InvoiceTotal", "Invoice Total", "Total", "Document Total", "Invoice Amount"),
+    "TermCode": ("TermCode", "Terms", "Term", "Terms Code", "Payment Terms"),
+    "PONumber": ("PONumber", "PO", "PO Number", "PO #", "Purchase Order"),
+}
+CANONICAL_COLUMNS: tuple[str, ...] = tuple(BASELINE_ALIASES)
+REQUIRED_COLUMNS: tuple[str, ...] = ("InvoiceNumber", "InvoiceDate", "CustomerNumber", "CustomerName", "ItemCode", "Amount")
+
+# DuckDB column names for the canonical columns (snake case).
+SQL_NAMES: dict[str, str] = {c: re.sub(r"(?<!^)(?=[A-Z])", "_", c).lower().replace("p_o_", "po_") for c in CANONICAL_COLUMNS}
+SQL_NAMES["PONumber"] = "po_number"
+
+_HEADER_SCAN_ROWS = 30
+_IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", "~")
+ACCEPTED_SUFFIXES = (".csv", ".txt", ".xlsx")
+
+
+class ExportFileRefused(Exception):
+    """The file cannot be read as an invoice export. The message names the file and what to do."""
+
+    def __init__(self, path: Path | str, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path.name}: {reason}")
+
+
+def normalise_header(text: str) -> str:
+    return re.sub(r"[^0-9a-z#]", "", text.strip().lower().lstrip("\ufeff"))
+
+
+@dataclasses.dataclass(frozen=True)
+class AliasTable:
+    """Canonical column -> accepted spellings; the baseline plus whatever the user configured."""
+
+    aliases: Mapping[str, tuple[str, ...]]
+    version: str = ALIAS_TABLE_VERSION
+
+    @classmethod
+    def baseline(cls) -> "AliasTable":
+        return cls(dict(BASELINE_ALIASES))
+
+    def extended(self, extra: Mapping[str, Iterable[str]], source: str = "configuration") -> "AliasTable":
+        merged = {k: tuple(v) for k, v in self.aliases.items()}
+        for column, spellings in extra.items():
+            if column not in merged:
+                raise ValueError(
+                    f"header alias {source}: '{column}' is not a canonical column; "
+                    f"use one of: {', '.join(CANONICAL_COLUMNS)}"
+                )
+            merged[column] = tuple(spellings) + merged[column]
+        return AliasTable(merged, version=f"{self.version}+{hashlib.sha256(repr(sorted(extra.items())).encode()).hexdigest()[:8]}")
+
+    @classmethod
+    def from_toml(cls, path: Path | str | None) -> "AliasTable":
+        """Baseline plus a TOML file of `CanonicalColumn = ["Spelling", ...]` (a missing path means none)."""
+        table = cls.baseline()
+        if not path:
+            return table
+        path = Path(path)
+        try:
+            extra = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"header alias file {path} does not exist; fix BRIDGE_HEADER_ALIASES or create it") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"header alias file {path} is not valid TOML: {exc}") from None
+        extra = {k: [v] if isinstance(v, str) else list(v) for k, v in extra.items()}
+        return table.extended(extra, source=str(path))
+
+    def match(self, headers: list[str]) -> tuple[dict[str, int], list[str]]:
+        """Map canonical columns to header positions; returns (mapping, headers left unknown)."""
+        positions = {normalise_header(h): i for i, h in reversed(list(enumerate(headers))) if h.strip()}
+        mapping: dict[str, int] = {}
+        for column, spellings in self.aliases.items():
+            for spelling in spellings:
+                pos = positions.get(normalise_header(spelling))
+                if pos is not None and pos not in mapping.values():
+                    mapping[column] = pos
+                    break
+        used = set(mapping.values())
+        unknown = [h for i, h in enumerate(headers) if i not in used and h.strip()]
+        return mapping, unknown
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportFile:
+    """A recognised export: where its header is, which column is which, how it is encoded."""
+
+    path: Path
+    sha256: str
+    encoding: str
+    header_row: int                      # 1-based row number of the header in the file
+    headers: tuple[str, ...]
+    columns: Mapping[str, int]           # canonical column -> position
+    unknown_columns: tuple[str, ...]
+    alias_version: str
+    csv_path: Path                       # UTF-8 CSV DuckDB reads (the file itself, or a transcoded copy)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def is_candidate(path: Path) -> bool:
+    """Files the folder watcher should consider: not hidden, not still being copied, a known type."""
+    name = path.name
+    return (
+        path.is_file()
+        and not name.startswith((".", "~$"))
+        and not name.endswith(_IGNORED_SUFFIXES)
+        and not name.endswith(".error.txt")
+        and path.suffix.lower() in ACCEPTED_SUFFIXES
+    )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def open_export(path: Path | str, aliases: AliasTable | None = None, *, work_dir: Path | None = None) -> ExportFile:
+    """Recognise an export file or raise ExportFileRefused saying why and what to do."""
+    path = Path(path)
+    aliases = aliases or AliasTable.baseline()
+    if not path.exists():
+        raise ExportFileRefused(path, "the file does not exist (was it moved while being read?)")
+    if path.stat().st_size == 0:
+        raise ExportFileRefused(path, "the file is empty; export it again from SedonaOffice")
+    sha = file_sha256(path)
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        csv_path, encoding = _xlsx_to_csv(path, work_dir), "xlsx"
+    elif suffix in (".csv", ".txt"):
+        encoding = _detect_encoding(path)
+        csv_path = path if encoding in ("utf-8", "utf-8-sig") else _transcode(path, encoding, work_dir)
+    else:
+        raise ExportFileRefused(path, f"'{suffix}' files are not exports; drop CSV or XLSX files (Export Invoice Detail)")
+
+    head = _first_rows(csv_path, _HEADER_SCAN_ROWS)
+    header_index, mapping, unknown = _find_header(head, aliases)
+    missing = [c for c in REQUIRED_COLUMNS if c not in mapping]
+    if missing:
+        first = next((row for row in head if any(cell.strip() for cell in row)), [])
+        tried = "; ".join(f"{c}: {', '.join(aliases.aliases[c])}" for c in missing)
+        raise ExportFileRefused(
+            path,
+            f"required column(s) {', '.join(missing)} not found in the header "
+            f"({', '.join(h for h in first if h.strip()) or 'no header row'}). Aliases tried: {tried}. "
+            f"Rename the column in the report style, or add its spelling to the header alias file "
+            f"(BRIDGE_HEADER_ALIASES), then drop the file again.",
+        )
+    headers = tuple(head[header_index])
+    return ExportFile(
+        path=path, sha256=sha, encoding=encoding, header_row=header_index + 1, headers=headers,
+        columns=mapping, unknown_columns=tuple(unknown), alias_version=aliases.version, csv_path=csv_path,
+    )
+
+
+def load_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, table: str) -> int:
+    """Append every data row of `export` to `table` as text with its lineage; returns rows loaded.
+
+    Blank rows and report total rows (no invoice number and no item code, or a first cell that says
+    "total") are not lines: they are skipped here and counted by `count_ignored_rows`.
+    """
+    width = len(export.headers)
+    read_cols = {f"c{i}": "VARCHAR" for i in range(width)}
+    select = ", ".join(
+        f"c{export.columns[c]} AS {SQL_NAMES[c]}" if c in export.columns else f"NULL::VARCHAR AS {SQL_NAMES[c]}"
+        for c in CANONICAL_COLUMNS
+    )
+    inv = f"c{export.columns['InvoiceNumber']}"
+    item = f"c{export.columns['ItemCode']}"
+    con.execute(
+        f"""
+        INSERT INTO {table}
+        SELECT ? AS file_sha256, ? AS file_name, rn + ? AS row_number, ? AS parser_version, {select}
+        FROM (
+            SELECT row_number() OVER () AS rn, *
+            FROM read_csv(?, header = false, skip = ?, columns = ?, delim = ',', quote = '"', escape = '"',
+                          null_padding = true, strict_mode = false, all_varchar = true, auto_detect = false)
+        )
+        WHERE NOT (coalesce(trim({inv}), '') = '' AND coalesce(trim({item}), '') = '')
+          AND NOT (lower(coalesce({inv}, '')) LIKE '%total%' AND coalesce(trim({item}), '') = '')
+        """,
+        [export.sha256, export.name, export.header_row, PARSER_VERSION, str(export.csv_path), export.header_row, read_cols],
+    )
+    return con.execute(f"SELECT count(*) FROM {table} WHERE file_sha256 = ?", [export.sha256]).fetchall()[0][0]
+
+
+def count_data_rows(con: duckdb.DuckDBPyConnection, export: ExportFile) -> int:
+    """All non-blank rows below the header, lines or not (to report how many were ignored)."""
+    cols = {f"c{i}": "VARCHAR" for i in range(len(export.headers))}
+    return con.execute(
+        "SELECT count(*) FROM read_csv(?, header = false, skip = ?, columns = ?, delim = ',', quote = '\"', "
+        "escape = '\"', null_padding = true, strict_mode = false, all_varchar = true, auto_detect = false)",
+        [str(export.csv_path), export.header_row, cols],
+    ).fetchall()[0][0]
+
+
+def lines_table_ddl(table: str, temporary: bool = False, with_period: bool = False) -> str:
+    """Text columns for every canonical column, after the lineage columns (and the period, when kept)."""
+    cols = ",\n    ".join(f"{SQL_NAMES[c]} VARCHAR" for c in CANONICAL_COLUMNS)
+    temp = "TEMP " if temporary else ""
+    period = "    period VARCHAR,\n" if with_period else ""
+    return (
+        f"CREATE {temp}TABLE IF NOT EXISTS {table} (\n    file_sha256 VARCHAR NOT NULL,\n    file_name VARCHAR NOT NULL,\n"
+        f"    row_number BIGINT NOT NULL,\n    parser_version VARCHAR NOT NULL,\n{period}    {cols}\n)"
+    )
+
+
+# --- encodings -------------------------------------------------------------------------------------
+
+def _detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) if the whole file decodes as UTF-8, otherwise Windows-1252."""
+    with open(path, "rb") as handle:
+        start = handle.read(3)
+        handle.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            for chunk in iter(lambda: handle.read(1 << 22), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8-sig" if start == codecs.BOM_UTF8 else "utf-8"
+
+
+def _work_file(path: Path, work_dir: Path | None, suffix: str) -> Path:
+    work_dir = Path(work_dir or tempfile.gettempdir())
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return work_dir / f"{path.stem}.{file_sha256(path)[:16]}{suffix}"
+
+
+def _transcode(path: Path, encoding: str, work_dir: Path | None) -> Path:
+    target = _work_file(path, work_dir, ".utf8.csv")
+    if not target.exists():
+        with open(path, "r", encoding=encoding, errors="strict", newline="") as src, \
+                open(target, "w", encoding="utf-8", newline="") as dst:
+            for chunk in iter(lambda: src.read(1 << 22), ""):
+                dst.write(chunk)
+    return target
+
+
+def _xlsx_cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%m/%d/%Y")
+    if isinstance(value, dt.date):
+        return value.strftime("%m/%d/%Y")
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    if isinstance(value, float):
+        # repr is the shortest text that round-trips: 1234.5 stays 1234.5, never 1234.4999999.
+        return format(Decimal(repr(value)), "f")
+    return str(value)
+
+
+def _xlsx_to_csv(path: Path, work_dir: Path | None) -> Path:
+    from openpyxl import load_workbook
+
+    target = _work_file(path, work_dir, ".xlsx.csv")
+    if target.exists():
+        return target
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged or half-copied workbook
+        raise ExportFileRefused(path, f"not a readable Excel workbook ({type(exc).__name__}: {exc}); save it again as .xlsx or CSV") from None
+    try:
+        sheet = workbook.worksheets[0]
+        tmp = target.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\r\n")
+            for row in sheet.iter_rows(values_only=True):
+                writer.writerow([_xlsx_cell_text(v) for v in row])
+        tmp.replace(target)
+    finally:
+        workbook.close()
+    return target
+
+
+def _first_rows(csv_path: Path, count: int) -> list[list[str]]:
+    with open(csv_path, "r", encoding="utf-8-sig", newline="") as handle:
+        text = handle.read(1 << 16)
+    rows: list[list[str]] = []
+    for row in csv.reader(io.StringIO(text)):
+        rows.append(row)
+        if len(rows) >= count:
+            break
+    return rows
+
+
+def _find_header(rows: list[list[str]], aliases: AliasTable) -> tuple[int, dict[str, int], list[str]]:
+    """The header is the first row (among the first few) that names the most canonical columns.
+
+    Some report styles put a title and a date range above the header; those rows name none.
+    """
+    best = (0, {}, [])
+    best_score = -1
+    for index, row in enumerate(rows):
+        mapping, unknown = aliases.match(row)
+        score = sum(1 for c in REQUIRED_COLUMNS if c in mapping) * 100 + len(mapping)
+        if score > best_score:
+            best, best_score = (index, mapping, unknown), score
+        if all(c in mapping for c in REQUIRED_COLUMNS):
+            return index, mapping, unknown
+    return best

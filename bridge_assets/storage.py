@@ -1,0 +1,61 @@
+"""The DuckDB file every stage reads and writes, opened briefly and never held across a network call.
+
+DuckDB allows one writing process per file. Connections here are short-lived; when another process
+holds the file, opening waits and retries (with a message that names the file if it gives up)
+instead of failing a run that would have succeeded a second later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+
+class DatabaseBusy(Exception):
+    pass
+
+
+class Database:
+    def __init__(self, path: Path | str, *, lock_timeout_s: float = 120.0):
+        self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
+
+    def __repr__(self) -> str:
+        return f"Database({str(self.path)!r})"
+
+    @contextlib.contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only and self.path.exists())
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise DatabaseBusy(
+                        f"the bridge database {self.path} is in use by another process and stayed locked for "
+                        f"{self.lock_timeout_s:.0f} s; wait for the running job to finish (or stop it) and try again"
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
