@@ -30,6 +30,10 @@ REQUEST_ID_NAMESPACE = uuid.UUID("6f1d3c2e-8a41-4b7e-9d55-0c9a3e7b21f4")
 
 STATES = ("sending", "posted", "failed", "held", "reverting", "reverted")
 
+# Failures that sending the same content again can never fix: the plan waits for a person (or for
+# the content to change) instead of failing again every night.
+NEEDS_A_PERSON = ("update_unsupported", "payment_unsupported", "void_unsupported", "restore_unsupported")
+
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS ledger_postings (
     destination VARCHAR NOT NULL, doc_key VARCHAR NOT NULL, period VARCHAR NOT NULL,
@@ -37,6 +41,7 @@ CREATE TABLE IF NOT EXISTS ledger_postings (
     content_hash VARCHAR,            -- what the destination holds, as far as the ledger knows
     sending_hash VARCHAR,            -- the content in flight while state = 'sending'
     sending_action VARCHAR,
+    failed_hash VARCHAR,             -- the content a definitive failure was about
     state VARCHAR NOT NULL,
     dest_id VARCHAR, dest_doc_number VARCHAR, sync_token VARCHAR,
     request_id VARCHAR, generation INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
@@ -175,7 +180,7 @@ def record_outcomes(
             # A definitive answer: the next attempt is a new request (new generation), so a destination
             # that replays by request id does not hand back this same refusal forever.
             con.execute(
-                """UPDATE ledger_postings SET state = ?, sending_hash = NULL, sending_action = NULL,
+                """UPDATE ledger_postings SET state = ?, failed_hash = sending_hash, sending_hash = NULL, sending_action = NULL,
                        generation = generation + 1, last_error_code = ?, last_error = ?, last_run_id = ?, updated_at = ?
                    WHERE destination = ? AND doc_key = ?""",
                 ["failed" if status is Status.FAILED else "held", outcome.error_code, outcome.message, run_id, now,

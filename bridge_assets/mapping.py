@@ -287,16 +287,8 @@ def map_periods(
         FROM _heads h JOIN sums s USING (source_id)
     """)
 
-    known = known_doc_keys_sql or "SELECT NULL::VARCHAR AS doc_key WHERE false"
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _known AS
-        SELECT doc_key, customer_key FROM _docs WHERE doc_type = 'invoice'
-        UNION ALL SELECT doc_key, customer_key FROM accounting_documents
-            WHERE doc_type = 'invoice' AND period NOT IN (SELECT period FROM _periods)
-        UNION ALL SELECT doc_key, NULL FROM ({known})
-    """)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _verdicts AS
+        CREATE OR REPLACE TEMP TABLE _base AS
         SELECT d.source_id, concat_ws('; ',
             nullif(d.row_errors, ''),
             CASE WHEN d.n_types > 1 THEN 'InvoiceNumber ' || d.source_id || ' is used for both an invoice and a credit (rows '
@@ -314,17 +306,40 @@ def map_periods(
             CASE WHEN d.negative_tax > 0 THEN 'a line has negative tax; export the credit as a Credit document' END,
             CASE WHEN d.doc_type = 'credit_memo' AND d.applies_to_number IS NULL
                  THEN 'credit ' || d.source_id || ' has no AppliesToInvoice' END,
-            CASE WHEN d.doc_type = 'credit_memo' AND d.applies_to_number IS NOT NULL AND k.doc_key IS NULL
-                 THEN 'credit ' || d.source_id || ' applies to invoice ' || d.applies_to_number
-                      || ', which is in no export received and not in the ledger; export that invoice or correct AppliesToInvoice' END,
-            CASE WHEN d.doc_type = 'credit_memo' AND k.customer_key IS NOT NULL AND k.customer_key <> d.customer_key
-                 THEN 'credit ' || d.source_id || ' is for customer ' || d.customer_key || ' but invoice '
-                      || d.applies_to_number || ' belongs to customer ' || k.customer_key END,
             CASE WHEN length(d.doc_number) > 21 THEN 'document number ' || d.doc_number
                  || ' is longer than the 21 characters QuickBooks allows; shorten the configured prefix' END
         ) AS reasons
         FROM _docs d
-        LEFT JOIN (SELECT doc_key, any_value(customer_key) AS customer_key FROM _known GROUP BY doc_key) k
+    """)
+    # A credit may apply to an invoice kept in this batch, mapped in another period, or already in the
+    # ledger; one that applies to a rejected invoice waits with it.
+    known = known_doc_keys_sql or "SELECT NULL::VARCHAR AS doc_key WHERE false"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _known AS
+        SELECT d.doc_key, d.customer_key, b.reasons <> '' AS rejected
+        FROM _docs d JOIN _base b USING (source_id) WHERE d.doc_type = 'invoice'
+        UNION ALL SELECT doc_key, customer_key, false FROM accounting_documents
+            WHERE doc_type = 'invoice' AND period NOT IN (SELECT period FROM _periods)
+        UNION ALL SELECT doc_key, NULL, false FROM ({known})
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _verdicts AS
+        SELECT d.source_id, concat_ws('; ',
+            nullif(b.reasons, ''),
+            CASE WHEN d.doc_type = 'credit_memo' AND d.applies_to_number IS NOT NULL AND k.doc_key IS NULL
+                 THEN 'credit ' || d.source_id || ' applies to invoice ' || d.applies_to_number
+                      || ', which is in no export received and not in the ledger; export that invoice or correct AppliesToInvoice' END,
+            CASE WHEN d.doc_type = 'credit_memo' AND k.rejected AND NOT k.accepted_elsewhere
+                 THEN 'credit ' || d.source_id || ' applies to invoice ' || d.applies_to_number
+                      || ', which was rejected (see its reasons); the credit waits for the corrected invoice' END,
+            CASE WHEN d.doc_type = 'credit_memo' AND k.customer_key IS NOT NULL AND k.customer_key <> d.customer_key
+                 THEN 'credit ' || d.source_id || ' is for customer ' || d.customer_key || ' but invoice '
+                      || d.applies_to_number || ' belongs to customer ' || k.customer_key END
+        ) AS reasons
+        FROM _docs d JOIN _base b USING (source_id)
+        LEFT JOIN (SELECT doc_key, any_value(customer_key) AS customer_key, bool_or(rejected) AS rejected,
+                          bool_or(NOT rejected) AS accepted_elsewhere
+                   FROM _known GROUP BY doc_key) k
           ON d.doc_type = 'credit_memo' AND k.doc_key = '{source}:invoice:' || d.applies_to_number
     """)
 
@@ -421,7 +436,7 @@ def map_periods(
                (SELECT count(*) FROM rejected_documents WHERE period IN (SELECT period FROM _periods)),
                (SELECT count(*) FROM _typed WHERE row_errors <> '')
     """).fetchall()[0]
-    for table in ("_current", "_typed", "_heads", "_lines", "_lines2", "_docs", "_known", "_verdicts", "_good"):
+    for table in ("_current", "_typed", "_heads", "_lines", "_lines2", "_docs", "_base", "_known", "_verdicts", "_good"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return MappingResult(periods, *counts)
 

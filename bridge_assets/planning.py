@@ -60,7 +60,7 @@ def plan_periods(
         INSERT INTO posting_plan
         WITH joined AS (
             SELECT d.*, l.state, l.content_hash AS posted_hash, l.dest_id, coalesce(l.generation, 0) AS generation,
-                   l.last_error, l.last_posted_at, l.sending_action
+                   l.last_error, l.last_error_code, l.failed_hash, l.last_posted_at, l.sending_action
             FROM accounting_documents d
             LEFT JOIN ledger_postings l ON l.destination = $destination AND l.doc_key = d.doc_key
             WHERE d.period IN (SELECT unnest($periods))
@@ -73,6 +73,8 @@ def plan_periods(
                     WHEN state = 'sending' THEN coalesce(sending_action, 'create')
                     WHEN state = 'posted' AND posted_hash = content_hash THEN 'skip'
                     WHEN state = 'posted' THEN 'update'
+                    WHEN state = 'failed' AND failed_hash = content_hash AND last_error_code IN (SELECT unnest($needs_person))
+                         THEN 'skip'
                     WHEN state IN ('failed', 'held') AND dest_id IS NOT NULL AND posted_hash IS NOT NULL
                          AND posted_hash = content_hash THEN 'skip'
                     WHEN state IN ('failed', 'held') AND dest_id IS NOT NULL THEN 'update'
@@ -87,6 +89,7 @@ def plan_periods(
                      || strftime(CAST($closed AS DATE), '%m/%d/%Y') || '; posts when the period reopens'
                 WHEN state IS NULL THEN 'new document'
                 WHEN state = 'sending' THEN 'an earlier attempt''s outcome is unknown; it is resolved (looked up) before anything is sent'
+                WHEN action = 'skip' AND state = 'failed' THEN 'needs a person, not a retry: ' || coalesce(last_error, last_error_code)
                 WHEN action = 'skip' THEN 'unchanged since posted' || coalesce(' on ' || strftime(last_posted_at, '%Y-%m-%d %H:%M'), '')
                 WHEN state = 'posted' THEN 'content changed since it was posted (was ' || left(posted_hash, 12) || ', now ' || left(content_hash, 12) || ')'
                 WHEN state = 'failed' THEN 'retry after failure: ' || coalesce(last_error, 'no reason recorded')
@@ -97,7 +100,8 @@ def plan_periods(
             content_hash, posted_hash, state, dest_id, generation, '', canonical_json, $now
         FROM decided
         """,
-        {"destination": destination, "periods": list(periods), "closed": closed_through, "now": now},
+        {"destination": destination, "periods": list(periods), "closed": closed_through, "now": now,
+         "needs_person": list(ledger.NEEDS_A_PERSON)},
     )
     # Request ids are derived in Python (uuid5) so the ledger and the plan agree byte for byte.
     pending = con.execute(

@@ -185,7 +185,7 @@ def quickbooks_postings(context: dg.AssetExecutionContext, bridge: BridgeResourc
     reports = []
     for name in settings.destinations:
         destination = build_destination(name, settings)
-        report = posting.execute_plan(db, destination, periods, context.run_id, progress=context.log.info)
+        report = posting.execute_plan(db, destination, periods, context.run.run_id, progress=context.log.info)
         reports.append(report)
         for doc_number, code, message in report.failures[:20]:
             context.log.warning(f"{name}: {doc_number} {code}: {message}")

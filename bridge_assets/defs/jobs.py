@@ -1,14 +1,12 @@
 import dagster as dg
 
 from .assets import assets
-from .partitions import billing_periods
 
 # In-process: the steps run one after another anyway (each reads what the previous wrote), and
 # DuckDB allows one writing process per file.
 bridge_job = dg.define_asset_job(
     "bridge_job",
     selection=dg.AssetSelection.assets(*assets),
-    partitions_def=billing_periods,
     executor_def=dg.in_process_executor,
     description="Receive exports, build canonical documents, plan and post, for a billing period or a range of them.",
 )

@@ -1,0 +1,67 @@
+"""Shared fixtures: a temporary bridge home (DuckDB file, inbox, archive, quarantine, outputs)."""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from pathlib import Path
+
+import pytest
+
+from bridge_assets import intake, mapping, planning
+from bridge_assets.settings import BridgeSettings
+from bridge_assets.storage import Database
+
+warnings.filterwarnings("ignore", module="dagster")
+
+BASELINE_HEADER = [
+    "InvoiceNumber", "InvoiceDate", "DocumentType", "AppliesToInvoice", "CustomerNumber", "CustomerName",
+    "MasterAccountCode", "SiteName", "ItemCode", "Description", "BillCycle", "ServiceStartDate", "ServiceEndDate",
+    "Quantity", "Rate", "Amount", "Taxable", "TaxAmount", "InvoiceTotal", "TermCode", "PONumber",
+]
+
+
+def line(number="100001", date="09/01/2026", doc_type="Invoice", applies="", customer="C001", name="Smith, J",
+         master="", site="1 Main St", item="RMR-MON", description="Monitoring", cycle="M",
+         start="09/01/2026", end="09/30/2026", qty="1", rate="29.95", amount="29.95", taxable="N", tax="0.00",
+         total="29.95", terms="NET30", po="") -> list[str]:
+    return [number, date, doc_type, applies, customer, name, master, site, item, description, cycle, start, end,
+            qty, rate, amount, taxable, tax, total, terms, po]
+
+
+def write_export(path: Path, rows: list[list[str]], header: list[str] | None = None, encoding: str = "utf-8",
+                 trailer: list[list[str]] | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(header or BASELINE_HEADER)
+        writer.writerows(rows)
+        for extra in trailer or []:
+            writer.writerow(extra)
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch) -> BridgeSettings:
+    for name in ("BRIDGE_DESTINATIONS", "BRIDGE_DATABASE", "BRIDGE_INBOX", "BRIDGE_OUTPUT", "BRIDGE_HEADER_ALIASES"):
+        monkeypatch.delenv(name, raising=False)
+    settings = BridgeSettings.from_env(tmp_path / "home")
+    settings.folders.create()
+    return settings
+
+
+@pytest.fixture
+def db(settings: BridgeSettings) -> Database:
+    return Database(settings.database_path)
+
+
+def receive_and_map(db: Database, settings: BridgeSettings, paths: list[Path], periods: list[str],
+                    destinations: tuple[str, ...] = ()) -> tuple[list, list]:
+    """Receive files, map the periods and plan each destination, as the assets do."""
+    received, refused = intake.receive_all(db.connect, paths, settings.folders)
+    with db.transaction() as con:
+        planning.ensure_schema(con)
+        mapping.map_periods(con, periods, known_doc_keys_sql="SELECT doc_key FROM ledger_postings")
+        for name in destinations:
+            planning.plan_periods(con, name, periods)
+    return received, refused
