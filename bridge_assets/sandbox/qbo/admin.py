@@ -1,0 +1,229 @@
+"""The emulator's own control panel under `/_emulator/...`: set-up, fault injection, inspection.
+
+No authentication (the emulator listens on loopback) and no throttling: these calls stand for what a
+person does in the QuickBooks UI or what a test needs to see, not for API traffic. The endpoint list
+is in the package docstring (`bridge_assets/sandbox/qbo/__init__.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bridge_assets.sandbox.qbo import company, wire
+from bridge_assets.sandbox.qbo.books import Books
+from bridge_assets.sandbox.qbo.faults import FaultInjector
+from bridge_assets.sandbox.qbo.limits import Throttle
+from bridge_assets.sandbox.qbo.oauth import OAuthError, OAuthServer
+from bridge_assets.sandbox.qbo.settings import EmulatorSettings
+from bridge_assets.sandbox.qbo.store import Store
+
+PREFIX = "/_emulator"
+DUMPABLE = ("Invoice", "CreditMemo", "Payment", "Customer", "Item", "Account", "Preferences", "CompanyInfo")
+
+
+class AdminError(Exception):
+    pass
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return wire.json_response(payload, status_code=status)
+
+
+class Admin:
+    def __init__(self, store: Store, settings: EmulatorSettings, oauth: OAuthServer, throttle: Throttle,
+                 faults: FaultInjector) -> None:
+        self.store = store
+        self.settings = settings
+        self.oauth = oauth
+        self.throttle = throttle
+        self.faults = faults
+
+    def routes(self) -> list[BaseRoute]:
+        def route(path: str, endpoint, methods: list[str]) -> Route:
+            return Route(PREFIX + path, self._guarded(endpoint), methods=methods)
+
+        return [
+            route("/health", self.health, ["GET"]),
+            route("/settings", self.read_settings, ["GET"]),
+            route("/reset", self.reset, ["POST"]),
+            route("/clients", self.register_client, ["POST"]),
+            route("/companies", self.list_companies, ["GET"]),
+            route("/companies", self.create_company, ["POST"]),
+            route("/companies/{realm_id}/config", self.configure_company, ["POST"]),
+            route("/companies/{realm_id}/preferences", self.change_preferences, ["POST"]),
+            route("/companies/{realm_id}/book-close-date", self.set_book_close_date, ["POST"]),
+            route("/companies/{realm_id}/entities/{entity}", self.dump_entity, ["GET"]),
+            route("/companies/{realm_id}/journal", self.journal, ["GET"]),
+            route("/oauth/authorization-code", self.mint_authorization_code, ["POST"]),
+            route("/oauth/tokens", self.mint_tokens, ["POST"]),
+            route("/oauth/expire", self.expire_access_tokens, ["POST"]),
+            route("/faults", self.read_faults, ["GET"]),
+            route("/faults", self.set_faults, ["POST"]),
+            route("/faults", self.clear_faults, ["DELETE"]),
+        ]
+
+    def _guarded(self, endpoint):
+        async def call(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except (AdminError, ValueError, TypeError) as problem:
+                return _json({"error": str(problem)}, 400)
+            except OAuthError as failure:
+                return failure.response()
+
+        return call
+
+    @staticmethod
+    async def _body(request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        if not raw.strip():
+            return {}
+        body = wire.loads(raw)
+        if not isinstance(body, dict):
+            raise AdminError("the body must be a JSON object")
+        return body
+
+    def _company(self, realm_id: str) -> dict[str, Any]:
+        config = self.store.company_config(realm_id)
+        if config is None:
+            raise AdminError(f"no company {realm_id}; create it with POST {PREFIX}/companies")
+        return config
+
+    def ensure_company(self, realm_id: str, **options: Any) -> dict[str, Any]:
+        return company.ensure_company(self.store, self.settings, realm_id, **options)
+
+    # --- endpoints -------------------------------------------------------------------------------
+
+    async def health(self, request: Request) -> Response:
+        return _json({"status": "ok", "companies": self.store.realm_ids()})
+
+    async def read_settings(self, request: Request) -> Response:
+        return _json(self.settings.to_mapping())
+
+    async def reset(self, request: Request) -> Response:
+        body = await self._body(request)
+        realm_id = body.get("realmId")
+        self.store.reset(realm_id)
+        self.faults.clear(realm_id)
+        if realm_id is None:
+            self.throttle.reset()
+            if self.settings.faults:  # back to the plan the emulator was started with
+                self.faults.set_plan(None, dict(self.settings.faults))
+            if self.settings.create_default_company:
+                self.ensure_company(self.settings.default_realm_id)
+        else:
+            self.ensure_company(realm_id)
+        return _json({"reset": realm_id or "all"})
+
+    async def register_client(self, request: Request) -> Response:
+        body = await self._body(request)
+        if not body.get("client_id") or not body.get("client_secret"):
+            raise AdminError("client_id and client_secret are required")
+        self.oauth.register_client(str(body["client_id"]), str(body["client_secret"]))
+        return _json({"client_id": body["client_id"]})
+
+    async def list_companies(self, request: Request) -> Response:
+        return _json({"companies": [{"realmId": r, "config": self.store.company_config(r)}
+                                    for r in self.store.realm_ids()]})
+
+    async def create_company(self, request: Request) -> Response:
+        body = await self._body(request)
+        realm_id = str(body.get("realmId") or f"93414{secrets.randbelow(10 ** 11):011d}")
+        overrides = {k: body[k] for k in ("sales_tax_rate", "warn_duplicate_doc_number") if k in body}
+        if "sales_tax_rate" in overrides:
+            overrides["sales_tax_rate"] = str(overrides["sales_tax_rate"])
+        config = self.ensure_company(realm_id, company_name=body.get("CompanyName"), config_overrides=overrides,
+                                     preferences=body.get("Preferences"))
+        return _json({"realmId": realm_id, "config": config})
+
+    async def configure_company(self, request: Request) -> Response:
+        realm_id = request.path_params["realm_id"]
+        config = self._company(realm_id)
+        body = await self._body(request)
+        unknown = sorted(set(body) - {"sales_tax_rate", "warn_duplicate_doc_number", "CompanyName"})
+        if unknown:
+            raise AdminError(f"unknown company settings {unknown}")
+        if "sales_tax_rate" in body:
+            body["sales_tax_rate"] = str(body["sales_tax_rate"])
+        config.update(body)
+        self.store.put_company_config(realm_id, config)
+        return _json({"realmId": realm_id, "config": config})
+
+    async def change_preferences(self, request: Request) -> Response:
+        realm_id = request.path_params["realm_id"]
+        self._company(realm_id)
+        changes = await self._body(request)
+        with self.store.transaction():
+            preferences = Books(self.store, self.settings, realm_id).change_preferences_as_bookkeeper(changes)
+        return _json({"Preferences": preferences})
+
+    async def set_book_close_date(self, request: Request) -> Response:
+        realm_id = request.path_params["realm_id"]
+        self._company(realm_id)
+        body = await self._body(request)
+        if "BookCloseDate" not in body:
+            raise AdminError('send {"BookCloseDate": "YYYY-MM-DD"} or {"BookCloseDate": null} to reopen')
+        close = body["BookCloseDate"]
+        if close is not None:
+            close = dt.date.fromisoformat(str(close)).isoformat()
+        with self.store.transaction():
+            preferences = Books(self.store, self.settings, realm_id).change_preferences_as_bookkeeper(
+                {"AccountingInfoPrefs": {"BookCloseDate": close}})
+        return _json({"Preferences": preferences})
+
+    async def dump_entity(self, request: Request) -> Response:
+        realm_id = request.path_params["realm_id"]
+        self._company(realm_id)
+        entity = next((e for e in DUMPABLE if e.lower() == request.path_params["entity"].lower()), None)
+        if entity is None:
+            raise AdminError(f"unknown entity {request.path_params['entity']}; known: {list(DUMPABLE)}")
+        books = Books(self.store, self.settings, realm_id)
+        rows = self.store.all(realm_id, entity, include_deleted=True)
+        balances = books.customer_balances() if entity == "Customer" else None
+        return _json({
+            entity: [books.present(row, balances) for row in rows if not row.deleted],
+            "Deleted": [row.doc for row in rows if row.deleted],
+        })
+
+    async def journal(self, request: Request) -> Response:
+        realm_id = request.path_params["realm_id"]
+        return _json({"journal": self.store.journal(realm_id)})
+
+    async def mint_authorization_code(self, request: Request) -> Response:
+        body = await self._body(request)
+        realm_id = str(body.get("realmId") or self.settings.default_realm_id)
+        self.ensure_company(realm_id)
+        client_id = str(body.get("client_id") or self.oauth.default_client_id())
+        code = self.oauth.mint_authorization_code(realm_id, client_id, body.get("redirect_uri"))
+        return _json({"code": code, "realmId": realm_id, "client_id": client_id})
+
+    async def mint_tokens(self, request: Request) -> Response:
+        body = await self._body(request)
+        realm_id = str(body.get("realmId") or self.settings.default_realm_id)
+        self.ensure_company(realm_id)
+        client_id = str(body.get("client_id") or self.oauth.default_client_id())
+        return _json({**self.oauth.mint_tokens(realm_id, client_id), "realmId": realm_id, "client_id": client_id})
+
+    async def expire_access_tokens(self, request: Request) -> Response:
+        body = await self._body(request)
+        expired = self.oauth.expire_access_tokens(body.get("realmId"), body.get("access_token"))
+        return _json({"expired": expired})
+
+    async def read_faults(self, request: Request) -> Response:
+        return _json({"faults": self.faults.plans()})
+
+    async def set_faults(self, request: Request) -> Response:
+        body = await self._body(request)
+        realm_id = body.pop("realmId", None)
+        plan = self.faults.set_plan(realm_id, body)
+        return _json({"realmId": realm_id or "*", "plan": plan.to_mapping()})
+
+    async def clear_faults(self, request: Request) -> Response:
+        self.faults.clear(request.query_params.get("realmId"))
+        return _json({"faults": self.faults.plans()})
