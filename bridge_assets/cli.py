@@ -66,14 +66,19 @@ def run_periods(settings: BridgeSettings, first: str, last: str, files: list[Pat
     _dagster_home(settings)
     defs = build_definitions(settings.home)
     job = defs.resolve_job_def("bridge_job")
-    run_config = {"ops": {"sedona_export_lines": {"config": {"files": [str(f) for f in files or []], "min_age_seconds": 0}}}}
+    run_config = {
+        "ops": {"sedona_export_lines": {"config": {"files": [str(f) for f in files or []], "min_age_seconds": 0}}},
+        # Progress and problems on the terminal; the step-by-step engine events stay in the UI.
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+    }
     with dg.DagsterInstance.get() as instance:
         return job.execute_in_process(
             instance=instance, run_config=run_config, tags={RANGE_START: first, RANGE_END: last}, raise_on_error=False,
         )
 
 
-def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | None = None, out=sys.stdout) -> None:
+def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | None = None, out=sys.stdout,
+                  run_succeeded: bool = True) -> None:
     from bridge_assets.storage import Database
 
     db = Database(settings.database_path)
@@ -108,8 +113,10 @@ def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | No
                     print("\nThis run:", file=out)
                     for dest, outcome, n in this_run:
                         print(f"  {dest:<12} {outcome:<10} {n:>7}", file=out)
-                else:
+                elif run_succeeded:
                     print("\nThis run posted nothing new: every document was already posted unchanged.", file=out)
+                else:
+                    print("\nThis run posted nothing: it stopped before posting (see above).", file=out)
         quarantined = sorted(settings.quarantine.glob("*.error.txt")) if settings.quarantine.exists() else []
         print("\nWhere things are:", file=out)
         print(f"  database     {settings.database_path}", file=out)
@@ -145,8 +152,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
     ]
     for check in failed_checks:
-        print(f"  check failed: {check.check_name}: {check.description}")
-    print_summary(settings, periods, result.run_id)
+        severity = "blocking check failed" if check.severity.value == "ERROR" else "warning"
+        print(f"  {severity}: {check.check_name}: {check.description}")
+    print_summary(settings, periods, result.run_id, run_succeeded=result.success)
     if not result.success:
         print(f"\nThe run did not finish (run id {result.run_id}); open the UI (`bridge ui`) to see which step failed and why.")
         return 1

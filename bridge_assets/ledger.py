@@ -23,12 +23,13 @@ import uuid
 from typing import Iterable, Sequence
 
 import duckdb
+import pandas as pd
 
 from bridge_assets.destinations.base import Action, Outcome, Status
 
 REQUEST_ID_NAMESPACE = uuid.UUID("6f1d3c2e-8a41-4b7e-9d55-0c9a3e7b21f4")
 
-STATES = ("sending", "posted", "failed", "held", "reverting", "reverted")
+STATES = ("sending", "posted", "failed", "held", "voided", "reverting", "reverted")
 
 # Failures that sending the same content again can never fix: the plan waits for a person (or for
 # the content to change) instead of failing again every night.
@@ -125,77 +126,100 @@ def rows(con: duckdb.DuckDBPyConnection, destination: str, doc_keys: Iterable[st
     return {r[1]: PostingRow(*r) for r in con.execute(sql, params).fetchall()}
 
 
+def _frame(con: duckdb.DuckDBPyConnection, name: str, columns: list[str], rows: list[list]) -> None:
+    """Register rows as a relation: DuckDB writes a whole batch in one statement far faster than row by row."""
+    con.register(name, pd.DataFrame(rows, columns=columns, dtype=object))
+
+
 def mark_sending(con: duckdb.DuckDBPyConnection, destination: str, run_id: str, items: Sequence[Sending]) -> None:
     """Step 2 of the protocol. Call inside a transaction and commit before sending anything."""
     if not items:
         return
     now = _now()
-    con.executemany(
-        """
-        INSERT INTO ledger_postings (destination, doc_key, period, doc_type, doc_number, sending_hash, sending_action,
-                                     state, request_id, attempts, last_run_id, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, 'sending', ?, 1, ?, ?)
-        ON CONFLICT (destination, doc_key) DO UPDATE SET
-            period = excluded.period, doc_type = excluded.doc_type, doc_number = excluded.doc_number,
-            sending_hash = excluded.sending_hash, sending_action = excluded.sending_action, state = 'sending',
-            request_id = excluded.request_id, attempts = ledger_postings.attempts + 1,
-            last_run_id = excluded.last_run_id, updated_at = excluded.updated_at
-        """,
-        [[destination, s.doc_key, s.period, s.doc_type, s.doc_number, s.content_hash, s.action.value,
-          s.request_id, run_id, now] for s in items],
-    )
-    con.executemany(
-        "INSERT INTO ledger_events (doc_key, destination, run_id, action, outcome, request_id, content_hash, \"at\") "
-        "VALUES (?, ?, ?, ?, 'sending', ?, ?, ?)",
-        [[s.doc_key, destination, run_id, s.action.value, s.request_id, s.content_hash, now] for s in items],
-    )
+    _frame(con, "_sending", ["doc_key", "period", "doc_type", "doc_number", "content_hash", "action", "request_id"],
+           [[s.doc_key, s.period, s.doc_type, s.doc_number, s.content_hash, s.action.value, s.request_id] for s in items])
+    try:
+        con.execute(
+            """
+            INSERT INTO ledger_postings (destination, doc_key, period, doc_type, doc_number, sending_hash, sending_action,
+                                         state, request_id, attempts, last_run_id, updated_at)
+            SELECT $destination, doc_key, period, doc_type, doc_number, content_hash, action, 'sending', request_id, 1,
+                   $run_id, $now
+            FROM _sending
+            ON CONFLICT (destination, doc_key) DO UPDATE SET
+                period = excluded.period, doc_type = excluded.doc_type, doc_number = excluded.doc_number,
+                sending_hash = excluded.sending_hash, sending_action = excluded.sending_action, state = 'sending',
+                request_id = excluded.request_id, attempts = ledger_postings.attempts + 1,
+                last_run_id = excluded.last_run_id, updated_at = excluded.updated_at
+            """,
+            {"destination": destination, "run_id": run_id, "now": now},
+        )
+        con.execute(
+            """INSERT INTO ledger_events (doc_key, destination, run_id, action, outcome, request_id, content_hash, "at")
+               SELECT doc_key, $destination, $run_id, action, 'sending', request_id, content_hash, $now FROM _sending""",
+            {"destination": destination, "run_id": run_id, "now": now},
+        )
+    finally:
+        con.unregister("_sending")
 
 
 def record_outcomes(
     con: duckdb.DuckDBPyConnection, destination: str, run_id: str,
     results: Sequence[tuple[Sending, Outcome]],
 ) -> None:
-    """Step 3. One event per outcome; the posting row moves to the state the outcome implies."""
-    now = _now()
+    """Step 3. One event per outcome; the posting row moves to the state the outcome implies:
+    created/updated -> posted; failed/held -> failed/held with a new generation (so a destination that
+    replays by request id never hands back the same refusal forever); retry (outcome unknown, or refused
+    before processing) -> stays `sending`, resolved first on the next run."""
+    if not results:
+        return
     for sending, outcome in results:
+        if outcome.status not in _STATE_AFTER:  # pragma: no cover - a new Status must be handled here first
+            raise ValueError(f"unhandled outcome status {outcome.status}")
+    now = _now()
+    _frame(con, "_outcomes",
+           ["doc_key", "action", "outcome", "request_id", "content_hash", "http_status", "error_code", "message",
+            "before", "after", "dest_id", "dest_doc_number", "version", "new_state"],
+           [[s.doc_key, s.action.value, o.status.value, s.request_id, s.content_hash, o.http_status, o.error_code,
+             o.message, _json(o.before), _json(o.after), o.dest_id, o.dest_doc_number, o.version,
+             _STATE_AFTER[o.status]] for s, o in results])
+    params = {"destination": destination, "run_id": run_id, "now": now}
+    try:
         con.execute(
-            "INSERT INTO ledger_events (doc_key, destination, run_id, action, outcome, request_id, content_hash, "
-            "http_status, error_code, message, before, after, \"at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [sending.doc_key, destination, run_id, sending.action.value, outcome.status.value, sending.request_id,
-             sending.content_hash, outcome.http_status, outcome.error_code, outcome.message,
-             _json(outcome.before), _json(outcome.after), now],
+            """INSERT INTO ledger_events (doc_key, destination, run_id, action, outcome, request_id, content_hash,
+                                          http_status, error_code, message, before, after, "at")
+               SELECT doc_key, $destination, $run_id, action, outcome, request_id, content_hash,
+                      CAST(http_status AS INTEGER), error_code, message, before, after, $now FROM _outcomes""",
+            params,
         )
-        status = outcome.status
-        if status in (Status.CREATED, Status.UPDATED):
-            con.execute(
-                """UPDATE ledger_postings SET state = 'posted', content_hash = sending_hash, sending_hash = NULL,
-                       sending_action = NULL, dest_id = coalesce(?, dest_id), dest_doc_number = coalesce(?, dest_doc_number),
-                       sync_token = coalesce(?, sync_token), last_error_code = NULL, last_error = NULL,
-                       first_posted_at = coalesce(first_posted_at, ?), last_posted_at = ?, last_run_id = ?, updated_at = ?
-                   WHERE destination = ? AND doc_key = ?""",
-                [outcome.dest_id, outcome.dest_doc_number, outcome.version, now, now, run_id, now,
-                 destination, sending.doc_key],
-            )
-        elif status in (Status.FAILED, Status.HELD):
-            # A definitive answer: the next attempt is a new request (new generation), so a destination
-            # that replays by request id does not hand back this same refusal forever.
-            con.execute(
-                """UPDATE ledger_postings SET state = ?, failed_hash = sending_hash, sending_hash = NULL, sending_action = NULL,
-                       generation = generation + 1, last_error_code = ?, last_error = ?, last_run_id = ?, updated_at = ?
-                   WHERE destination = ? AND doc_key = ?""",
-                ["failed" if status is Status.FAILED else "held", outcome.error_code, outcome.message, run_id, now,
-                 destination, sending.doc_key],
-            )
-        elif status is Status.RETRY:
-            # Outcome unknown (or refused before processing, which the same request id makes safe to
-            # repeat): stays `sending`, resolved first on the next run.
-            con.execute(
-                "UPDATE ledger_postings SET last_error_code = ?, last_error = ?, updated_at = ? "
-                "WHERE destination = ? AND doc_key = ?",
-                [outcome.error_code, outcome.message, now, destination, sending.doc_key],
-            )
-        else:  # pragma: no cover - a new Status must be handled here first
-            raise ValueError(f"unhandled outcome status {status}")
+        con.execute(
+            """UPDATE ledger_postings p SET
+                   state = o.new_state,
+                   content_hash = CASE WHEN o.new_state = 'posted' THEN p.sending_hash ELSE p.content_hash END,
+                   failed_hash = CASE WHEN o.new_state IN ('failed', 'held') THEN p.sending_hash ELSE p.failed_hash END,
+                   sending_hash = CASE WHEN o.new_state = 'sending' THEN p.sending_hash END,
+                   sending_action = CASE WHEN o.new_state = 'sending' THEN p.sending_action END,
+                   generation = p.generation + CASE WHEN o.new_state IN ('failed', 'held') THEN 1 ELSE 0 END,
+                   dest_id = coalesce(o.dest_id, p.dest_id),
+                   dest_doc_number = coalesce(o.dest_doc_number, p.dest_doc_number),
+                   sync_token = coalesce(o.version, p.sync_token),
+                   last_error_code = CASE WHEN o.new_state = 'posted' THEN NULL ELSE o.error_code END,
+                   last_error = CASE WHEN o.new_state = 'posted' THEN NULL ELSE o.message END,
+                   first_posted_at = CASE WHEN o.new_state = 'posted' THEN coalesce(p.first_posted_at, $now) ELSE p.first_posted_at END,
+                   last_posted_at = CASE WHEN o.new_state = 'posted' THEN $now ELSE p.last_posted_at END,
+                   last_run_id = $run_id, updated_at = $now
+               FROM _outcomes o
+               WHERE p.destination = $destination AND p.doc_key = o.doc_key""",
+            params,
+        )
+    finally:
+        con.unregister("_outcomes")
+
+
+_STATE_AFTER = {
+    Status.CREATED: "posted", Status.UPDATED: "posted", Status.VOIDED: "voided",
+    Status.FAILED: "failed", Status.HELD: "held", Status.RETRY: "sending",
+}
 
 
 def last_sent(con: duckdb.DuckDBPyConnection, destination: str, doc_keys: Iterable[str]) -> dict[str, dict]:

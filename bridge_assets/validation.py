@@ -163,22 +163,25 @@ def rejected_share_within_limit(con, periods, max_share: float) -> CheckOutcome:
 
 
 def rmr_change_within_limit(con, periods, max_change: float = 0.5) -> CheckOutcome:
-    """Warn when a customer's recurring revenue moves by more than `max_change` from the period before."""
+    """Warn when a customer's monthly-billed recurring revenue moves by more than `max_change` from the
+    month before. Only lines billed one month at a time are compared: quarterly, semi-annual and annual
+    lines are billed in advance in some months and not others, which is not a change in RMR."""
     n, rows = _rows(con, """
         WITH rmr AS (
-            SELECT d.customer_key, d.period, sum(l.amount / greatest(l.qty, 1)) AS monthly
+            SELECT d.customer_key, d.period, sum(l.unit_price) AS monthly
             FROM accounting_documents d JOIN accounting_document_lines l USING (doc_key)
-            WHERE l.kind = 'rmr' AND d.doc_type = 'invoice' GROUP BY ALL
+            WHERE l.kind = 'rmr' AND d.doc_type = 'invoice' AND l.service_start IS NOT NULL
+              AND date_trunc('month', l.service_start) = date_trunc('month', l.service_end)
+            GROUP BY ALL
         ), paired AS (
-            SELECT customer_key, period, monthly,
-                   lag(monthly) OVER (PARTITION BY customer_key ORDER BY period) AS before
-            FROM rmr
+            SELECT a.customer_key, a.period, b.monthly AS before, a.monthly AS now
+            FROM rmr a JOIN rmr b ON a.customer_key = b.customer_key
+             AND b.period = strftime(CAST(a.period || '-01' AS DATE) - INTERVAL 1 MONTH, '%Y-%m')
         )
-        SELECT customer_key, period, round(before, 2) AS before, round(monthly, 2) AS now
-        FROM paired WHERE period IN (SELECT unnest(?)) AND before IS NOT NULL AND before > 0
-          AND abs(monthly - before) / before > ?
+        SELECT customer_key, period, round(before, 2) AS before, round(now, 2) AS now
+        FROM paired WHERE period IN (SELECT unnest(?)) AND before > 0 AND abs(now - before) / before > ?
         ORDER BY customer_key""", [list(periods), max_change])
-    return _outcome("rmr_change_within_limit", False, n, rows, "no customer's RMR moved by more than the limit",
+    return _outcome("rmr_change_within_limit", False, n, rows, "no customer's monthly RMR moved by more than the limit",
                     "{n} customer(s) whose monthly recurring revenue moved by more than " + f"{max_change:.0%}")
 
 
