@@ -139,20 +139,47 @@ def _line_dict(line: DocumentLine) -> dict:
         "item_code": line.item_code,
         "kind": line.kind,
         "line_no": line.line_no,
-        "qty": _decimal_text(line.qty),
+        "qty": decimal_text(line.qty),
         "service_end": line.service_end.isoformat() if line.service_end else None,
         "service_start": line.service_start.isoformat() if line.service_start else None,
         "tax_amount": str(money(line.tax_amount)),
         "taxable": line.taxable,
-        "unit_price": _decimal_text(line.unit_price),
+        "unit_price": decimal_text(line.unit_price),
     }
 
 
-def _decimal_text(value: Decimal) -> str:
+def decimal_text(value: Decimal | int | str) -> str:
     """Quantities and rates keep up to 4 places (Sedona's precision) with trailing zeros removed."""
     text = format(Decimal(value).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP), "f")
     text = text.rstrip("0").rstrip(".") if "." in text else text
     return text if text not in ("-0", "") else "0"
+
+
+def _iso(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def document_from_dict(data: dict, source_ref: str = "", content_hash: str | None = None) -> AccountingDocument:
+    """The exact inverse of `canonical_dict` (the hash is recomputed unless given)."""
+    lines = tuple(
+        DocumentLine(
+            line_no=int(l["line_no"]), kind=l["kind"], item_code=l["item_code"], description=l["description"],
+            qty=Decimal(l["qty"]), unit_price=Decimal(l["unit_price"]), amount=Decimal(l["amount"]),
+            taxable=bool(l["taxable"]), tax_amount=Decimal(l.get("tax_amount") or "0"),
+            service_start=_iso(l.get("service_start")), service_end=_iso(l.get("service_end")),
+        )
+        for l in data["lines"]
+    )
+    applies = tuple(Application(a["doc_key"], a["doc_number"], Decimal(a["amount"])) for a in data["applies_to"])
+    document = AccountingDocument(
+        doc_key=data["doc_key"], source=data["source"], doc_type=data["doc_type"], source_id=data["source_id"],
+        doc_number=data["doc_number"], txn_date=dt.date.fromisoformat(data["txn_date"]), period=data["period"],
+        due_date=_iso(data["due_date"]), customer_key=data["customer_key"], customer_name=data["customer_name"],
+        master_account=data["master_account"], site=data["site"], terms=data["terms"], po_number=data["po_number"],
+        subtotal=Decimal(data["subtotal"]), tax_total=Decimal(data["tax_total"]), total=Decimal(data["total"]),
+        currency=data["currency"], memo=data["memo"], source_ref=source_ref, lines=lines, applies_to=applies,
+    )
+    return dataclasses.replace(document, content_hash=content_hash) if content_hash is not None else document.with_hash()
 
 
 def canonical_json(document: AccountingDocument) -> str:

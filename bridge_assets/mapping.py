@@ -14,12 +14,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from decimal import Decimal
 from typing import Iterable, Sequence
 
 import duckdb
 
-from bridge_assets.documents import AccountingDocument, Application, DocumentLine
+from bridge_assets.documents import AccountingDocument, document_from_dict
 
 MAPPING_VERSION = "sedona-map/1"
 
@@ -154,7 +153,7 @@ def map_periods(
     """)
 
     # 2. Type every row; collect what is wrong with it.
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE _typed AS
         SELECT
             file_sha256, file_name, row_number, period,
@@ -211,7 +210,7 @@ def map_periods(
     """)
 
     # 3. One row per document: header consistency, sign convention, totals.
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE _heads AS
         SELECT
             source_id,
@@ -246,7 +245,7 @@ def map_periods(
     """)
     # Credits are written positive or in parentheses depending on the report style; the document's
     # own total (or, without one, the sum of its lines) says which, so a credit is never guessed.
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE _lines AS
         SELECT
             t.source_id, t.file_name, t.row_number,
@@ -287,7 +286,7 @@ def map_periods(
         FROM _heads h JOIN sums s USING (source_id)
     """)
 
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE _base AS
         SELECT d.source_id, concat_ws('; ',
             nullif(d.row_errors, ''),
@@ -354,11 +353,11 @@ def map_periods(
                d.first_row || '-' || d.last_row, v.reasons, ?
         FROM _docs d JOIN _verdicts v USING (source_id) WHERE v.reasons <> ''
     """, [now])
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE _good AS
         SELECT d.* FROM _docs d JOIN _verdicts v USING (source_id) WHERE v.reasons = ''
     """)
-    con.execute(f"""
+    con.execute("""
         INSERT INTO accounting_document_lines
         SELECT g.doc_key, g.period, l.line_no, l.kind, l.item_code, l.description, l.qty, l.unit_price, l.amount,
                l.taxable, l.tax_amount, l.service_start, l.service_end, l.file_name, l.row_number
@@ -443,32 +442,9 @@ def map_periods(
 
 # --- reading canonical documents back as Python objects (the posting side) ------------------------
 
-def _date(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
-
-
 def document_from_json(text: str, source_ref: str = "", content_hash: str = "") -> AccountingDocument:
-    """Rebuild an AccountingDocument from its canonical JSON (the exact inverse of canonical_json)."""
-    data = json.loads(text)
-    lines = tuple(
-        DocumentLine(
-            line_no=int(l["line_no"]), kind=l["kind"], item_code=l["item_code"], description=l["description"],
-            qty=Decimal(l["qty"]), unit_price=Decimal(l["unit_price"]), amount=Decimal(l["amount"]),
-            taxable=bool(l["taxable"]), tax_amount=Decimal(l["tax_amount"]),
-            service_start=_date(l["service_start"]), service_end=_date(l["service_end"]),
-        )
-        for l in data["lines"]
-    )
-    applies = tuple(Application(a["doc_key"], a["doc_number"], Decimal(a["amount"])) for a in data["applies_to"])
-    return AccountingDocument(
-        doc_key=data["doc_key"], source=data["source"], doc_type=data["doc_type"], source_id=data["source_id"],
-        doc_number=data["doc_number"], txn_date=dt.date.fromisoformat(data["txn_date"]), period=data["period"],
-        due_date=_date(data["due_date"]), customer_key=data["customer_key"], customer_name=data["customer_name"],
-        master_account=data["master_account"], site=data["site"], terms=data["terms"], po_number=data["po_number"],
-        subtotal=Decimal(data["subtotal"]), tax_total=Decimal(data["tax_total"]), total=Decimal(data["total"]),
-        currency=data["currency"], memo=data["memo"], source_ref=source_ref, lines=lines, applies_to=applies,
-        content_hash=content_hash,
-    )
+    """Rebuild an AccountingDocument from its canonical JSON, keeping the hash stored beside it."""
+    return document_from_dict(json.loads(text), source_ref, content_hash)
 
 
 def load_documents(con: duckdb.DuckDBPyConnection, doc_keys: Iterable[str]) -> dict[str, AccountingDocument]:

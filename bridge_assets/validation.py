@@ -12,7 +12,6 @@ from typing import Sequence
 
 import duckdb
 import pandera.errors
-import pandera.pandas as pa
 
 from bridge_assets.documents import DOCUMENTS_SCHEMA, LINES_SCHEMA
 

@@ -22,7 +22,8 @@ import pytest
 from bridge_assets.destinations.base import Action, DestinationError, PostRequest, Status
 from bridge_assets.destinations.files import PARTIAL_SUFFIX, neutralise_formula
 from bridge_assets.destinations.iif import IifDestination, to_ascii
-from bridge_assets.destinations.staging_csv import StagingCsvDestination, document_from_canonical_dict
+from bridge_assets.destinations.staging_csv import StagingCsvDestination
+from bridge_assets.documents import document_from_dict as document_from_canonical_dict
 from bridge_assets.documents import (
     AccountingDocument,
     Application,

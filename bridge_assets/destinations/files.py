@@ -25,12 +25,12 @@ import dataclasses
 import datetime as dt
 import os
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable, Iterator
 
 from bridge_assets.destinations.base import DestinationError, Outcome, Status
-from bridge_assets.documents import AccountingDocument, money
+from bridge_assets.documents import AccountingDocument, decimal_text, money
 
 try:  # POSIX only; see the module docstring for what happens without it.
     import fcntl
@@ -75,11 +75,8 @@ def amount_text(value: Decimal | int | str) -> str:
     return format(amount, "f")
 
 
-def quantity_text(value: Decimal | int | str) -> str:
-    """Quantities and rates with up to 4 places, trailing zeros removed (as in `canonical_dict`)."""
-    text = format(Decimal(value).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP), "f")
-    text = text.rstrip("0").rstrip(".") if "." in text else text
-    return text if text not in ("-0", "") else "0"
+# Quantities and rates with up to 4 places, trailing zeros removed (as in `canonical_dict`).
+quantity_text = decimal_text
 
 
 def parse_amount(text: object) -> Decimal | None:

@@ -16,10 +16,8 @@ Text cells are one line each (tabs and line breaks become spaces) and formula st
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime as dt
 import io
-from decimal import Decimal
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -50,10 +48,9 @@ from bridge_assets.destinations.files import (
 )
 from bridge_assets.documents import (
     AccountingDocument,
-    Application,
-    DocumentLine,
     canonical_dict,
     content_hash,
+    document_from_dict,
 )
 
 COLUMNS: tuple[str, ...] = (
@@ -290,7 +287,7 @@ class StagingCsvDestination:
                                "the restoring rows go into that run's file")
         _, doc_number = split_dest_id(dest_id)
         try:
-            document = document_from_canonical_dict(before)
+            document = document_from_dict(before)
         except (KeyError, TypeError, ValueError, ArithmeticError) as error:
             return Outcome(status=Status.FAILED, error_code="restore_unreadable",
                            message=f"{doc_type} {doc_number} cannot be restored: the saved state is not a complete "
@@ -357,28 +354,3 @@ def _iso(value: dt.date | dt.datetime | None) -> str:
     return as_date(value).isoformat() if value is not None else ""
 
 
-def document_from_canonical_dict(data: Mapping) -> AccountingDocument:
-    """The inverse of `documents.canonical_dict` (lineage `source_ref` is not kept there, so it is "")."""
-    values: dict = {}
-    for field in dataclasses.fields(AccountingDocument):
-        if field.name in ("content_hash", "source_ref"):
-            continue
-        value = data[field.name]
-        if field.name in ("txn_date", "due_date"):
-            value = dt.date.fromisoformat(value) if value else None
-        elif field.name in ("subtotal", "tax_total", "total"):
-            value = Decimal(value)
-        elif field.name == "lines":
-            value = tuple(DocumentLine(
-                line_no=int(line["line_no"]), kind=line["kind"], item_code=line["item_code"],
-                description=line["description"], qty=Decimal(line["qty"]), unit_price=Decimal(line["unit_price"]),
-                amount=Decimal(line["amount"]), taxable=bool(line["taxable"]),
-                tax_amount=Decimal(line.get("tax_amount") or "0"),
-                service_start=dt.date.fromisoformat(line["service_start"]) if line.get("service_start") else None,
-                service_end=dt.date.fromisoformat(line["service_end"]) if line.get("service_end") else None,
-            ) for line in value)
-        elif field.name == "applies_to":
-            value = tuple(Application(doc_key=a["doc_key"], doc_number=a["doc_number"], amount=Decimal(a["amount"]))
-                          for a in value)
-        values[field.name] = value
-    return AccountingDocument(source_ref="", **values).with_hash()
