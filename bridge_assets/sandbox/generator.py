@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from bridge_assets.sandbox.book import generate_book
+from bridge_assets.sandbox.book import cyclic_gc_paused, generate_book
 from bridge_assets.sandbox.export_writer import (
     AMOUNT_STYLES, DEFECTS, DOCUMENT_TYPES, ENCODINGS, write_book_json, write_exports,
 )
@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with cyclic_gc_paused():
+        return _generate_and_write(args)
+
+
+def _generate_and_write(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         book = generate_book(args.seed, args.lines, args.first_period, args.months)
