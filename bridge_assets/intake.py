@@ -23,6 +23,7 @@ from bridge_assets.sources.sedona_export import (
     ExportFile,
     ExportFileRefused,
     count_data_rows,
+    fill_missing_periods,
     is_candidate,
     lines_table_ddl,
     load_lines,
@@ -124,13 +125,11 @@ def receive(
         periods, line_rows, ignored, archived = seen[0]
         return Received(export.name, export.sha256, tuple(periods.split(",")) if periods else (), line_rows, ignored, True, archived)
 
-    con.execute("DROP TABLE IF EXISTS _incoming")
-    con.execute(lines_table_ddl("_incoming", temporary=True))
-    line_rows = load_lines(con, export, "_incoming")
+    line_rows = load_lines(con, export, LINES_TABLE, with_period=True)
     if line_rows == 0:
         raise ExportFileRefused(path, "the file has a header but no invoice lines; export it again with a date range that has invoices")
     ignored = count_data_rows(con, export) - line_rows
-    periods = _tag_periods(con, export)
+    periods = fill_missing_periods(con, LINES_TABLE, export.sha256)
     seq = con.execute("SELECT nextval('export_file_seq')").fetchall()[0][0]
     archived = str(archive_path(path, folders, export.sha256))
     con.execute(
@@ -141,7 +140,6 @@ def receive(
             line_rows, ignored, ",".join(periods), archived,
         ],
     )
-    con.execute("DROP TABLE IF EXISTS _incoming")
     return Received(export.name, export.sha256, periods, line_rows, ignored, False, archived)
 
 
@@ -175,42 +173,16 @@ def receive_all(
 
 
 def periods_in(path: Path, aliases: AliasTable | None = None, work_dir: Path | None = None) -> tuple[ExportFile, tuple[str, ...]]:
-    """Recognise a file and list the billing periods it holds, without loading it (for the sensor)."""
+    """Recognise a file and list the billing periods it holds, without keeping it (for the sensor)."""
     export = open_export(path, aliases, work_dir=work_dir)
     con = duckdb.connect()
     try:
-        con.execute(lines_table_ddl("_probe", temporary=True))
-        if load_lines(con, export, "_probe") == 0:
+        con.execute(lines_table_ddl("_probe", temporary=True, with_period=True))
+        if load_lines(con, export, "_probe", with_period=True) == 0:
             raise ExportFileRefused(path, "the file has a header but no invoice lines; export it again with a date range that has invoices")
-        con.execute("ALTER TABLE _probe ADD COLUMN period VARCHAR")
-        return export, _tag_periods(con, export, table="_probe", update_only=True)
+        return export, fill_missing_periods(con, "_probe", export.sha256)
     finally:
         con.close()
-
-
-def _tag_periods(con: duckdb.DuckDBPyConnection, export: ExportFile, table: str = "_incoming", update_only: bool = False) -> tuple[str, ...]:
-    """A row's period is its document's: the first readable InvoiceDate among the document's rows,
-    else the file's most common period (so a row with a broken date is still reported, in the right month)."""
-    period_of_doc = f"""
-        WITH per_doc AS (
-            SELECT trim(invoice_number) AS doc, min(strftime(try_strptime(trim(invoice_date), '%m/%d/%Y'), '%Y-%m')) AS period
-            FROM {table} GROUP BY 1
-        ), dominant AS (
-            SELECT period FROM per_doc WHERE period IS NOT NULL GROUP BY period ORDER BY count(*) DESC, period LIMIT 1
-        )
-        SELECT doc, coalesce(per_doc.period, (SELECT period FROM dominant), strftime(current_date, '%Y-%m')) AS period FROM per_doc
-    """
-    if update_only:
-        con.execute(f"UPDATE {table} SET period = p.period FROM ({period_of_doc}) p WHERE p.doc = trim({table}.invoice_number)")
-    else:
-        con.execute(
-            f"""INSERT INTO {LINES_TABLE}
-                SELECT i.file_sha256, i.file_name, i.row_number, i.parser_version, p.period, i.* EXCLUDE (file_sha256, file_name, row_number, parser_version)
-                FROM {table} i JOIN ({period_of_doc}) p ON p.doc = trim(i.invoice_number)"""
-        )
-        table = LINES_TABLE
-    rows = con.execute(f"SELECT DISTINCT period FROM {table} WHERE file_sha256 = ? ORDER BY 1", [export.sha256]).fetchall()
-    return tuple(r[0] for r in rows)
 
 
 def archive_path(path: Path, folders: Folders, sha256: str) -> Path:

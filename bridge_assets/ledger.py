@@ -19,15 +19,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import uuid
+import hashlib
 from typing import Iterable, Sequence
 
 import duckdb
 import pandas as pd
 
 from bridge_assets.destinations.base import Action, Outcome, Status
-
-REQUEST_ID_NAMESPACE = uuid.UUID("6f1d3c2e-8a41-4b7e-9d55-0c9a3e7b21f4")
 
 STATES = ("sending", "posted", "failed", "held", "voided", "reverting", "reverted")
 
@@ -65,9 +63,18 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def request_id(destination: str, doc_key: str, content_hash: str, generation: int) -> str:
-    """Deterministic: the same document content and generation always gets the same id (36 chars,
-    inside QuickBooks' 50, and its 36 inside a batch)."""
-    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, f"{destination}|{doc_key}|{content_hash}|{generation}"))
+    """Deterministic: the same document content and generation always gets the same id, shaped like a
+    UUID (36 characters: inside QuickBooks' 50, and its 36 inside a batch). `REQUEST_ID_SQL` computes
+    the same value in DuckDB so a plan of 400,000 documents needs no Python loop."""
+    d = hashlib.sha256(f"{destination}|{doc_key}|{content_hash}|{generation}".encode()).hexdigest()
+    return f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:32]}"
+
+
+def request_id_sql(destination: str, doc_key: str, content_hash: str, generation: str) -> str:
+    """SQL expression equal to `request_id` over the given column expressions."""
+    digest = f"sha256({destination} || '|' || {doc_key} || '|' || {content_hash} || '|' || CAST({generation} AS VARCHAR))"
+    return (f"(substr({digest}, 1, 8) || '-' || substr({digest}, 9, 4) || '-' || substr({digest}, 13, 4) || '-' "
+            f"|| substr({digest}, 17, 4) || '-' || substr({digest}, 21, 12))")
 
 
 @dataclasses.dataclass(frozen=True)

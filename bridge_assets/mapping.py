@@ -80,22 +80,14 @@ CREATE TABLE IF NOT EXISTS rejected_documents (
 # caller compares "present" with "parsed" so nothing is ever guessed.
 MACROS = r"""
 CREATE OR REPLACE TEMP MACRO _blank(s) AS coalesce(trim(s), '') = '';
-CREATE OR REPLACE TEMP MACRO _num_text(s) AS
-    CASE WHEN regexp_full_match(regexp_replace(trim(s), '[\s$,]', '', 'g'), '\((.*)\)')
-         THEN '-' || regexp_extract(regexp_replace(trim(s), '[\s$,]', '', 'g'), '\((.*)\)', 1)
-         ELSE regexp_replace(trim(s), '[\s$,]', '', 'g') END;
-CREATE OR REPLACE TEMP MACRO _money(s) AS
-    CASE WHEN regexp_full_match(_num_text(s), '-?\d+(\.\d{1,2})?') THEN CAST(_num_text(s) AS DECIMAL(18,2)) END;
-CREATE OR REPLACE TEMP MACRO _dec4(s) AS
-    CASE WHEN regexp_full_match(_num_text(s), '-?\d+(\.\d{1,4})?|-?\.\d{1,4}') THEN CAST(_num_text(s) AS DECIMAL(18,4)) END;
+CREATE OR REPLACE TEMP MACRO _unparen(x) AS
+    CASE WHEN starts_with(x, '(') AND ends_with(x, ')') THEN '-' || x[2:-2] ELSE x END;
+CREATE OR REPLACE TEMP MACRO _clean(s) AS _unparen(replace(replace(replace(trim(s), '$', ''), ',', ''), ' ', ''));
 CREATE OR REPLACE TEMP MACRO _sedona_date(s) AS
     CASE WHEN _blank(s) OR trim(s) = '12/30/1899' THEN NULL ELSE CAST(try_strptime(trim(s), '%m/%d/%Y') AS DATE) END;
-CREATE OR REPLACE TEMP MACRO _date_bad(s) AS NOT _blank(s) AND trim(s) <> '12/30/1899' AND try_strptime(trim(s), '%m/%d/%Y') IS NULL;
 CREATE OR REPLACE TEMP MACRO _dec_text(d) AS
-    CASE WHEN contains(CAST(CAST(d AS DECIMAL(18,4)) AS VARCHAR), '.')
-         THEN coalesce(nullif(rtrim(rtrim(CAST(CAST(d AS DECIMAL(18,4)) AS VARCHAR), '0'), '.'), ''), '0')
-         ELSE CAST(CAST(d AS DECIMAL(18,4)) AS VARCHAR) END;
-CREATE OR REPLACE TEMP MACRO _q(s) AS '''' || s || '''';
+    CASE WHEN d = 0 THEN '0' ELSE regexp_replace(CAST(CAST(d AS DECIMAL(18,4)) AS VARCHAR), '\.?0+$', '') END;
+CREATE OR REPLACE TEMP MACRO _q(s) AS chr(39) || s || chr(39);
 """
 
 
@@ -152,16 +144,33 @@ def map_periods(
         WHERE l.period IN (SELECT period FROM _periods)
     """)
 
-    # 2. Type every row; collect what is wrong with it.
+    # 2. Type every row; collect what is wrong with it. Each text is cleaned and parsed once (CTE `c`),
+    #    then checked against what was present, so a present-but-unreadable value is an error, never a guess.
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _typed AS
+        WITH c AS (
+            SELECT *,
+                _clean(amount) AS amount_c, _clean(quantity) AS qty_c, _clean(rate) AS rate_c,
+                _clean(tax_amount) AS tax_c, _clean(invoice_total) AS total_c,
+                _sedona_date(invoice_date) AS date_v,
+                _sedona_date(service_start_date) AS start_v, _sedona_date(service_end_date) AS end_v,
+                lower(trim(document_type)) AS type_c, upper(trim(taxable)) AS taxable_c, upper(trim(bill_cycle)) AS cycle_c
+            FROM _current
+        ), v AS (
+            SELECT *,
+                CASE WHEN regexp_full_match(amount_c, '-?\d+(\.\d{1,2})?') THEN CAST(amount_c AS DECIMAL(18,2)) END AS amount_v,
+                CASE WHEN regexp_full_match(qty_c, '-?\d*(\.\d{1,4})?') AND qty_c <> '' THEN CAST(qty_c AS DECIMAL(18,4)) END AS qty_v,
+                CASE WHEN regexp_full_match(rate_c, '-?\d*(\.\d{1,4})?') AND rate_c <> '' THEN CAST(rate_c AS DECIMAL(18,4)) END AS rate_v,
+                CASE WHEN regexp_full_match(tax_c, '-?\d+(\.\d{1,2})?') THEN CAST(tax_c AS DECIMAL(18,2)) END AS tax_v,
+                CASE WHEN regexp_full_match(total_c, '-?\d+(\.\d{1,2})?') THEN CAST(total_c AS DECIMAL(18,2)) END AS total_v
+            FROM c
+        )
         SELECT
             file_sha256, file_name, row_number, period,
             trim(invoice_number) AS source_id,
-            _sedona_date(invoice_date) AS txn_date,
-            CASE WHEN _blank(document_type) OR lower(trim(document_type)) IN ('invoice', 'inv', 'i') THEN 'invoice'
-                 WHEN lower(trim(document_type)) IN ('credit', 'credit memo', 'creditmemo', 'cr', 'c') THEN 'credit_memo'
-            END AS doc_type,
+            date_v AS txn_date,
+            CASE WHEN coalesce(type_c, '') IN ('', 'invoice', 'inv', 'i') THEN 'invoice'
+                 WHEN type_c IN ('credit', 'credit memo', 'creditmemo', 'cr', 'c') THEN 'credit_memo' END AS doc_type,
             nullif(trim(applies_to_invoice), '') AS applies_to_number,
             trim(customer_number) AS customer_key,
             trim(customer_name) AS customer_name,
@@ -169,44 +178,42 @@ def map_periods(
             coalesce(trim(site_name), '') AS site,
             trim(item_code) AS item_code,
             coalesce(trim(description), '') AS description,
-            upper(coalesce(trim(bill_cycle), '')) AS bill_cycle,
-            _sedona_date(service_start_date) AS service_start,
-            _sedona_date(service_end_date) AS service_end,
-            CASE WHEN _blank(quantity) THEN 1 ELSE _dec4(quantity) END AS qty_in,
-            CASE WHEN _blank(rate) THEN coalesce(_money(amount), 0) ELSE _dec4(rate) END AS rate_in,
-            _money(amount) AS amount_in,
-            CASE WHEN _blank(taxable) THEN false
-                 WHEN upper(trim(taxable)) IN ('Y', 'YES', 'T', 'TRUE', '1', 'X') THEN true
-                 WHEN upper(trim(taxable)) IN ('N', 'NO', 'F', 'FALSE', '0') THEN false END AS taxable,
-            CASE WHEN _blank(tax_amount) THEN 0 ELSE _money(tax_amount) END AS tax_in,
-            CASE WHEN _blank(invoice_total) THEN NULL ELSE _money(invoice_total) END AS total_in,
-            NOT _blank(invoice_total) AS has_total,
+            coalesce(cycle_c, '') AS bill_cycle,
+            start_v AS service_start,
+            end_v AS service_end,
+            CASE WHEN coalesce(qty_c, '') = '' THEN 1 ELSE qty_v END AS qty_in,
+            CASE WHEN coalesce(rate_c, '') = '' THEN coalesce(amount_v, 0) ELSE rate_v END AS rate_in,
+            amount_v AS amount_in,
+            CASE WHEN coalesce(taxable_c, '') IN ('', 'N', 'NO', 'F', 'FALSE', '0') THEN false
+                 WHEN taxable_c IN ('Y', 'YES', 'T', 'TRUE', '1', 'X') THEN true END AS taxable,
+            CASE WHEN coalesce(tax_c, '') = '' THEN 0 ELSE tax_v END AS tax_in,
+            total_v AS total_in,
+            coalesce(total_c, '') <> '' AS has_total,
             coalesce(trim(term_code), '') AS terms,
             coalesce(trim(po_number), '') AS po_number,
             concat_ws('; ',
                 CASE WHEN _blank(invoice_number) THEN 'InvoiceNumber is empty' END,
                 CASE WHEN _blank(invoice_date) THEN 'InvoiceDate is empty'
-                     WHEN _date_bad(invoice_date) THEN 'InvoiceDate ' || _q(invoice_date) || ' is not MM/DD/YYYY' END,
-                CASE WHEN NOT _blank(document_type)
-                      AND lower(trim(document_type)) NOT IN ('invoice', 'inv', 'i', 'credit', 'credit memo', 'creditmemo', 'cr', 'c')
-                     THEN 'DocumentType ' || _q(document_type) || ' is neither Invoice nor Credit' END,
+                     WHEN date_v IS NULL THEN 'InvoiceDate ' || _q(invoice_date) || ' is not MM/DD/YYYY' END,
+                CASE WHEN doc_type IS NULL THEN 'DocumentType ' || _q(document_type) || ' is neither Invoice nor Credit' END,
                 CASE WHEN _blank(customer_number) THEN 'CustomerNumber is empty' END,
                 CASE WHEN _blank(customer_name) THEN 'CustomerName is empty' END,
                 CASE WHEN _blank(item_code) THEN 'ItemCode is empty' END,
-                CASE WHEN _blank(amount) THEN 'Amount is empty'
-                     WHEN _money(amount) IS NULL THEN 'Amount ' || _q(amount) || ' is not an amount of money' END,
-                CASE WHEN NOT _blank(quantity) AND _dec4(quantity) IS NULL THEN 'Quantity ' || _q(quantity) || ' is not a number' END,
-                CASE WHEN NOT _blank(rate) AND _dec4(rate) IS NULL THEN 'Rate ' || _q(rate) || ' is not a number (at most 4 decimals)' END,
-                CASE WHEN NOT _blank(tax_amount) AND _money(tax_amount) IS NULL THEN 'TaxAmount ' || _q(tax_amount) || ' is not an amount of money' END,
-                CASE WHEN NOT _blank(invoice_total) AND _money(invoice_total) IS NULL THEN 'InvoiceTotal ' || _q(invoice_total) || ' is not an amount of money' END,
-                CASE WHEN NOT _blank(taxable) AND upper(trim(taxable)) NOT IN ('Y','YES','T','TRUE','1','X','N','NO','F','FALSE','0')
-                     THEN 'Taxable ' || _q(taxable) || ' is not Y or N' END,
-                CASE WHEN _date_bad(service_start_date) THEN 'ServiceStartDate ' || _q(service_start_date) || ' is not MM/DD/YYYY' END,
-                CASE WHEN _date_bad(service_end_date) THEN 'ServiceEndDate ' || _q(service_end_date) || ' is not MM/DD/YYYY' END,
-                CASE WHEN NOT _blank(bill_cycle) AND upper(trim(bill_cycle)) NOT IN ('M','Q','S','A')
-                     THEN 'BillCycle ' || _q(bill_cycle) || ' is not M, Q, S or A' END
+                CASE WHEN coalesce(amount_c, '') = '' THEN 'Amount is empty'
+                     WHEN amount_v IS NULL THEN 'Amount ' || _q(amount) || ' is not an amount of money' END,
+                CASE WHEN coalesce(qty_c, '') <> '' AND qty_v IS NULL THEN 'Quantity ' || _q(quantity) || ' is not a number (at most 4 decimals)' END,
+                CASE WHEN coalesce(rate_c, '') <> '' AND rate_v IS NULL THEN 'Rate ' || _q(rate) || ' is not a number (at most 4 decimals)' END,
+                CASE WHEN coalesce(tax_c, '') <> '' AND tax_v IS NULL THEN 'TaxAmount ' || _q(tax_amount) || ' is not an amount of money' END,
+                CASE WHEN coalesce(total_c, '') <> '' AND total_v IS NULL THEN 'InvoiceTotal ' || _q(invoice_total) || ' is not an amount of money' END,
+                CASE WHEN coalesce(taxable_c, '') NOT IN ('', 'N', 'NO', 'F', 'FALSE', '0', 'Y', 'YES', 'T', 'TRUE', '1', 'X')
+                     THEN 'Taxable ' || _q(taxable_c) || ' is not Y or N' END,
+                CASE WHEN start_v IS NULL AND NOT _blank(service_start_date) AND trim(service_start_date) <> '12/30/1899'
+                     THEN 'ServiceStartDate ' || _q(service_start_date) || ' is not MM/DD/YYYY' END,
+                CASE WHEN end_v IS NULL AND NOT _blank(service_end_date) AND trim(service_end_date) <> '12/30/1899'
+                     THEN 'ServiceEndDate ' || _q(service_end_date) || ' is not MM/DD/YYYY' END,
+                CASE WHEN coalesce(cycle_c, '') NOT IN ('', 'M', 'Q', 'S', 'A') THEN 'BillCycle ' || _q(bill_cycle) || ' is not M, Q, S or A' END
             ) AS row_errors
-        FROM _current
+        FROM v
     """)
 
     # 3. One row per document: header consistency, sign convention, totals.
@@ -363,61 +370,65 @@ def map_periods(
                l.taxable, l.tax_amount, l.service_start, l.service_end, l.file_name, l.row_number
         FROM _lines2 l JOIN _good g USING (source_id)
     """)
+    # The canonical JSON is assembled as text: keys in sorted order, strings escaped by to_json, decimals
+    # and dates as strings, exactly as documents.canonical_json writes them (a test holds the two equal).
+    # One concat() per object: chains of || allocate a string per step and cost twice as much.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _line_json AS
+        SELECT l.source_id, l.line_no, concat(
+                       '{{"amount":"', CAST(l.amount AS VARCHAR),
+                       '","description":', CAST(to_json(l.description) AS VARCHAR),
+                       ',"item_code":', CAST(to_json(l.item_code) AS VARCHAR),
+                       ',"kind":"', l.kind,
+                       '","line_no":', l.line_no,
+                       ',"qty":"', _dec_text(l.qty),
+                       '","service_end":', coalesce('"' || strftime(l.service_end, '%Y-%m-%d') || '"', 'null'),
+                       ',"service_start":', coalesce('"' || strftime(l.service_start, '%Y-%m-%d') || '"', 'null'),
+                       ',"tax_amount":"', CAST(l.tax_amount AS VARCHAR),
+                       '","taxable":', CASE WHEN l.taxable THEN 'true' ELSE 'false' END,
+                       ',"unit_price":"', _dec_text(l.unit_price), '"}}') AS j
+        FROM _lines2 l SEMI JOIN _good g USING (source_id)
+    """)
     con.execute(f"""
         INSERT INTO accounting_documents
         WITH line_json AS (
-            SELECT g.source_id,
-                   list(struct_pack(
-                        amount := CAST(l.amount AS VARCHAR),
-                        description := l.description,
-                        item_code := l.item_code,
-                        kind := l.kind,
-                        line_no := l.line_no,
-                        qty := _dec_text(l.qty),
-                        service_end := strftime(l.service_end, '%Y-%m-%d'),
-                        service_start := strftime(l.service_start, '%Y-%m-%d'),
-                        tax_amount := CAST(l.tax_amount AS VARCHAR),
-                        taxable := l.taxable,
-                        unit_price := _dec_text(l.unit_price)
-                   ) ORDER BY l.line_no) AS lines
-            FROM _lines2 l JOIN _good g USING (source_id)
-            GROUP BY g.source_id
+            SELECT source_id, concat('[', string_agg(j, ',' ORDER BY line_no), ']') AS lines
+            FROM _line_json GROUP BY source_id
         ), j AS (
             SELECT g.*,
                 CASE WHEN g.doc_type = 'credit_memo' THEN '{source}:invoice:' || g.applies_to_number END AS applies_key,
-                'SedonaOffice ' || CASE g.doc_type WHEN 'invoice' THEN 'invoice ' ELSE 'credit ' END || g.source_id
-                    || CASE WHEN g.doc_type = 'credit_memo' THEN ' applied to invoice ' || g.applies_to_number ELSE '' END
-                    || CASE WHEN g.po_number <> '' THEN ' PO ' || g.po_number ELSE '' END AS memo,
-                to_json(struct_pack(
-                    applies_to := CASE WHEN g.doc_type = 'credit_memo'
-                        THEN [struct_pack(amount := CAST(g.total AS VARCHAR),
-                                          doc_key := '{source}:invoice:' || g.applies_to_number,
-                                          doc_number := '{prefix}' || g.applies_to_number)]
-                        ELSE []::STRUCT(amount VARCHAR, doc_key VARCHAR, doc_number VARCHAR)[] END,
-                    currency := '{settings.currency}',
-                    customer_key := g.customer_key,
-                    customer_name := g.customer_name,
-                    doc_key := g.doc_key,
-                    doc_number := g.doc_number,
-                    doc_type := g.doc_type,
-                    due_date := strftime(g.due_date, '%Y-%m-%d'),
-                    lines := lj.lines,
-                    master_account := g.master_account,
-                    memo := 'SedonaOffice ' || CASE g.doc_type WHEN 'invoice' THEN 'invoice ' ELSE 'credit ' END || g.source_id
-                        || CASE WHEN g.doc_type = 'credit_memo' THEN ' applied to invoice ' || g.applies_to_number ELSE '' END
-                        || CASE WHEN g.po_number <> '' THEN ' PO ' || g.po_number ELSE '' END,
-                    period := g.period,
-                    po_number := g.po_number,
-                    site := g.site,
-                    source := '{source}',
-                    source_id := g.source_id,
-                    subtotal := CAST(g.subtotal AS VARCHAR),
-                    tax_total := CAST(g.tax_total AS VARCHAR),
-                    terms := g.terms,
-                    total := CAST(g.total AS VARCHAR),
-                    txn_date := strftime(g.txn_date, '%Y-%m-%d')
-                ))::VARCHAR AS canonical_json
+                concat('SedonaOffice ', CASE g.doc_type WHEN 'invoice' THEN 'invoice ' ELSE 'credit ' END, g.source_id,
+                    CASE WHEN g.doc_type = 'credit_memo' THEN ' applied to invoice ' || g.applies_to_number ELSE '' END,
+                    CASE WHEN g.po_number <> '' THEN ' PO ' || g.po_number ELSE '' END) AS memo,
+                lj.lines
             FROM _good g JOIN line_json lj USING (source_id)
+        ), k AS (
+            SELECT j.*, concat(
+                '{{"applies_to":', CASE WHEN doc_type = 'credit_memo'
+                        THEN concat('[{{"amount":"', CAST(total AS VARCHAR), '","doc_key":', CAST(to_json(applies_key) AS VARCHAR),
+                                    ',"doc_number":', CAST(to_json('{prefix}' || applies_to_number) AS VARCHAR), '}}]')
+                        ELSE '[]' END,
+                ',"currency":"{settings.currency}"',
+                ',"customer_key":', CAST(to_json(customer_key) AS VARCHAR),
+                ',"customer_name":', CAST(to_json(customer_name) AS VARCHAR),
+                ',"doc_key":', CAST(to_json(doc_key) AS VARCHAR),
+                ',"doc_number":', CAST(to_json(doc_number) AS VARCHAR),
+                ',"doc_type":"', doc_type, '"',
+                ',"due_date":', coalesce('"' || strftime(due_date, '%Y-%m-%d') || '"', 'null'),
+                ',"lines":', lines,
+                ',"master_account":', CAST(to_json(master_account) AS VARCHAR),
+                ',"memo":', CAST(to_json(memo) AS VARCHAR),
+                ',"period":"', period, '"',
+                ',"po_number":', CAST(to_json(po_number) AS VARCHAR),
+                ',"site":', CAST(to_json(site) AS VARCHAR),
+                ',"source":"{source}"',
+                ',"source_id":', CAST(to_json(source_id) AS VARCHAR),
+                ',"subtotal":"', CAST(subtotal AS VARCHAR), '"',
+                ',"tax_total":"', CAST(tax_total AS VARCHAR), '"',
+                ',"terms":', CAST(to_json(terms) AS VARCHAR),
+                ',"total":"', CAST(total AS VARCHAR), '"',
+                ',"txn_date":"', strftime(txn_date, '%Y-%m-%d'), '"}}') AS canonical_json
+            FROM j
         )
         SELECT doc_key, '{source}', doc_type, source_id, doc_number, txn_date, period, due_date,
                customer_key, customer_name, master_account, site, terms, po_number,
@@ -426,7 +437,7 @@ def map_periods(
                applies_key, CASE WHEN applies_key IS NOT NULL THEN '{prefix}' || applies_to_number END,
                CASE WHEN applies_key IS NOT NULL THEN total END,
                line_count, canonical_json, sha256(canonical_json), file_sha256, ?
-        FROM j
+        FROM k
     """, [now])
 
     counts = con.execute("""
@@ -435,7 +446,7 @@ def map_periods(
                (SELECT count(*) FROM rejected_documents WHERE period IN (SELECT period FROM _periods)),
                (SELECT count(*) FROM _typed WHERE row_errors <> '')
     """).fetchall()[0]
-    for table in ("_current", "_typed", "_heads", "_lines", "_lines2", "_docs", "_base", "_known", "_verdicts", "_good"):
+    for table in ("_current", "_typed", "_heads", "_lines", "_lines2", "_docs", "_base", "_known", "_verdicts", "_good", "_line_json"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return MappingResult(periods, *counts)
 

@@ -12,9 +12,8 @@ import datetime as dt
 from typing import Sequence
 
 import duckdb
-import pandas as pd
 
-from bridge_assets import ledger
+from bridge_assets import ledger, mapping
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS posting_plan (
@@ -22,9 +21,15 @@ CREATE TABLE IF NOT EXISTS posting_plan (
     doc_number VARCHAR NOT NULL, customer_key VARCHAR NOT NULL, total DECIMAL(18,2) NOT NULL, txn_date DATE NOT NULL,
     action VARCHAR NOT NULL, reason VARCHAR NOT NULL, content_hash VARCHAR NOT NULL, posted_hash VARCHAR,
     ledger_state VARCHAR, dest_id VARCHAR, generation INTEGER NOT NULL, request_id VARCHAR NOT NULL,
-    payload VARCHAR NOT NULL, planned_at TIMESTAMP NOT NULL,
+    planned_at TIMESTAMP NOT NULL,
     PRIMARY KEY (destination, doc_key)
 );
+-- The payload that would be sent is the document's canonical JSON; the view shows it beside the plan
+-- instead of copying 400,000 documents into a second table.
+CREATE OR REPLACE VIEW posting_plan_payloads AS
+    SELECT p.*, d.canonical_json AS payload
+    FROM posting_plan p JOIN accounting_documents d USING (doc_key)
+    WHERE d.content_hash = p.content_hash;
 """
 
 ACTIONS = ("create", "update", "skip", "void", "hold")
@@ -40,6 +45,7 @@ class PlanSummary:
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     ledger.ensure_schema(con)
+    mapping.ensure_schema(con)
     con.execute(SCHEMA_DDL)
 
 
@@ -97,29 +103,13 @@ def plan_periods(
                 WHEN state = 'reverted' THEN 'was reverted; posting again'
                 ELSE 'retry'
             END,
-            content_hash, posted_hash, state, dest_id, generation, '', canonical_json, $now
+            content_hash, posted_hash, state, dest_id, generation,
+            {rid}, $now
         FROM decided
-        """,
+        """.replace("{rid}", ledger.request_id_sql("$destination", "doc_key", "content_hash", "generation")),
         {"destination": destination, "periods": list(periods), "closed": closed_through, "now": now,
          "needs_person": list(ledger.NEEDS_A_PERSON)},
     )
-    # Request ids are derived in Python (uuid5) so the ledger and the plan agree byte for byte.
-    pending = con.execute(
-        "SELECT doc_key, content_hash, generation FROM posting_plan WHERE destination = ? AND period IN (SELECT unnest(?))",
-        [destination, list(periods)],
-    ).fetchall()
-    if pending:
-        frame = pd.DataFrame(
-            {"doc_key": [k for k, _, _ in pending],
-             "request_id": [ledger.request_id(destination, k, h, g) for k, h, g in pending]}
-        )
-        con.register("_rid_frame", frame)
-        con.execute(
-            "UPDATE posting_plan SET request_id = r.request_id FROM _rid_frame r "
-            "WHERE posting_plan.destination = ? AND posting_plan.doc_key = r.doc_key",
-            [destination],
-        )
-        con.unregister("_rid_frame")
     return summarise(con, destination, periods)
 
 

@@ -154,3 +154,13 @@ def test_iif_refuses_an_update_with_an_actionable_failure(db, settings):
             "SELECT action, reason FROM posting_plan WHERE destination = 'qbd_iif' AND doc_key = 'sedona:invoice:1'").fetchall()[0]
     assert action == "skip" and reason.startswith("needs a person")
     assert posting.execute_plan(db, build_destination("qbd_iif", settings), ["2026-09"], "run-3").outcomes == {}
+
+
+def test_request_ids_in_the_plan_equal_the_ledger_derivation(db, settings):
+    receive_and_map(db, settings, [_two_invoices(settings)], ["2026-09"], (DEST,))
+    with db.connect() as con:
+        rows = con.execute("SELECT doc_key, content_hash, generation, request_id, payload FROM posting_plan_payloads").fetchall()
+    assert len(rows) == 2
+    for key, digest, generation, rid, payload in rows:
+        assert rid == ledger.request_id(DEST, key, digest, generation)
+        assert json.loads(payload)["doc_key"] == key

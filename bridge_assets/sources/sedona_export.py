@@ -210,11 +210,13 @@ def open_export(path: Path | str, aliases: AliasTable | None = None, *, work_dir
     )
 
 
-def load_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, table: str) -> int:
+def load_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, table: str, *, with_period: bool = False) -> int:
     """Append every data row of `export` to `table` as text with its lineage; returns rows loaded.
 
     Blank rows and report total rows (no invoice number and no item code, or a first cell that says
-    "total") are not lines: they are skipped here and counted by `count_ignored_rows`.
+    "total") are not lines: they are skipped here and counted by `count_data_rows`. With `with_period`,
+    each row also gets its document's billing period: the earliest readable InvoiceDate among the rows
+    of its invoice number (NULL when none is readable; see `fill_missing_periods`).
     """
     width = len(export.headers)
     read_cols = {f"c{i}": "VARCHAR" for i in range(width)}
@@ -224,10 +226,15 @@ def load_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, table: str) -
     )
     inv = f"c{export.columns['InvoiceNumber']}"
     item = f"c{export.columns['ItemCode']}"
+    date = f"c{export.columns['InvoiceDate']}"
+    period = (
+        f"min(strftime(try_strptime(trim({date}), '%m/%d/%Y'), '%Y-%m')) OVER (PARTITION BY trim({inv})) AS period, "
+        if with_period else ""
+    )
     con.execute(
         f"""
         INSERT INTO {table}
-        SELECT ? AS file_sha256, ? AS file_name, rn + ? AS row_number, ? AS parser_version, {select}
+        SELECT ? AS file_sha256, ? AS file_name, rn + ? AS row_number, ? AS parser_version, {period}{select}
         FROM (
             SELECT row_number() OVER () AS rn, *
             FROM read_csv(?, header = false, skip = ?, columns = ?, delim = ',', quote = '"', escape = '"',
@@ -239,6 +246,23 @@ def load_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, table: str) -
         [export.sha256, export.name, export.header_row, PARSER_VERSION, str(export.csv_path), export.header_row, read_cols],
     )
     return con.execute(f"SELECT count(*) FROM {table} WHERE file_sha256 = ?", [export.sha256]).fetchall()[0][0]
+
+
+def fill_missing_periods(con: duckdb.DuckDBPyConnection, table: str, sha256: str) -> tuple[str, ...]:
+    """Rows of a document with no readable date take the file's most common period, so the row is still
+    reported (and rejected) in the right month. Returns the file's periods."""
+    missing = con.execute(f"SELECT count(*) FROM {table} WHERE file_sha256 = ? AND period IS NULL", [sha256]).fetchall()[0][0]
+    if missing:
+        con.execute(
+            f"""UPDATE {table} SET period = coalesce(
+                    (SELECT period FROM {table} WHERE file_sha256 = $sha AND period IS NOT NULL
+                     GROUP BY period ORDER BY count(*) DESC, period LIMIT 1),
+                    strftime(current_date, '%Y-%m'))
+                WHERE file_sha256 = $sha AND period IS NULL""",
+            {"sha": sha256},
+        )
+    rows = con.execute(f"SELECT DISTINCT period FROM {table} WHERE file_sha256 = ? ORDER BY 1", [sha256]).fetchall()
+    return tuple(r[0] for r in rows)
 
 
 def count_data_rows(con: duckdb.DuckDBPyConnection, export: ExportFile) -> int:
