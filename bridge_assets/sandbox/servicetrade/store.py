@@ -1,0 +1,205 @@
+"""The emulator's state on disk: one SQLite file, so a restart (or a kill -9) loses nothing committed.
+
+Invoices are kept in an internal form (snake_case keys, money as decimal strings) and rendered to
+ServiceTrade's wire names only when answered (`records.render_invoice`), so the field map can be
+changed without touching stored data. Sessions and tokens live here too: a restarted ServiceTrade
+does not log everybody out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY,
+    password TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    serial INTEGER PRIMARY KEY AUTOINCREMENT,
+    token TEXT NOT NULL UNIQUE,
+    username TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    ended_at REAL,
+    ended_reason TEXT                  -- logout | dropped | expired
+);
+CREATE TABLE IF NOT EXISTS oauth_clients (
+    client_id TEXT PRIMARY KEY,
+    client_secret TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS oauth_tokens (
+    serial INTEGER PRIMARY KEY AUTOINCREMENT,
+    token TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,                -- access | refresh
+    client_id TEXT NOT NULL,
+    issued_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    revoked_at REAL,
+    revoked_reason TEXT                -- rotated | revoked | expired
+);
+CREATE TABLE IF NOT EXISTS customers (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS locations (
+    id INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    customer_id INTEGER,
+    location_id INTEGER,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS invoices (
+    id INTEGER PRIMARY KEY,
+    status TEXT NOT NULL,
+    customer_id INTEGER NOT NULL,
+    location_id INTEGER,
+    job_id INTEGER,
+    transaction_date INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS invoices_status ON invoices (status, id);
+CREATE TABLE IF NOT EXISTS comments (
+    id INTEGER PRIMARY KEY,
+    entity_type TEXT NOT NULL,
+    entity_id INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS comments_entity ON comments (entity_type, entity_id, id);
+CREATE TABLE IF NOT EXISTS sequences (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    query TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    outcome TEXT NOT NULL,             -- processed | unauthorized | injected | refused
+    principal TEXT NOT NULL            -- session:<user>#<serial> | oauth:<client>#<serial> | ""
+);
+"""
+
+DATA_TABLES = ("customers", "locations", "jobs", "invoices", "comments", "sequences")
+AUTH_TABLES = ("users", "sessions", "oauth_clients", "oauth_tokens")
+
+# Where each id sequence starts: large, like ServiceTrade's own ids, and distinct per entity.
+SEQUENCE_STARTS = {
+    "customer": 3_000_001, "location": 4_000_001, "job": 5_000_001, "invoice": 6_000_001,
+    "item": 7_000_001, "comment": 8_000_001,
+}
+
+
+class Store:
+    """All persistent state. Thread-safe: one connection behind a re-entrant lock."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        # WAL + NORMAL survives a killed process (not a power cut), which is the crash we emulate.
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing; nested use joins the outer transaction."""
+        with self._lock:
+            outer = self._depth == 0
+            self._depth += 1
+            if outer:
+                self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if outer:
+                    self._conn.execute("ROLLBACK")
+                raise
+            else:
+                if outer:
+                    self._conn.execute("COMMIT")
+            finally:
+                self._depth -= 1
+
+    def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: list[tuple]) -> None:
+        with self._lock:
+            self._conn.executemany(sql, rows)
+
+    def fetchall(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def fetchone(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchone()
+
+    def next_id(self, name: str, count: int = 1) -> int:
+        """Reserve `count` ids of a sequence; returns the first."""
+        with self.transaction():
+            row = self.fetchone("SELECT value FROM sequences WHERE name = ?", (name,))
+            first = SEQUENCE_STARTS[name] if row is None else row["value"] + 1
+            self.execute("INSERT INTO sequences (name, value) VALUES (?, ?) "
+                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, first + count - 1))
+            return first
+
+    # --- journal ---------------------------------------------------------------------------------
+
+    def journal_append(self, method: str, path: str, query: str, status: int, outcome: str, principal: str) -> None:
+        self.execute(
+            "INSERT INTO journal (at, method, path, query, status, outcome, principal) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (time.time(), method, path, query, status, outcome, principal),
+        )
+
+    def journal(self, since: int = 0) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.fetchall("SELECT * FROM journal WHERE seq > ? ORDER BY seq", (since,))]
+
+    # --- reset -----------------------------------------------------------------------------------
+
+    def reset(self, *, data: bool = True, auth: bool = True, journal: bool = True) -> None:
+        with self.transaction():
+            tables = (DATA_TABLES if data else ()) + (AUTH_TABLES if auth else ()) + (("journal",) if journal else ())
+            for table in tables:
+                self.execute(f"DELETE FROM {table}")
+            # Forgetting everything includes the counters behind session and token serials.
+            marks = ",".join("?" * len(tables))
+            if tables and self.fetchone("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'"):
+                self.execute(f"DELETE FROM sqlite_sequence WHERE name IN ({marks})", tuple(tables))
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_json(text: str) -> Any:
+    return json.loads(text)
