@@ -421,3 +421,31 @@ def split_dest_id(value: str) -> tuple[str, str]:
     if not sep or not file_name or not doc_number:
         raise ValueError(f"not a file destination id (expected '<file name>#<doc number>'): {value!r}")
     return file_name, doc_number
+
+
+class RunFileDestination:
+    """begin_run / end_run for destinations that write one file per period and run into `self.folder`."""
+
+    folder: "OutputFolder"
+    _run: "RunFile | None" = None
+    _run_id: str | None = None
+    _finished_crashed: list[str]
+
+    def begin_run(self, run_id: str, period: str) -> None:
+        if self._run is not None:
+            raise RuntimeError("begin_run called again before end_run")
+        self.folder.ensure()
+        self._finished_crashed = [str(path) for path in self.folder.finish_crashed_runs()]
+        self._run = self.folder.start_run(run_id, period)
+        self._run_id = run_id
+
+    def end_run(self) -> list[str]:
+        """This run's file (if it wrote anything), after any crashed run's file it completed."""
+        if self._run is None:
+            return []
+        try:
+            path = self._run.finish()
+        finally:
+            self._run, self._run_id = None, None
+        written, self._finished_crashed = self._finished_crashed, []
+        return written + ([str(path)] if path else [])

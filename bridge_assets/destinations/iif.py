@@ -36,6 +36,7 @@ from bridge_assets.destinations.base import (
     Status,
 )
 from bridge_assets.destinations.files import (
+    RunFileDestination,
     Entry,
     FileScan,
     OutputFolder,
@@ -180,7 +181,7 @@ def scan_iif(data: bytes) -> FileScan | None:
     return FileScan(tuple(entries), complete)
 
 
-class IifDestination:
+class IifDestination(RunFileDestination):
     """QuickBooks Desktop, by IIF file: `qbd_<period>_<run_id>.iif` in `folder`, one per run.
 
     Options: `ar_account`, `income_accounts` (line kind → income account, merged over
@@ -240,24 +241,6 @@ class IifDestination:
 
     # --- runs -------------------------------------------------------------------------------------
 
-    def begin_run(self, run_id: str, period: str) -> None:
-        if self._run is not None:
-            raise RuntimeError("begin_run called again before end_run")
-        self.folder.ensure()
-        self._finished_crashed = [str(path) for path in self.folder.finish_crashed_runs()]
-        self._run = self.folder.start_run(run_id, period)
-        self._run_id = run_id
-
-    def end_run(self) -> list[str]:
-        """This run's file (if it wrote anything), after any crashed run's file it completed."""
-        if self._run is None:
-            return []
-        try:
-            path = self._run.finish()
-        finally:
-            self._run, self._run_id = None, None
-        written, self._finished_crashed = self._finished_crashed, []
-        return written + ([str(path)] if path else [])
 
     # --- references -------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from bridge_assets.destinations.base import (
     Status,
 )
 from bridge_assets.destinations.files import (
+    RunFileDestination,
     Entry,
     FileScan,
     OutputFolder,
@@ -139,7 +140,7 @@ def _entry_key(row: Mapping[str, str]) -> tuple[str, ...]:
     return (row["action"], row["doc_type"], row["doc_number"], row["request_id"], row["content_hash"])
 
 
-class StagingCsvDestination:
+class StagingCsvDestination(RunFileDestination):
     """The accountant staging file: `staging_<period>_<run_id>.csv` in `folder`, one per run.
 
     Option: `closed_through` (documents dated on or before it are HELD).
@@ -159,24 +160,6 @@ class StagingCsvDestination:
 
     # --- runs -------------------------------------------------------------------------------------
 
-    def begin_run(self, run_id: str, period: str) -> None:
-        if self._run is not None:
-            raise RuntimeError("begin_run called again before end_run")
-        self.folder.ensure()
-        self._finished_crashed = [str(path) for path in self.folder.finish_crashed_runs()]
-        self._run = self.folder.start_run(run_id, period)
-        self._run_id = run_id
-
-    def end_run(self) -> list[str]:
-        """This run's file (if it wrote anything), after any crashed run's file it completed."""
-        if self._run is None:
-            return []
-        try:
-            path = self._run.finish()
-        finally:
-            self._run, self._run_id = None, None
-        written, self._finished_crashed = self._finished_crashed, []
-        return written + ([str(path)] if path else [])
 
     def resolve_references(self, documents: Sequence[AccountingDocument]) -> dict[str, str]:
         return {}   # a staging file names customers and items as they are; the bookkeeper maps them
