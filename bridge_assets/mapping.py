@@ -236,11 +236,14 @@ def map_periods(
             min(row_number) AS first_row,
             max(row_number) AS last_row,
             count(*) AS line_count,
-            count(DISTINCT doc_type) AS n_types,
-            count(DISTINCT txn_date) AS n_dates,
-            count(DISTINCT customer_key) AS n_customers,
-            count(DISTINCT coalesce(applies_to_number, '')) AS n_applies,
-            count(DISTINCT total_in) AS n_totals,
+            -- min <> max instead of count(DISTINCT): the same answer at a fraction of the cost
+            min(doc_type) IS DISTINCT FROM max(doc_type) AS mixed_types,
+            max(txn_date) AS last_date,
+            max(customer_key) AS other_customer,
+            min(customer_key) IS DISTINCT FROM max(customer_key) AS mixed_customers,
+            min(txn_date) IS DISTINCT FROM max(txn_date) AS mixed_dates,
+            min(coalesce(applies_to_number, '')) <> max(coalesce(applies_to_number, '')) AS mixed_applies,
+            min(total_in) IS DISTINCT FROM max(total_in) AS mixed_totals,
             bool_or(has_total) AS has_total,
             min(total_in) AS total_in,
             sum(amount_in) AS amount_sum_in,
@@ -297,16 +300,16 @@ def map_periods(
         CREATE OR REPLACE TEMP TABLE _base AS
         SELECT d.source_id, concat_ws('; ',
             nullif(d.row_errors, ''),
-            CASE WHEN d.n_types > 1 THEN 'InvoiceNumber ' || d.source_id || ' is used for both an invoice and a credit (rows '
+            CASE WHEN d.mixed_types THEN 'InvoiceNumber ' || d.source_id || ' is used for both an invoice and a credit (rows '
                  || d.first_row || '-' || d.last_row || '); two documents share one number' END,
-            CASE WHEN d.n_customers > 1 THEN 'InvoiceNumber ' || d.source_id || ' is used by ' || d.n_customers
-                 || ' different customers (rows ' || d.first_row || '-' || d.last_row || '); two documents share one number' END,
-            CASE WHEN d.n_dates > 1 THEN 'InvoiceNumber ' || d.source_id || ' has ' || d.n_dates
-                 || ' different InvoiceDates (rows ' || d.first_row || '-' || d.last_row || '); two documents share one number' END,
-            CASE WHEN d.n_totals > 1 THEN 'InvoiceTotal differs between the rows of invoice ' || d.source_id END,
-            CASE WHEN d.n_applies > 1 THEN 'AppliesToInvoice differs between the rows of credit ' || d.source_id END,
+            CASE WHEN d.mixed_customers THEN 'InvoiceNumber ' || d.source_id || ' is used by different customers ('
+                 || d.customer_key || ' and ' || d.other_customer || ', rows ' || d.first_row || '-' || d.last_row || '); two documents share one number' END,
+            CASE WHEN d.mixed_dates THEN 'InvoiceNumber ' || d.source_id || ' has different InvoiceDates ('
+                 || strftime(d.txn_date, '%m/%d/%Y') || ' and ' || strftime(d.last_date, '%m/%d/%Y') || ', rows ' || d.first_row || '-' || d.last_row || '); two documents share one number' END,
+            CASE WHEN d.mixed_totals THEN 'InvoiceTotal differs between the rows of invoice ' || d.source_id END,
+            CASE WHEN d.mixed_applies THEN 'AppliesToInvoice differs between the rows of credit ' || d.source_id END,
             nullif(d.line_errors, ''),
-            CASE WHEN d.bad_rows = 0 AND d.has_total AND d.n_totals = 1 AND d.total_given <> d.total
+            CASE WHEN d.bad_rows = 0 AND d.has_total AND NOT d.mixed_totals AND d.total_given <> d.total
                  THEN 'InvoiceTotal ' || d.total_given || ' is not the lines ' || d.subtotal || ' + tax ' || d.tax_total
                       || ' = ' || d.total END,
             CASE WHEN d.negative_tax > 0 THEN 'a line has negative tax; export the credit as a Credit document' END,

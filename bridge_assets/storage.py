@@ -8,6 +8,7 @@ instead of failing a run that would have succeeded a second later.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from pathlib import Path
 from typing import Iterator
@@ -20,9 +21,12 @@ class DatabaseBusy(Exception):
 
 
 class Database:
-    def __init__(self, path: Path | str, *, lock_timeout_s: float = 120.0):
+    def __init__(self, path: Path | str, *, lock_timeout_s: float = 120.0, memory_limit: str | None = None):
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
+        # DuckDB takes up to 80% of RAM by default; the bridge shares its machine with Dagster and the
+        # destinations, so it is capped (and spills to disk beyond the cap).
+        self.memory_limit = memory_limit or os.environ.get("BRIDGE_DUCKDB_MEMORY_LIMIT", "1GB")
 
     def __repr__(self) -> str:
         return f"Database({str(self.path)!r})"
@@ -34,7 +38,8 @@ class Database:
         delay = 0.05
         while True:
             try:
-                con = duckdb.connect(str(self.path), read_only=read_only and self.path.exists())
+                con = duckdb.connect(str(self.path), read_only=read_only and self.path.exists(),
+                                     config={"memory_limit": self.memory_limit})
                 break
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:

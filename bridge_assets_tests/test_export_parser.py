@@ -190,7 +190,7 @@ def test_duplicate_invoice_number_for_two_customers_is_rejected(db, settings):
     path = write_export(settings.inbox / "dup.csv", rows)
     receive_and_map(db, settings, [path], ["2026-09"])
     assert _documents(db) == []
-    assert "used by 2 different customers" in _rejections(db)[0][2]
+    assert "used by different customers (C001 and C002" in _rejections(db)[0][2]
 
 
 def test_credit_pointing_at_an_unknown_invoice_is_rejected_with_what_to_do(db, settings):
