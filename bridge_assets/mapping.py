@@ -146,7 +146,7 @@ def map_periods(
 
     # 2. Type every row; collect what is wrong with it. Each text is cleaned and parsed once (CTE `c`),
     #    then checked against what was present, so a present-but-unreadable value is an error, never a guess.
-    con.execute("""
+    con.execute(r"""
         CREATE OR REPLACE TEMP TABLE _typed AS
         WITH c AS (
             SELECT *,
@@ -159,8 +159,8 @@ def map_periods(
         ), v AS (
             SELECT *,
                 CASE WHEN regexp_full_match(amount_c, '-?\d+(\.\d{1,2})?') THEN CAST(amount_c AS DECIMAL(18,2)) END AS amount_v,
-                CASE WHEN regexp_full_match(qty_c, '-?\d*(\.\d{1,4})?') AND qty_c <> '' THEN CAST(qty_c AS DECIMAL(18,4)) END AS qty_v,
-                CASE WHEN regexp_full_match(rate_c, '-?\d*(\.\d{1,4})?') AND rate_c <> '' THEN CAST(rate_c AS DECIMAL(18,4)) END AS rate_v,
+                CASE WHEN regexp_full_match(qty_c, '-?(\d+(\.\d{1,4})?|\.\d{1,4})') THEN CAST(qty_c AS DECIMAL(18,4)) END AS qty_v,
+                CASE WHEN regexp_full_match(rate_c, '-?(\d+(\.\d{1,4})?|\.\d{1,4})') THEN CAST(rate_c AS DECIMAL(18,4)) END AS rate_v,
                 CASE WHEN regexp_full_match(tax_c, '-?\d+(\.\d{1,2})?') THEN CAST(tax_c AS DECIMAL(18,2)) END AS tax_v,
                 CASE WHEN regexp_full_match(total_c, '-?\d+(\.\d{1,2})?') THEN CAST(total_c AS DECIMAL(18,2)) END AS total_v
             FROM c

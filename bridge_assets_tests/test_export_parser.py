@@ -256,3 +256,13 @@ def test_credit_applying_to_a_rejected_invoice_waits_with_it(db, settings):
     receive_and_map(db, settings, [path], ["2026-09"])
     assert _documents(db) == []
     assert "which was rejected" in dict((n, r) for n, _, r in _rejections(db))["2"]
+
+
+def test_quantity_or_rate_that_is_only_a_sign_is_rejected_not_a_crash(db, settings):
+    rows = [line(number="1", qty="-"), line(number="2", rate="."), line(number="3", qty=".5", rate="59.90",
+                                                                         amount="29.95", total="29.95")]
+    path = write_export(settings.inbox / "signs.csv", rows)
+    receive_and_map(db, settings, [path], ["2026-09"])
+    assert [d[0] for d in _documents(db)] == ["sedona:invoice:3"]
+    reasons = dict((n, r) for n, _, r in _rejections(db))
+    assert "Quantity '-' is not a number" in reasons["1"] and "Rate '.' is not a number" in reasons["2"]
