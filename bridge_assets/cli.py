@@ -77,10 +77,11 @@ def run_periods(settings: BridgeSettings, first: str, last: str, files: list[Pat
         )
 
 
-def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | None = None, out=sys.stdout,
+def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | None = None, out=None,
                   run_succeeded: bool = True) -> None:
     from bridge_assets.storage import Database
 
+    out = out or sys.stdout
     db = Database(settings.database_path)
     with db.connect(read_only=True) as con:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
@@ -97,7 +98,14 @@ def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | No
             "SELECT period, count(*) FROM rejected_documents WHERE period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL", [p]
         ).fetchall()
         for period, n in rejected:
-            print(f"  {period}  rejected     {n:>7} documents  (reasons: table rejected_documents, or the UI)", file=out)
+            print(f"  {period}  rejected     {n:>7} documents  (not posted; fix the export and drop it again)", file=out)
+        examples = con.execute(
+            "SELECT source_id, file_name, rows, reasons FROM rejected_documents WHERE period IN (SELECT unnest(?)) "
+            "ORDER BY period, file_name, source_id LIMIT 5", [p]).fetchall()
+        if examples:
+            print("\nRejected documents (first 5; all of them in the UI, asset accounting_documents):", file=out)
+            for number, file_name, rows, reasons in examples:
+                print(f"  {number} ({file_name}, rows {rows}): {reasons}", file=out)
         if "ledger_postings" in tables:
             print("\nDocuments per state (ledger):", file=out)
             for dest, state, n, total in con.execute(
