@@ -98,6 +98,7 @@ class PostingRow:
     content_hash: str | None
     sending_hash: str | None
     sending_action: str | None
+    failed_hash: str | None
     state: str
     dest_id: str | None
     dest_doc_number: str | None
@@ -227,6 +228,40 @@ _STATE_AFTER = {
     Status.CREATED: "posted", Status.UPDATED: "posted", Status.VOIDED: "voided",
     Status.FAILED: "failed", Status.HELD: "held", Status.RETRY: "sending",
 }
+
+
+def mark_held(con: duckdb.DuckDBPyConnection, destination: str, run_id: str,
+              items: Sequence[tuple[Sending, str]]) -> int:
+    """Documents the plan holds (dated in a closed period) without sending anything: the ledger says
+    `held` with the reason, so the credit queue shows them and the replay sensor can find them.
+    Rows already held for the same content are left alone (no event per night)."""
+    fresh = []
+    current = rows(con, destination, [s.doc_key for s, _ in items])
+    for sending, reason in items:
+        row = current.get(sending.doc_key)
+        if row is not None and row.state == "held" and row.failed_hash == sending.content_hash:
+            continue
+        fresh.append((sending, reason))
+    if not fresh:
+        return 0
+    now = _now()
+    for sending, reason in fresh:
+        con.execute(
+            """INSERT INTO ledger_postings (destination, doc_key, period, doc_type, doc_number, state, failed_hash,
+                                            last_error_code, last_error, last_run_id, updated_at)
+               VALUES (?, ?, ?, ?, ?, 'held', ?, 'period_closed', ?, ?, ?)
+               ON CONFLICT (destination, doc_key) DO UPDATE SET state = 'held', failed_hash = excluded.failed_hash,
+                   last_error_code = 'period_closed', last_error = excluded.last_error,
+                   last_run_id = excluded.last_run_id, updated_at = excluded.updated_at""",
+            [destination, sending.doc_key, sending.period, sending.doc_type, sending.doc_number,
+             sending.content_hash, reason, run_id, now],
+        )
+        con.execute(
+            """INSERT INTO ledger_events (doc_key, destination, run_id, action, outcome, content_hash, error_code,
+                                          message, "at") VALUES (?, ?, ?, 'hold', 'held', ?, 'period_closed', ?, ?)""",
+            [sending.doc_key, destination, run_id, sending.content_hash, reason, now],
+        )
+    return len(fresh)
 
 
 def last_sent(con: duckdb.DuckDBPyConnection, destination: str, doc_keys: Iterable[str]) -> dict[str, dict]:

@@ -376,10 +376,10 @@ def map_periods(
     # The canonical JSON is assembled as text: keys in sorted order, strings escaped by to_json, decimals
     # and dates as strings, exactly as documents.canonical_json writes them (a test holds the two equal).
     # One concat() per object: chains of || allocate a string per step and cost twice as much.
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE _line_json AS
         SELECT l.source_id, l.line_no, concat(
-                       '{{"amount":"', CAST(l.amount AS VARCHAR),
+                       '{"amount":"', CAST(l.amount AS VARCHAR),
                        '","description":', CAST(to_json(l.description) AS VARCHAR),
                        ',"item_code":', CAST(to_json(l.item_code) AS VARCHAR),
                        ',"kind":"', l.kind,
@@ -389,7 +389,7 @@ def map_periods(
                        ',"service_start":', coalesce('"' || strftime(l.service_start, '%Y-%m-%d') || '"', 'null'),
                        ',"tax_amount":"', CAST(l.tax_amount AS VARCHAR),
                        '","taxable":', CASE WHEN l.taxable THEN 'true' ELSE 'false' END,
-                       ',"unit_price":"', _dec_text(l.unit_price), '"}}') AS j
+                       ',"unit_price":"', _dec_text(l.unit_price), '"}') AS j
         FROM _lines2 l SEMI JOIN _good g USING (source_id)
     """)
     con.execute(f"""

@@ -32,6 +32,7 @@ class PostingReport:
     resolved: dict[str, int] = dataclasses.field(default_factory=dict)
     outcomes: dict[str, int] = dataclasses.field(default_factory=dict)
     skipped: int = 0
+    held: int = 0                      # held by the plan (closed period), nothing sent
     files: list[str] = dataclasses.field(default_factory=list)
     failures: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)  # doc_number, code, message
 
@@ -142,6 +143,15 @@ def execute_plan(db: Database, destination: Destination, periods: Sequence[str],
                 "SELECT count(*) FROM posting_plan WHERE destination = ? AND period = ? AND action IN ('skip')",
                 [name, period],
             ).fetchall()[0][0]
+            held = con.execute(
+                "SELECT doc_key, doc_type, doc_number, content_hash, reason FROM posting_plan "
+                "WHERE destination = ? AND period = ? AND action = 'hold'", [name, period],
+            ).fetchall()
+        if held:
+            with db.transaction() as con:
+                report.held += ledger.mark_held(con, name, run_id, [
+                    (ledger.Sending(key, period, doc_type, number, digest, Action.CREATE, ""), reason)
+                    for key, doc_type, number, digest, reason in held])
         if not planned:
             continue
         destination.begin_run(run_id, period)

@@ -7,10 +7,21 @@ lives here; destinations that need credentials read them from the environment th
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 from pathlib import Path
 
 from bridge_assets.intake import Folders
+
+
+def _date_setting(name: str) -> dt.date | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a date; write it as YYYY-MM-DD (e.g. 2026-09-30)") from None
 
 
 def _env(name: str, default: str) -> str:
@@ -34,6 +45,7 @@ class BridgeSettings:
     max_rmr_change: float
     iif_max_docnum: int
     first_period: str
+    books_closed_through: dt.date | None
 
     @property
     def folders(self) -> Folders:
@@ -63,4 +75,5 @@ class BridgeSettings:
             max_rmr_change=rmr,
             iif_max_docnum=docnum,
             first_period=_env("BRIDGE_FIRST_PERIOD", "2025-01"),
+            books_closed_through=_date_setting("BRIDGE_BOOKS_CLOSED_THROUGH"),
         )

@@ -42,7 +42,7 @@ def _materialized(result) -> dict[str, list[str]]:
 def test_code_location_has_assets_checks_sensor_schedule_and_monthly_partitions(defs):
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"sedona_export_lines", "accounting_documents", "posting_plan", "quickbooks_postings"}
+    assert keys == {"sedona_export_lines", "accounting_documents", "posting_plan", "quickbooks_postings", "credit_queue"}
     checks = graph.asset_check_keys
     assert {c.name for c in checks} == set(BLOCKING_CHECKS) | set(WARNING_CHECKS)
     # A check aimed at a misspelled asset silently becomes an external asset: every check targets a real one.
@@ -50,6 +50,7 @@ def test_code_location_has_assets_checks_sensor_schedule_and_monthly_partitions(
     blocking = {spec.name for spec in graph.get(dg.AssetKey("accounting_documents")).assets_def.check_specs if spec.blocking}
     assert blocking == set(BLOCKING_CHECKS)
     assert defs.resolve_sensor_def("sedona_export_folder_sensor")
+    assert defs.resolve_sensor_def("held_documents_replay_sensor")
     assert defs.resolve_schedule_def("nightly_open_and_previous_period")
     partitions = graph.get(dg.AssetKey("accounting_documents")).partitions_def
     assert isinstance(partitions, dg.TimeWindowPartitionsDefinition) and partitions.fmt == "%Y-%m"
@@ -69,7 +70,7 @@ def test_single_run_backfill_over_three_months(defs, settings, db):
     assert len(instance.get_runs()) == 1
     assert {k: sorted(v) for k, v in _materialized(result).items()} == {
         k: ["2026-08", "2026-09", "2026-10"]
-        for k in ("sedona_export_lines", "accounting_documents", "posting_plan", "quickbooks_postings")
+        for k in ("sedona_export_lines", "accounting_documents", "posting_plan", "quickbooks_postings", "credit_queue")
     }
     with db.connect() as con:
         posted = con.execute("SELECT destination, period, count(*) FROM ledger_postings WHERE state = 'posted' "

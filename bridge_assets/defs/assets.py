@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import intake, mapping, planning, posting, validation
+from bridge_assets import intake, mapping, planning, posting, queue, validation
 from bridge_assets.destinations.registry import build_destination
 from bridge_assets.sources.sedona_export import AliasTable
 from bridge_assets.storage import Database
@@ -157,9 +157,11 @@ def posting_plan(context: dg.AssetExecutionContext, bridge: BridgeResource, duck
     periods = _periods(context)
     db = Database(duckdb.database)
     summaries = []
+    # Asked before the transaction: a destination may need the network to say where its books close.
+    closed = {name: build_destination(name, settings).book_close_date() for name in settings.destinations}
     with db.transaction() as con:
         for name in settings.destinations:
-            summaries.append(planning.plan_periods(con, name, periods))
+            summaries.append(planning.plan_periods(con, name, periods, closed_through=closed[name]))
     with db.connect() as con:
         metadata = plan_metadata(con, periods, summaries)
     return dg.MaterializeResult(metadata=metadata)
@@ -194,4 +196,35 @@ def quickbooks_postings(context: dg.AssetExecutionContext, bridge: BridgeResourc
     return dg.MaterializeResult(metadata=metadata)
 
 
-assets = [sedona_export_lines, accounting_documents, posting_plan, quickbooks_postings]
+@dg.asset(
+    deps=[quickbooks_postings],
+    partitions_def=billing_periods,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="posting",
+    kinds={"duckdb"},
+    pool="duckdb_writer",
+)
+def credit_queue(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Documents held because their date is in a closed accounting period, per destination, with the
+    reason. They are not lost: when the books reopen (the close date moves before their date), the
+    replay sensor requests one run that posts them."""
+    periods = _periods(context)
+    db = Database(duckdb.database)
+    with db.connect() as con:
+        planning.ensure_schema(con)
+        rows = con.execute(queue.HELD_SQL, [periods]).fetchall()
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(rows),
+        "held documents": _md_queue(rows),
+    })
+
+
+def _md_queue(rows) -> dg.MetadataValue:
+    lines = ["| destination | period | document | type | date | total | why |", "|---|---|---|---|---|---:|---|"]
+    lines += [f"| {d} | {p} | {n} | {t} | {dt_} | {total} | {why} |" for d, p, _, n, t, dt_, total, why in rows[:50]]
+    if not rows:
+        lines.append("| (none) | | | | | | |")
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+assets = [sedona_export_lines, accounting_documents, posting_plan, quickbooks_postings, credit_queue]

@@ -3,7 +3,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from bridge_assets import intake, watch
+import duckdb as duckdb_errors
+from dagster_duckdb import DuckDBResource
+
+from bridge_assets import intake, queue, watch
+from bridge_assets.destinations.registry import build_destination
+from bridge_assets.storage import Database, DatabaseBusy
 from bridge_assets.sources.sedona_export import AliasTable, ExportFileRefused
 
 from .jobs import bridge_job
@@ -59,4 +64,37 @@ def sedona_export_folder_sensor(context: dg.SensorEvaluationContext, bridge: Bri
     return dg.SensorResult(run_requests=requests, cursor=cursor, skip_reason=skip)
 
 
-sensors = [sedona_export_folder_sensor]
+@dg.sensor(job=bridge_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
+def held_documents_replay_sensor(
+    context: dg.SensorEvaluationContext, bridge: BridgeResource, duckdb: DuckDBResource
+) -> dg.SensorResult | dg.SkipReason:
+    """Watches the credit queue. When a destination's books reopen for a period that has held
+    documents (its close date moves before their date), it requests one run for that period, which
+    posts them. The run key names the close date, so each reopening replays once."""
+    settings = bridge.settings()
+    try:
+        with Database(duckdb.database, lock_timeout_s=5).connect(read_only=True) as con:
+            held = queue.held_periods(con)
+    except DatabaseBusy:
+        return dg.SkipReason("the bridge database is busy with a run; looking again next tick")
+    except duckdb_errors.CatalogException:
+        return dg.SkipReason("nothing has been posted yet")
+    if not held:
+        return dg.SkipReason("no held documents")
+    closes = {name: build_destination(name, settings).book_close_date() for name in {h.destination for h in held}}
+    requests = [
+        dg.RunRequest(
+            run_key=f"replay:{h.destination}:{h.period}:{closes[h.destination]}:{h.documents}",
+            tags={RANGE_START: h.period, RANGE_END: h.period, "bridge/replay": h.destination},
+        )
+        for h in queue.ready_to_replay(held, closes)
+    ]
+    for request in requests:
+        context.log.info(f"books reopened: replaying held documents of {request.tags[RANGE_START]} "
+                         f"for {request.tags['bridge/replay']}")
+    if not requests:
+        return dg.SkipReason(f"{sum(h.documents for h in held)} held document(s); their periods are still closed")
+    return dg.SensorResult(run_requests=requests)
+
+
+sensors = [sedona_export_folder_sensor, held_documents_replay_sensor]

@@ -91,6 +91,10 @@ class Destination(Protocol):
     def is_period_open(self, txn_date) -> bool:
         ...
 
+    def book_close_date(self):
+        """The date the books are closed through (None: nothing closed). Documents dated on or before it
+        are held, not sent; the replay sensor notices when it moves and posts them once."""
+
 
 class DestinationError(Exception):
     """A destination cannot be used at all (bad configuration, unreachable folder). The message says what to do."""

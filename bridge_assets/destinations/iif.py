@@ -444,6 +444,9 @@ class IifDestination(RunFileDestination):
     def is_period_open(self, txn_date) -> bool:
         return period_is_open(txn_date, self.closed_through)
 
+    def book_close_date(self) -> dt.date | None:
+        return self.closed_through
+
 
 def _written_sum(rows: Sequence[str]) -> Decimal:
     """The sum of the AMOUNT cells exactly as they will be in the file."""

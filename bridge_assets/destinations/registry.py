@@ -12,9 +12,10 @@ KNOWN = ("staging_csv", "qbd_iif")
 
 def build_destination(name: str, settings: BridgeSettings) -> Destination:
     if name == "staging_csv":
-        return StagingCsvDestination(settings.output / "staging")
+        return StagingCsvDestination(settings.output / "staging", closed_through=settings.books_closed_through)
     if name == "qbd_iif":
-        return IifDestination(settings.output / "qbd_iif", max_docnum=settings.iif_max_docnum)
+        return IifDestination(settings.output / "qbd_iif", max_docnum=settings.iif_max_docnum,
+                              closed_through=settings.books_closed_through)
     raise DestinationError(
         f"BRIDGE_DESTINATIONS names '{name}', which is not a destination this bridge knows; "
         f"use a comma-separated list of: {', '.join(KNOWN)}"

@@ -167,6 +167,9 @@ class StagingCsvDestination(RunFileDestination):
     def is_period_open(self, txn_date) -> bool:
         return period_is_open(txn_date, self.closed_through)
 
+    def book_close_date(self) -> dt.date | None:
+        return self.closed_through
+
     # --- posting ----------------------------------------------------------------------------------
 
     def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
