@@ -130,32 +130,28 @@ def map_periods(
     source = settings.source
     prefix = settings.doc_number_prefix.replace("'", "''")
 
-    # 1. The current version of each invoice number: rows of the latest file that carries it.
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _current AS
-        WITH latest AS (
-            SELECT trim(l.invoice_number) AS source_id, max(f.seq) AS seq
-            FROM {lines_table} l JOIN {files_table} f USING (file_sha256)
-            GROUP BY 1
-        )
-        SELECT l.* FROM {lines_table} l
-        JOIN {files_table} f USING (file_sha256)
-        JOIN latest ON latest.source_id = trim(l.invoice_number) AND latest.seq = f.seq
-        WHERE l.period IN (SELECT period FROM _periods)
-    """)
-
-    # 2. Type every row; collect what is wrong with it. Each text is cleaned and parsed once (CTE `c`),
+    # 1. Type every row of each document's current version; collect what is wrong with it. Each text is cleaned and parsed once (CTE `c`),
     #    then checked against what was present, so a present-but-unreadable value is an error, never a guess.
     con.execute(r"""
         CREATE OR REPLACE TEMP TABLE _typed AS
-        WITH c AS (
+        WITH latest AS (
+            -- the current version of each invoice number: rows of the latest file that carries it
+            SELECT trim(l.invoice_number) AS source_id, max(f.seq) AS seq
+            FROM {lines_table} l JOIN {files_table} f USING (file_sha256)
+            GROUP BY 1
+        ), current_rows AS (
+            SELECT l.* FROM {lines_table} l
+            JOIN {files_table} f USING (file_sha256)
+            JOIN latest ON latest.source_id = trim(l.invoice_number) AND latest.seq = f.seq
+            WHERE l.period IN (SELECT period FROM _periods)
+        ), c AS (
             SELECT *,
                 _clean(amount) AS amount_c, _clean(quantity) AS qty_c, _clean(rate) AS rate_c,
                 _clean(tax_amount) AS tax_c, _clean(invoice_total) AS total_c,
                 _sedona_date(invoice_date) AS date_v,
                 _sedona_date(service_start_date) AS start_v, _sedona_date(service_end_date) AS end_v,
                 lower(trim(document_type)) AS type_c, upper(trim(taxable)) AS taxable_c, upper(trim(bill_cycle)) AS cycle_c
-            FROM _current
+            FROM current_rows
         ), v AS (
             SELECT *,
                 CASE WHEN regexp_full_match(amount_c, '-?\d+(\.\d{1,2})?') THEN CAST(amount_c AS DECIMAL(18,2)) END AS amount_v,
@@ -214,9 +210,9 @@ def map_periods(
                 CASE WHEN coalesce(cycle_c, '') NOT IN ('', 'M', 'Q', 'S', 'A') THEN 'BillCycle ' || _q(bill_cycle) || ' is not M, Q, S or A' END
             ) AS row_errors
         FROM v
-    """)
+    """.replace("{lines_table}", lines_table).replace("{files_table}", files_table))
 
-    # 3. One row per document: header consistency, sign convention, totals.
+    # 2. One row per document: header consistency, sign convention, totals.
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _heads AS
         SELECT
@@ -255,25 +251,23 @@ def map_periods(
     """)
     # Credits are written positive or in parentheses depending on the report style; the document's
     # own total (or, without one, the sum of its lines) says which, so a credit is never guessed.
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _lines AS
-        SELECT
-            t.source_id, t.file_name, t.row_number,
-            row_number() OVER (PARTITION BY t.source_id ORDER BY t.row_number)::INTEGER AS line_no,
-            t.item_code, t.description, t.bill_cycle, t.service_start, t.service_end, t.taxable,
-            CASE WHEN h.flip THEN abs(t.qty_in) ELSE t.qty_in END AS qty,
-            CASE WHEN h.flip THEN abs(t.rate_in) ELSE t.rate_in END AS unit_price,
-            CASE WHEN h.flip THEN -t.amount_in ELSE t.amount_in END AS amount,
-            CASE WHEN h.flip THEN -t.tax_in ELSE t.tax_in END AS tax_amount
-        FROM _typed t
-        JOIN (SELECT source_id, doc_type = 'credit_memo' AND coalesce(total_in, amount_sum_in) < 0 AS flip FROM _heads) h
-          USING (source_id)
-    """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _lines2 AS
         SELECT *, {_kind_sql(settings)} AS kind,
                round(CAST(qty AS DECIMAL(18,4)) * CAST(unit_price AS DECIMAL(18,4)), 2) AS qty_x_price
-        FROM _lines
+        FROM (
+            SELECT
+                t.source_id, t.file_name, t.row_number,
+                row_number() OVER (PARTITION BY t.source_id ORDER BY t.row_number)::INTEGER AS line_no,
+                t.item_code, t.description, t.bill_cycle, t.service_start, t.service_end, t.taxable,
+                CASE WHEN h.flip THEN abs(t.qty_in) ELSE t.qty_in END AS qty,
+                CASE WHEN h.flip THEN abs(t.rate_in) ELSE t.rate_in END AS unit_price,
+                CASE WHEN h.flip THEN -t.amount_in ELSE t.amount_in END AS amount,
+                CASE WHEN h.flip THEN -t.tax_in ELSE t.tax_in END AS tax_amount
+            FROM _typed t
+            JOIN (SELECT source_id, doc_type = 'credit_memo' AND coalesce(total_in, amount_sum_in) < 0 AS flip FROM _heads) h
+              USING (source_id)
+        )
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _docs AS
@@ -449,7 +443,7 @@ def map_periods(
                (SELECT count(*) FROM rejected_documents WHERE period IN (SELECT period FROM _periods)),
                (SELECT count(*) FROM _typed WHERE row_errors <> '')
     """).fetchall()[0]
-    for table in ("_current", "_typed", "_heads", "_lines", "_lines2", "_docs", "_base", "_known", "_verdicts", "_good", "_line_json"):
+    for table in ("_typed", "_heads", "_lines2", "_docs", "_base", "_known", "_verdicts", "_good", "_line_json"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return MappingResult(periods, *counts)
 
