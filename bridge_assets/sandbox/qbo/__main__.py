@@ -7,46 +7,27 @@ process can start it on port 0 and learn the URL. Logs go to stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
-import uvicorn
-
+from bridge_assets.sandbox import cli_support
 from bridge_assets.sandbox.qbo.app import create_app
-from bridge_assets.sandbox.qbo.server import bind_loopback, uvicorn_config
+from bridge_assets.sandbox.qbo.server import EMULATOR_NAME, uvicorn_config
 from bridge_assets.sandbox.qbo.settings import EmulatorSettings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bridge_assets.sandbox.qbo",
                                      description="Local emulator of the QuickBooks Online Accounting API v3.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on stdout)")
-    parser.add_argument("--state", required=True, type=Path, help="SQLite file holding the books")
-    parser.add_argument("--settings-json", default=None, help="EmulatorSettings as a JSON object")
-    parser.add_argument("--settings-file", type=Path, default=None, help="EmulatorSettings in a JSON file")
+    cli_support.add_server_arguments(parser, state_help="SQLite file holding the books")
     parser.add_argument("--time-scale", type=float, default=None, help="60 makes a minute last a second")
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
 
-    values: dict = {}
-    if args.settings_file:
-        values.update(json.loads(args.settings_file.read_text()))
-    if args.settings_json:
-        values.update(json.loads(args.settings_json))
-    if args.time_scale is not None:
-        values["time_scale"] = args.time_scale
-    try:
-        settings = EmulatorSettings.from_mapping(values)
-    except (TypeError, ValueError) as problem:
-        parser.error(str(problem))
+    settings = cli_support.settings_from_arguments(parser, args, EmulatorSettings, time_scale=args.time_scale)
 
     app = create_app(args.state, settings=settings)
-    sock = bind_loopback(args.host, args.port)
-    host, port = sock.getsockname()[:2]
-    print(f"QBO emulator listening on http://{host}:{port}", flush=True)
-    uvicorn.Server(uvicorn_config(app, args.log_level)).run(sockets=[sock])
+    cli_support.announce_and_serve(app, name=EMULATOR_NAME, host=args.host, port=args.port, log_level=args.log_level,
+                                   config=uvicorn_config)
     return 0
 
 

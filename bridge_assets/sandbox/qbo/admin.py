@@ -13,8 +13,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
+from bridge_assets.sandbox import serving
 from bridge_assets.sandbox.qbo import company, wire
 from bridge_assets.sandbox.qbo.books import Books
 from bridge_assets.sandbox.qbo.faults import FaultInjector
@@ -23,7 +24,7 @@ from bridge_assets.sandbox.qbo.oauth import OAuthError, OAuthServer
 from bridge_assets.sandbox.qbo.settings import EmulatorSettings
 from bridge_assets.sandbox.qbo.store import Store
 
-PREFIX = "/_emulator"
+PREFIX = serving.ADMIN_PREFIX
 DUMPABLE = ("Invoice", "CreditMemo", "Payment", "Customer", "Item", "Account", "Preferences", "CompanyInfo")
 
 
@@ -45,9 +46,7 @@ class Admin:
         self.faults = faults
 
     def routes(self) -> list[BaseRoute]:
-        def route(path: str, endpoint, methods: list[str]) -> Route:
-            return Route(PREFIX + path, self._guarded(endpoint), methods=methods)
-
+        route = serving.admin_router(self._guarded)
         return [
             route("/health", self.health, ["GET"]),
             route("/settings", self.read_settings, ["GET"]),
@@ -81,13 +80,7 @@ class Admin:
 
     @staticmethod
     async def _body(request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        if not raw.strip():
-            return {}
-        body = wire.loads(raw)
-        if not isinstance(body, dict):
-            raise AdminError("the body must be a JSON object")
-        return body
+        return await serving.read_json_object(request, wire.loads, AdminError)
 
     def _company(self, realm_id: str) -> dict[str, Any]:
         config = self.store.company_config(realm_id)

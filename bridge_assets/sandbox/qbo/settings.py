@@ -15,6 +15,8 @@ import dataclasses
 from decimal import Decimal
 from typing import Any, Mapping
 
+from bridge_assets.sandbox.cli_support import settings_from_mapping
+
 REFRESH_TOKEN_ROTATION_POLICIES = ("always", "daily", "never")
 DROP_MODES = ("reset", "502", "timeout")
 
@@ -86,12 +88,7 @@ class EmulatorSettings:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> "EmulatorSettings":
         """Build from JSON-ish values (the CLI's --settings-json); unknown keys are an error."""
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown emulator settings {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return settings_from_mapping(cls, values)
 
     def to_mapping(self) -> dict[str, Any]:
         """The inverse of from_mapping, JSON-serialisable (used to hand settings to a subprocess)."""

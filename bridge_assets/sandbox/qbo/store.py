@@ -11,15 +11,13 @@ tombstones so CDC can report them and a second touch can answer 610.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import sqlite3
-import threading
 import time
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from bridge_assets.sandbox.qbo import wire
+from bridge_assets.sandbox.sqlite_state import SqliteState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS companies (
@@ -127,66 +125,13 @@ class RecordedResponse:
     created_at: float
 
 
-class Store:
-    """All persistent state. Thread-safe: one connection behind a re-entrant lock."""
+class Store(SqliteState):
+    """All persistent state. Thread-safe: one connection behind a re-entrant lock.
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        # WAL + NORMAL survives a killed process (not a power cut), which is the crash we emulate.
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        self._conn.executescript(SCHEMA)
+    Nested `transaction()` use becomes a savepoint, so one batch item can fail alone.
+    """
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    # --- transactions ----------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """All-or-nothing. Nested use becomes a savepoint, so one batch item can fail alone."""
-        with self._lock:
-            depth = self._depth
-            self._depth += 1
-            if depth == 0:
-                self._conn.execute("BEGIN IMMEDIATE")
-            else:
-                self._conn.execute(f"SAVEPOINT sp{depth}")
-            try:
-                yield
-            except BaseException:
-                if depth == 0:
-                    self._conn.execute("ROLLBACK")
-                else:
-                    self._conn.execute(f"ROLLBACK TO sp{depth}")
-                    self._conn.execute(f"RELEASE sp{depth}")
-                raise
-            else:
-                if depth == 0:
-                    self._conn.execute("COMMIT")
-                else:
-                    self._conn.execute(f"RELEASE sp{depth}")
-            finally:
-                self._depth -= 1
-
-    def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
-        with self._lock:
-            return self._conn.execute(sql, params)
-
-    def fetchall(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
-
-    def fetchone(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchone()
+    schema = SCHEMA
 
     # --- companies -------------------------------------------------------------------------------
 

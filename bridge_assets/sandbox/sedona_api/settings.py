@@ -30,6 +30,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
+from bridge_assets.sandbox.cli_support import settings_from_mapping
+
 AUTH_SCHEMES = ("token", "basic", "api_key")
 PAGING_STYLES = ("page", "skip")
 ENVELOPES = ("array", "object")
@@ -84,12 +86,7 @@ class EmulatorSettings:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> "EmulatorSettings":
         """Build from JSON-ish values (the CLI's --settings-json); unknown keys are an error."""
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown emulator settings {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return settings_from_mapping(cls, values)
 
     def to_mapping(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)

@@ -12,18 +12,16 @@ and changes made within one second share a stamp (as they do in a real SedonaOff
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
 import sqlite3
-import threading
 import time
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from bridge_assets.sandbox.sedona_api import wire
 from bridge_assets.sandbox.sedona_api.models import Model
+from bridge_assets.sandbox.sqlite_state import SqliteState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -83,56 +81,10 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-class Store:
+class Store(SqliteState):
     """All persistent state. Thread-safe: one connection behind a re-entrant lock."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        self._conn.executescript(SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._lock:
-            depth = self._depth
-            self._depth += 1
-            self._conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT sp{depth}")
-            try:
-                yield
-            except BaseException:
-                if depth == 0:
-                    self._conn.execute("ROLLBACK")
-                else:
-                    self._conn.execute(f"ROLLBACK TO sp{depth}")
-                    self._conn.execute(f"RELEASE sp{depth}")
-                raise
-            else:
-                self._conn.execute("COMMIT" if depth == 0 else f"RELEASE sp{depth}")
-            finally:
-                self._depth -= 1
-
-    def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
-        with self._lock:
-            return self._conn.execute(sql, params)
-
-    def fetchall(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
-
-    def fetchone(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchone()
+    schema = SCHEMA
 
     # --- clock -----------------------------------------------------------------------------------
 

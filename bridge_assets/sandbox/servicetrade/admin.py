@@ -11,8 +11,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
+from bridge_assets.sandbox import serving
 from bridge_assets.sandbox.servicetrade import records, wire
 from bridge_assets.sandbox.servicetrade.api import api_url
 from bridge_assets.sandbox.servicetrade.auth import Auth
@@ -21,7 +22,7 @@ from bridge_assets.sandbox.servicetrade.seed import seed_from_book
 from bridge_assets.sandbox.servicetrade.settings import EmulatorSettings
 from bridge_assets.sandbox.servicetrade.store import Store, load_json
 
-PREFIX = "/_emulator"
+PREFIX = serving.ADMIN_PREFIX
 
 
 class AdminError(Exception):
@@ -43,9 +44,7 @@ class Admin:
         self.fields = settings.fields
 
     def routes(self) -> list[BaseRoute]:
-        def route(path: str, endpoint, methods: list[str]) -> Route:
-            return Route(PREFIX + path, self._guarded(endpoint), methods=methods)
-
+        route = serving.admin_router(self._guarded)
         return [
             route("/health", self.health, ["GET"]),
             route("/settings", self.read_settings, ["GET"]),
@@ -72,25 +71,11 @@ class Admin:
         ]
 
     def _guarded(self, endpoint):
-        async def call(request: Request) -> Response:
-            try:
-                return await endpoint(request)
-            except AdminError as problem:
-                return _json({"error": str(problem)}, problem.status)
-            except (ValueError, TypeError, KeyError) as problem:
-                return _json({"error": f"{type(problem).__name__}: {problem}"}, 400)
-
-        return call
+        return serving.guard_admin_endpoint(endpoint, AdminError, _json)
 
     @staticmethod
     async def _body(request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        if not raw.strip():
-            return {}
-        body = wire.loads(raw)
-        if not isinstance(body, dict):
-            raise AdminError("the body must be a JSON object")
-        return body
+        return await serving.read_json_object(request, wire.loads, AdminError)
 
     def _render(self, request: Request, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
         refs = records.References.load(self.store, found)

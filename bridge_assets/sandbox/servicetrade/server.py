@@ -13,50 +13,39 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
-import re
-import socket
 import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
+from bridge_assets.sandbox import serving
 from bridge_assets.sandbox.servicetrade.app import create_app
 from bridge_assets.sandbox.servicetrade.settings import EmulatorSettings
 
-LISTENING = re.compile(r"listening on (http://\S+)")
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
+# The shared plumbing, under the names this module has always offered.
+LISTENING = serving.LISTENING
+PROJECT_ROOT = serving.PROJECT_ROOT
+bind_loopback = serving.bind_loopback
+uvicorn_config = serving.uvicorn_config
+
+EMULATOR_NAME = "ServiceTrade"  # as in "the ServiceTrade emulator did not start"
+EMULATOR_MODULE = "bridge_assets.sandbox.servicetrade"
 
 
 class AdminCallFailed(RuntimeError):
     pass
 
 
-class AdminClient:
+class AdminClient(serving.AdminHttpClient):
     """The `/_emulator/...` endpoints as methods, for tests and for the bridge's sandbox set-up."""
 
-    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
-        self._http = httpx.Client(base_url=f"{base_url}/_emulator", timeout=timeout)
+    call_failed = AdminCallFailed
 
-    def close(self) -> None:
-        self._http.close()
-
-    def _call(self, method: str, path: str, payload: dict[str, Any] | None = None,
-              params: dict[str, Any] | None = None) -> Any:
-        response = self._http.request(method, path, json=payload, params=params)
-        if response.status_code != 200:
-            raise AdminCallFailed(f"{method} /_emulator{path} answered {response.status_code}: {response.text}")
+    def _decode(self, response: httpx.Response) -> Any:
         return json.loads(response.content, parse_float=Decimal)  # money stays exact
-
-    def health(self) -> dict[str, Any]:
-        return self._call("GET", "/health")
 
     def settings(self) -> dict[str, Any]:
         return self._call("GET", "/settings")
@@ -142,42 +131,9 @@ class EmulatorHandle:
 
 
 @dataclasses.dataclass
-class SpawnedEmulator(EmulatorHandle):
+class SpawnedEmulator(EmulatorHandle, serving.ChildProcessControl):
     process: subprocess.Popen | None = None
     log_path: Path | None = None
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no flush beyond what SQLite already committed."""
-        if self.alive:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.alive:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def bind_loopback(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    """A listening socket, so the URL is known (and connectable) before the server starts."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock
-
-
-def uvicorn_config(app: Any, log_level: str = "warning") -> uvicorn.Config:
-    return uvicorn.Config(app, log_level=log_level, access_log=False, ws="none", lifespan="off",
-                          timeout_graceful_shutdown=2)
 
 
 @contextlib.contextmanager
@@ -186,27 +142,12 @@ def run_emulator(state_path: str | Path, settings: EmulatorSettings | None = Non
     """The emulator in a background thread of this process; stops (and closes its file) on exit."""
     settings = settings or EmulatorSettings()
     app = create_app(state_path, settings)
-    sock = bind_loopback(host, port)
-    server = uvicorn.Server(uvicorn_config(app))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="servicetrade-emulator",
-                              daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the ServiceTrade emulator did not start")
-        time.sleep(0.01)
-    bound_host, bound_port = sock.getsockname()[:2]
-    base_url = f"http://{bound_host}:{bound_port}"
-    handle = EmulatorHandle(base_url, Path(state_path), settings, AdminClient(base_url))
-    try:
-        yield handle
-    finally:
-        handle.admin.close()
-        server.should_exit = True
-        thread.join(timeout=10)
-        app.state.emulator.store.close()
-        sock.close()
+    with (
+        serving.serve_in_thread(uvicorn_config(app), name=EMULATOR_NAME, thread_name="servicetrade-emulator",
+                                host=host, port=port, after_stop=app.state.emulator.store.close) as base_url,
+        contextlib.closing(AdminClient(base_url)) as admin,
+    ):
+        yield EmulatorHandle(base_url, Path(state_path), settings, admin)
 
 
 @contextlib.contextmanager
@@ -219,44 +160,11 @@ def spawn_emulator(state_path: str | Path, settings: EmulatorSettings | None = N
     """
     settings = settings or EmulatorSettings()
     state_path = Path(state_path)
-    log_path = state_path.with_name(state_path.name + ".log")
-    command = [sys.executable, "-m", "bridge_assets.sandbox.servicetrade", "--host", host, "--port", str(port),
-               "--state", str(state_path), "--settings-json", json.dumps(settings.to_mapping())]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
-           "PYTHONUNBUFFERED": "1"}
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
-    try:
-        first_line: list[str] = []
-        reader = threading.Thread(target=lambda: first_line.append(process.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(startup_timeout)
-        match = LISTENING.search(first_line[0]) if first_line else None
-        if match is None:
-            raise RuntimeError(f"the ServiceTrade emulator did not start; see {log_path}")
-        # Keep draining stdout so the child can never block on a full pipe.
-        threading.Thread(target=lambda: process.stdout.read(), daemon=True).start()
-        base_url = match.group(1)
-        handle = SpawnedEmulator(base_url, state_path, settings, AdminClient(base_url), process, log_path)
-        _wait_healthy(handle, startup_timeout)
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
-    try:
+
+    def make_handle(base_url: str, process: subprocess.Popen, log_path: Path) -> SpawnedEmulator:
+        return SpawnedEmulator(base_url, state_path, settings, AdminClient(base_url), process, log_path)
+
+    with serving.spawn_module(EMULATOR_MODULE, name=EMULATOR_NAME, state_path=state_path, settings=settings.to_mapping(),
+                              make_handle=make_handle, host=host, port=port,
+                              startup_timeout=startup_timeout) as handle:
         yield handle
-    finally:
-        handle.admin.close()
-        handle.stop()
-
-
-def _wait_healthy(handle: EmulatorHandle, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            handle.admin.health()
-            return
-        except (httpx.HTTPError, AdminCallFailed):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)

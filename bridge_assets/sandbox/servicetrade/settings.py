@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from bridge_assets.sandbox.cli_support import settings_from_mapping
 from bridge_assets.sandbox.servicetrade.statuses import STATUSES, TransitionTable
 from bridge_assets.sources.servicetrade_mapping import ServiceTradeFieldMap
 
@@ -91,12 +92,7 @@ class EmulatorSettings:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> EmulatorSettings:
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown emulator settings {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return settings_from_mapping(cls, values)
 
     def to_mapping(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)

@@ -8,14 +8,11 @@ does not log everybody out.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
+
+from bridge_assets.sandbox.sqlite_state import SqliteState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -108,61 +105,16 @@ SEQUENCE_STARTS = {
 }
 
 
-class Store:
+class Store(SqliteState):
     """All persistent state. Thread-safe: one connection behind a re-entrant lock."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        # WAL + NORMAL survives a killed process (not a power cut), which is the crash we emulate.
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        self._conn.executescript(SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """All-or-nothing; nested use joins the outer transaction."""
-        with self._lock:
-            outer = self._depth == 0
-            self._depth += 1
-            if outer:
-                self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                if outer:
-                    self._conn.execute("ROLLBACK")
-                raise
-            else:
-                if outer:
-                    self._conn.execute("COMMIT")
-            finally:
-                self._depth -= 1
-
-    def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
-        with self._lock:
-            return self._conn.execute(sql, params)
+    schema = SCHEMA
+    # Nested use joins the outer transaction (no savepoints): what a caller groups commits together.
+    savepoints = False
 
     def executemany(self, sql: str, rows: list[tuple]) -> None:
         with self._lock:
             self._conn.executemany(sql, rows)
-
-    def fetchall(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
-
-    def fetchone(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchone()
 
     def next_id(self, name: str, count: int = 1) -> int:
         """Reserve `count` ids of a sequence; returns the first."""
