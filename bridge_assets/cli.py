@@ -8,6 +8,7 @@ one run, and prints what happened. Running it again posts nothing new.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 from bridge_assets.settings import BridgeSettings
 
@@ -32,6 +34,58 @@ def _dagster_home(settings: BridgeSettings) -> Path:
         shutil.copy(source, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+SANDBOX_CLIENT_ID = "bridge-sandbox-app"
+# Not a secret: the key of the local emulator's sandbox app, the same on every machine.
+SANDBOX_CLIENT_SECRET = "bridge-sandbox-app-key"
+SANDBOX_TIME_SCALE = "10"
+
+
+@contextlib.contextmanager
+def quickbooks_sandbox(settings: BridgeSettings) -> Iterator[str | None]:
+    """Unless real QuickBooks Online keys are configured (QBO_CLIENT_ID), start the QuickBooks Online
+    emulator for the length of the command and point the bridge at it: a company that persists in
+    `$BRIDGE_HOME/sandbox/`, tokens minted without a browser, limits at a 10x time scale (so the demo
+    takes seconds, not minutes), and `qbo` added to the destinations unless BRIDGE_DESTINATIONS is set."""
+    if os.environ.get("QBO_CLIENT_ID"):
+        yield None
+        return
+    from bridge_assets.sandbox.qbo import EmulatorSettings, spawn_emulator
+
+    folder = settings.home / "sandbox"
+    folder.mkdir(parents=True, exist_ok=True)
+    emulator_settings = EmulatorSettings(
+        clients={SANDBOX_CLIENT_ID: SANDBOX_CLIENT_SECRET}, refresh_token_rotation="daily",
+        time_scale=float(SANDBOX_TIME_SCALE),
+    )
+    with spawn_emulator(folder / "qbo_company.sqlite3", emulator_settings) as qbo:
+        realm_file = folder / "qbo_realm_id.txt"
+        if realm_file.exists():
+            realm = realm_file.read_text().strip()
+        else:
+            realm = qbo.admin.create_company(company_name="Sample Alarm Co (sandbox)")
+            realm_file.write_text(realm)
+        store = settings.home / "secrets" / "qbo_tokens.json"
+        values = {
+            "QBO_BASE_URL": qbo.base_url, "QBO_REALM_ID": realm, "QBO_TOKEN_URL": qbo.token_url,
+            "QBO_CLIENT_ID": SANDBOX_CLIENT_ID, "QBO_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+            "QBO_TIME_SCALE": SANDBOX_TIME_SCALE, "QBO_TOKEN_STORE": str(store),
+        }
+        if not store.exists():
+            values["QBO_REFRESH_TOKEN"] = qbo.admin.mint_tokens(realm, client_id=SANDBOX_CLIENT_ID)["refresh_token"]
+        if not os.environ.get("BRIDGE_DESTINATIONS"):
+            values["BRIDGE_DESTINATIONS"] = "qbo,staging_csv,qbd_iif"
+        saved = {k: os.environ.get(k) for k in values}
+        os.environ.update(values)
+        try:
+            yield qbo.base_url
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 def drop_sample_exports(settings: BridgeSettings, *, seed: int, lines: int, first_period: str, months: int,
@@ -148,6 +202,13 @@ def _period_range(first: str, months: int) -> list[str]:
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = BridgeSettings.from_env()
     settings.folders.create()
+    with quickbooks_sandbox(settings) as emulator:
+        if emulator:
+            print(f"QuickBooks Online emulator (sandbox company, no Intuit account needed) at {emulator}")
+        return _demo(args, BridgeSettings.from_env())
+
+
+def _demo(args: argparse.Namespace, settings: BridgeSettings) -> int:
     periods = _period_range(args.first_period, args.months)
     print(f"Generating a sample alarm-company book (seed {args.seed}, about {args.lines} lines, {periods[0]} to {periods[-1]})")
     dropped = drop_sample_exports(settings, seed=args.seed, lines=args.lines, first_period=args.first_period,
@@ -176,10 +237,18 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    """`dagster dev` on the same defaults, sensor and schedule running. Started in its own session with
-    SIGINT at its default, so stopping it (Ctrl-C or SIGTERM) stops the webserver and daemon too."""
+    """`dagster dev` on the same defaults (and the same QuickBooks Online emulator as `demo`), sensor and
+    schedule running. Started in its own session with SIGINT at its default, so stopping it (Ctrl-C or
+    SIGTERM) stops the webserver and daemon too."""
     settings = BridgeSettings.from_env()
     settings.folders.create()
+    with quickbooks_sandbox(settings) as emulator:
+        if emulator:
+            print(f"QuickBooks Online emulator (sandbox company) at {emulator}")
+        return _ui(args, settings)
+
+
+def _ui(args: argparse.Namespace, settings: BridgeSettings) -> int:
     _dagster_home(settings)
     command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
                "-h", args.host, "-p", str(args.port)]
@@ -199,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="generate a sample book, drop its exports, run every asset, print a summary")
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--lines", type=int, default=20_000)
+    demo.add_argument("--lines", type=int, default=5_000)
     demo.add_argument("--first-period", default="2026-08")
     demo.add_argument("--months", type=int, default=3)
     demo.add_argument("--defect", action="append", help="add a realistic defect (renamed_column, bad_amount, ...)")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from bridge_assets.destinations.base import Destination, DestinationError
 from bridge_assets.destinations.iif import IifDestination
+from bridge_assets.destinations.qbo import QboDestination
 from bridge_assets.destinations.staging_csv import StagingCsvDestination
 from bridge_assets.settings import BridgeSettings
 
-KNOWN = ("staging_csv", "qbd_iif")
+KNOWN = ("qbo", "staging_csv", "qbd_iif")
 
 
 def build_destination(name: str, settings: BridgeSettings) -> Destination:
+    if name == "qbo":
+        return QboDestination.from_env(settings)
     if name == "staging_csv":
         return StagingCsvDestination(settings.output / "staging", closed_through=settings.books_closed_through)
     if name == "qbd_iif":
