@@ -71,3 +71,47 @@ def test_credit_in_a_closed_period_is_held_survives_runs_and_posts_once_when_boo
         assert con.execute("SELECT state FROM ledger_postings WHERE doc_number = '2'").fetchall()[0][0] == "posted"
     assert sorted(_staged_numbers(settings)) == ["1", "2", "3"]
     assert isinstance(_tick(settings), dg.SkipReason)
+
+
+def test_quickbooks_credit_in_a_closed_period_is_held_and_posts_once_after_the_book_close_date_moves(
+        settings, db, monkeypatch, tmp_path):
+    from bridge_assets.sandbox.qbo import EmulatorSettings, run_emulator
+
+    client_id, secret = "closed-period-app", "closed-period-key"
+    with run_emulator(tmp_path / "qbo.sqlite3", EmulatorSettings(clients={client_id: secret}, time_scale=60,
+                                                                  refresh_token_rotation="daily")) as qbo:
+        realm = qbo.admin.create_company()
+        for name, value in {"QBO_BASE_URL": qbo.base_url, "QBO_TOKEN_URL": qbo.token_url, "QBO_REALM_ID": realm,
+                            "QBO_CLIENT_ID": client_id, "QBO_CLIENT_SECRET": secret, "QBO_TIME_SCALE": "60",
+                            "QBO_REFRESH_TOKEN": qbo.admin.mint_tokens(realm, client_id=client_id)["refresh_token"],
+                            "BRIDGE_DESTINATIONS": "qbo"}.items():
+            monkeypatch.setenv(name, value)
+        instance = dg.DagsterInstance.ephemeral()
+        write_export(settings.inbox / "aug.csv", [line(number="1", date="08/03/2026", start="08/01/2026",
+                                                       end="08/31/2026")])
+        _run(settings, "2026-08", instance)
+
+        qbo.admin.set_book_close_date(realm, "2026-09-20")
+        write_export(settings.inbox / "sep.csv", [
+            line(number="2", date="09/15/2026", doc_type="Credit", applies="1", cycle="", start="", end=""),
+            line(number="3", date="09/25/2026"),
+        ])
+        _run(settings, "2026-09", instance)
+        _run(settings, "2026-09", instance)          # the next night: still closed, still held, nothing sent
+        with db.connect() as con:
+            states = dict(con.execute("SELECT doc_number, state FROM ledger_postings").fetchall())
+        assert states == {"1": "posted", "2": "held", "3": "posted"}
+        assert qbo.admin.dump(realm, "CreditMemo") == []
+        assert isinstance(_tick(settings), dg.SkipReason)
+
+        qbo.admin.set_book_close_date(realm, "2026-08-31")
+        (request,) = _tick(settings).run_requests
+        assert request.tags[RANGE_START] == "2026-09"
+        _run(settings, "2026-09", instance)
+        _run(settings, "2026-09", instance)
+        credits = qbo.admin.dump(realm, "CreditMemo")
+        assert [c["DocNumber"] for c in credits] == ["2"]
+        with db.connect() as con:
+            assert con.execute("SELECT state, dest_id FROM ledger_postings WHERE doc_number = '2'").fetchall() == [
+                ("posted", credits[0]["Id"])]
+        assert isinstance(_tick(settings), dg.SkipReason)
