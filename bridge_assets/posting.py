@@ -85,7 +85,9 @@ def resolve_unknown_outcomes(db: Database, destination: Destination, run_id: str
     if not stuck:
         return
     progress(f"{name}: resolving {len(stuck)} document(s) whose earlier outcome is unknown")
-    for doc_key, row in stuck.items():
+    # Invoices first: a credit or payment is linked to its invoice by the destination's id.
+    order = {"invoice": 0, "credit_memo": 1, "payment": 2}
+    for doc_key, row in sorted(stuck.items(), key=lambda item: (order.get(item[1].doc_type, 3), item[0])):
         sending = ledger.Sending(doc_key, row.period, row.doc_type, row.doc_number, row.sending_hash or "",
                                  Action(row.sending_action or "create"), row.request_id or "")
         found = None if destination.capabilities.honours_request_id else destination.find(row.doc_type, row.doc_number)
