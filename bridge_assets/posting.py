@@ -85,9 +85,10 @@ def resolve_unknown_outcomes(db: Database, destination: Destination, run_id: str
     if not stuck:
         return
     progress(f"{name}: resolving {len(stuck)} document(s) whose earlier outcome is unknown")
-    # Invoices first: a credit or payment is linked to its invoice by the destination's id.
+    # Periods in order, invoices first: a credit or payment is linked to its invoice by the destination's id.
     order = {"invoice": 0, "credit_memo": 1, "payment": 2}
-    for doc_key, row in sorted(stuck.items(), key=lambda item: (order.get(item[1].doc_type, 3), item[0])):
+    resend: list[tuple[ledger.Sending, ledger.PostingRow]] = []
+    for doc_key, row in sorted(stuck.items(), key=lambda i: (i[1].period, order.get(i[1].doc_type, 3), i[0])):
         sending = ledger.Sending(doc_key, row.period, row.doc_type, row.doc_number, row.sending_hash or "",
                                  Action(row.sending_action or "create"), row.request_id or "")
         found = None if destination.capabilities.honours_request_id else destination.find(row.doc_type, row.doc_number)
@@ -100,30 +101,53 @@ def resolve_unknown_outcomes(db: Database, destination: Destination, run_id: str
                 ledger.record_outcomes(con, name, run_id, [(sending, dataclasses.replace(
                     found, message="resolved after an interrupted run: found in the destination"))])
             report.count(report.resolved, found.status)
-            continue
-        # Not there (or a destination that replays by request id): send the same request again.
-        with db.connect() as con:
-            documents = mapping.load_documents(con, [doc_key])
-            previous = ledger.last_sent(con, name, [doc_key])
-        document = documents.get(doc_key)
+        else:
+            resend.append((sending, row))
+    if resend:
+        _resend(db, destination, run_id, resend, report)
+
+
+def _resend(db: Database, destination: Destination, run_id: str,
+            resend: list[tuple[ledger.Sending, ledger.PostingRow]], report: PostingReport) -> None:
+    """Not found (or a destination that replays by request id): the same requests again, in one
+    destination run per period and in batches, exactly as a normal run would send them."""
+    name = destination.name
+    keys = [s.doc_key for s, _ in resend]
+    with db.connect() as con:
+        documents = mapping.load_documents(con, keys)
+        previous = ledger.last_sent(con, name, keys)
+    superseded, by_period = [], {}
+    for sending, row in resend:
+        document = documents.get(sending.doc_key)
         if document is None or document.content_hash != row.sending_hash:
             # The source moved on since the crash; the normal plan will send the current content.
-            # Leave a definitive record so this request id is never reused for other content.
-            with db.transaction() as con:
-                ledger.record_outcomes(con, name, run_id, [(sending, Outcome(
-                    Status.FAILED, error_code="superseded",
-                    message="the interrupted attempt was not found in the destination and the document has changed since; "
-                            "the current version is planned instead"))])
-            report.count(report.resolved, Status.FAILED)
+            # A definitive record means this request id is never reused for other content.
+            superseded.append((sending, Outcome(
+                Status.FAILED, error_code="superseded",
+                message="the interrupted attempt was not found in the destination and the document has changed since; "
+                        "the current version is planned instead")))
             continue
-        request = PostRequest(sending.action, document, sending.request_id, dest_id=row.dest_id,
-                              version=row.sync_token, previous=previous.get(doc_key))
-        destination.begin_run(run_id, document.period)
-        outcome = destination.post([request])[0]
-        report.files.extend(destination.end_run())
+        by_period.setdefault(sending.period, []).append((sending, PostRequest(
+            sending.action, document, sending.request_id, dest_id=row.dest_id, version=row.sync_token,
+            previous=previous.get(sending.doc_key))))
+    if superseded:
         with db.transaction() as con:
-            ledger.record_outcomes(con, name, run_id, [(sending, outcome)])
-        report.count(report.resolved, outcome.status)
+            ledger.record_outcomes(con, name, run_id, superseded)
+        for _ in superseded:
+            report.count(report.resolved, Status.FAILED)
+    size = max(1, destination.capabilities.batch_size)
+    for period, pairs in by_period.items():
+        destination.begin_run(run_id, period)
+        try:
+            for start in range(0, len(pairs), size):
+                chunk = pairs[start:start + size]
+                outcomes = destination.post([r for _, r in chunk])
+                with db.transaction() as con:
+                    ledger.record_outcomes(con, name, run_id, list(zip([s for s, _ in chunk], outcomes)))
+                for outcome in outcomes:
+                    report.count(report.resolved, outcome.status)
+        finally:
+            report.files.extend(destination.end_run())
 
 
 def execute_plan(db: Database, destination: Destination, periods: Sequence[str], run_id: str,
