@@ -59,8 +59,9 @@ CANONICAL_COLUMNS: tuple[str, ...] = tuple(BASELINE_ALIASES)
 REQUIRED_COLUMNS: tuple[str, ...] = ("InvoiceNumber", "InvoiceDate", "CustomerNumber", "CustomerName", "ItemCode", "Amount")
 
 # DuckDB column names for the canonical columns (snake case).
-SQL_NAMES: dict[str, str] = {c: re.sub(r"(?<!^)(?=[A-Z])", "_", c).lower().replace("p_o_", "po_") for c in CANONICAL_COLUMNS}
-SQL_NAMES["PONumber"] = "po_number"
+SQL_NAMES: dict[str, str] = {
+    c: "po_number" if c == "PONumber" else re.sub(r"(?<!^)(?=[A-Z])", "_", c).lower() for c in CANONICAL_COLUMNS
+}
 
 _HEADER_SCAN_ROWS = 30
 _IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", "~")
@@ -183,10 +184,10 @@ def open_export(path: Path | str, aliases: AliasTable | None = None, *, work_dir
     sha = file_sha256(path)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        csv_path, encoding = _xlsx_to_csv(path, work_dir), "xlsx"
+        csv_path, encoding = _xlsx_to_csv(path, sha, work_dir), "xlsx"
     elif suffix in (".csv", ".txt"):
         encoding = _detect_encoding(path)
-        csv_path = path if encoding in ("utf-8", "utf-8-sig") else _transcode(path, encoding, work_dir)
+        csv_path = path if encoding in ("utf-8", "utf-8-sig") else _transcode(path, sha, encoding, work_dir)
     else:
         raise ExportFileRefused(path, f"'{suffix}' files are not exports; drop CSV or XLSX files (Export Invoice Detail)")
 
@@ -303,28 +304,30 @@ def _detect_encoding(path: Path) -> str:
     return "utf-8-sig" if start == codecs.BOM_UTF8 else "utf-8"
 
 
-def _work_file(path: Path, work_dir: Path | None, suffix: str) -> Path:
+def _work_file(path: Path, sha256: str, work_dir: Path | None, suffix: str) -> Path:
+    """A UTF-8 CSV copy named by content, so the same bytes are converted once."""
     work_dir = Path(work_dir or tempfile.gettempdir())
     work_dir.mkdir(parents=True, exist_ok=True)
-    return work_dir / f"{path.stem}.{file_sha256(path)[:16]}{suffix}"
+    return work_dir / f"{path.stem}.{sha256[:16]}{suffix}"
 
 
-def _transcode(path: Path, encoding: str, work_dir: Path | None) -> Path:
-    target = _work_file(path, work_dir, ".utf8.csv")
+def _transcode(path: Path, sha256: str, encoding: str, work_dir: Path | None) -> Path:
+    target = _work_file(path, sha256, work_dir, ".utf8.csv")
     if not target.exists():
+        # Written aside and renamed: an interrupted conversion is never mistaken for a finished one.
+        tmp = target.with_suffix(".tmp")
         with open(path, "r", encoding=encoding, errors="strict", newline="") as src, \
-                open(target, "w", encoding="utf-8", newline="") as dst:
+                open(tmp, "w", encoding="utf-8", newline="") as dst:
             for chunk in iter(lambda: src.read(1 << 22), ""):
                 dst.write(chunk)
+        tmp.replace(target)
     return target
 
 
 def _xlsx_cell_text(value: object) -> str:
     if value is None:
         return ""
-    if isinstance(value, dt.datetime):
-        return value.strftime("%m/%d/%Y")
-    if isinstance(value, dt.date):
+    if isinstance(value, dt.date):   # datetime too
         return value.strftime("%m/%d/%Y")
     if isinstance(value, bool):
         return "Y" if value else "N"
@@ -334,10 +337,10 @@ def _xlsx_cell_text(value: object) -> str:
     return str(value)
 
 
-def _xlsx_to_csv(path: Path, work_dir: Path | None) -> Path:
+def _xlsx_to_csv(path: Path, sha256: str, work_dir: Path | None) -> Path:
     from openpyxl import load_workbook
 
-    target = _work_file(path, work_dir, ".xlsx.csv")
+    target = _work_file(path, sha256, work_dir, ".xlsx.csv")
     if target.exists():
         return target
     try:
