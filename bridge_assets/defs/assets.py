@@ -11,7 +11,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from bridge_assets import intake, mapping, planning, posting, queue, validation
-from bridge_assets.destinations.registry import build_destination
+from bridge_assets.destinations.registry import book_close_dates, opened
 from bridge_assets.sources.sedona_export import AliasTable
 from bridge_assets.storage import Database
 
@@ -158,7 +158,7 @@ def posting_plan(context: dg.AssetExecutionContext, bridge: BridgeResource, duck
     db = Database(duckdb.database)
     summaries = []
     # Asked before the transaction: a destination may need the network to say where its books close.
-    closed = {name: build_destination(name, settings).book_close_date() for name in settings.destinations}
+    closed = book_close_dates(settings.destinations, settings)
     with db.transaction() as con:
         for name in settings.destinations:
             summaries.append(planning.plan_periods(con, name, periods, closed_through=closed[name]))
@@ -186,8 +186,8 @@ def quickbooks_postings(context: dg.AssetExecutionContext, bridge: BridgeResourc
     db = Database(duckdb.database)
     reports = []
     for name in settings.destinations:
-        destination = build_destination(name, settings)
-        report = posting.execute_plan(db, destination, periods, context.run.run_id, progress=context.log.info)
+        with opened(name, settings) as destination:
+            report = posting.execute_plan(db, destination, periods, context.run.run_id, progress=context.log.info)
         reports.append(report)
         for doc_number, code, message in report.failures[:20]:
             context.log.warning(f"{name}: {doc_number} {code}: {message}")

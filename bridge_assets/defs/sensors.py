@@ -7,7 +7,7 @@ import duckdb as duckdb_errors
 from dagster_duckdb import DuckDBResource
 
 from bridge_assets import intake, queue, watch
-from bridge_assets.destinations.registry import build_destination
+from bridge_assets.destinations.registry import book_close_dates
 from bridge_assets.storage import Database, DatabaseBusy
 from bridge_assets.sources.sedona_export import AliasTable, ExportFileRefused
 
@@ -81,7 +81,7 @@ def held_documents_replay_sensor(
         return dg.SkipReason("nothing has been posted yet")
     if not held:
         return dg.SkipReason("no held documents")
-    closes = {name: build_destination(name, settings).book_close_date() for name in {h.destination for h in held}}
+    closes = book_close_dates(sorted({h.destination for h in held}), settings)
     requests = [
         dg.RunRequest(
             run_key=f"replay:{h.destination}:{h.period}:{closes[h.destination]}:{h.documents}",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+from typing import Iterable, Iterator
+
 from bridge_assets.destinations.base import Destination, DestinationError
 from bridge_assets.destinations.iif import IifDestination
 from bridge_assets.destinations.qbo import QboDestination
@@ -23,3 +27,24 @@ def build_destination(name: str, settings: BridgeSettings) -> Destination:
         f"BRIDGE_DESTINATIONS names '{name}', which is not a destination this bridge knows; "
         f"use a comma-separated list of: {', '.join(KNOWN)}"
     )
+
+
+@contextlib.contextmanager
+def opened(name: str, settings: BridgeSettings) -> Iterator[Destination]:
+    """A destination for the length of a block; network adapters close their connections after it."""
+    destination = build_destination(name, settings)
+    try:
+        yield destination
+    finally:
+        close = getattr(destination, "close", None)
+        if close is not None:
+            close()
+
+
+def book_close_dates(names: Iterable[str], settings: BridgeSettings) -> dict[str, dt.date | None]:
+    """Where each destination's books are closed through (None: nothing closed)."""
+    dates = {}
+    for name in names:
+        with opened(name, settings) as destination:
+            dates[name] = destination.book_close_date()
+    return dates
