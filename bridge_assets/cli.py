@@ -21,8 +21,6 @@ from typing import Iterator
 from bridge_assets.settings import BridgeSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 
 
 def _dagster_home(settings: BridgeSettings) -> Path:
@@ -116,6 +114,7 @@ def run_periods(settings: BridgeSettings, first: str, last: str, files: list[Pat
     import dagster as dg
 
     from bridge_assets.definitions import build_definitions
+    from bridge_assets.defs.sensors import RANGE_END, RANGE_START
 
     _dagster_home(settings)
     defs = build_definitions(settings.home)

@@ -32,9 +32,6 @@ CREATE OR REPLACE VIEW posting_plan_payloads AS
     WHERE d.content_hash = p.content_hash;
 """
 
-ACTIONS = ("create", "update", "skip", "void", "hold")
-
-
 @dataclasses.dataclass(frozen=True)
 class PlanSummary:
     destination: str

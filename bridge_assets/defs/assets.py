@@ -15,7 +15,7 @@ from bridge_assets.destinations.registry import book_close_dates, opened
 from bridge_assets.sources.sedona_export import AliasTable
 from bridge_assets.storage import Database
 
-from .metadata import documents_metadata, plan_metadata, postings_metadata, rejected_metadata
+from .metadata import documents_metadata, md_table, plan_metadata, postings_metadata, rejected_metadata
 from .partitions import billing_periods
 from .resources import BridgeResource
 
@@ -68,9 +68,7 @@ def sedona_export_lines(
         ).fetchall()
     return dg.MaterializeResult(metadata={
         "dagster/row_count": sum(r[1] for r in per_period),
-        "lines per period": dg.MetadataValue.md(
-            "| period | lines | files |\n|---|---:|---:|\n" + "\n".join(f"| {p} | {n} | {f} |" for p, n, f in per_period)
-        ),
+        "lines per period": md_table(["period", "lines", "files"], per_period),
         "files received this run": dg.MetadataValue.json(
             [{"file": r.file_name, "sha256": r.sha256, "periods": list(r.periods), "lines": r.line_rows,
               "ignored rows (blank/total)": r.ignored_rows, "already received": r.already_received} for r in received]
@@ -163,7 +161,7 @@ def posting_plan(context: dg.AssetExecutionContext, bridge: BridgeResource, duck
         for name in settings.destinations:
             summaries.append(planning.plan_periods(con, name, periods, closed_through=closed[name]))
     with db.connect() as con:
-        metadata = plan_metadata(con, periods, summaries)
+        metadata = plan_metadata(con, periods)
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -215,16 +213,9 @@ def credit_queue(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
         rows = con.execute(queue.HELD_SQL, [periods]).fetchall()
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(rows),
-        "held documents": _md_queue(rows),
+        "held documents": md_table(["destination", "period", "document", "type", "date", "total", "why"],
+                                   [(d, p, n, t, date, total, why) for d, p, _, n, t, date, total, why in rows[:50]]),
     })
-
-
-def _md_queue(rows) -> dg.MetadataValue:
-    lines = ["| destination | period | document | type | date | total | why |", "|---|---|---|---|---|---:|---|"]
-    lines += [f"| {d} | {p} | {n} | {t} | {dt_} | {total} | {why} |" for d, p, _, n, t, dt_, total, why in rows[:50]]
-    if not rows:
-        lines.append("| (none) | | | | | | |")
-    return dg.MetadataValue.md("\n".join(lines))
 
 
 assets = [sedona_export_lines, accounting_documents, posting_plan, quickbooks_postings, credit_queue]

@@ -10,7 +10,7 @@ import duckdb
 from bridge_assets import ledger
 
 
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> dg.MetadataValue:
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> dg.MetadataValue:
     def cell(value: object) -> str:
         return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -39,9 +39,9 @@ def documents_metadata(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -
     count = sum(r[2] for r in by_type)
     return {
         "dagster/row_count": count,
-        "documents by type": _md_table(["period", "type", "documents", "subtotal", "tax", "total"], by_type),
-        "lines by kind": _md_table(["kind", "lines", "amount"], by_kind),
-        "preview": _md_table(["number", "type", "date", "customer", "lines", "total"], preview),
+        "documents by type": md_table(["period", "type", "documents", "subtotal", "tax", "total"], by_type),
+        "lines by kind": md_table(["kind", "lines", "amount"], by_kind),
+        "preview": md_table(["number", "type", "date", "customer", "lines", "total"], preview),
     }
 
 
@@ -53,11 +53,11 @@ def rejected_metadata(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) ->
     total = con.execute("SELECT count(*) FROM rejected_documents WHERE period IN (SELECT unnest(?))", [list(periods)]).fetchall()[0][0]
     return {
         "rejected documents": total,
-        "rejected rows and reasons": _md_table(["period", "document", "file", "rows", "why"], rows),
+        "rejected rows and reasons": md_table(["period", "document", "file", "rows", "why"], rows),
     }
 
 
-def plan_metadata(con: duckdb.DuckDBPyConnection, periods: Sequence[str], summaries) -> dict:
+def plan_metadata(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> dict:
     p = list(periods)
     counts = con.execute(
         "SELECT destination, action, count(*), CAST(sum(total) AS VARCHAR) FROM posting_plan "
@@ -68,8 +68,8 @@ def plan_metadata(con: duckdb.DuckDBPyConnection, periods: Sequence[str], summar
         "WHERE period IN (SELECT unnest(?)) AND action <> 'skip' ORDER BY destination, txn_date, doc_number LIMIT 20", [p],
     ).fetchall()
     return {
-        "actions": _md_table(["destination", "action", "documents", "total"], counts),
-        "preview (not skipped)": _md_table(["destination", "action", "number", "type", "total", "why"], preview),
+        "actions": md_table(["destination", "action", "documents", "total"], counts),
+        "preview (not skipped)": md_table(["destination", "action", "number", "type", "total", "why"], preview),
         "to send": sum(n for _, a, n, _ in counts if a in ("create", "update")),
     }
 
@@ -78,11 +78,11 @@ def postings_metadata(con: duckdb.DuckDBPyConnection, periods: Sequence[str], re
     states = ledger.state_counts(con, periods)
     failures = [(r.destination, *f) for r in reports for f in r.failures][:30]
     return {
-        "ledger states": _md_table(["destination", "state", "documents"], states),
+        "ledger states": md_table(["destination", "state", "documents"], states),
         "this run": dg.MetadataValue.json([
             {"destination": r.destination, "outcomes": r.outcomes, "resolved from earlier runs": r.resolved,
              "skipped": r.skipped, "files": r.files} for r in reports
         ]),
-        "failed or held": _md_table(["destination", "document", "code", "what to do"], failures),
+        "failed or held": md_table(["destination", "document", "code", "what to do"], failures),
         "files written": dg.MetadataValue.json([f for r in reports for f in r.files]),
     }
