@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS ledger_events (
 """
 
 
+# Documents the ledger knows, in any state: a credit may apply to an invoice posted from an earlier export.
+KNOWN_DOC_KEYS_SQL = "SELECT doc_key FROM ledger_postings"
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(SCHEMA_DDL)
 

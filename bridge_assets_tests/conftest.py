@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge_assets import intake, mapping, planning
+from bridge_assets import intake, ledger, mapping, planning
 from bridge_assets.settings import BridgeSettings
 from bridge_assets.storage import Database
 
@@ -61,7 +61,7 @@ def receive_and_map(db: Database, settings: BridgeSettings, paths: list[Path], p
     received, refused = intake.receive_all(db.connect, paths, settings.folders)
     with db.transaction() as con:
         planning.ensure_schema(con)
-        mapping.map_periods(con, periods, known_doc_keys_sql="SELECT doc_key FROM ledger_postings")
+        mapping.map_periods(con, periods, known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL)
         for name in destinations:
             planning.plan_periods(con, name, periods)
     return received, refused

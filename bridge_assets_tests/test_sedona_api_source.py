@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from bridge_assets import intake, mapping, planning
+from bridge_assets import intake, ledger, mapping, planning
 from bridge_assets.sandbox.book import Book, generate_book
 from bridge_assets.sandbox.export_writer import write_exports
 from bridge_assets.sandbox.sedona_api import EmulatorHandle, EmulatorSettings, run_emulator
@@ -317,7 +317,7 @@ def test_export_files_and_the_api_give_the_same_canonical_documents(sedona: Emul
     assert len(received) == len(periods) and not refused
     with export_db.transaction() as con:
         planning.ensure_schema(con)
-        mapping.map_periods(con, periods, known_doc_keys_sql="SELECT doc_key FROM ledger_postings")
+        mapping.map_periods(con, periods, known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL)
 
     # The API path: extract each period, keep the records, write them as export rows, map the same way.
     api_db = Database(tmp_path / "api.duckdb")
@@ -334,7 +334,7 @@ def test_export_files_and_the_api_give_the_same_canonical_documents(sedona: Emul
             assert loaded.file_name == f"sedonaapi:{period}" and loaded.periods == (period,)
             assert sedona_api_rows.load_rows(con, period, converted.rows).already_loaded
         planning.ensure_schema(con)
-        mapping.map_periods(con, periods, known_doc_keys_sql="SELECT doc_key FROM ledger_postings")
+        mapping.map_periods(con, periods, known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL)
 
     from_files, from_api = _hashes_by_period(export_db), _hashes_by_period(api_db)
     assert sorted(from_files) == periods

@@ -35,7 +35,7 @@ def _peak_mb() -> float:
 
 
 def run_bridge(export_dir: Path, work: Path) -> dict:
-    from bridge_assets import intake, mapping, planning, validation
+    from bridge_assets import intake, ledger, mapping, planning, validation
     from bridge_assets.storage import Database
 
     folders = intake.Folders(work / "inbox", work / "archive", work / "quarantine", work / "work").create()
@@ -55,12 +55,12 @@ def run_bridge(export_dir: Path, work: Path) -> dict:
     t = time.perf_counter()
     with db.transaction() as con:
         planning.ensure_schema(con)
-        result = mapping.map_periods(con, periods, known_doc_keys_sql="SELECT doc_key FROM ledger_postings")
+        result = mapping.map_periods(con, periods, known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL)
     times["canonical"] = time.perf_counter() - t
 
     t = time.perf_counter()
     with db.connect() as con:
-        outcomes = validation.run_all(con, periods, known_doc_keys_sql="SELECT doc_key FROM ledger_postings",
+        outcomes = validation.run_all(con, periods, known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL,
                                       max_rejected_share=0.05, max_rmr_change=0.5)
     times["validated"] = time.perf_counter() - t
     failed = [o.name for o in outcomes if o.blocking and not o.passed]

@@ -33,7 +33,7 @@ import httpx
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from bridge_assets import intake, mapping, planning, posting
+from bridge_assets import intake, ledger, mapping, planning, posting
 from bridge_assets.destinations.qbo import QBO_BATCH_MAX, QboDestination, QboLimits
 from bridge_assets.destinations.qbo_client import loads
 from bridge_assets.destinations.qbo_payloads import (
@@ -69,7 +69,7 @@ def prepare(work: Path, lines: int, seed: int) -> tuple[Database, list]:
         raise SystemExit(f"the generated export was refused: {refused}")
     with db.transaction() as con:
         planning.ensure_schema(con)
-        mapping.map_periods(con, [PERIOD], known_doc_keys_sql="SELECT doc_key FROM ledger_postings")
+        mapping.map_periods(con, [PERIOD], known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL)
         planning.plan_periods(con, "qbo", [PERIOD])
         keys = [k for k, in con.execute("SELECT doc_key FROM posting_plan WHERE action = 'create'").fetchall()]
         documents = list(mapping.load_documents(con, keys).values())

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import intake, mapping, planning, posting, queue, validation
+from bridge_assets import intake, ledger, mapping, planning, posting, queue, validation
 from bridge_assets.destinations.registry import book_close_dates, opened
 from bridge_assets.sources.sedona_export import AliasTable
 from bridge_assets.storage import Database
@@ -19,8 +19,7 @@ from .metadata import documents_metadata, md_table, plan_metadata, postings_meta
 from .partitions import billing_periods
 from .resources import BridgeResource
 
-# A credit may apply to an invoice posted from an earlier export: the ledger knows those.
-KNOWN_DOC_KEYS_SQL = "SELECT doc_key FROM ledger_postings"
+KNOWN_DOC_KEYS_SQL = ledger.KNOWN_DOC_KEYS_SQL
 
 
 def _periods(context: dg.AssetExecutionContext) -> list[str]:
