@@ -18,9 +18,13 @@ from typing import Iterable, Sequence
 
 import duckdb
 
+from bridge_assets import cancellations
 from bridge_assets.documents import AccountingDocument, document_from_dict
 
 MAPPING_VERSION = "sedona-map/1"
+# Rows loaded from SedonaAPI are named like files with this prefix (sources/sedona_api_rows.py).
+API_FILE_PREFIX = "sedonaapi:"
+MAPPED_TYPES = ("invoice", "credit_memo")
 
 DEFAULT_TERM_DAYS = {"DUE": 0, "COD": 0, "NET10": 10, "NET15": 15, "NET20": 20, "NET30": 30, "NET45": 45, "NET60": 60}
 # First matching item-code prefix decides a line's kind; a bill cycle always means RMR.
@@ -124,6 +128,7 @@ def map_periods(
     """
     periods = tuple(sorted(set(periods)))
     ensure_schema(con)
+    cancellations.ensure_schema(con)
     con.execute(MACROS)
     con.execute("DROP TABLE IF EXISTS _periods; CREATE TEMP TABLE _periods (period VARCHAR)")
     con.executemany("INSERT INTO _periods VALUES (?)", [[p] for p in periods])
@@ -134,14 +139,20 @@ def map_periods(
     #    then checked against what was present, so a present-but-unreadable value is an error, never a guess.
     con.execute(r"""
         CREATE OR REPLACE TEMP TABLE _typed AS
-        WITH latest AS (
+        WITH live_files AS (
+            -- a SedonaAPI load is the period's whole state, so only the latest load of each API "file" counts
+            -- (an invoice deleted in SedonaOffice disappears); every export file counts
+            SELECT file_sha256, seq FROM {files_table} f
+            WHERE NOT (f.file_name LIKE '{api_prefix}%'
+                       AND f.seq < (SELECT max(s.seq) FROM {files_table} s WHERE s.file_name = f.file_name))
+        ), latest AS (
             -- the current version of each invoice number: rows of the latest file that carries it
             SELECT trim(l.invoice_number) AS source_id, max(f.seq) AS seq
-            FROM {lines_table} l JOIN {files_table} f USING (file_sha256)
+            FROM {lines_table} l JOIN live_files f USING (file_sha256)
             GROUP BY 1
         ), current_rows AS (
             SELECT l.* FROM {lines_table} l
-            JOIN {files_table} f USING (file_sha256)
+            JOIN live_files f USING (file_sha256)
             JOIN latest ON latest.source_id = trim(l.invoice_number) AND latest.seq = f.seq
             WHERE l.period IN (SELECT period FROM _periods)
         ), c AS (
@@ -210,7 +221,7 @@ def map_periods(
                 CASE WHEN coalesce(cycle_c, '') NOT IN ('', 'M', 'Q', 'S', 'A') THEN 'BillCycle ' || _q(bill_cycle) || ' is not M, Q, S or A' END
             ) AS row_errors
         FROM v
-    """.replace("{lines_table}", lines_table).replace("{files_table}", files_table))
+    """.replace("{lines_table}", lines_table).replace("{files_table}", files_table).replace("{api_prefix}", API_FILE_PREFIX))
 
     # 2. One row per document: header consistency, sign convention, totals.
     con.execute("""
@@ -346,9 +357,15 @@ def map_periods(
           ON d.doc_type = 'credit_memo' AND k.doc_key = '{source}:invoice:' || d.applies_to_number
     """)
 
-    con.execute("DELETE FROM accounting_document_lines WHERE period IN (SELECT period FROM _periods)")
-    con.execute("DELETE FROM accounting_documents WHERE period IN (SELECT period FROM _periods)")
-    con.execute("DELETE FROM rejected_documents WHERE period IN (SELECT period FROM _periods)")
+    # Documents of these periods that are no longer current anywhere were deleted at the source.
+    cancellations.note_vanished(con, source, MAPPED_TYPES, "SELECT source_id FROM _docs",
+                                lines_table=lines_table, files_table=files_table, api_prefix=API_FILE_PREFIX)
+    # Only this source's invoices and credits are rebuilt here; other sources and payments have their own mapping.
+    mine = f"period IN (SELECT period FROM _periods) AND doc_key LIKE '{source}:%'"
+    con.execute(f"""DELETE FROM accounting_document_lines WHERE {mine} AND doc_key IN (
+                        SELECT doc_key FROM accounting_documents WHERE {mine} AND doc_type IN ('invoice', 'credit_memo'))""")
+    con.execute(f"DELETE FROM accounting_documents WHERE {mine} AND doc_type IN ('invoice', 'credit_memo')")
+    con.execute(f"DELETE FROM rejected_documents WHERE {mine} AND coalesce(doc_type, '') <> 'payment'")
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     con.execute(f"""
         INSERT INTO rejected_documents

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import duckdb
 
-from bridge_assets import ledger, mapping
+from bridge_assets import cancellations, ledger, mapping
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS posting_plan (
@@ -43,6 +43,7 @@ class PlanSummary:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     ledger.ensure_schema(con)
     mapping.ensure_schema(con)
+    cancellations.ensure_schema(con)
     con.execute(SCHEMA_DDL)
 
 
@@ -67,6 +68,7 @@ def plan_periods(
             FROM accounting_documents d
             LEFT JOIN ledger_postings l ON l.destination = $destination AND l.doc_key = d.doc_key
             WHERE d.period IN (SELECT unnest($periods))
+              AND d.doc_key NOT IN (SELECT doc_key FROM cancelled_documents)
         ), decided AS (
             SELECT *,
                 CASE
@@ -107,7 +109,55 @@ def plan_periods(
         {"destination": destination, "periods": list(periods), "closed": closed_through, "now": now,
          "needs_person": list(ledger.NEEDS_A_PERSON)},
     )
+    _plan_cancelled(con, destination, periods, closed_through, now)
     return summarise(con, destination, periods)
+
+
+def _plan_cancelled(con: duckdb.DuckDBPyConnection, destination: str, periods: Sequence[str],
+                    closed_through: dt.date | None, now: dt.datetime) -> None:
+    """Documents cancelled at the source: void (or delete) once where they were posted, skip otherwise.
+
+    The void's request id is derived from `void:` + the content, never equal to the create's, so a
+    destination that replays answers by request id cannot hand back the original create."""
+    con.execute(
+        """
+        INSERT OR REPLACE INTO posting_plan
+        WITH joined AS (
+            SELECT c.*, l.state, l.content_hash AS posted_hash, l.dest_id, coalesce(l.generation, 0) AS generation,
+                   l.last_error, l.last_error_code, l.failed_hash, l.sending_action
+            FROM cancelled_documents c
+            LEFT JOIN ledger_postings l ON l.destination = $destination AND l.doc_key = c.doc_key
+            WHERE c.acted_in_period IN (SELECT unnest($periods))
+        ), decided AS (
+            SELECT *,
+                CASE
+                    WHEN state = 'voided' THEN 'skip'
+                    WHEN state = 'failed' AND last_error_code IN (SELECT unnest($needs_person)) AND sending_action IS NULL
+                         AND failed_hash = 'void:' || content_hash THEN 'skip'
+                    WHEN state = 'sending' THEN coalesce(sending_action, 'void')
+                    WHEN dest_id IS NULL THEN 'skip'
+                    WHEN $closed IS NOT NULL AND txn_date <= $closed THEN 'hold'
+                    ELSE 'void'
+                END AS action
+            FROM joined
+        )
+        SELECT acted_in_period, $destination, doc_key, doc_type, doc_number, customer_key, total, txn_date, action,
+            CASE
+                WHEN state = 'voided' THEN 'already voided: ' || reason
+                WHEN action = 'skip' AND state = 'failed' THEN 'needs a person, not a retry: ' || coalesce(last_error, last_error_code)
+                WHEN action = 'skip' THEN 'cancelled before it was posted, so nothing is sent: ' || reason
+                WHEN action = 'hold' THEN 'cancelled (' || reason || '), but dated on or before the closed date '
+                     || strftime(CAST($closed AS DATE), '%m/%d/%Y') || '; voided when the period reopens'
+                WHEN state = 'sending' THEN 'an earlier attempt''s outcome is unknown; it is resolved before anything is sent'
+                ELSE 'void: ' || reason
+            END,
+            'void:' || content_hash, posted_hash, state, dest_id, generation,
+            {rid}, $now
+        FROM decided
+        """.replace("{rid}", ledger.request_id_sql("$destination", "doc_key", "'void:' || content_hash", "generation")),
+        {"destination": destination, "periods": list(periods), "closed": closed_through, "now": now,
+         "needs_person": list(ledger.NEEDS_A_PERSON)},
+    )
 
 
 def summarise(con: duckdb.DuckDBPyConnection, destination: str, periods: Sequence[str]) -> PlanSummary:

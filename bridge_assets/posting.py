@@ -88,7 +88,12 @@ def resolve_unknown_outcomes(db: Database, destination: Destination, run_id: str
     # Periods in order, invoices first: a credit or payment is linked to its invoice by the destination's id.
     order = {"invoice": 0, "credit_memo": 1, "payment": 2}
     resend: list[tuple[ledger.Sending, ledger.PostingRow]] = []
+    voids = {k: r for k, r in stuck.items() if r.sending_action == Action.VOID.value}
+    if voids:
+        _resolve_voids(db, destination, run_id, voids, report)
     for doc_key, row in sorted(stuck.items(), key=lambda i: (i[1].period, order.get(i[1].doc_type, 3), i[0])):
+        if doc_key in voids:
+            continue
         sending = ledger.Sending(doc_key, row.period, row.doc_type, row.doc_number, row.sending_hash or "",
                                  Action(row.sending_action or "create"), row.request_id or "")
         found = None if destination.capabilities.honours_request_id else destination.find(row.doc_type, row.doc_number)
@@ -105,6 +110,28 @@ def resolve_unknown_outcomes(db: Database, destination: Destination, run_id: str
             resend.append((sending, row))
     if resend:
         _resend(db, destination, run_id, resend, report)
+
+
+def _resolve_voids(db: Database, destination: Destination, run_id: str, stuck: dict[str, ledger.PostingRow],
+                   report: PostingReport) -> None:
+    """A void whose outcome is unknown is simply asked again: voiding a voided invoice (or deleting a
+    deleted credit) is recognised by the destination as already done."""
+    with db.connect() as con:
+        reasons = dict(con.execute("SELECT doc_key, reason FROM cancelled_documents WHERE doc_key IN (SELECT unnest(?))",
+                                   [list(stuck)]).fetchall())
+    order = {"payment": 0, "credit_memo": 1, "invoice": 2}
+    for doc_key, row in sorted(stuck.items(), key=lambda i: (i[1].period, order.get(i[1].doc_type, 3), i[0])):
+        sending = ledger.Sending(doc_key, row.period, row.doc_type, row.doc_number, row.sending_hash or "",
+                                 Action.VOID, row.request_id or "")
+        destination.begin_run(run_id, row.period)
+        try:
+            outcome = destination.void_or_delete(row.doc_type, row.dest_id or "", row.sync_token)
+        finally:
+            report.files.extend(destination.end_run())
+        before = dict(report.outcomes)
+        _record_void(db, destination, run_id, sending, outcome, reasons.get(doc_key, "cancelled at the source"), report)
+        report.outcomes = before
+        report.count(report.resolved, outcome.status)
 
 
 def _resend(db: Database, destination: Destination, run_id: str,
@@ -178,10 +205,16 @@ def execute_plan(db: Database, destination: Destination, periods: Sequence[str],
                 report.held += ledger.mark_held(con, name, run_id, [
                     (ledger.Sending(key, period, doc_type, number, digest, Action.CREATE, ""), reason)
                     for key, doc_type, number, digest, reason in held])
-        if not planned:
+        voids = _planned_voids(db, name, period)
+        if not planned and not voids:
             continue
         destination.begin_run(run_id, period)
         try:
+            # Cancellations first, payments before credits before invoices: a destination refuses to void
+            # an invoice that a payment or credit still applies to.
+            if voids:
+                _void(db, destination, run_id, voids, report)
+                progress(f"{name} {period}: {len(voids)} cancelled document(s) handled")
             done = 0
             for start in range(0, len(planned), batch_size):
                 chunk = planned[start:start + batch_size]
@@ -231,3 +264,41 @@ def _post_batch(db: Database, destination: Destination, run_id: str, chunk: Sequ
         report.count(report.outcomes, outcome.status)
         if outcome.status in (Status.FAILED, Status.HELD):
             report.failures.append((request.document.doc_number, outcome.error_code or "", outcome.message or ""))
+
+
+def _planned_voids(db: Database, name: str, period: str) -> list[tuple]:
+    with db.connect() as con:
+        return con.execute(
+            """SELECT p.doc_key, p.doc_type, p.doc_number, p.content_hash, p.request_id, p.reason, c.period
+               FROM posting_plan p JOIN cancelled_documents c USING (doc_key)
+               WHERE p.destination = ? AND p.period = ? AND p.action = 'void'
+               ORDER BY CASE p.doc_type WHEN 'payment' THEN 0 WHEN 'credit_memo' THEN 1 ELSE 2 END, p.doc_number""",
+            [name, period],
+        ).fetchall()
+
+
+def _void(db: Database, destination: Destination, run_id: str, voids: Sequence[tuple], report: PostingReport) -> None:
+    """Void (invoice) or delete (credit memo, payment) each cancelled document once, with the reason in
+    the ledger. The ledger is re-checked first: a document already voided is never sent again."""
+    name = destination.name
+    for doc_key, doc_type, doc_number, planned_hash, rid, reason, doc_period in voids:
+        with db.transaction() as con:
+            row = ledger.rows(con, name, [doc_key]).get(doc_key)
+            if row is None or row.state == "voided" or not row.dest_id:
+                report.skipped += 1
+                continue
+            sending = ledger.Sending(doc_key, doc_period, doc_type, doc_number, planned_hash, Action.VOID, rid)
+            ledger.mark_sending(con, name, run_id, [sending])
+        outcome = destination.void_or_delete(doc_type, row.dest_id, row.sync_token)
+        _record_void(db, destination, run_id, sending, outcome, reason, report)
+
+
+def _record_void(db: Database, destination: Destination, run_id: str, sending: ledger.Sending, outcome: Outcome,
+                 reason: str, report: PostingReport) -> None:
+    if outcome.status is Status.VOIDED:
+        outcome = dataclasses.replace(outcome, message=f"{reason}" + (f" ({outcome.message})" if outcome.message else ""))
+    with db.transaction() as con:
+        ledger.record_outcomes(con, destination.name, run_id, [(sending, outcome)])
+    report.count(report.outcomes, outcome.status)
+    if outcome.status in (Status.FAILED, Status.HELD):
+        report.failures.append((sending.doc_number, outcome.error_code or "", outcome.message or ""))
