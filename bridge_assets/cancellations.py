@@ -130,17 +130,18 @@ def apply_full_credit_rule(con: duckdb.DuckDBPyConnection, source: str, periods:
                        "AND acted_in_period IN (SELECT unnest(?))", [source, periods]).fetchall()[0][0]
 
 
-def record_voided_in_source(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple]) -> None:
-    """Documents a source says are void: (doc_key, source, source_id, period, doc_type, doc_number,
-    customer_key, total, txn_date, content_hash, reason)."""
+def record(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple], reason_code: str) -> None:
+    """Documents a source says are cancelled: (doc_key, source, source_id, period, doc_type, doc_number,
+    customer_key, total, txn_date, content_hash, reason). A document already recorded keeps its first
+    detection."""
     ensure_schema(con)
     now = _now()
     for row in rows:
         (doc_key, source, source_id, period, doc_type, doc_number, customer_key, total, txn_date, digest, reason) = row
         con.execute(
-            f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{VOIDED}', ?, ?)",
+            f"INSERT OR IGNORE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [doc_key, source, source_id, period, period, doc_type, doc_number, customer_key, total, txn_date, digest,
-             reason, now],
+             reason_code, reason, now],
         )
 
 

@@ -292,3 +292,20 @@ def state_counts(con: duckdb.DuckDBPyConnection, periods: Sequence[str] | None =
         sql += " WHERE period IN (SELECT unnest(?))"
         params.append(list(periods))
     return con.execute(sql + " GROUP BY ALL ORDER BY ALL", params).fetchall()
+
+
+# --- writing back to the source ------------------------------------------------------------------
+
+def record_source_writeback(con: duckdb.DuckDBPyConnection, source: str, run_id: str | None,
+                            items: Sequence[tuple[str, str, str | None, str, dict | None]]) -> None:
+    """One event per write-back to a source system (`destination` = the source's name, action
+    `writeback`): (doc_key, outcome such as processed / failed / noted / waiting, content_hash, message, after)."""
+    if not items:
+        return
+    now = _now()
+    for doc_key, outcome, digest, message, after in items:
+        con.execute(
+            """INSERT INTO ledger_events (doc_key, destination, run_id, action, outcome, content_hash, message, after, "at")
+               VALUES (?, ?, ?, 'writeback', ?, ?, ?, ?, ?)""",
+            [doc_key, source, run_id, outcome, digest, message, _json(after), now],
+        )

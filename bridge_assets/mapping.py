@@ -73,6 +73,11 @@ CREATE TABLE IF NOT EXISTS accounting_document_lines (
     tax_amount DECIMAL(18,2) NOT NULL, service_start DATE, service_end DATE,
     file_name VARCHAR, row_number BIGINT
 );
+-- every application of a credit or payment (a payment may apply to several invoices); see document_store.py
+CREATE TABLE IF NOT EXISTS accounting_document_applications (
+    doc_key VARCHAR NOT NULL, period VARCHAR NOT NULL, applies_to_key VARCHAR NOT NULL,
+    applies_to_number VARCHAR NOT NULL, amount DECIMAL(18,2) NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rejected_documents (
     doc_key VARCHAR NOT NULL, period VARCHAR NOT NULL, source_id VARCHAR, doc_type VARCHAR,
     customer_key VARCHAR, total_text VARCHAR, file_name VARCHAR, file_sha256 VARCHAR, rows VARCHAR,

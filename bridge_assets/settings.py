@@ -46,6 +46,13 @@ class BridgeSettings:
     iif_max_docnum: int
     first_period: str
     books_closed_through: dt.date | None
+    # API sources: each is on when its base URL is set (credentials are read by its client).
+    sedona_api_enabled: bool = False
+    sedona_api_full_pull_hours: float = 20.0
+    full_credit_means_cancelled: bool = False
+    servicetrade_enabled: bool = False
+    servicetrade_doc_prefix: str = "ST-"
+    servicetrade_books: str = ""
 
     @property
     def folders(self) -> Folders:
@@ -76,4 +83,36 @@ class BridgeSettings:
             iif_max_docnum=docnum,
             first_period=_env("BRIDGE_FIRST_PERIOD", "2025-01"),
             books_closed_through=_date_setting("BRIDGE_BOOKS_CLOSED_THROUGH"),
+            **_source_settings(),
         )
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}={value!r} is not true or false")
+
+
+def _source_settings() -> dict:
+    try:
+        hours = float(_env("SEDONA_API_FULL_PULL_HOURS", "20"))
+    except ValueError:
+        raise ValueError("SEDONA_API_FULL_PULL_HOURS is not a number of hours") from None
+    destinations = [d.strip() for d in _env("BRIDGE_DESTINATIONS", "staging_csv,qbd_iif").split(",") if d.strip()]
+    books = _env("BRIDGE_SERVICETRADE_BOOKS", destinations[0] if destinations else "")
+    if destinations and books not in destinations:
+        raise ValueError(f"BRIDGE_SERVICETRADE_BOOKS={books!r} is not one of BRIDGE_DESTINATIONS ({', '.join(destinations)}); "
+                         "name the destination whose outcome ServiceTrade should be told")
+    return {
+        "sedona_api_enabled": bool(os.environ.get("SEDONA_API_BASE_URL", "").strip()),
+        "sedona_api_full_pull_hours": hours,
+        "full_credit_means_cancelled": _flag("BRIDGE_SEDONA_FULL_CREDIT_MEANS_CANCELLED", False),
+        "servicetrade_enabled": bool(os.environ.get("SERVICETRADE_BASE_URL", "").strip()),
+        "servicetrade_doc_prefix": os.environ.get("BRIDGE_SERVICETRADE_DOC_PREFIX", "ST-"),
+        "servicetrade_books": books,
+    }

@@ -110,12 +110,19 @@ def unique_document_numbers(con, periods) -> CheckOutcome:
 
 def references_known(con, periods, known_doc_keys_sql: str) -> CheckOutcome:
     n, rows = _rows(con, f"""
-        SELECT d.doc_number, d.doc_type, d.applies_to_number
-        FROM accounting_documents d
-        WHERE d.period IN (SELECT unnest(?)) AND d.applies_to_key IS NOT NULL
-          AND d.applies_to_key NOT IN (SELECT doc_key FROM accounting_documents)
-          AND d.applies_to_key NOT IN ({known_doc_keys_sql})
-        ORDER BY d.doc_number""", [list(periods)])
+        WITH applications AS (
+            SELECT doc_key, applies_to_key, applies_to_number FROM accounting_documents
+            WHERE period IN (SELECT unnest($p)) AND applies_to_key IS NOT NULL
+            UNION
+            -- a payment applies to several invoices (document_store.py keeps each application)
+            SELECT doc_key, applies_to_key, applies_to_number FROM accounting_document_applications
+            WHERE period IN (SELECT unnest($p))
+        )
+        SELECT DISTINCT d.doc_number, d.doc_type, a.applies_to_number
+        FROM applications a JOIN accounting_documents d USING (doc_key)
+        WHERE a.applies_to_key NOT IN (SELECT doc_key FROM accounting_documents)
+          AND a.applies_to_key NOT IN ({known_doc_keys_sql})
+        ORDER BY d.doc_number""", {"p": list(periods)})
     return _outcome("references_known", True, n, rows, "every credit applies to a known invoice",
                     "{n} credit(s) or payment(s) apply to a document that is not known")
 
@@ -125,7 +132,8 @@ def customers_and_items_present(con, periods) -> CheckOutcome:
         SELECT d.doc_number, d.customer_key, d.customer_name, l.line_no, l.item_code
         FROM accounting_documents d LEFT JOIN accounting_document_lines l USING (doc_key)
         WHERE d.period IN (SELECT unnest(?))
-          AND (trim(d.customer_key) = '' OR trim(d.customer_name) = '' OR l.item_code IS NULL OR trim(l.item_code) = '')
+          AND (trim(d.customer_key) = '' OR trim(d.customer_name) = ''
+               OR (d.doc_type <> 'payment' AND (l.item_code IS NULL OR trim(l.item_code) = '')))
         ORDER BY d.doc_number""", [list(periods)])
     return _outcome("customers_and_items_present", True, n, rows,
                     "every document names its customer and every line its item",

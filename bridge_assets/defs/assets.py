@@ -10,11 +10,12 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import intake, ledger, mapping, planning, posting, queue, validation
+from bridge_assets import canonical, intake, ledger, planning, posting, queue, validation
 from bridge_assets.destinations.registry import book_close_dates, opened
 from bridge_assets.sources.sedona_export import AliasTable
 from bridge_assets.storage import Database
 
+from .api_sources import api_source_assets
 from .metadata import documents_metadata, md_table, plan_metadata, postings_metadata, rejected_metadata
 from .partitions import billing_periods
 from .resources import BridgeResource
@@ -90,7 +91,7 @@ CHECK_DESCRIPTIONS = {
 
 
 @dg.asset(
-    deps=[sedona_export_lines],
+    deps=[sedona_export_lines, "sedona_api_documents", "servicetrade_invoices"],
     partitions_def=billing_periods,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="canonical",
@@ -105,25 +106,24 @@ CHECK_DESCRIPTIONS = {
 def accounting_documents(
     context: dg.AssetExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
-    """The canonical documents of the period (invoices and credits with their lines, Decimal money,
-    a content hash each), validated with pandera. A document with any bad row is rejected whole and
+    """The canonical documents of the period from every source (SedonaOffice export files and
+    SedonaAPI, ServiceTrade): invoices, credits and payments with their lines, Decimal money, a content
+    hash each, validated with pandera. A document with any bad row is rejected whole and
     listed with its reasons; everything else flows. This is the only input the posting side reads."""
     settings = bridge.settings()
     periods = _periods(context)
     db = Database(duckdb.database)
-    map_settings = mapping.MappingSettings(doc_number_prefix=settings.doc_number_prefix)
     with db.transaction() as con:
-        intake.ensure_schema(con)
-        planning.ensure_schema(con)
-        result = mapping.map_periods(con, periods, map_settings, known_doc_keys_sql=KNOWN_DOC_KEYS_SQL)
+        result = canonical.map_all(con, periods, settings)
     with db.connect() as con:
         outcomes = validation.run_all(
             con, periods, known_doc_keys_sql=KNOWN_DOC_KEYS_SQL,
             max_rejected_share=settings.max_rejected_share, max_rmr_change=settings.max_rmr_change,
         )
         metadata = documents_metadata(con, periods) | rejected_metadata(con, periods)
-    context.log.info(f"{result.documents} documents ({result.lines} lines) mapped for {', '.join(periods)}; "
-                     f"{result.rejected_documents} rejected")
+    context.log.info(f"{result.documents} documents mapped for {', '.join(periods)} ({result.sedona.documents} "
+                     f"SedonaOffice invoices and credits, {result.sedona_payments} SedonaOffice payments, "
+                     f"{result.servicetrade.documents} ServiceTrade invoices); {result.rejected} rejected")
     checks = [
         dg.AssetCheckResult(
             check_name=o.name, passed=o.passed,
@@ -217,4 +217,4 @@ def credit_queue(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
     })
 
 
-assets = [sedona_export_lines, accounting_documents, posting_plan, quickbooks_postings, credit_queue]
+assets = [sedona_export_lines, accounting_documents, posting_plan, quickbooks_postings, credit_queue, *api_source_assets]

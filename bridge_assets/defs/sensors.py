@@ -11,6 +11,7 @@ from bridge_assets.destinations.registry import book_close_dates
 from bridge_assets.storage import Database, DatabaseBusy
 from bridge_assets.sources.sedona_export import AliasTable, ExportFileRefused
 
+from .api_sources import api_source_sensors
 from .jobs import bridge_job
 from .partitions import billing_periods
 from .resources import BridgeResource
@@ -97,4 +98,4 @@ def held_documents_replay_sensor(
     return dg.SensorResult(run_requests=requests)
 
 
-sensors = [sedona_export_folder_sensor, held_documents_replay_sensor]
+sensors = [sedona_export_folder_sensor, held_documents_replay_sensor, *api_source_sensors]

@@ -326,10 +326,14 @@ class ServiceTradeClient:
 
     def set_failed(self, invoice_id: int | str, reason: str) -> dict[str, Any]:
         """Leave a private comment saying why, then mark the invoice failed."""
-        content = self.comment_prefix + self._redact(reason.strip() or "no reason given")
+        self.add_private_note(invoice_id, reason)
+        return self._call("PUT", f"/invoice/{invoice_id}", json_body={"status": "failed"})
+
+    def add_private_note(self, invoice_id: int | str, text: str) -> None:
+        """A private comment on the invoice, unless that exact comment is already there."""
+        content = self.comment_prefix + self._redact(text.strip() or "no reason given")
         if not any(_same_private_comment(c, content) for c in self.comments(invoice_id)):
             self.add_comment(invoice_id, content)
-        return self._call("PUT", f"/invoice/{invoice_id}", json_body={"status": "failed"})
 
     def add_comment(self, entity_id: int | str, content: str, *, entity_type: str = "invoice",
                     visibility: Iterable[str] = ()) -> dict[str, Any]:

@@ -1,0 +1,174 @@
+"""SedonaAPI 2.0 and ServiceTrade as assets beside the export files, and ServiceTrade's write-back.
+
+Each source is on when its base URL is set (SEDONA_API_BASE_URL, SERVICETRADE_BASE_URL); an asset of a
+source that is off materializes with a note saying how to switch it on, so the nightly run and the UI
+look the same whichever sources a company uses.
+"""
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from bridge_assets import sedona_api_sync, servicetrade_sync, writeback
+from bridge_assets.sources.sedona_api import SedonaApiClient
+from bridge_assets.sources.servicetrade import ServiceTradeClient
+from bridge_assets.storage import Database
+
+from .metadata import md_table
+from .partitions import billing_periods
+from .resources import BridgeResource
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+@dg.asset(
+    partitions_def=billing_periods,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="sedona",
+    kinds={"duckdb", "api"},
+    pool="duckdb_writer",
+)
+def sedona_api_documents(context: dg.AssetExecutionContext, bridge: BridgeResource,
+                         duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Invoices, credits, payments, recurring lines and tickets pulled from SedonaAPI 2.0 for the period,
+    kept as received (raw JSON beside parsed columns). A pull reads what changed since its watermark;
+    the first pull of a period, and the first after `SEDONA_API_FULL_PULL_HOURS` (20), reads the whole
+    period, which is how an invoice deleted in SedonaOffice is noticed and voided in the books."""
+    settings = bridge.settings()
+    periods = list(context.partition_keys)
+    if not settings.sedona_api_enabled:
+        return dg.MaterializeResult(metadata={"status": "SedonaAPI is off: set SEDONA_API_BASE_URL and its "
+                                                        "credentials to read SedonaOffice by API (see README)"})
+    db = Database(duckdb.database)
+    reports = []
+    with SedonaApiClient.from_env() as client:
+        for period in periods:
+            report = sedona_api_sync.pull_period(
+                db, client, period, run_id=context.run.run_id,
+                full_pull_after=dt.timedelta(hours=settings.sedona_api_full_pull_hours))
+            reports.append(report)
+            context.log.info(f"SedonaAPI {period}: {'full' if report.full else 'incremental'} pull, "
+                             f"{report.records} record(s) new or changed, {report.rows} export row(s) "
+                             f"{'(unchanged)' if report.already_loaded else 'loaded'}")
+            if report.unconvertible:
+                context.log.warning(f"SedonaAPI {period}: {report.unconvertible} document(s) cannot be read; "
+                                    "they are listed with the rejected documents")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": sum(r.rows for r in reports),
+        "pulls": md_table(["period", "pull", "records new or changed", "export rows", "unreadable"],
+                          [(r.period, "full" if r.full else "incremental", r.records,
+                            f"{r.rows}{' (unchanged)' if r.already_loaded else ''}", r.unconvertible) for r in reports]),
+    })
+
+
+@dg.asset(
+    partitions_def=billing_periods,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="servicetrade",
+    kinds={"duckdb", "api"},
+    pool="duckdb_writer",
+)
+def servicetrade_invoices(context: dg.AssetExecutionContext, bridge: BridgeResource,
+                          duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """ServiceTrade invoices waiting in `pending_accounting` for the period, kept as received (raw JSON),
+    and any invoice taken earlier that has been voided in ServiceTrade since (it is voided in the books)."""
+    settings = bridge.settings()
+    periods = list(context.partition_keys)
+    if not settings.servicetrade_enabled:
+        return dg.MaterializeResult(metadata={"status": "ServiceTrade is off: set SERVICETRADE_BASE_URL and its "
+                                                        "credentials to collect invoices (see README)"})
+    db = Database(duckdb.database)
+    rows = []
+    with ServiceTradeClient.from_env() as client:
+        for period in periods:
+            with db.connect() as con:
+                known = servicetrade_sync.known_invoice_ids(con, period)
+            invoices, report = servicetrade_sync.fetch_period(client, period, known)
+            with db.transaction() as con:
+                servicetrade_sync.store_invoices(con, period, invoices, context.run.run_id)
+            rows.append((period, report.pending, report.voided))
+            context.log.info(f"ServiceTrade {period}: {report.pending} pending invoice(s), "
+                             f"{report.voided} voided since taken")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": sum(r[1] for r in rows),
+        "invoices": md_table(["period", "pending_accounting", "voided since taken"], rows),
+    })
+
+
+@dg.asset(
+    deps=["quickbooks_postings"],
+    partitions_def=billing_periods,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="servicetrade",
+    kinds={"api"},
+    pool="duckdb_writer",
+)
+def servicetrade_writeback(context: dg.AssetExecutionContext, bridge: BridgeResource,
+                           duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """What ServiceTrade is told: `processed` with the books' document number for a posted invoice,
+    `failed` with a private comment a bookkeeper can act on for one that could not be posted, a private
+    note for one held in a closed period. Nothing is written twice; every write-back is in the ledger."""
+    settings = bridge.settings()
+    periods = list(context.partition_keys)
+    if not settings.servicetrade_enabled:
+        return dg.MaterializeResult(metadata={"status": "ServiceTrade is off"})
+    db = Database(duckdb.database)
+    with db.connect() as con:
+        items, unchanged = writeback.decide(con, periods, settings.servicetrade_books)
+    with ServiceTradeClient.from_env() as client:
+        report = writeback.execute(db, client, items, context.run.run_id, progress=context.log.info)
+    for invoice_id, message in report.errors:
+        context.log.error(f"ServiceTrade invoice {invoice_id}: write-back failed, tried again next run: {message}")
+    for item in report.done:
+        if item.outcome == writeback.FAILED:
+            context.log.warning(f"ServiceTrade invoice {item.invoice_id} set failed: {item.reason}")
+    if report.errors:
+        raise dg.Failure(f"{len(report.errors)} ServiceTrade write-back(s) failed; the rest were written. "
+                         "They are tried again on the next run.",
+                         metadata={"errors": dg.MetadataValue.json([{"invoice": i, "error": e} for i, e in report.errors[:20]])})
+    return dg.MaterializeResult(metadata={
+        "written": dg.MetadataValue.json(report.counts),
+        "unchanged": unchanged,
+        "write-backs": md_table(["invoice", "period", "document", "outcome", "number", "reason"],
+                                [(i.invoice_id, i.period, i.doc_number or "", i.outcome, i.invoice_number or "", i.reason)
+                                 for i in report.done[:50]]),
+    })
+
+
+@dg.sensor(job_name="bridge_job", minimum_interval_seconds=600, default_status=dg.DefaultSensorStatus.RUNNING)
+def servicetrade_pending_sensor(context: dg.SensorEvaluationContext, bridge: BridgeResource) -> dg.SensorResult | dg.SkipReason:
+    """Polls ServiceTrade for invoices in `pending_accounting` and requests one run per billing period
+    that has some. The run key is the set of pending invoices (and their last change), so the same
+    waiting invoices never start a second run; a new or changed one does."""
+    settings = bridge.settings()
+    if not settings.servicetrade_enabled:
+        return dg.SkipReason("ServiceTrade is off (SERVICETRADE_BASE_URL is not set)")
+    known = set(billing_periods.get_partition_keys())
+    by_period: dict[str, list[str]] = defaultdict(list)
+    with ServiceTradeClient.from_env() as client:
+        fields = client.fields
+        for invoice in client.pending_invoices():
+            period = servicetrade_sync.period_of(invoice, "", fields)
+            if period in known:
+                by_period[period].append(f"{invoice.get(fields.id)}@{invoice.get(fields.updated)}")
+            else:
+                context.log.warning(f"ServiceTrade invoice {invoice.get(fields.id)} is dated outside the billing "
+                                    f"periods the bridge keeps ({period or 'no date'}); it is left pending")
+    if not by_period:
+        return dg.SkipReason("no invoices waiting in pending_accounting")
+    requests = []
+    for period, marks in sorted(by_period.items()):
+        digest = hashlib.sha256(json.dumps(sorted(marks)).encode()).hexdigest()[:20]
+        requests.append(dg.RunRequest(run_key=f"servicetrade:{period}:{digest}",
+                                      tags={RANGE_START: period, RANGE_END: period, "bridge/source": "servicetrade"}))
+        context.log.info(f"ServiceTrade: {len(marks)} invoice(s) pending for {period}")
+    return dg.SensorResult(run_requests=requests)
+
+
+api_source_assets = [sedona_api_documents, servicetrade_invoices, servicetrade_writeback]
+api_source_sensors = [servicetrade_pending_sensor]
