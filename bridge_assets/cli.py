@@ -38,6 +38,7 @@ SANDBOX_CLIENT_ID = "bridge-sandbox-app"
 # Not a secret: the key of the local emulator's sandbox app, the same on every machine.
 SANDBOX_CLIENT_SECRET = "bridge-sandbox-app-key"
 SANDBOX_TIME_SCALE = "10"
+DEMO_SEED, DEMO_LINES, DEMO_FIRST_PERIOD, DEMO_MONTHS = 7, 5_000, "2026-08", 3
 
 
 @contextlib.contextmanager
@@ -74,16 +75,68 @@ def quickbooks_sandbox(settings: BridgeSettings) -> Iterator[str | None]:
             values["QBO_REFRESH_TOKEN"] = qbo.admin.mint_tokens(realm, client_id=SANDBOX_CLIENT_ID)["refresh_token"]
         if not os.environ.get("BRIDGE_DESTINATIONS"):
             values["BRIDGE_DESTINATIONS"] = "qbo,staging_csv,qbd_iif"
-        saved = {k: os.environ.get(k) for k in values}
-        os.environ.update(values)
-        try:
+        with _environment(values):
             yield qbo.base_url
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+# The sandbox ServiceTrade account is the company's service department: a smaller book of its own.
+SERVICETRADE_BOOK_SEED_OFFSET = 1000
+SERVICETRADE_BOOK_SHARE = 10
+
+
+@contextlib.contextmanager
+def source_sandboxes(settings: BridgeSettings, *, seed: int, lines: int, first_period: str,
+                     months: int) -> Iterator[list[str]]:
+    """Unless a real tenant is configured (SEDONA_API_BASE_URL, SERVICETRADE_BASE_URL), start the
+    SedonaAPI 2.0 and ServiceTrade emulators for the length of the command and point the bridge at them.
+
+    SedonaAPI serves the same book as the export files (so both paths meet on the same canonical
+    documents, and its payments flow too); ServiceTrade holds the service department's own invoices,
+    waiting in `pending_accounting`. Each emulator keeps its state in `$BRIDGE_HOME/sandbox/` and is
+    seeded once, so edits made to it between runs (a deleted or voided invoice) are seen by the bridge."""
+    from bridge_assets.sandbox.book import generate_book
+
+    folder = settings.home / "sandbox"
+    folder.mkdir(parents=True, exist_ok=True)
+    started: list[str] = []
+    with contextlib.ExitStack() as stack:
+        values: dict[str, str] = {}
+        if not os.environ.get("SEDONA_API_BASE_URL"):
+            from bridge_assets.sandbox.sedona_api import spawn_emulator as spawn_sedona
+
+            sedona = stack.enter_context(spawn_sedona(folder / "sedona_api.sqlite3"))
+            if not sedona.admin.records("Customer"):
+                sedona.admin.seed_book(generate_book(seed=seed, lines=lines, first_period=first_period, months=months),
+                                       open_periods=months)
+            values.update(sedona.client_environment())
+            started.append(f"SedonaAPI 2.0 emulator at {sedona.base_url}")
+        if not os.environ.get("SERVICETRADE_BASE_URL"):
+            from bridge_assets.sandbox.servicetrade import spawn_emulator as spawn_servicetrade
+
+            servicetrade = stack.enter_context(spawn_servicetrade(folder / "servicetrade.sqlite3"))
+            if not servicetrade.admin.invoices():
+                servicetrade.admin.seed_book(generate_book(
+                    seed=seed + SERVICETRADE_BOOK_SEED_OFFSET, lines=max(30, lines // SERVICETRADE_BOOK_SHARE),
+                    first_period=first_period, months=months))
+            values.update({"SERVICETRADE_BASE_URL": servicetrade.api_url, "SERVICETRADE_USERNAME": "bridge",
+                           "SERVICETRADE_PASSWORD": "bridge-sandbox-password"})
+            started.append(f"ServiceTrade emulator at {servicetrade.base_url}")
+        stack.enter_context(_environment(values))
+        yield started
 
 
 def drop_sample_exports(settings: BridgeSettings, *, seed: int, lines: int, first_period: str, months: int,
@@ -142,11 +195,17 @@ def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | No
             print("Nothing has been received yet.", file=out)
             return
         p = list(periods)
-        print("\nDocuments per period (canonical, from the exports):", file=out)
-        for period, doc_type, n, total in con.execute(
-            "SELECT period, doc_type, count(*), CAST(sum(total) AS VARCHAR) FROM accounting_documents "
+        print("\nDocuments per period (canonical, every source):", file=out)
+        for period, source, doc_type, n, total in con.execute(
+            "SELECT period, source, doc_type, count(*), CAST(sum(total) AS VARCHAR) FROM accounting_documents "
             "WHERE period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL", [p]).fetchall():
-            print(f"  {period}  {doc_type:<12} {n:>7} documents  total {total:>14}", file=out)
+            print(f"  {period}  {source:<12} {doc_type:<12} {n:>7} documents  total {total:>14}", file=out)
+        if "sedona_api_pulls" in tables:
+            pulled = con.execute("SELECT count(DISTINCT period), max(pulled_at) FROM sedona_api_pulls "
+                                 "WHERE period IN (SELECT unnest(?))", [p]).fetchall()[0]
+            if pulled[0]:
+                print(f"  SedonaAPI: {pulled[0]} period(s) pulled, last at {pulled[1]:%Y-%m-%d %H:%M} UTC "
+                      "(the same invoices as the export files, plus payments)", file=out)
         rejected = con.execute(
             "SELECT period, count(*) FROM rejected_documents WHERE period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL", [p]
         ).fetchall()
@@ -166,6 +225,12 @@ def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | No
                 "LEFT JOIN accounting_documents d USING (doc_key) WHERE l.period IN (SELECT unnest(?)) "
                 "GROUP BY ALL ORDER BY ALL", [p]).fetchall():
                 print(f"  {dest:<12} {state:<10} {n:>7} documents  total {total or '0.00':>14}", file=out)
+                if state in ("failed", "held"):
+                    for code, count, example in con.execute(
+                            "SELECT last_error_code, count(*), any_value(last_error) FROM ledger_postings "
+                            "WHERE destination = ? AND state = ? AND period IN (SELECT unnest(?)) GROUP BY 1 ORDER BY 2 DESC",
+                            [dest, state, p]).fetchall():
+                        print(f"      {count:>7} {code}: {example}", file=out)
             if run_id:
                 this_run = con.execute(
                     "SELECT destination, outcome, count(*) FROM ledger_events WHERE run_id = ? AND outcome <> 'sending' "
@@ -178,6 +243,21 @@ def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | No
                     print("\nThis run posted nothing new: every document was already posted unchanged.", file=out)
                 else:
                     print("\nThis run posted nothing: it stopped before posting (see above).", file=out)
+        if "cancelled_documents" in tables:
+            for source, reason_code, n in con.execute(
+                    "SELECT source, reason_code, count(*) FROM cancelled_documents WHERE period IN (SELECT unnest(?)) "
+                    "GROUP BY ALL ORDER BY ALL", [p]).fetchall():
+                print(f"  cancelled at the source ({source}, {reason_code.replace('_', ' ')}): {n} document(s)", file=out)
+        if "servicetrade_writebacks" in tables:
+            print("\nServiceTrade write-back (status set on each invoice handed over):", file=out)
+            for outcome, n in con.execute(
+                    "SELECT w.outcome, count(*) FROM servicetrade_writebacks w JOIN servicetrade_invoices i USING (invoice_id) "
+                    "WHERE i.period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL", [p]).fetchall():
+                print(f"  {outcome:<10} {n:>7} invoices", file=out)
+            for invoice_id, reason in con.execute(
+                    "SELECT w.invoice_id, w.reason FROM servicetrade_writebacks w JOIN servicetrade_invoices i USING (invoice_id) "
+                    "WHERE i.period IN (SELECT unnest(?)) AND w.outcome = 'failed' ORDER BY 1 LIMIT 3", [p]).fetchall():
+                print(f"    failed {invoice_id}: {reason}", file=out)
         quarantined = sorted(settings.quarantine.glob("*.error.txt")) if settings.quarantine.exists() else []
         print("\nWhere things are:", file=out)
         print(f"  database     {settings.database_path}", file=out)
@@ -201,9 +281,12 @@ def _period_range(first: str, months: int) -> list[str]:
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = BridgeSettings.from_env()
     settings.folders.create()
-    with quickbooks_sandbox(settings) as emulator:
+    with quickbooks_sandbox(settings) as emulator, source_sandboxes(
+            settings, seed=args.seed, lines=args.lines, first_period=args.first_period, months=args.months) as sources:
         if emulator:
             print(f"QuickBooks Online emulator (sandbox company, no Intuit account needed) at {emulator}")
+        for line in sources:
+            print(line)
         return _demo(args, BridgeSettings.from_env())
 
 
@@ -241,9 +324,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
     SIGTERM) stops the webserver and daemon too."""
     settings = BridgeSettings.from_env()
     settings.folders.create()
-    with quickbooks_sandbox(settings) as emulator:
+    with quickbooks_sandbox(settings) as emulator, source_sandboxes(
+            settings, seed=DEMO_SEED, lines=DEMO_LINES, first_period=DEMO_FIRST_PERIOD, months=DEMO_MONTHS) as sources:
         if emulator:
             print(f"QuickBooks Online emulator (sandbox company) at {emulator}")
+        for line in sources:
+            print(line)
         return _ui(args, settings)
 
 
@@ -266,10 +352,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bridge", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="generate a sample book, drop its exports, run every asset, print a summary")
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--lines", type=int, default=5_000)
-    demo.add_argument("--first-period", default="2026-08")
-    demo.add_argument("--months", type=int, default=3)
+    demo.add_argument("--seed", type=int, default=DEMO_SEED)
+    demo.add_argument("--lines", type=int, default=DEMO_LINES)
+    demo.add_argument("--first-period", default=DEMO_FIRST_PERIOD)
+    demo.add_argument("--months", type=int, default=DEMO_MONTHS)
     demo.add_argument("--defect", action="append", help="add a realistic defect (renamed_column, bad_amount, ...)")
     demo.set_defaults(func=cmd_demo)
     summary = sub.add_parser("summary", help="print documents per state and totals per period")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from decimal import Decimal
 from typing import Sequence
 
 import duckdb
@@ -99,6 +100,9 @@ def replace_documents(con: duckdb.DuckDBPyConnection, *, source: str, doc_types:
 def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[list]) -> None:
     if not rows:
         return
+    # Decimals as text: DuckDB would guess one DECIMAL width from the first values of an object column
+    # and refuse wider ones; the INSERT casts the text to the table's DECIMAL(18,2) exactly.
+    rows = [[str(v) if isinstance(v, Decimal) else v for v in row] for row in rows]
     con.register("_incoming_documents", pd.DataFrame(rows, columns=columns, dtype=object))
     try:
         names = ", ".join(columns)

@@ -42,7 +42,13 @@ def _materialized(result) -> dict[str, list[str]]:
 def test_code_location_has_assets_checks_sensor_schedule_and_monthly_partitions(defs):
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"sedona_export_lines", "accounting_documents", "posting_plan", "quickbooks_postings", "credit_queue"}
+    assert keys >= {"sedona_export_lines", "sedona_api_documents", "servicetrade_invoices", "accounting_documents",
+                    "posting_plan", "quickbooks_postings", "credit_queue", "servicetrade_writeback"}
+    # The nightly schedule runs bridge_job, which covers the API sources too.
+    nightly = defs.resolve_schedule_def("nightly_open_and_previous_period")
+    job_assets = {k.to_user_string() for k in defs.resolve_job_def(nightly.job_name).asset_layer.asset_graph.get_all_asset_keys()}
+    assert {"sedona_api_documents", "servicetrade_invoices", "servicetrade_writeback"} <= job_assets
+    assert defs.resolve_sensor_def("servicetrade_pending_sensor")
     checks = graph.asset_check_keys
     assert {c.name for c in checks} == set(BLOCKING_CHECKS) | set(WARNING_CHECKS)
     # A check aimed at a misspelled asset silently becomes an external asset: every check targets a real one.
@@ -68,10 +74,10 @@ def test_single_run_backfill_over_three_months(defs, settings, db):
     result = _run(defs, "2026-08", "2026-10", instance)
     assert result.success
     assert len(instance.get_runs()) == 1
-    assert {k: sorted(v) for k, v in _materialized(result).items()} == {
-        k: ["2026-08", "2026-09", "2026-10"]
-        for k in ("sedona_export_lines", "accounting_documents", "posting_plan", "quickbooks_postings", "credit_queue")
-    }
+    materialized = {k: sorted(v) for k, v in _materialized(result).items()}
+    for key in ("sedona_export_lines", "sedona_api_documents", "servicetrade_invoices", "accounting_documents",
+                "posting_plan", "quickbooks_postings", "credit_queue", "servicetrade_writeback"):
+        assert materialized[key] == ["2026-08", "2026-09", "2026-10"], key
     with db.connect() as con:
         posted = con.execute("SELECT destination, period, count(*) FROM ledger_postings WHERE state = 'posted' "
                              "GROUP BY ALL ORDER BY ALL").fetchall()

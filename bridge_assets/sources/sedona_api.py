@@ -688,9 +688,11 @@ _SAVED_COLUMNS = ("model", "record_id", "period", "number", "customer_id", "doc_
                   "modified_at", "modified_text", "fingerprint", "problems", "raw_json", "fetched_at")
 
 
-def _column_decimal(value: Any) -> Decimal | None:
+def _column_decimal(value: Any) -> str | None:
+    # As text: DuckDB guesses a DECIMAL width from the first values of an object column and then
+    # refuses wider ones ("103.04" into DECIMAL(4,2)); the INSERT casts the text to DECIMAL(18,4).
     if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
-        return Decimal(value)
+        return str(Decimal(value))
     return None
 
 
