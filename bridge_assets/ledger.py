@@ -211,7 +211,8 @@ def record_outcomes(
                    failed_hash = CASE WHEN o.new_state IN ('failed', 'held') THEN p.sending_hash ELSE p.failed_hash END,
                    sending_hash = CASE WHEN o.new_state = 'sending' THEN p.sending_hash END,
                    sending_action = CASE WHEN o.new_state = 'sending' THEN p.sending_action END,
-                   generation = p.generation + CASE WHEN o.new_state IN ('failed', 'held') THEN 1 ELSE 0 END,
+                   -- a voided document that comes back is a new document to the destination: a fresh request id
+                   generation = p.generation + CASE WHEN o.new_state IN ('failed', 'held', 'voided') THEN 1 ELSE 0 END,
                    dest_id = coalesce(o.dest_id, p.dest_id),
                    dest_doc_number = coalesce(o.dest_doc_number, p.dest_doc_number),
                    sync_token = coalesce(o.version, p.sync_token),

@@ -84,6 +84,7 @@ def plan_periods(
                          AND posted_hash = content_hash THEN 'skip'
                     WHEN state IN ('failed', 'held') AND dest_id IS NOT NULL THEN 'update'
                     WHEN state IN ('reverting', 'reverted') THEN 'create'
+                    WHEN state = 'voided' THEN 'create'
                     ELSE 'create'
                 END AS action
             FROM joined
@@ -100,6 +101,7 @@ def plan_periods(
                 WHEN state = 'failed' THEN 'retry after failure: ' || coalesce(last_error, 'no reason recorded')
                 WHEN state = 'held' THEN 'was held: ' || coalesce(last_error, 'period closed') || '; trying again'
                 WHEN state = 'reverted' THEN 'was reverted; posting again'
+                WHEN state = 'voided' THEN 'was voided as cancelled at the source; it is current again, so it is posted afresh'
                 ELSE 'retry'
             END,
             content_hash, posted_hash, state, dest_id, generation,

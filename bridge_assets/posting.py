@@ -71,6 +71,8 @@ def _current_action(row: ledger.PostingRow | None, content: str) -> Action | Non
         return Action.CREATE
     if row.state == "posted" and row.content_hash == content:
         return None
+    if row.state == "voided":
+        return Action.CREATE          # cancelled, then current again: a new document in the destination
     return Action.UPDATE if row.dest_id else Action.CREATE
 
 

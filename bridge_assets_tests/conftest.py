@@ -43,7 +43,8 @@ def write_export(path: Path, rows: list[list[str]], header: list[str] | None = N
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch) -> BridgeSettings:
-    for name in ("BRIDGE_DESTINATIONS", "BRIDGE_DATABASE", "BRIDGE_INBOX", "BRIDGE_OUTPUT", "BRIDGE_HEADER_ALIASES"):
+    for name in ("BRIDGE_DESTINATIONS", "BRIDGE_DATABASE", "BRIDGE_INBOX", "BRIDGE_OUTPUT", "BRIDGE_HEADER_ALIASES",
+                 "SEDONA_API_BASE_URL", "SERVICETRADE_BASE_URL", "BRIDGE_SEDONA_FULL_CREDIT_MEANS_CANCELLED"):
         monkeypatch.delenv(name, raising=False)
     settings = BridgeSettings.from_env(tmp_path / "home")
     settings.folders.create()
