@@ -219,3 +219,24 @@ def test_sedona_api_invoices_credits_and_payments_post_and_a_deleted_invoice_is_
         # Everything else is untouched.
         assert Counter(r[0] for r in ledger(db, "SELECT state FROM ledger_postings")) == Counter(
             {"posted": sum(states.values()) - 1, "voided": 1})
+
+
+def test_servicetrade_invoices_held_by_closed_books_stay_pending_with_a_note_then_post_when_reopened(
+        settings, db, servicetrade, tmp_path, monkeypatch):
+    with quickbooks(tmp_path, monkeypatch) as (qbo, realm):
+        qbo.admin.set_book_close_date(realm, "2026-08-31")
+        instance = dg.DagsterInstance.ephemeral()
+        run_periods(settings, "2026-08", "2026-08", instance)
+        run_periods(settings, "2026-08", "2026-08", instance)            # a night later: no second note
+        invoices = _st_invoices(servicetrade)
+        assert {inv["status"] for inv in invoices.values()} == {"pending_accounting"}
+        for invoice_id in invoices:
+            (note,) = _st_comments(servicetrade, invoice_id)
+            assert "waiting" in note and "posted when the period reopens" in note
+        assert qbo.admin.dump(realm, "Invoice") == []
+        noted = ledger(db, "SELECT count(*) FROM ledger_events WHERE destination = 'servicetrade' AND outcome = 'noted'")
+        assert noted == [(len(invoices),)]
+
+        qbo.admin.set_book_close_date(realm, "2026-07-31")
+        run_periods(settings, "2026-08", "2026-08", instance)
+        assert {inv["status"] for inv in _st_invoices(servicetrade).values()} == {"processed"}
