@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import warnings
 from pathlib import Path
@@ -66,3 +67,20 @@ def receive_and_map(db: Database, settings: BridgeSettings, paths: list[Path], p
         for name in destinations:
             planning.plan_periods(con, name, periods)
     return received, refused
+
+
+@contextlib.contextmanager
+def quickbooks(tmp_path: Path, monkeypatch, client_id: str = "test-app", secret: str = "test-app-key"):
+    """The QuickBooks Online emulator on loopback with one company, and the bridge pointed at it
+    (`BRIDGE_DESTINATIONS=qbo`, tokens minted without a browser, limits at a 60x time scale)."""
+    from bridge_assets.sandbox.qbo import EmulatorSettings, run_emulator
+
+    with run_emulator(tmp_path / "qbo.sqlite3", EmulatorSettings(clients={client_id: secret}, time_scale=60,
+                                                                  refresh_token_rotation="daily")) as qbo:
+        realm = qbo.admin.create_company()
+        for name, value in {"QBO_BASE_URL": qbo.base_url, "QBO_TOKEN_URL": qbo.token_url, "QBO_REALM_ID": realm,
+                            "QBO_CLIENT_ID": client_id, "QBO_CLIENT_SECRET": secret, "QBO_TIME_SCALE": "60",
+                            "QBO_REFRESH_TOKEN": qbo.admin.mint_tokens(realm, client_id=client_id)["refresh_token"],
+                            "BRIDGE_DESTINATIONS": "qbo"}.items():
+            monkeypatch.setenv(name, value)
+        yield qbo, realm

@@ -10,11 +10,8 @@ SedonaOffice is voided in QuickBooks once, with the reason in the ledger.
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from decimal import Decimal
-from typing import Iterator
-
 import dagster as dg
 import pytest
 
@@ -28,23 +25,7 @@ from bridge_assets.settings import BridgeSettings
 from bridge_assets.sources.servicetrade import ServiceTradeClient
 from bridge_assets.sources.servicetrade_mapping import servicetrade_invoice_to_document
 
-CLIENT_ID, SECRET = "api-sources-app", "api-sources-key"
-
-
-@contextlib.contextmanager
-def quickbooks(tmp_path, monkeypatch) -> Iterator[tuple]:
-    from bridge_assets.sandbox.qbo import EmulatorSettings, run_emulator
-
-    with run_emulator(tmp_path / "qbo.sqlite3", EmulatorSettings(clients={CLIENT_ID: SECRET}, time_scale=60,
-                                                                  refresh_token_rotation="daily")) as qbo:
-        realm = qbo.admin.create_company()
-        for name, value in {"QBO_BASE_URL": qbo.base_url, "QBO_TOKEN_URL": qbo.token_url, "QBO_REALM_ID": realm,
-                            "QBO_CLIENT_ID": CLIENT_ID, "QBO_CLIENT_SECRET": SECRET, "QBO_TIME_SCALE": "60",
-                            "QBO_REFRESH_TOKEN": qbo.admin.mint_tokens(realm, client_id=CLIENT_ID)["refresh_token"],
-                            "BRIDGE_DESTINATIONS": "qbo"}.items():
-            monkeypatch.setenv(name, value)
-        yield qbo, realm
-
+from .conftest import quickbooks
 
 def run_periods(settings: BridgeSettings, first: str, last: str, instance: dg.DagsterInstance):
     job = build_definitions(settings.home).resolve_job_def("bridge_job")

@@ -11,7 +11,7 @@ from bridge_assets.definitions import build_definitions
 from bridge_assets.defs.resources import BridgeResource
 from bridge_assets.defs.sensors import RANGE_END, RANGE_START, held_documents_replay_sensor
 
-from .conftest import line, write_export
+from .conftest import line, quickbooks, write_export
 
 
 def _run(settings, period, instance):
@@ -75,17 +75,7 @@ def test_credit_in_a_closed_period_is_held_survives_runs_and_posts_once_when_boo
 
 def test_quickbooks_credit_in_a_closed_period_is_held_and_posts_once_after_the_book_close_date_moves(
         settings, db, monkeypatch, tmp_path):
-    from bridge_assets.sandbox.qbo import EmulatorSettings, run_emulator
-
-    client_id, secret = "closed-period-app", "closed-period-key"
-    with run_emulator(tmp_path / "qbo.sqlite3", EmulatorSettings(clients={client_id: secret}, time_scale=60,
-                                                                  refresh_token_rotation="daily")) as qbo:
-        realm = qbo.admin.create_company()
-        for name, value in {"QBO_BASE_URL": qbo.base_url, "QBO_TOKEN_URL": qbo.token_url, "QBO_REALM_ID": realm,
-                            "QBO_CLIENT_ID": client_id, "QBO_CLIENT_SECRET": secret, "QBO_TIME_SCALE": "60",
-                            "QBO_REFRESH_TOKEN": qbo.admin.mint_tokens(realm, client_id=client_id)["refresh_token"],
-                            "BRIDGE_DESTINATIONS": "qbo"}.items():
-            monkeypatch.setenv(name, value)
+    with quickbooks(tmp_path, monkeypatch, "closed-period-app", "closed-period-key") as (qbo, realm):
         instance = dg.DagsterInstance.ephemeral()
         write_export(settings.inbox / "aug.csv", [line(number="1", date="08/03/2026", start="08/01/2026",
                                                        end="08/31/2026")])
