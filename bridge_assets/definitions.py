@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from bridge_assets.defs.alerts import sensors as alert_sensors
 from bridge_assets.defs.assets import assets
 from bridge_assets.defs.jobs import bridge_job
 from bridge_assets.defs.resources import BridgeResource
@@ -18,7 +19,7 @@ def build_definitions(home: str | Path | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         jobs=[bridge_job],
-        sensors=sensors,
+        sensors=sensors + alert_sensors,
         schedules=schedules,
         resources={
             "bridge": BridgeResource(home=str(settings.home)),
