@@ -185,9 +185,19 @@ def problem_documents(con: duckdb.DuckDBPyConnection) -> list[ProblemDocument]:
     return [ProblemDocument(*row) for row in con.execute(PROBLEM_DOCUMENTS_SQL).fetchall()]
 
 
+SOURCE_NAMES = {"sedona": "SedonaOffice", "servicetrade": "ServiceTrade"}
+
+
+def _sources(documents: Sequence[ProblemDocument]) -> str:
+    """Where the listed documents come from, in the names the bookkeeper uses (doc_key = source:type:id)."""
+    found = sorted({SOURCE_NAMES.get(d.doc_key.split(":", 1)[0], d.doc_key.split(":", 1)[0]) for d in documents})
+    return " or ".join(found) or "the source"
+
+
 def _ledger_alert(subject: str, destination: str, period: str, state: str, new: Sequence[ProblemDocument],
                   in_state: int) -> Alert:
     shown = [d.line() for d in new[:FIRST_DOCUMENTS]]
+    source = _sources(new)
     others = in_state - len(new)
     besides = f" ({others} more already reported are still {state})" if others else ""
     if state == "held":
@@ -196,11 +206,11 @@ def _ledger_alert(subject: str, destination: str, period: str, state: str, new: 
                   f"credit queue{besides}.")
         advice = (f"Nothing is lost: held documents post once, by themselves, when {destination}'s books are reopened "
                   "for their dates (move the book-close date back; the replay sensor then runs the period). If a "
-                  "document belongs in a later period, correct its date in SedonaOffice and export it again.")
+                  f"document belongs in a later period, correct its date in {source} and send it again.")
     else:
         what = f"{len(new)} document(s) failed to post to {destination}"
         detail = f"{destination} refused them; each line gives its reason{besides}."
-        advice = (f"Fix what each reason names: the document in SedonaOffice (then export it again), or the customer, "
+        advice = (f"Fix what each reason names: the document in {source} (then send it again), or the customer, "
                   f"item or setting in {destination}. A corrected document is posted by the next run, exactly once; "
                   "a temporary refusal is tried again by the next run.")
     return Alert(key=f"{subject}:{_digest(sorted(d.mark for d in new))}", period=period, what_failed=what,
