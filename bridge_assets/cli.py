@@ -1,4 +1,4 @@
-"""The commands the README gives: `bridge demo`, `bridge ui`, `bridge summary`.
+"""The commands the README gives: `bridge demo`, `bridge ui`, `bridge summary`, `bridge revert`.
 
 `demo` runs the real code path on the embedded defaults: it generates a sample alarm-company book,
 drops its export files into the watched inbox, materializes every asset for those billing periods in
@@ -306,6 +306,7 @@ def _demo(args: argparse.Namespace, settings: BridgeSettings) -> int:
         severity = "blocking check failed" if check.severity.value == "ERROR" else "warning"
         print(f"  {severity}: {check.check_name}: {check.description}")
     print_summary(settings, periods, result.run_id, run_succeeded=result.success)
+    print(f"\nRun id {result.run_id} (`bridge revert --run {result.run_id}` previews undoing it)")
     if not result.success:
         print(f"\nThe run did not finish (run id {result.run_id}); open the UI (`bridge ui`) to see which step failed and why.")
         return 1
@@ -366,9 +367,128 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
+    add_revert_command(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --- bridge revert --------------------------------------------------------------------------------------
+
+
+def cmd_revert(args: argparse.Namespace) -> int:
+    """Preview the revert of a run or a period in the destinations, ask, then carry out exactly that preview.
+    With --release, let the next run post reverted documents again instead."""
+    from bridge_assets.destinations.base import DestinationError
+    from bridge_assets.revert import RevertError
+
+    settings = BridgeSettings.from_env()
+    try:
+        with quickbooks_sandbox(settings):
+            return _revert(args, BridgeSettings.from_env())
+    except (RevertError, DestinationError) as problem:
+        print(f"Nothing was changed: {problem}", file=sys.stderr)
+        return 2
+
+
+def _revert(args: argparse.Namespace, settings: BridgeSettings) -> int:
+    import uuid
+
+    from bridge_assets import revert
+    from bridge_assets.destinations.registry import KNOWN, opened
+    from bridge_assets.storage import Database
+
+    names = [args.destination] if args.destination else list(settings.destinations)
+    unknown = [n for n in names if n not in KNOWN]
+    if unknown:
+        raise revert.RevertError(f"there is no destination {unknown[0]!r}; use one of: {', '.join(KNOWN)}")
+    db = Database(settings.database_path)
+    run_id = f"revert-{uuid.uuid4().hex[:8]}"
+    if args.release:
+        with db.transaction() as con:
+            for name in names:
+                released = revert.release(con, name, run_id, reverted_run=args.run, period=args.period,
+                                          source=args.source, docs=args.doc or ())
+                print(f"{name}: {len(released)} reverted document(s) released; the next run posts them again")
+        return 0
+    if args.doc:
+        raise revert.RevertError("--doc names documents to release; use it with --release")
+    with db.transaction() as con:
+        plans = [revert.preview_revert(con, name, run_id=args.run, period=args.period, source=args.source)
+                 for name in names]
+    for plan in plans:
+        _print_plan(plan)
+    steps = sum(len(plan.steps) for plan in plans)
+    if not steps:
+        print("\nNothing to revert: nothing was changed.")
+        return 0
+    if not args.yes:
+        where = ", ".join(plan.destination for plan in plans if plan.steps)
+        try:
+            answer = input(f"\nType yes to revert these {steps} document(s) in {where}: ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() != "yes":
+            print("Not confirmed: nothing was changed. (The preview is kept; --yes skips this question.)")
+            return 1
+    failed = 0
+    for plan in plans:
+        if not plan.steps:
+            continue
+        with opened(plan.destination, settings) as destination:
+            report = revert.execute_revert(db, destination, plan.plan_id, run_id, progress=print)
+        outcomes = ", ".join(f"{n} {word}" for word, n in sorted(report.outcomes.items())) or "nothing to do"
+        print(f"\n{plan.destination}: {outcomes}")
+        if report.settled:
+            print(f"  settled first (left by an interrupted revert): {report.settled}")
+        for number, code, message in report.failures[:10]:
+            print(f"  {number} {code}: {message}")
+        if len(report.failures) > 10:
+            print(f"  ... and {len(report.failures) - 10} more (every one, with what to do: table revert_steps, "
+                  f"plan {plan.plan_id})")
+        for number, why in report.skipped[:20]:
+            print(f"  {number} left alone: {why}")
+        for path in report.files:
+            print(f"  wrote {path}")
+        failed += len(report.failures)
+    print(f"\nRevert run id {run_id}. Reverted documents are not posted again by a normal run unless they change in the "
+          f"source or are released (bridge revert --release ...).")
+    return 1 if failed else 0
+
+
+def _print_plan(plan, show: int = 15) -> None:
+    print(f"\nRevert {plan.scope} (plan {plan.plan_id}):")
+    if not plan.steps:
+        print("  nothing to revert")
+    for action, doc_type, n, total in plan.totals():
+        print(f"  {action:<8} {doc_type:<12} {n:>6} document(s)  total {total:>14,.2f}")
+    for step in plan.steps[:show]:
+        total = "" if step.total is None else f"{step.total:,.2f}"
+        print(f"  {step.order:>4}. {step.action:<8} {step.doc_type:<12} {step.doc_number:<12} "
+              f"{(step.customer or '')[:24]:<24} {total:>12}  {step.reason}")
+    if len(plan.steps) > show:
+        print(f"        ... and {len(plan.steps) - show} more")
+    if plan.left_out:
+        reasons: dict[str, int] = {}
+        for left in plan.left_out:
+            reasons[left.reason] = reasons.get(left.reason, 0) + 1
+        print(f"  left alone: {len(plan.left_out)} document(s)")
+        for reason, n in sorted(reasons.items(), key=lambda r: -r[1])[:5]:
+            print(f"    {n:>6} {reason}")
+
+
+def add_revert_command(sub) -> None:
+    revert = sub.add_parser("revert", help="undo a run or a billing period in the destinations (previews, then asks)")
+    scope = revert.add_mutually_exclusive_group()
+    scope.add_argument("--run", help="the run id to revert (from the Dagster UI or the run's output)")
+    scope.add_argument("--period", help="a billing period YYYY-MM: every document of it the bridge posted")
+    revert.add_argument("--source", help="only this source's documents (sedona, servicetrade)")
+    revert.add_argument("--destination", help="one destination (qbo, staging_csv, qbd_iif); default: all configured")
+    revert.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    revert.add_argument("--release", action="store_true",
+                        help="let the next run post reverted documents again (by --run, --period or --doc)")
+    revert.add_argument("--doc", action="append", help="with --release: a document (doc_key or number); repeatable")
+    revert.set_defaults(func=cmd_revert)

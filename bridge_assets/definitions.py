@@ -9,6 +9,7 @@ from bridge_assets.defs.alerts import sensors as alert_sensors
 from bridge_assets.defs.assets import assets
 from bridge_assets.defs.jobs import bridge_job
 from bridge_assets.defs.resources import BridgeResource
+from bridge_assets.defs.revert import revert_job
 from bridge_assets.defs.schedules import schedules
 from bridge_assets.defs.sensors import sensors
 from bridge_assets.settings import BridgeSettings
@@ -18,7 +19,7 @@ def build_definitions(home: str | Path | None = None) -> dg.Definitions:
     settings = BridgeSettings.from_env(home)
     return dg.Definitions(
         assets=assets,
-        jobs=[bridge_job],
+        jobs=[bridge_job, revert_job],
         sensors=sensors + alert_sensors,
         schedules=schedules,
         resources={

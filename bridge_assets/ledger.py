@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS ledger_postings (
     first_posted_at TIMESTAMP, last_posted_at TIMESTAMP, last_run_id VARCHAR, updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (destination, doc_key)
 );
+-- The source's content when a revert undid the document (state = 'reverted'): a normal run does not post
+-- that content again (it would undo the bookkeeper's revert) until it changes or is released.
+ALTER TABLE ledger_postings ADD COLUMN IF NOT EXISTS reverted_hash VARCHAR;
 CREATE SEQUENCE IF NOT EXISTS ledger_event_seq START 1;
 CREATE TABLE IF NOT EXISTS ledger_events (
     event_id BIGINT PRIMARY KEY DEFAULT nextval('ledger_event_seq'),
@@ -112,6 +115,7 @@ class PostingRow:
     attempts: int
     last_error_code: str | None
     last_error: str | None
+    reverted_hash: str | None = None
 
 
 _ROW_COLUMNS = [f.name for f in dataclasses.fields(PostingRow)]
@@ -310,3 +314,137 @@ def record_source_writeback(con: duckdb.DuckDBPyConnection, source: str, run_id:
                VALUES (?, ?, ?, 'writeback', ?, ?, ?, ?, ?)""",
             [doc_key, source, run_id, outcome, digest, message, _json(after), now],
         )
+
+
+# --- revert: `posted -> reverting -> reverted` ------------------------------------------------------
+
+REVERT_OPERATIONS = ("void", "delete", "restore")
+
+
+@dataclasses.dataclass(frozen=True)
+class Reverting:
+    """One document on its way back: what is done to it and what the ledger says afterwards."""
+
+    doc_key: str
+    operation: str                   # void | delete | restore
+    previous_state: str              # the state it returns to when the destination refuses
+    restored_hash: str | None = None  # restore: the content the destination holds again (None: unknown)
+    source_hash: str | None = None   # the source's content now: not posted again until it changes
+
+
+def mark_reverting(con: duckdb.DuckDBPyConnection, destination: str, run_id: str, items: Sequence[Reverting]) -> None:
+    """Before any undo request: the row says `reverting` (the operation in `sending_action`) and an event
+    says so. Call inside a transaction and commit before calling the destination; a row left `reverting`
+    by a crash is settled first by the next revert, and a normal run leaves it alone meanwhile."""
+    if not items:
+        return
+    for item in items:
+        if item.operation not in REVERT_OPERATIONS:  # pragma: no cover - revert.py only builds these
+            raise ValueError(f"unknown revert operation {item.operation!r}")
+    now = _now()
+    _frame(con, "_reverting", ["doc_key", "operation"], [[i.doc_key, i.operation] for i in items])
+    params = {"destination": destination, "run_id": run_id, "now": now}
+    try:
+        con.execute(
+            """INSERT INTO ledger_events (doc_key, destination, run_id, action, outcome, content_hash, message, "at")
+               SELECT r.doc_key, $destination, $run_id, 'revert', 'reverting', p.content_hash, r.operation, $now
+               FROM _reverting r JOIN ledger_postings p ON p.destination = $destination AND p.doc_key = r.doc_key""",
+            params,
+        )
+        con.execute(
+            """UPDATE ledger_postings p SET state = 'reverting', sending_action = r.operation,
+                   attempts = p.attempts + 1, last_run_id = $run_id, updated_at = $now
+               FROM _reverting r WHERE p.destination = $destination AND p.doc_key = r.doc_key""",
+            params,
+        )
+    finally:
+        con.unregister("_reverting")
+
+
+def record_reverted(con: duckdb.DuckDBPyConnection, destination: str, run_id: str,
+                    results: Sequence[tuple[Reverting, Outcome]]) -> None:
+    """The destination's answer to each undo, with an event (action `revert`, before/after).
+
+    Done (voided, deleted, restored) -> `reverted` with a new generation, so posting it again later is
+    a fresh request; a voided or deleted document keeps no destination id (a later post creates it anew),
+    a restored one keeps its id and the content it holds again. Refused or held -> back to the state it
+    had, with the reason. Unknown (RETRY) -> stays `reverting`, settled first by the next revert."""
+    if not results:
+        return
+    now = _now()
+    rows_ = []
+    for item, outcome in results:
+        if outcome.status in (Status.VOIDED, Status.UPDATED):
+            new_state, label = "reverted", "reverted"
+        elif outcome.status is Status.RETRY:
+            new_state, label = "reverting", "retry"
+        elif outcome.status is Status.HELD:
+            new_state, label = item.previous_state, "held"
+        else:
+            new_state, label = item.previous_state, "failed"
+        message = f"{item.operation}: {outcome.message}" if outcome.message else item.operation
+        rows_.append([item.doc_key, item.operation, label, new_state, item.restored_hash, item.source_hash,
+                      outcome.http_status, outcome.error_code, message, _json(outcome.before), _json(outcome.after),
+                      outcome.version])
+    _frame(con, "_reverted", ["doc_key", "operation", "outcome", "new_state", "restored_hash", "source_hash",
+                              "http_status", "error_code", "message", "before", "after", "version"], rows_)
+    params = {"destination": destination, "run_id": run_id, "now": now}
+    try:
+        con.execute(
+            """INSERT INTO ledger_events (doc_key, destination, run_id, action, outcome, content_hash, http_status,
+                                          error_code, message, before, after, "at")
+               SELECT r.doc_key, $destination, $run_id, 'revert', r.outcome, p.content_hash,
+                      CAST(r.http_status AS INTEGER), r.error_code, r.message, r.before, r.after, $now
+               FROM _reverted r JOIN ledger_postings p ON p.destination = $destination AND p.doc_key = r.doc_key""",
+            params,
+        )
+        con.execute(
+            """UPDATE ledger_postings p SET
+                   state = r.new_state,
+                   reverted_hash = CASE WHEN r.new_state = 'reverted'
+                                        THEN coalesce(r.source_hash, p.content_hash) ELSE p.reverted_hash END,
+                   content_hash = CASE WHEN r.new_state <> 'reverted' THEN p.content_hash
+                                       WHEN r.operation = 'restore' THEN r.restored_hash END,
+                   dest_id = CASE WHEN r.new_state = 'reverted' AND r.operation <> 'restore' THEN NULL ELSE p.dest_id END,
+                   dest_doc_number = CASE WHEN r.new_state = 'reverted' AND r.operation <> 'restore' THEN NULL
+                                          ELSE p.dest_doc_number END,
+                   sync_token = CASE WHEN r.new_state <> 'reverted' THEN p.sync_token
+                                     WHEN r.operation = 'restore' THEN coalesce(r.version, p.sync_token) END,
+                   generation = p.generation + CASE WHEN r.new_state = 'reverted' THEN 1 ELSE 0 END,
+                   sending_action = CASE WHEN r.new_state = 'reverting' THEN p.sending_action END,
+                   last_error_code = CASE WHEN r.new_state = 'reverted' THEN NULL ELSE r.error_code END,
+                   last_error = CASE WHEN r.new_state = 'reverted' THEN NULL ELSE r.message END,
+                   last_run_id = $run_id, updated_at = $now
+               FROM _reverted r WHERE p.destination = $destination AND p.doc_key = r.doc_key""",
+            params,
+        )
+    finally:
+        con.unregister("_reverted")
+
+
+def release_reverted(con: duckdb.DuckDBPyConnection, destination: str, run_id: str, doc_keys: Iterable[str]) -> int:
+    """The bookkeeper wants reverted documents posted again: the next normal run posts them (a voided or
+    deleted one is created anew, a restored one is updated). Returns how many were released."""
+    keys = list(doc_keys)
+    if not keys:
+        return 0
+    now = _now()
+    released = [k for (k,) in con.execute(
+        """SELECT doc_key FROM ledger_postings WHERE destination = ? AND state = 'reverted'
+               AND reverted_hash IS NOT NULL AND doc_key IN (SELECT unnest(?)) ORDER BY doc_key""",
+        [destination, keys]).fetchall()]
+    if not released:
+        return 0
+    con.execute(
+        """INSERT INTO ledger_events (doc_key, destination, run_id, action, outcome, content_hash, message, "at")
+           SELECT doc_key, ?, ?, 'release', 'released', reverted_hash,
+                  'released after a revert: the next run posts it again', ?
+           FROM ledger_postings WHERE destination = ? AND doc_key IN (SELECT unnest(?))""",
+        [destination, run_id, now, destination, released],
+    )
+    con.execute(
+        "UPDATE ledger_postings SET reverted_hash = NULL, last_run_id = ?, updated_at = ? "
+        "WHERE destination = ? AND doc_key IN (SELECT unnest(?))",
+        [run_id, now, destination, released],
+    )
+    return len(released)

@@ -64,7 +64,7 @@ def plan_periods(
         INSERT INTO posting_plan
         WITH joined AS (
             SELECT d.*, l.state, l.content_hash AS posted_hash, l.dest_id, coalesce(l.generation, 0) AS generation,
-                   l.last_error, l.last_error_code, l.failed_hash, l.last_posted_at, l.sending_action
+                   l.last_error, l.last_error_code, l.failed_hash, l.last_posted_at, l.sending_action, l.reverted_hash
             FROM accounting_documents d
             LEFT JOIN ledger_postings l ON l.destination = $destination AND l.doc_key = d.doc_key
             WHERE d.period IN (SELECT unnest($periods))
@@ -72,6 +72,9 @@ def plan_periods(
         ), decided AS (
             SELECT *,
                 CASE
+                    -- A revert is the bookkeeper's decision: never undone silently by a nightly run (see revert.py).
+                    WHEN state = 'reverting' THEN 'skip'
+                    WHEN state = 'reverted' AND reverted_hash = content_hash THEN 'skip'
                     WHEN $closed IS NOT NULL AND txn_date <= $closed AND coalesce(state, '') <> 'posted' THEN 'hold'
                     WHEN $closed IS NOT NULL AND txn_date <= $closed AND posted_hash IS DISTINCT FROM content_hash THEN 'hold'
                     WHEN state IS NULL THEN 'create'
@@ -83,7 +86,8 @@ def plan_periods(
                     WHEN state IN ('failed', 'held') AND dest_id IS NOT NULL AND posted_hash IS NOT NULL
                          AND posted_hash = content_hash THEN 'skip'
                     WHEN state IN ('failed', 'held') AND dest_id IS NOT NULL THEN 'update'
-                    WHEN state IN ('reverting', 'reverted') THEN 'create'
+                    WHEN state = 'reverted' AND dest_id IS NOT NULL THEN 'update'
+                    WHEN state = 'reverted' THEN 'create'
                     WHEN state = 'voided' THEN 'create'
                     ELSE 'create'
                 END AS action
@@ -93,6 +97,11 @@ def plan_periods(
             CASE
                 WHEN action = 'hold' THEN 'dated ' || strftime(txn_date, '%m/%d/%Y') || ', on or before the closed date '
                      || strftime(CAST($closed AS DATE), '%m/%d/%Y') || '; posts when the period reopens'
+                WHEN state = 'reverting' THEN 'a revert of it was interrupted; the next `bridge revert` (or revert_job) finishes '
+                     || 'it first, and it is not posted meanwhile'
+                WHEN state = 'reverted' AND action = 'skip' THEN 'reverted, and unchanged in the source since, so it is not posted '
+                     || 'again; to post it again run `bridge revert --release --doc ' || doc_key || '` (a changed document '
+                     || 'posts by itself)'
                 WHEN state IS NULL THEN 'new document'
                 WHEN state = 'sending' THEN 'an earlier attempt''s outcome is unknown; it is resolved (looked up) before anything is sent'
                 WHEN action = 'skip' AND state = 'failed' THEN 'needs a person, not a retry: ' || coalesce(last_error, last_error_code)
@@ -100,7 +109,8 @@ def plan_periods(
                 WHEN state = 'posted' THEN 'content changed since it was posted (was ' || left(posted_hash, 12) || ', now ' || left(content_hash, 12) || ')'
                 WHEN state = 'failed' THEN 'retry after failure: ' || coalesce(last_error, 'no reason recorded')
                 WHEN state = 'held' THEN 'was held: ' || coalesce(last_error, 'period closed') || '; trying again'
-                WHEN state = 'reverted' THEN 'was reverted; posting again'
+                WHEN state = 'reverted' THEN 'was reverted; ' || CASE WHEN reverted_hash IS NULL THEN 'released'
+                     ELSE 'changed in the source since' END || ', so it is posted again'
                 WHEN state = 'voided' THEN 'was voided as cancelled at the source; it is current again, so it is posted afresh'
                 ELSE 'retry'
             END,

@@ -73,6 +73,8 @@ def _current_action(row: ledger.PostingRow | None, content: str) -> Action | Non
         return None
     if row.state == "voided":
         return Action.CREATE          # cancelled, then current again: a new document in the destination
+    if row.state == "reverting" or (row.state == "reverted" and row.reverted_hash == content):
+        return None   # reverted by the bookkeeper after this plan was made: not posted again silently
     return Action.UPDATE if row.dest_id else Action.CREATE
 
 

@@ -241,8 +241,9 @@ class QboDestination:
         self._income_account_id: str | None = None
         self._preferences: dict[str, Any] | None = None
         self._preferences_read_at = 0.0
-        # Name-list creations are guarded by a look-up before each one, not by replay across runs:
-        # this run-scoped part keeps a refusal recorded under one run's requestid from being replayed.
+        # Name-list creations and undo writes (void, delete, restore) are guarded by a look-up before each
+        # one, not by replay across runs: this run-scoped part keeps a refusal recorded under one run's
+        # requestid (say 6210, books closed) from being replayed after the books reopen.
         self._run_nonce = uuid.uuid4().hex
         self._written = 0
 
@@ -919,7 +920,7 @@ class QboDestination:
             before = current
             for attempt in (1, 2):
                 write = _Write(entity, operation, {"Id": str(current["Id"]), "SyncToken": str(current["SyncToken"])},
-                               f"{operation}|{entity}|{current['Id']}|{current['SyncToken']}")
+                               f"{operation}|{entity}|{current['Id']}|{current['SyncToken']}|{self._run_nonce}")
                 result = self._write([write])[0]
                 if result.entity is not None:
                     return Outcome(Status.VOIDED, dest_id=dest_id,
@@ -950,7 +951,7 @@ class QboDestination:
             if payment is None or not is_credit_application(payment, str(credit["Id"])):
                 continue
             write = _Write("Payment", "delete", {"Id": str(payment["Id"]), "SyncToken": str(payment["SyncToken"])},
-                           f"delete|Payment|{payment['Id']}|{payment['SyncToken']}")
+                           f"delete|Payment|{payment['Id']}|{payment['SyncToken']}|{self._run_nonce}")
             result = self._write([write])[0]
             deleted = deleted or result.entity is not None
         return self._read("CreditMemo", str(credit["Id"])) if deleted else None
@@ -966,8 +967,15 @@ class QboDestination:
                     return Outcome(Status.FAILED, dest_id=dest_id, error_code="610",
                                    message=f"{what} was deleted in QuickBooks, so it cannot be restored; re-enter it by "
                                            f"hand from the ledger's saved state")
-                write = _Write(entity, "update", restore_body(before, current),
-                               f"restore|{entity}|{current['Id']}|{current['SyncToken']}")
+                body = restore_body(before, current)
+                if not differences(body, current):
+                    # Already as it was (an earlier restore landed and its answer was lost): not sent again.
+                    return Outcome(Status.UPDATED, dest_id=dest_id,
+                                   dest_doc_number=str(current.get(NUMBER_FIELD[entity]) or "") or None,
+                                   version=str(current.get("SyncToken")), http_status=200, before=current,
+                                   after=current, message=f"{what} already holds the state it is restored to")
+                write = _Write(entity, "update", body,
+                               f"restore|{entity}|{current['Id']}|{current['SyncToken']}|{self._run_nonce}")
                 result = self._write([write])[0]
                 if result.entity is not None:
                     return Outcome(Status.UPDATED, dest_id=dest_id,

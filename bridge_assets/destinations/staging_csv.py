@@ -229,11 +229,13 @@ class StagingCsvDestination(RunFileDestination):
         """The latest complete entry for this document in any staging file of the folder.
 
         `after` says which action that entry was and carries its request id and content hash, so a
-        caller resolving an update or a void can tell whether its own request got there.
+        caller resolving an update can tell whether its own request got there. A document whose latest
+        entry is a void is not live (it was reverted or cancelled): None, as QuickBooks' find skips voided
+        documents, so posting it again after a revert is a new entry, never mistaken for one that landed.
         """
         found = self.folder.latest(doc_type, written_text(doc_number))
-        if found is None:
-            return None
+        if found is None or found[1].action == Action.VOID.value:
+            return None   # a voided document is not live in the files (as QuickBooks' find skips voided ones)
         path, entry = found
         file_name = finished_name(path)
         return Outcome(status=Status.CREATED, dest_id=file_dest_id(file_name, doc_number),
@@ -280,6 +282,12 @@ class StagingCsvDestination(RunFileDestination):
                                    f"document ({error!r}). Restore it by hand from the ledger's events.")
         found = self.folder.latest(doc_type, written_text(doc_number))
         current = _entry_summary(finished_name(found[0]), found[1]) if found else None
+        restored_hash = document.content_hash or content_hash(document)
+        if current is not None and current["action"] != Action.VOID.value and current["content_hash"] == restored_hash:
+            # Already as it was (an earlier restore was written before a crash): not written twice.
+            return Outcome(status=Status.UPDATED, dest_id=file_dest_id(current["file"], doc_number),
+                           dest_doc_number=found[1].doc_number, before=current, after=canonical_dict(document),
+                           message=f"{doc_type} {doc_number} already holds the state it is restored to ({current['file']})")
         rows = _document_rows(Action.UPDATE.value, document, "", current["total"] if current else "")
         failure = self._append(rows, doc_number)
         if failure:
