@@ -7,7 +7,6 @@ import csv
 from decimal import Decimal
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
 from bridge_assets import cli, ledger, planning, posting, revert

@@ -18,10 +18,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from bridge_assets import ledger, mapping, planning, posting, revert
+from bridge_assets import document_store, planning, posting, revert, sedona_api_sync
 from bridge_assets.destinations.qbo import QboDestination, QboLimits
 from bridge_assets.destinations.qbo_payloads import is_voided
-from bridge_assets.documents import AccountingDocument, DocumentLine, canonical_json, content_hash
+from bridge_assets.documents import AccountingDocument, DocumentLine
 from bridge_assets.sandbox.qbo import EmulatorSettings, SpawnedEmulator, spawn_emulator
 from bridge_assets.settings import BridgeSettings
 from bridge_assets.storage import Database
@@ -319,7 +319,7 @@ def _wait(company: Company, child, mark: int, mode: str, total: int, timeout: fl
 
 
 def _store_servicetrade_invoice(company: Company, number: str, customer: tuple[str, str]) -> None:
-    """A ServiceTrade invoice in the canonical tables, as that source's mapping leaves it."""
+    """A ServiceTrade invoice in the canonical tables, where that source's asset puts it."""
     key, name = customer
     document = AccountingDocument(
         doc_key=f"servicetrade:invoice:{number}", source="servicetrade", doc_type="invoice", source_id=number,
@@ -331,13 +331,21 @@ def _store_servicetrade_invoice(company: Company, number: str, customer: tuple[s
                             Decimal("95.00"), False),),
     )
     with company.db.transaction() as con:
-        mapping.ensure_schema(con)
-        con.execute(
-            "INSERT INTO accounting_documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '', '', ?, ?, ?, 'USD', ?, "
-            "?, NULL, NULL, NULL, 1, ?, ?, NULL, now())",
-            [document.doc_key, "servicetrade", "invoice", number, document.doc_number, document.txn_date, PERIOD,
-             None, key, name, document.subtotal, document.tax_total, document.total, document.memo,
-             document.source_ref, canonical_json(document), content_hash(document)])
+        document_store.replace_documents(con, source="servicetrade", doc_types=["invoice"], periods=[PERIOD],
+                                         documents=[document])
+
+
+def _store_sedona_payment(company: Company, number: str, *, invoice: str, customer: tuple[str, str],
+                          amount: str) -> None:
+    """A SedonaOffice payment as the SedonaAPI asset stores it."""
+    key, name = customer
+    document = sedona_api_sync.payment_document(
+        {"PaymentId": 1, "PaymentNumber": number, "PaymentDate": dt.date(2026, 9, 20), "Amount": amount,
+         "CustomerId": 7, "Applications": [{"InvoiceNumber": invoice, "Amount": amount}]},
+        {"7": {"CustomerNumber": key, "CustomerName": name}}, PERIOD, "")
+    with company.db.transaction() as con:
+        document_store.replace_documents(con, source="sedona", doc_types=["payment"], periods=[PERIOD],
+                                         documents=[document])
 
 
 def test_period_revert_of_one_source_leaves_the_other_alone_and_released_documents_post_once(emulator, tmp_path):
@@ -345,13 +353,16 @@ def test_period_revert_of_one_source_leaves_the_other_alone_and_released_documen
     first, _ = _book(new_invoices=0, new_credits=0, updated=2)      # invoices 1001, 1002; credit 5000 on 1001
     company.receive("a.csv", first)
     _store_servicetrade_invoice(company, "77", CUSTOMERS[0])
-    assert company.post("run-1").outcomes == {"created": 4}
+    _store_sedona_payment(company, "900", invoice="1002", customer=CUSTOMERS[1], amount="100.00")
+    assert company.post("run-1").outcomes == {"created": 5}
     books = company.books()
+    assert len(books["Payment"]) == 2                 # the payment and the $0 one applying the credit
 
     plan = company.preview(period=PERIOD, source="sedona")
     assert [(s.action, s.doc_key) for s in plan.steps] == [
-        ("delete", "sedona:credit_memo:5000"), ("void", "sedona:invoice:1001"), ("void", "sedona:invoice:1002")]
-    assert company.revert(plan.plan_id, "revert-1").outcomes == {"reverted": 3}
+        ("delete", "sedona:payment:900"), ("delete", "sedona:credit_memo:5000"), ("void", "sedona:invoice:1001"),
+        ("void", "sedona:invoice:1002")]
+    assert company.revert(plan.plan_id, "revert-1").outcomes == {"reverted": 4}
     after = company.books()
     live = [o for o in after["Invoice"].values() if not is_voided(o)]
     assert [o["DocNumber"] for o in live] == ["ST-77"]                  # the ServiceTrade invoice is untouched
@@ -383,7 +394,8 @@ def test_period_revert_of_one_source_leaves_the_other_alone_and_released_documen
     with company.db.connect() as con:
         states = dict(con.execute("SELECT doc_key, state FROM ledger_postings").fetchall())
     assert states == {"sedona:invoice:1001": "posted", "sedona:credit_memo:5000": "posted",
-                      "sedona:invoice:1002": "reverted", "servicetrade:invoice:77": "posted"}
+                      "sedona:invoice:1002": "reverted", "sedona:payment:900": "reverted",
+                      "servicetrade:invoice:77": "posted"}
 
 
 def test_an_undo_refused_because_the_books_are_closed_waits_and_runs_once_they_reopen(emulator, tmp_path):
