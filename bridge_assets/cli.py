@@ -419,13 +419,17 @@ def _revert(args: argparse.Namespace, settings: BridgeSettings) -> int:
     with db.transaction() as con:
         plans = [revert.preview_revert(con, name, run_id=args.run, period=args.period, source=args.source)
                  for name in names]
+        unsettled = {name: revert.unsettled(con, name) for name in names}
     for plan in plans:
         _print_plan(plan)
+        if unsettled[plan.destination]:
+            print(f"  first: {unsettled[plan.destination]} document(s) an interrupted revert left unfinished are "
+                  f"settled (looked up, and undone only if they are not yet)")
     steps = sum(len(plan.steps) for plan in plans)
-    if not steps:
+    if not steps and not any(unsettled.values()):
         print("\nNothing to revert: nothing was changed.")
         return 0
-    if not args.yes:
+    if steps and not args.yes:
         where = ", ".join(plan.destination for plan in plans if plan.steps)
         try:
             answer = input(f"\nType yes to revert these {steps} document(s) in {where}: ")
@@ -436,14 +440,15 @@ def _revert(args: argparse.Namespace, settings: BridgeSettings) -> int:
             return 1
     failed = 0
     for plan in plans:
-        if not plan.steps:
+        if not plan.steps and not unsettled[plan.destination]:
             continue
         with opened(plan.destination, settings) as destination:
             report = revert.execute_revert(db, destination, plan.plan_id, run_id, progress=print)
-        outcomes = ", ".join(f"{n} {word}" for word, n in sorted(report.outcomes.items())) or "nothing to do"
-        print(f"\n{plan.destination}: {outcomes}")
-        if report.settled:
-            print(f"  settled first (left by an interrupted revert): {report.settled}")
+        outcomes = ", ".join(f"{n} {word}" for word, n in sorted(report.outcomes.items()))
+        settled = ", ".join(f"{n} {word}" for word, n in sorted(report.settled.items()))
+        if settled:
+            settled = f"{sum(report.settled.values())} settled (left by an interrupted revert): {settled}"
+        print(f"\n{plan.destination}: {'; '.join(p for p in (settled, outcomes) if p) or 'nothing to do'}")
         for number, code, message in report.failures[:10]:
             print(f"  {number} {code}: {message}")
         if len(report.failures) > 10:

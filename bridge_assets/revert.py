@@ -352,6 +352,14 @@ def load_plan(con: duckdb.DuckDBPyConnection, plan_id: str) -> RevertPlan:
     return RevertPlan(*found[0], tuple(_step(r) for r in steps), tuple(LeftOut(*r) for r in left_out))
 
 
+def unsettled(con: duckdb.DuckDBPyConnection, destination: str) -> int:
+    """How many documents an interrupted revert left `reverting` in `destination` (finished first by any
+    revert, even one with nothing new to do)."""
+    ensure_schema(con)
+    return con.execute("SELECT count(*) FROM ledger_postings WHERE destination = ? AND state = 'reverting'",
+                       [destination]).fetchall()[0][0]
+
+
 # --- execution ----------------------------------------------------------------------------------------
 
 

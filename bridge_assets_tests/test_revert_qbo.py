@@ -21,6 +21,7 @@ import pytest
 from bridge_assets import document_store, planning, posting, revert, sedona_api_sync
 from bridge_assets.destinations.qbo import QboDestination, QboLimits
 from bridge_assets.destinations.qbo_payloads import is_voided
+from bridge_assets.destinations.registry import opened
 from bridge_assets.documents import AccountingDocument, DocumentLine
 from bridge_assets.sandbox.qbo import EmulatorSettings, SpawnedEmulator, spawn_emulator
 from bridge_assets.settings import BridgeSettings
@@ -418,3 +419,67 @@ def test_an_undo_refused_because_the_books_are_closed_waits_and_runs_once_they_r
     again = company.preview(run_id="run-1")
     assert len(again.steps) == 3
     assert company.revert(again.plan_id, "revert-2").outcomes == {"reverted": 3}
+
+
+def test_revert_job_confirmed_in_one_run_reverts_in_quickbooks_online(db, settings, tmp_path, monkeypatch):
+    """The job with `confirm: true` and no plan ids previews and carries out the preview in the same run,
+    through the destination built from the environment (QBO_* variables), as in production."""
+    from bridge_assets.defs.resources import BridgeResource
+    from bridge_assets.defs.revert import revert_job
+
+    from .conftest import quickbooks
+
+    with quickbooks(tmp_path, monkeypatch) as (qbo, realm):
+        first, _ = _book(new_invoices=0, new_credits=0, updated=2)
+        receive_and_map(db, settings, [write_export(settings.inbox / "a.csv", first)], [PERIOD], ("qbo",))
+        with opened("qbo", settings) as destination:
+            assert posting.execute_plan(db, destination, [PERIOD], "run-1").outcomes == {"created": 3}
+        result = revert_job.execute_in_process(
+            run_config={"ops": {"revert_preview": {"config": {"run_id": "run-1", "confirm": True}}}},
+            resources={"bridge": BridgeResource(home=str(settings.home))})
+        assert result.success
+        invoices = qbo.admin.dump(realm, "Invoice")
+        assert len(invoices) == 2 and all(is_voided(i) for i in invoices)
+        assert qbo.admin.dump(realm, "CreditMemo") == [] and qbo.admin.dump(realm, "Payment") == []
+        metadata = next(e.event_specific_data.metadata for e in result.all_events
+                        if e.event_type_value == "STEP_OUTPUT" and e.step_key == "revert_execute")
+        assert "'reverted': 3" in metadata["outcomes"].value
+
+
+def test_an_undo_whose_answer_never_came_stays_reverting_until_the_command_runs_again(db, settings, tmp_path,
+                                                                                   monkeypatch, capsys):
+    """QuickBooks unavailable: the outcome is unknown, the rows stay `reverting` (a normal run leaves them
+    alone), and `bridge revert` run again settles them even though its new preview has nothing to add."""
+    from bridge_assets import cli
+
+    from .conftest import quickbooks
+
+    with quickbooks(tmp_path, monkeypatch) as (qbo, realm):
+        monkeypatch.setenv("BRIDGE_HOME", str(settings.home))
+        monkeypatch.setenv("QBO_MAX_TRIES", "1")
+        first, _ = _book(new_invoices=0, new_credits=0, updated=2)
+        receive_and_map(db, settings, [write_export(settings.inbox / "a.csv", first)], [PERIOD])
+        with db.transaction() as con:
+            planning.plan_periods(con, "qbo", [PERIOD])
+        assert cli.main(["revert", "--run", "nope", "--yes"]) == 2          # the ledger knows no such run
+        with opened("qbo", settings) as destination:
+            assert posting.execute_plan(db, destination, [PERIOD], "run-1").outcomes == {"created": 3}
+
+        qbo.admin.set_faults(realm, error_rate=1.0, error_statuses=[503])
+        assert cli.main(["revert", "--run", "run-1", "--yes"]) == 1
+        assert "unavailable" in capsys.readouterr().out
+        with db.connect() as con:
+            assert con.execute("SELECT DISTINCT state FROM ledger_postings").fetchall() == [("reverting",)]
+        with db.transaction() as con:
+            planning.plan_periods(con, "qbo", [PERIOD])
+            assert {r[0] for r in con.execute("SELECT action FROM posting_plan").fetchall()} == {"skip"}
+
+        qbo.admin.clear_faults(realm)
+        assert cli.main(["revert", "--run", "run-1", "--yes"]) == 0
+        out = capsys.readouterr().out
+        assert "3 document(s) an interrupted revert left unfinished are settled" in out
+        assert "qbo: 3 settled (left by an interrupted revert): 3 reverted" in out
+        with db.connect() as con:
+            assert con.execute("SELECT DISTINCT state FROM ledger_postings").fetchall() == [("reverted",)]
+        assert all(is_voided(i) for i in qbo.admin.dump(realm, "Invoice"))
+        assert qbo.admin.dump(realm, "CreditMemo") == []

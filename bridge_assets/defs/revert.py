@@ -69,11 +69,16 @@ def revert_preview(context: dg.OpExecutionContext, config: RevertConfig, bridge:
         else:
             plans = [revert.preview_revert(con, name, run_id=config.run_id or None, period=config.period or None,
                                            source=config.source or None) for name in names]
+        unsettled = sum(revert.unsettled(con, plan.destination) for plan in plans)
     for plan in plans:
         context.log.info(f"{plan.scope}: plan {plan.plan_id}, {len(plan.steps)} document(s) to revert, "
                          f"{len(plan.left_out)} left alone")
+    if unsettled:
+        context.log.warning(f"{unsettled} document(s) an interrupted revert left unfinished are settled first "
+                            f"when a revert is carried out")
     ids = [plan.plan_id for plan in plans]
-    yield dg.Output(ids, output_name="preview", metadata=_preview_metadata(plans))
+    yield dg.Output(ids, output_name="preview",
+                    metadata={**_preview_metadata(plans), "left unfinished by an interrupted revert": unsettled})
     if config.confirm:
         yield dg.Output(ids, output_name="confirmed")
     else:

@@ -83,10 +83,12 @@ class Destination(Protocol):
         """Look a document up by number (for a `sending` row whose outcome is unknown)."""
 
     def void_or_delete(self, doc_type: str, dest_id: str, version: str | None) -> Outcome:
-        ...
+        """Void an invoice, delete a credit memo or payment: VOIDED when done. Reads before it writes, so
+        asking again after a lost answer is recognised as already done (revert relies on this)."""
 
     def restore(self, doc_type: str, dest_id: str, before: dict) -> Outcome:
-        ...
+        """Put a document back as `before` (a state an update event saved): UPDATED when done. A document
+        already holding that state is not written again (revert relies on this)."""
 
     def is_period_open(self, txn_date) -> bool:
         ...
