@@ -240,7 +240,11 @@ def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | No
                     for dest, outcome, n in this_run:
                         print(f"  {dest:<12} {outcome:<10} {n:>7}", file=out)
                 elif run_succeeded:
-                    print("\nThis run posted nothing new: every document was already posted unchanged.", file=out)
+                    reverted = con.execute("SELECT count(*) FROM ledger_postings WHERE state = 'reverted' "
+                                           "AND period IN (SELECT unnest(?))", [p]).fetchall()[0][0]
+                    print("\nThis run posted nothing new: every document was already posted unchanged"
+                          + (f", or reverted and waiting to be released ({reverted}; see `bridge revert --release`)."
+                             if reverted else "."), file=out)
                 else:
                     print("\nThis run posted nothing: it stopped before posting (see above).", file=out)
         if "cancelled_documents" in tables:
