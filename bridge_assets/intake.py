@@ -22,11 +22,9 @@ from bridge_assets.sources.sedona_export import (
     AliasTable,
     ExportFile,
     ExportFileRefused,
-    count_data_rows,
-    fill_missing_periods,
     is_candidate,
     lines_table_ddl,
-    load_lines,
+    load_export_lines,
     open_export,
 )
 
@@ -125,11 +123,10 @@ def receive(
         periods, line_rows, ignored, archived = seen[0]
         return Received(export.name, export.sha256, tuple(periods.split(",")) if periods else (), line_rows, ignored, True, archived)
 
-    line_rows = load_lines(con, export, LINES_TABLE, with_period=True)
-    if line_rows == 0:
+    loaded = load_export_lines(con, export, LINES_TABLE)
+    if loaded.line_rows == 0:
         raise ExportFileRefused(path, "the file has a header but no invoice lines; export it again with a date range that has invoices")
-    ignored = count_data_rows(con, export) - line_rows
-    periods = fill_missing_periods(con, LINES_TABLE, export.sha256)
+    line_rows, ignored, periods = loaded.line_rows, loaded.data_rows - loaded.line_rows, loaded.periods
     seq = con.execute("SELECT nextval('export_file_seq')").fetchall()[0][0]
     archived = str(archive_path(path, folders, export.sha256))
     con.execute(
@@ -178,9 +175,10 @@ def periods_in(path: Path, aliases: AliasTable | None = None, work_dir: Path | N
     con = duckdb.connect()
     try:
         con.execute(lines_table_ddl("_probe", temporary=True, with_period=True))
-        if load_lines(con, export, "_probe", with_period=True) == 0:
+        loaded = load_export_lines(con, export, "_probe")
+        if loaded.line_rows == 0:
             raise ExportFileRefused(path, "the file has a header but no invoice lines; export it again with a date range that has invoices")
-        return export, fill_missing_periods(con, "_probe", export.sha256)
+        return export, loaded.periods
     finally:
         con.close()
 

@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 
 import duckdb
 
-from bridge_assets import cancellations
+from bridge_assets import canonical_sql, cancellations
 from bridge_assets.documents import AccountingDocument, document_from_dict
 
 MAPPING_VERSION = "sedona-map/1"
@@ -56,14 +56,14 @@ class MappingResult:
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS accounting_documents (
-    doc_key VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, doc_type VARCHAR NOT NULL, source_id VARCHAR NOT NULL,
+    doc_key VARCHAR NOT NULL, source VARCHAR NOT NULL, doc_type VARCHAR NOT NULL, source_id VARCHAR NOT NULL,
     doc_number VARCHAR NOT NULL, txn_date DATE NOT NULL, period VARCHAR NOT NULL, due_date DATE,
     customer_key VARCHAR NOT NULL, customer_name VARCHAR NOT NULL, master_account VARCHAR NOT NULL,
     site VARCHAR NOT NULL, terms VARCHAR NOT NULL, po_number VARCHAR NOT NULL,
     subtotal DECIMAL(18,2) NOT NULL, tax_total DECIMAL(18,2) NOT NULL, total DECIMAL(18,2) NOT NULL,
     currency VARCHAR NOT NULL, memo VARCHAR NOT NULL, source_ref VARCHAR NOT NULL,
     applies_to_key VARCHAR, applies_to_number VARCHAR, applies_to_amount DECIMAL(18,2),
-    line_count BIGINT NOT NULL, canonical_json VARCHAR NOT NULL, content_hash VARCHAR NOT NULL,
+    line_count BIGINT NOT NULL, content_hash VARCHAR NOT NULL,
     file_sha256 VARCHAR, mapped_at TIMESTAMP NOT NULL
 );
 CREATE TABLE IF NOT EXISTS accounting_document_lines (
@@ -84,6 +84,12 @@ CREATE TABLE IF NOT EXISTS rejected_documents (
     reasons VARCHAR NOT NULL, rejected_at TIMESTAMP NOT NULL
 );
 """
+# Columns of accounting_documents before the hash, in table order (the mapping fills them in this order).
+_DOCUMENT_COLUMNS = (
+    "doc_key, source, doc_type, source_id, doc_number, txn_date, period, due_date, customer_key, customer_name, "
+    "master_account, site, terms, po_number, subtotal, tax_total, total, currency, memo, source_ref, "
+    "applies_to_key, applies_to_number, applies_to_amount, line_count"
+)
 
 # Text -> typed value macros. A value that is present but unreadable is NULL plus an error; the
 # caller compares "present" with "parsed" so nothing is ever guessed.
@@ -94,14 +100,34 @@ CREATE OR REPLACE TEMP MACRO _unparen(x) AS
 CREATE OR REPLACE TEMP MACRO _clean(s) AS _unparen(replace(replace(replace(trim(s), '$', ''), ',', ''), ' ', ''));
 CREATE OR REPLACE TEMP MACRO _sedona_date(s) AS
     CASE WHEN _blank(s) OR trim(s) = '12/30/1899' THEN NULL ELSE CAST(try_strptime(trim(s), '%m/%d/%Y') AS DATE) END;
+CREATE OR REPLACE TEMP MACRO _q(s) AS chr(39) || s || chr(39);
 CREATE OR REPLACE TEMP MACRO _dec_text(d) AS
     CASE WHEN d = 0 THEN '0' ELSE regexp_replace(CAST(CAST(d AS DECIMAL(18,4)) AS VARCHAR), '\.?0+$', '') END;
-CREATE OR REPLACE TEMP MACRO _q(s) AS chr(39) || s || chr(39);
+CREATE OR REPLACE TEMP MACRO _x_price(qty, price) AS round(CAST(qty AS DECIMAL(18,4)) * CAST(price AS DECIMAL(18,4)), 2);
 """
+_TEMP_TABLES = ("_rows", "_heads", "_row_errs", "_line_errs", "_docs", "_base", "_known", "_verdicts", "_good", "_lines", "_hashes")
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(SCHEMA_DDL)
+    _drop_stored_json(con)
+
+
+def _drop_stored_json(con: duckdb.DuckDBPyConnection) -> None:
+    """Databases made before the JSON was built on demand kept it (and a primary key) in the table;
+    the table is rebuilt once without them (the JSON is derivable from the other columns)."""
+    old = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'accounting_documents' AND column_name = 'canonical_json' "
+        "AND schema_name = current_schema() AND database_name = current_database()"
+    ).fetchall()[0][0]
+    if old:
+        con.execute("ALTER TABLE accounting_documents RENAME TO _accounting_documents_before_v2")
+        con.execute(SCHEMA_DDL)
+        con.execute(f"""
+            INSERT INTO accounting_documents SELECT {_DOCUMENT_COLUMNS}, content_hash, file_sha256, mapped_at
+            FROM _accounting_documents_before_v2;
+            DROP TABLE _accounting_documents_before_v2;
+        """)
 
 
 def _kind_sql(settings: MappingSettings) -> str:
@@ -114,6 +140,18 @@ def _kind_sql(settings: MappingSettings) -> str:
 def _terms_sql(settings: MappingSettings) -> str:
     cases = " ".join(f"WHEN '{code.upper()}' THEN {days}" for code, days in settings.term_days)
     return f"CASE upper(terms) {cases} END"
+
+
+# A line's values once its document's sign convention is known (`flip`: a credit written negative).
+_LINE_VALUES = """
+    SELECT r.*,
+        CASE WHEN d.flip THEN abs(r.qty_in) ELSE r.qty_in END AS qty,
+        CASE WHEN d.flip THEN abs(r.rate_in) ELSE r.rate_in END AS unit_price,
+        CASE WHEN d.flip THEN -r.amount_in ELSE r.amount_in END AS amount,
+        CASE WHEN d.flip THEN -r.tax_in ELSE r.tax_in END AS tax_amount,
+        _x_price(CASE WHEN d.flip THEN abs(r.qty_in) ELSE r.qty_in END,
+                 CASE WHEN d.flip THEN abs(r.rate_in) ELSE r.rate_in END) AS qty_x_price
+    FROM _rows r JOIN {docs} d USING (source_id)"""
 
 
 def map_periods(
@@ -130,6 +168,11 @@ def map_periods(
     Runs inside the caller's transaction; replaces exactly the rows of those periods.
     `known_doc_keys_sql` is a query returning `doc_key`s already known elsewhere (the ledger), so a
     credit may apply to an invoice that was posted from an earlier export.
+
+    Shaped for a million lines: each row is read and typed once; one aggregate gives every
+    per-document fact (both sign conventions are counted, so no second pass is needed to decide);
+    the sentences for defects are written only for the few documents that have them; the canonical
+    JSON is built only to be hashed.
     """
     periods = tuple(sorted(set(periods)))
     ensure_schema(con)
@@ -143,7 +186,7 @@ def map_periods(
     # 1. Type every row of each document's current version; collect what is wrong with it. Each text is cleaned and parsed once (CTE `c`),
     #    then checked against what was present, so a present-but-unreadable value is an error, never a guess.
     con.execute(r"""
-        CREATE OR REPLACE TEMP TABLE _typed AS
+        CREATE OR REPLACE TEMP TABLE _rows AS
         WITH live_files AS (
             -- a SedonaAPI load is the period's whole state, so only the latest load of each API "file" counts
             -- (an invoice deleted in SedonaOffice disappears); every export file counts
@@ -176,59 +219,65 @@ def map_periods(
                 CASE WHEN regexp_full_match(tax_c, '-?\d+(\.\d{1,2})?') THEN CAST(tax_c AS DECIMAL(18,2)) END AS tax_v,
                 CASE WHEN regexp_full_match(total_c, '-?\d+(\.\d{1,2})?') THEN CAST(total_c AS DECIMAL(18,2)) END AS total_v
             FROM c
+        ), t AS (
+            SELECT
+                file_sha256, file_name, row_number, period,
+                trim(invoice_number) AS source_id,
+                date_v AS txn_date,
+                CASE WHEN coalesce(type_c, '') IN ('', 'invoice', 'inv', 'i') THEN 'invoice'
+                     WHEN type_c IN ('credit', 'credit memo', 'creditmemo', 'cr', 'c') THEN 'credit_memo' END AS doc_type,
+                nullif(trim(applies_to_invoice), '') AS applies_to_number,
+                trim(customer_number) AS customer_key,
+                trim(customer_name) AS customer_name,
+                coalesce(trim(master_account_code), '') AS master_account,
+                coalesce(trim(site_name), '') AS site,
+                trim(item_code) AS item_code,
+                coalesce(trim(description), '') AS description,
+                coalesce(cycle_c, '') AS bill_cycle,
+                start_v AS service_start,
+                end_v AS service_end,
+                CASE WHEN coalesce(qty_c, '') = '' THEN 1 ELSE qty_v END AS qty_in,
+                CASE WHEN coalesce(rate_c, '') = '' THEN coalesce(amount_v, 0) ELSE rate_v END AS rate_in,
+                amount_v AS amount_in,
+                CASE WHEN coalesce(taxable_c, '') IN ('', 'N', 'NO', 'F', 'FALSE', '0') THEN false
+                     WHEN taxable_c IN ('Y', 'YES', 'T', 'TRUE', '1', 'X') THEN true END AS taxable,
+                CASE WHEN coalesce(tax_c, '') = '' THEN 0 ELSE tax_v END AS tax_in,
+                total_v AS total_in,
+                coalesce(total_c, '') <> '' AS has_total,
+                coalesce(trim(term_code), '') AS terms,
+                coalesce(trim(po_number), '') AS po_number,
+                concat_ws('; ',
+                    CASE WHEN _blank(invoice_number) THEN 'InvoiceNumber is empty' END,
+                    CASE WHEN _blank(invoice_date) THEN 'InvoiceDate is empty'
+                         WHEN date_v IS NULL THEN 'InvoiceDate ' || _q(invoice_date) || ' is not MM/DD/YYYY' END,
+                    CASE WHEN doc_type IS NULL THEN 'DocumentType ' || _q(document_type) || ' is neither Invoice nor Credit' END,
+                    CASE WHEN _blank(customer_number) THEN 'CustomerNumber is empty' END,
+                    CASE WHEN _blank(customer_name) THEN 'CustomerName is empty' END,
+                    CASE WHEN _blank(item_code) THEN 'ItemCode is empty' END,
+                    CASE WHEN coalesce(amount_c, '') = '' THEN 'Amount is empty'
+                         WHEN amount_v IS NULL THEN 'Amount ' || _q(amount) || ' is not an amount of money' END,
+                    CASE WHEN coalesce(qty_c, '') <> '' AND qty_v IS NULL THEN 'Quantity ' || _q(quantity) || ' is not a number (at most 4 decimals)' END,
+                    CASE WHEN coalesce(rate_c, '') <> '' AND rate_v IS NULL THEN 'Rate ' || _q(rate) || ' is not a number (at most 4 decimals)' END,
+                    CASE WHEN coalesce(tax_c, '') <> '' AND tax_v IS NULL THEN 'TaxAmount ' || _q(tax_amount) || ' is not an amount of money' END,
+                    CASE WHEN coalesce(total_c, '') <> '' AND total_v IS NULL THEN 'InvoiceTotal ' || _q(invoice_total) || ' is not an amount of money' END,
+                    CASE WHEN coalesce(taxable_c, '') NOT IN ('', 'N', 'NO', 'F', 'FALSE', '0', 'Y', 'YES', 'T', 'TRUE', '1', 'X')
+                         THEN 'Taxable ' || _q(taxable_c) || ' is not Y or N' END,
+                    CASE WHEN start_v IS NULL AND NOT _blank(service_start_date) AND trim(service_start_date) <> '12/30/1899'
+                         THEN 'ServiceStartDate ' || _q(service_start_date) || ' is not MM/DD/YYYY' END,
+                    CASE WHEN end_v IS NULL AND NOT _blank(service_end_date) AND trim(service_end_date) <> '12/30/1899'
+                         THEN 'ServiceEndDate ' || _q(service_end_date) || ' is not MM/DD/YYYY' END,
+                    CASE WHEN coalesce(cycle_c, '') NOT IN ('', 'M', 'Q', 'S', 'A') THEN 'BillCycle ' || _q(bill_cycle) || ' is not M, Q, S or A' END
+                ) AS row_errors
+            FROM v
         )
-        SELECT
-            file_sha256, file_name, row_number, period,
-            trim(invoice_number) AS source_id,
-            date_v AS txn_date,
-            CASE WHEN coalesce(type_c, '') IN ('', 'invoice', 'inv', 'i') THEN 'invoice'
-                 WHEN type_c IN ('credit', 'credit memo', 'creditmemo', 'cr', 'c') THEN 'credit_memo' END AS doc_type,
-            nullif(trim(applies_to_invoice), '') AS applies_to_number,
-            trim(customer_number) AS customer_key,
-            trim(customer_name) AS customer_name,
-            coalesce(trim(master_account_code), '') AS master_account,
-            coalesce(trim(site_name), '') AS site,
-            trim(item_code) AS item_code,
-            coalesce(trim(description), '') AS description,
-            coalesce(cycle_c, '') AS bill_cycle,
-            start_v AS service_start,
-            end_v AS service_end,
-            CASE WHEN coalesce(qty_c, '') = '' THEN 1 ELSE qty_v END AS qty_in,
-            CASE WHEN coalesce(rate_c, '') = '' THEN coalesce(amount_v, 0) ELSE rate_v END AS rate_in,
-            amount_v AS amount_in,
-            CASE WHEN coalesce(taxable_c, '') IN ('', 'N', 'NO', 'F', 'FALSE', '0') THEN false
-                 WHEN taxable_c IN ('Y', 'YES', 'T', 'TRUE', '1', 'X') THEN true END AS taxable,
-            CASE WHEN coalesce(tax_c, '') = '' THEN 0 ELSE tax_v END AS tax_in,
-            total_v AS total_in,
-            coalesce(total_c, '') <> '' AS has_total,
-            coalesce(trim(term_code), '') AS terms,
-            coalesce(trim(po_number), '') AS po_number,
-            concat_ws('; ',
-                CASE WHEN _blank(invoice_number) THEN 'InvoiceNumber is empty' END,
-                CASE WHEN _blank(invoice_date) THEN 'InvoiceDate is empty'
-                     WHEN date_v IS NULL THEN 'InvoiceDate ' || _q(invoice_date) || ' is not MM/DD/YYYY' END,
-                CASE WHEN doc_type IS NULL THEN 'DocumentType ' || _q(document_type) || ' is neither Invoice nor Credit' END,
-                CASE WHEN _blank(customer_number) THEN 'CustomerNumber is empty' END,
-                CASE WHEN _blank(customer_name) THEN 'CustomerName is empty' END,
-                CASE WHEN _blank(item_code) THEN 'ItemCode is empty' END,
-                CASE WHEN coalesce(amount_c, '') = '' THEN 'Amount is empty'
-                     WHEN amount_v IS NULL THEN 'Amount ' || _q(amount) || ' is not an amount of money' END,
-                CASE WHEN coalesce(qty_c, '') <> '' AND qty_v IS NULL THEN 'Quantity ' || _q(quantity) || ' is not a number (at most 4 decimals)' END,
-                CASE WHEN coalesce(rate_c, '') <> '' AND rate_v IS NULL THEN 'Rate ' || _q(rate) || ' is not a number (at most 4 decimals)' END,
-                CASE WHEN coalesce(tax_c, '') <> '' AND tax_v IS NULL THEN 'TaxAmount ' || _q(tax_amount) || ' is not an amount of money' END,
-                CASE WHEN coalesce(total_c, '') <> '' AND total_v IS NULL THEN 'InvoiceTotal ' || _q(invoice_total) || ' is not an amount of money' END,
-                CASE WHEN coalesce(taxable_c, '') NOT IN ('', 'N', 'NO', 'F', 'FALSE', '0', 'Y', 'YES', 'T', 'TRUE', '1', 'X')
-                     THEN 'Taxable ' || _q(taxable_c) || ' is not Y or N' END,
-                CASE WHEN start_v IS NULL AND NOT _blank(service_start_date) AND trim(service_start_date) <> '12/30/1899'
-                     THEN 'ServiceStartDate ' || _q(service_start_date) || ' is not MM/DD/YYYY' END,
-                CASE WHEN end_v IS NULL AND NOT _blank(service_end_date) AND trim(service_end_date) <> '12/30/1899'
-                     THEN 'ServiceEndDate ' || _q(service_end_date) || ' is not MM/DD/YYYY' END,
-                CASE WHEN coalesce(cycle_c, '') NOT IN ('', 'M', 'Q', 'S', 'A') THEN 'BillCycle ' || _q(bill_cycle) || ' is not M, Q, S or A' END
-            ) AS row_errors
-        FROM v
-    """.replace("{lines_table}", lines_table).replace("{files_table}", files_table).replace("{api_prefix}", API_FILE_PREFIX))
+        SELECT *, {kind} AS kind FROM t
+    """.replace("{lines_table}", lines_table).replace("{files_table}", files_table).replace("{api_prefix}", API_FILE_PREFIX)
+       .replace("{kind}", _kind_sql(settings)))
 
-    # 2. One row per document: header consistency, sign convention, totals.
+    # 2. One row per document: header consistency, both sign conventions, totals, in one aggregate.
+    #    Credits are written positive or in parentheses depending on the report style; the document's
+    #    own total (or, without one, the sum of its lines) says which (`flip`), so a credit is never
+    #    guessed. Line checks are counted under both conventions here and the right one picked below.
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _heads AS
         SELECT
@@ -260,56 +309,54 @@ def map_periods(
             min(total_in) AS total_in,
             sum(amount_in) AS amount_sum_in,
             sum(tax_in) AS tax_sum_in,
-            string_agg(CASE WHEN row_errors <> '' THEN 'row ' || row_number || ': ' || row_errors END, '; ' ORDER BY row_number) AS row_errors,
-            count(*) FILTER (WHERE row_errors <> '') AS bad_rows
-        FROM _typed
+            count(*) FILTER (WHERE row_errors <> '') AS bad_rows,
+            count(*) FILTER (WHERE tax_in < 0) AS negative_tax_as_written,
+            count(*) FILTER (WHERE tax_in > 0) AS negative_tax_flipped,
+            count(*) FILTER (WHERE amount_in <> _x_price(qty_in, rate_in)) AS unmultiplied_as_written,
+            count(*) FILTER (WHERE -amount_in <> _x_price(abs(qty_in), abs(rate_in))) AS unmultiplied_flipped
+        FROM _rows
         GROUP BY source_id
-    """)
-    # Credits are written positive or in parentheses depending on the report style; the document's
-    # own total (or, without one, the sum of its lines) says which, so a credit is never guessed.
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _lines2 AS
-        SELECT *, {_kind_sql(settings)} AS kind,
-               round(CAST(qty AS DECIMAL(18,4)) * CAST(unit_price AS DECIMAL(18,4)), 2) AS qty_x_price
-        FROM (
-            SELECT
-                t.source_id, t.file_name, t.row_number,
-                row_number() OVER (PARTITION BY t.source_id ORDER BY t.row_number)::INTEGER AS line_no,
-                t.item_code, t.description, t.bill_cycle, t.service_start, t.service_end, t.taxable,
-                CASE WHEN h.flip THEN abs(t.qty_in) ELSE t.qty_in END AS qty,
-                CASE WHEN h.flip THEN abs(t.rate_in) ELSE t.rate_in END AS unit_price,
-                CASE WHEN h.flip THEN -t.amount_in ELSE t.amount_in END AS amount,
-                CASE WHEN h.flip THEN -t.tax_in ELSE t.tax_in END AS tax_amount
-            FROM _typed t
-            JOIN (SELECT source_id, doc_type = 'credit_memo' AND coalesce(total_in, amount_sum_in) < 0 AS flip FROM _heads) h
-              USING (source_id)
-        )
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _docs AS
-        WITH sums AS (
-            SELECT source_id, sum(amount) AS subtotal, sum(tax_amount) AS tax_total,
-                   string_agg(CASE WHEN amount IS NOT NULL AND qty_x_price IS NOT NULL AND amount <> qty_x_price
-                                   THEN 'row ' || row_number || ': Amount ' || amount || ' is not Quantity ' || _dec_text(qty)
-                                        || ' x Rate ' || _dec_text(unit_price) || ' = ' || qty_x_price
-                                        || ' (QuickBooks refuses lines that do not multiply out)' END,
-                              '; ' ORDER BY row_number) AS line_errors,
-                   count(*) FILTER (WHERE tax_amount < 0) AS negative_tax
-            FROM _lines2 GROUP BY source_id
+        WITH d AS (
+            SELECT *, doc_type = 'credit_memo' AND coalesce(total_in, amount_sum_in) < 0 AS flip FROM _heads
         )
-        SELECT h.*, s.subtotal, s.tax_total, s.subtotal + s.tax_total AS total,
-               CASE WHEN h.doc_type = 'credit_memo' AND coalesce(h.total_in, h.amount_sum_in) < 0 THEN -h.total_in ELSE h.total_in END AS total_given,
-               s.line_errors, s.negative_tax,
-               '{source}:' || h.doc_type || ':' || h.source_id AS doc_key,
-               '{prefix}' || h.source_id AS doc_number,
-               h.txn_date + CAST({_terms_sql(settings)} AS INTEGER) AS due_date
-        FROM _heads h JOIN sums s USING (source_id)
+        SELECT *,
+            CASE WHEN flip THEN -amount_sum_in ELSE amount_sum_in END AS subtotal,
+            CASE WHEN flip THEN -tax_sum_in ELSE tax_sum_in END AS tax_total,
+            CASE WHEN flip THEN -amount_sum_in - tax_sum_in ELSE amount_sum_in + tax_sum_in END AS total,
+            CASE WHEN flip THEN -total_in ELSE total_in END AS total_given,
+            CASE WHEN flip THEN negative_tax_flipped ELSE negative_tax_as_written END AS negative_tax,
+            CASE WHEN flip THEN unmultiplied_flipped ELSE unmultiplied_as_written END AS unmultiplied,
+            last_row - first_row + 1 = line_count AS contiguous,
+            '{source}:' || doc_type || ':' || source_id AS doc_key,
+            '{prefix}' || source_id AS doc_number,
+            txn_date + CAST({_terms_sql(settings)} AS INTEGER) AS due_date
+        FROM d
+    """)
+    # The sentences for defects, written only for the documents that have them.
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _row_errs AS
+        SELECT source_id, string_agg('row ' || row_number || ': ' || row_errors, '; ' ORDER BY row_number) AS row_errors
+        FROM _rows WHERE row_errors <> '' GROUP BY source_id
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _line_errs AS
+        SELECT source_id,
+               string_agg(CASE WHEN amount IS NOT NULL AND qty_x_price IS NOT NULL AND amount <> qty_x_price
+                               THEN 'row ' || row_number || ': Amount ' || amount || ' is not Quantity ' || _dec_text(qty)
+                                    || ' x Rate ' || _dec_text(unit_price) || ' = ' || qty_x_price
+                                    || ' (QuickBooks refuses lines that do not multiply out)' END,
+                          '; ' ORDER BY row_number) AS line_errors
+        FROM ({_LINE_VALUES.format(docs="(SELECT source_id, flip FROM _docs WHERE unmultiplied > 0)")})
+        GROUP BY source_id
     """)
 
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _base AS
         SELECT d.source_id, concat_ws('; ',
-            nullif(d.row_errors, ''),
+            nullif(r.row_errors, ''),
             CASE WHEN d.mixed_types THEN 'InvoiceNumber ' || d.source_id || ' is used for both an invoice and a credit (rows '
                  || d.first_row || '-' || d.last_row || '); two documents share one number' END,
             CASE WHEN d.mixed_customers THEN 'InvoiceNumber ' || d.source_id || ' is used by different customers ('
@@ -318,7 +365,7 @@ def map_periods(
                  || strftime(d.txn_date, '%m/%d/%Y') || ' and ' || strftime(d.last_date, '%m/%d/%Y') || ', rows ' || d.first_row || '-' || d.last_row || '); two documents share one number' END,
             CASE WHEN d.mixed_totals THEN 'InvoiceTotal differs between the rows of invoice ' || d.source_id END,
             CASE WHEN d.mixed_applies THEN 'AppliesToInvoice differs between the rows of credit ' || d.source_id END,
-            nullif(d.line_errors, ''),
+            nullif(e.line_errors, ''),
             CASE WHEN d.bad_rows = 0 AND d.has_total AND NOT d.mixed_totals AND d.total_given <> d.total
                  THEN 'InvoiceTotal ' || d.total_given || ' is not the lines ' || d.subtotal || ' + tax ' || d.tax_total
                       || ' = ' || d.total END,
@@ -328,7 +375,7 @@ def map_periods(
             CASE WHEN length(d.doc_number) > 21 THEN 'document number ' || d.doc_number
                  || ' is longer than the 21 characters QuickBooks allows; shorten the configured prefix' END
         ) AS reasons
-        FROM _docs d
+        FROM _docs d LEFT JOIN _row_errs r USING (source_id) LEFT JOIN _line_errs e USING (source_id)
     """)
     # A credit may apply to an invoice kept in this batch, mapped in another period, or already in the
     # ledger; one that applies to a rejected invoice waits with it.
@@ -379,93 +426,56 @@ def map_periods(
                d.first_row || '-' || d.last_row, v.reasons, ?
         FROM _docs d JOIN _verdicts v USING (source_id) WHERE v.reasons <> ''
     """, [now])
-    con.execute("""
+
+    # 3. The kept documents, typed exactly as stored (the JSON below is built from these columns, and
+    #    built again from the stored ones when a document is loaded: the same text either way).
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _good AS
-        SELECT d.* FROM _docs d JOIN _verdicts v USING (source_id) WHERE v.reasons = ''
+        SELECT d.doc_key, '{source}' AS source, d.doc_type, d.source_id, d.doc_number, d.txn_date, d.period, d.due_date,
+               d.customer_key, d.customer_name, d.master_account, d.site, d.terms, d.po_number,
+               CAST(d.subtotal AS DECIMAL(18,2)) AS subtotal, CAST(d.tax_total AS DECIMAL(18,2)) AS tax_total,
+               CAST(d.total AS DECIMAL(18,2)) AS total, '{settings.currency}' AS currency,
+               concat('SedonaOffice ', CASE d.doc_type WHEN 'invoice' THEN 'invoice ' ELSE 'credit ' END, d.source_id,
+                      CASE WHEN d.doc_type = 'credit_memo' THEN ' applied to invoice ' || d.applies_to_number ELSE '' END,
+                      CASE WHEN d.po_number <> '' THEN ' PO ' || d.po_number ELSE '' END) AS memo,
+               d.file_name || '#rows ' || d.first_row || '-' || d.last_row AS source_ref,
+               CASE WHEN d.doc_type = 'credit_memo' THEN '{source}:invoice:' || d.applies_to_number END AS applies_to_key,
+               CASE WHEN d.doc_type = 'credit_memo' THEN '{prefix}' || d.applies_to_number END AS applies_to_number,
+               CASE WHEN d.doc_type = 'credit_memo' AND d.applies_to_number IS NOT NULL
+                    THEN CAST(d.total AS DECIMAL(18,2)) END AS applies_to_amount,
+               d.line_count, d.file_sha256, d.flip, d.contiguous, d.first_row
+        FROM _docs d JOIN _verdicts v USING (source_id) WHERE v.reasons = ''
     """)
-    con.execute("""
-        INSERT INTO accounting_document_lines
-        SELECT g.doc_key, g.period, l.line_no, l.kind, l.item_code, l.description, l.qty, l.unit_price, l.amount,
-               l.taxable, l.tax_amount, l.service_start, l.service_end, l.file_name, l.row_number
-        FROM _lines2 l JOIN _good g USING (source_id)
+    # Lines are numbered in file order. A document's rows are nearly always consecutive in its file, so
+    # the number is the row's offset; the rare scattered document is numbered by a window.
+    line_columns = """g.doc_key, g.period, {line_no} AS line_no, kind, item_code, description,
+        CAST(qty AS DECIMAL(18,4)) AS qty, CAST(unit_price AS DECIMAL(18,4)) AS unit_price,
+        CAST(amount AS DECIMAL(18,2)) AS amount, taxable, CAST(tax_amount AS DECIMAL(18,2)) AS tax_amount,
+        service_start, service_end, file_name, row_number"""
+    good_lines = _LINE_VALUES.format(docs="(SELECT source_id, flip FROM _good)")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _lines AS
+        SELECT {line_columns.format(line_no="CAST(x.row_number - g.first_row + 1 AS INTEGER)")}
+        FROM ({good_lines}) x JOIN _good g USING (source_id) WHERE g.contiguous
+        UNION ALL
+        SELECT {line_columns.format(line_no="CAST(row_number() OVER (PARTITION BY x.source_id ORDER BY x.row_number) AS INTEGER)")}
+        FROM ({good_lines}) x JOIN _good g USING (source_id) WHERE NOT g.contiguous
     """)
-    # The canonical JSON is assembled as text: keys in sorted order, strings escaped by to_json, decimals
-    # and dates as strings, exactly as documents.canonical_json writes them (a test holds the two equal).
-    # One concat() per object: chains of || allocate a string per step and cost twice as much.
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _line_json AS
-        SELECT l.source_id, l.line_no, concat(
-                       '{"amount":"', CAST(l.amount AS VARCHAR),
-                       '","description":', CAST(to_json(l.description) AS VARCHAR),
-                       ',"item_code":', CAST(to_json(l.item_code) AS VARCHAR),
-                       ',"kind":"', l.kind,
-                       '","line_no":', l.line_no,
-                       ',"qty":"', _dec_text(l.qty),
-                       '","service_end":', coalesce('"' || strftime(l.service_end, '%Y-%m-%d') || '"', 'null'),
-                       ',"service_start":', coalesce('"' || strftime(l.service_start, '%Y-%m-%d') || '"', 'null'),
-                       ',"tax_amount":"', CAST(l.tax_amount AS VARCHAR),
-                       '","taxable":', CASE WHEN l.taxable THEN 'true' ELSE 'false' END,
-                       ',"unit_price":"', _dec_text(l.unit_price), '"}') AS j
-        FROM _lines2 l SEMI JOIN _good g USING (source_id)
-    """)
+    con.execute("INSERT INTO accounting_document_lines SELECT * FROM _lines")
+    canonical_sql.hash_documents(con, "SELECT * FROM _good", "SELECT * FROM _lines", into="_hashes")
     con.execute(f"""
         INSERT INTO accounting_documents
-        WITH line_json AS (
-            SELECT source_id, concat('[', string_agg(j, ',' ORDER BY line_no), ']') AS lines
-            FROM _line_json GROUP BY source_id
-        ), j AS (
-            SELECT g.*,
-                CASE WHEN g.doc_type = 'credit_memo' THEN '{source}:invoice:' || g.applies_to_number END AS applies_key,
-                concat('SedonaOffice ', CASE g.doc_type WHEN 'invoice' THEN 'invoice ' ELSE 'credit ' END, g.source_id,
-                    CASE WHEN g.doc_type = 'credit_memo' THEN ' applied to invoice ' || g.applies_to_number ELSE '' END,
-                    CASE WHEN g.po_number <> '' THEN ' PO ' || g.po_number ELSE '' END) AS memo,
-                lj.lines
-            FROM _good g JOIN line_json lj USING (source_id)
-        ), k AS (
-            SELECT j.*, concat(
-                '{{"applies_to":', CASE WHEN doc_type = 'credit_memo'
-                        THEN concat('[{{"amount":"', CAST(total AS VARCHAR), '","doc_key":', CAST(to_json(applies_key) AS VARCHAR),
-                                    ',"doc_number":', CAST(to_json('{prefix}' || applies_to_number) AS VARCHAR), '}}]')
-                        ELSE '[]' END,
-                ',"currency":"{settings.currency}"',
-                ',"customer_key":', CAST(to_json(customer_key) AS VARCHAR),
-                ',"customer_name":', CAST(to_json(customer_name) AS VARCHAR),
-                ',"doc_key":', CAST(to_json(doc_key) AS VARCHAR),
-                ',"doc_number":', CAST(to_json(doc_number) AS VARCHAR),
-                ',"doc_type":"', doc_type, '"',
-                ',"due_date":', coalesce('"' || strftime(due_date, '%Y-%m-%d') || '"', 'null'),
-                ',"lines":', lines,
-                ',"master_account":', CAST(to_json(master_account) AS VARCHAR),
-                ',"memo":', CAST(to_json(memo) AS VARCHAR),
-                ',"period":"', period, '"',
-                ',"po_number":', CAST(to_json(po_number) AS VARCHAR),
-                ',"site":', CAST(to_json(site) AS VARCHAR),
-                ',"source":"{source}"',
-                ',"source_id":', CAST(to_json(source_id) AS VARCHAR),
-                ',"subtotal":"', CAST(subtotal AS VARCHAR), '"',
-                ',"tax_total":"', CAST(tax_total AS VARCHAR), '"',
-                ',"terms":', CAST(to_json(terms) AS VARCHAR),
-                ',"total":"', CAST(total AS VARCHAR), '"',
-                ',"txn_date":"', strftime(txn_date, '%Y-%m-%d'), '"}}') AS canonical_json
-            FROM j
-        )
-        SELECT doc_key, '{source}', doc_type, source_id, doc_number, txn_date, period, due_date,
-               customer_key, customer_name, master_account, site, terms, po_number,
-               subtotal, tax_total, total, '{settings.currency}', memo,
-               file_name || '#rows ' || first_row || '-' || last_row,
-               applies_key, CASE WHEN applies_key IS NOT NULL THEN '{prefix}' || applies_to_number END,
-               CASE WHEN applies_key IS NOT NULL THEN total END,
-               line_count, canonical_json, sha256(canonical_json), file_sha256, ?
-        FROM k
+        SELECT {", ".join("g." + c.strip() for c in _DOCUMENT_COLUMNS.split(","))}, h.content_hash, g.file_sha256, ?
+        FROM _good g JOIN _hashes h USING (doc_key)
     """, [now])
 
     counts = con.execute("""
         SELECT (SELECT count(*) FROM accounting_documents WHERE period IN (SELECT period FROM _periods)),
                (SELECT count(*) FROM accounting_document_lines WHERE period IN (SELECT period FROM _periods)),
                (SELECT count(*) FROM rejected_documents WHERE period IN (SELECT period FROM _periods)),
-               (SELECT count(*) FROM _typed WHERE row_errors <> '')
+               (SELECT count(*) FROM _rows WHERE row_errors <> '')
     """).fetchall()[0]
-    for table in ("_typed", "_heads", "_lines2", "_docs", "_base", "_known", "_verdicts", "_good", "_line_json"):
+    for table in _TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return MappingResult(periods, *counts)
 
@@ -478,11 +488,13 @@ def document_from_json(text: str, source_ref: str = "", content_hash: str = "") 
 
 
 def load_documents(con: duckdb.DuckDBPyConnection, doc_keys: Iterable[str]) -> dict[str, AccountingDocument]:
+    """The stored documents, rebuilt from their canonical JSON (built on demand by the SQL that hashed it)."""
     keys = list(doc_keys)
     if not keys:
         return {}
+    texts = canonical_sql.canonical_json(con, keys)
     rows = con.execute(
-        "SELECT doc_key, canonical_json, source_ref, content_hash FROM accounting_documents WHERE doc_key IN (SELECT unnest(?))",
+        "SELECT doc_key, source_ref, content_hash FROM accounting_documents WHERE doc_key IN (SELECT unnest(?))",
         [keys],
     ).fetchall()
-    return {key: document_from_json(text, ref, digest) for key, text, ref, digest in rows}
+    return {key: document_from_json(texts[key], ref, digest) for key, ref, digest in rows if key in texts}

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import duckdb
 
-from bridge_assets import cancellations, ledger, mapping
+from bridge_assets import canonical_sql, cancellations, ledger, mapping
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS posting_plan (
@@ -24,13 +24,17 @@ CREATE TABLE IF NOT EXISTS posting_plan (
     planned_at TIMESTAMP NOT NULL,
     PRIMARY KEY (destination, doc_key)
 );
--- The payload that would be sent is the document's canonical JSON; the view shows it beside the plan
--- instead of copying 400,000 documents into a second table.
+-- The payload that would be sent is the document's canonical JSON, built from the stored document and
+-- its lines by the SQL that hashed it; the view shows it beside the plan instead of copying 400,000
+-- documents into a second table.
 CREATE OR REPLACE VIEW posting_plan_payloads AS
-    SELECT p.*, d.canonical_json AS payload
-    FROM posting_plan p JOIN accounting_documents d USING (doc_key)
-    WHERE d.content_hash = p.content_hash;
-"""
+    SELECT p.*, j.canonical_json AS payload
+    FROM posting_plan p
+    JOIN ({canonical}) j ON j.doc_key = p.doc_key AND j.content_hash = p.content_hash;
+""".replace(
+    "{canonical}", canonical_sql.canonical_json_sql(
+        "SELECT * FROM accounting_documents", "SELECT * FROM accounting_document_lines", "content_hash"))
+
 
 @dataclasses.dataclass(frozen=True)
 class PlanSummary:

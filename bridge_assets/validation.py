@@ -11,6 +11,7 @@ import dataclasses
 from typing import Sequence
 
 import duckdb
+import pandas as pd
 import pandera.errors
 
 from bridge_assets.documents import DOCUMENTS_SCHEMA, LINES_SCHEMA
@@ -46,10 +47,18 @@ def _outcome(name: str, blocking: bool, count: int, preview: list[dict], ok_text
     return CheckOutcome(name, count == 0, blocking, ok_text if count == 0 else bad_text.format(n=count), preview, count)
 
 
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pd.DataFrame:
+    """A query's rows as a pandas frame, through Arrow: strings stay Arrow strings (no Python object
+    per value), which makes both the fetch and pandera's string checks several times faster."""
+    return con.sql(sql, params=params).to_arrow_table().to_pandas()
+
+
 def schema_valid(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> CheckOutcome:
     """pandera over the document and line frames (money as integer cents, so no float ever appears)."""
-    docs = con.execute(
-        """SELECT d.doc_key, d.source, d.doc_type, d.source_id, d.doc_number, d.txn_date, d.period, d.customer_key,
+    docs = _frame(
+        con,
+        """SELECT d.doc_key, d.source, d.doc_type, d.source_id, d.doc_number, CAST(d.txn_date AS TIMESTAMP) AS txn_date,
+                  d.period, d.customer_key,
                   d.customer_name, CAST(d.subtotal * 100 AS BIGINT) AS subtotal_cents,
                   CAST(d.tax_total * 100 AS BIGINT) AS tax_total_cents, CAST(d.total * 100 AS BIGINT) AS total_cents,
                   d.line_count, coalesce(l.amount_cents, 0) AS lines_amount_cents, coalesce(l.tax_cents, 0) AS lines_tax_cents,
@@ -60,14 +69,15 @@ def schema_valid(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> Chec
                       FROM accounting_document_lines WHERE period IN (SELECT unnest($p)) GROUP BY doc_key) l USING (doc_key)
            WHERE d.period IN (SELECT unnest($p))""",
         {"p": list(periods)},
-    ).df()
-    lines = con.execute(
+    )
+    lines = _frame(
+        con,
         """SELECT doc_key, CAST(line_no AS BIGINT) AS line_no, kind, item_code, CAST(amount * 100 AS BIGINT) AS amount_cents,
                   CAST(tax_amount * 100 AS BIGINT) AS tax_amount_cents,
                   CAST(round(qty * unit_price, 2) * 100 AS BIGINT) AS qty_x_price_cents
            FROM accounting_document_lines WHERE period IN (SELECT unnest($p))""",
         {"p": list(periods)},
-    ).df()
+    )
     problems: list[dict] = []
     for schema, frame in ((DOCUMENTS_SCHEMA, docs), (LINES_SCHEMA, lines)):
         try:

@@ -230,24 +230,42 @@ def test_a_later_export_of_the_same_invoice_supersedes_the_earlier(db, settings)
 
 
 def test_sql_and_python_canonical_serialisations_agree(db, settings):
+    """The JSON is not stored: it is built in SQL to hash it and again, from the stored columns, to load
+    a document. Both must be byte for byte `documents.canonical_json`, whose sha256 is the stored hash,
+    including a document with more lines than the SQL picks by number and one whose rows are scattered."""
+    import hashlib
+
+    from bridge_assets import canonical_sql
     from bridge_assets.documents import canonical_json, content_hash
 
+    name = 'Café "Olé" \\ Co/Ltd'
+    many = [line(number="3", item=f"PRT-{n}", cycle="", start="", end="", qty=str(n), rate="1.5",
+                 amount=f"{1.5 * n:.2f}", description=f"part {n}", name=name, total="82.50") for n in range(1, 11)]
     rows = [
-        line(number="1", name='Café "Olé" \\ Co/Ltd', description="Line\twith tab, comma; and ’quotes’", total="30.95"),
+        line(number="1", name=name, description="Line\twith tab, comma; and ’quotes’", total="30.95"),
+        line(number="4", item="PRT-A", cycle="", start="", end="", qty="2", rate="5", amount="10.00", total="15.00"),
         line(number="1", item="PRT-X", cycle="", start="", end="", qty="0.3333", rate="3", amount="1.00",
-             name='Café "Olé" \\ Co/Ltd', description="=cmd", total="30.95"),
-        line(number="2", doc_type="Credit", applies="1", cycle="", start="", end="", total="29.95",
-             name='Café "Olé" \\ Co/Ltd'),
+             name=name, description="=cmd", total="30.95"),
+        line(number="2", doc_type="Credit", applies="1", cycle="", start="", end="", total="29.95", name=name),
+        *many,
+        line(number="4", item="PRT-B", cycle="", start="", end="", qty="1", rate="5", amount="5.00", total="15.00"),
     ]
     path = write_export(settings.inbox / "s.csv", rows)
     receive_and_map(db, settings, [path], ["2026-09"])
     with db.connect() as con:
-        stored = con.execute("SELECT doc_key, canonical_json, content_hash FROM accounting_documents").fetchall()
-        documents = mapping.load_documents(con, [k for k, _, _ in stored])
-    assert len(stored) == 2
-    for key, text, digest in stored:
-        assert canonical_json(documents[key]) == text
+        stored = dict(con.execute("SELECT doc_key, content_hash FROM accounting_documents").fetchall())
+        texts = canonical_sql.canonical_json(con, list(stored))
+        documents = mapping.load_documents(con, list(stored))
+        line_numbers = con.execute("SELECT doc_key, list(line_no ORDER BY row_number) FROM accounting_document_lines "
+                                   "GROUP BY doc_key").fetchall()
+    assert sorted(stored) == ["sedona:credit_memo:2", "sedona:invoice:1", "sedona:invoice:3", "sedona:invoice:4"]
+    assert dict(line_numbers)["sedona:invoice:1"] == [1, 2]          # rows 1 and 3 of the file: numbered in order
+    assert dict(line_numbers)["sedona:invoice:3"] == list(range(1, 11))
+    for key, digest in stored.items():
+        assert canonical_json(documents[key]) == texts[key]
+        assert hashlib.sha256(texts[key].encode("utf-8")).hexdigest() == digest
         assert content_hash(documents[key]) == digest
+    assert [l.item_code for l in documents["sedona:invoice:3"].lines] == [f"PRT-{n}" for n in range(1, 11)]
 
 
 def test_credit_applying_to_a_rejected_invoice_waits_with_it(db, settings):

@@ -211,69 +211,67 @@ def open_export(path: Path | str, aliases: AliasTable | None = None, *, work_dir
     )
 
 
-def load_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, table: str, *, with_period: bool = False) -> int:
-    """Append every data row of `export` to `table` as text with its lineage; returns rows loaded.
+@dataclasses.dataclass(frozen=True)
+class LoadedLines:
+    line_rows: int                 # invoice lines loaded
+    data_rows: int                 # every non-blank row below the header, lines or not
+    periods: tuple[str, ...]       # the billing periods of the file's documents
+
+
+def load_export_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, table: str) -> LoadedLines:
+    """Append every invoice line of `export` to `table` as text with its lineage and its document's period.
 
     Blank rows and report total rows (no invoice number and no item code, or a first cell that says
-    "total") are not lines: they are skipped here and counted by `count_data_rows`. With `with_period`,
-    each row also gets its document's billing period: the earliest readable InvoiceDate among the rows
-    of its invoice number (NULL when none is readable; see `fill_missing_periods`).
-    """
+    "total") are not lines: they are skipped, and counted in `data_rows`. The first pass reads only the invoice number and date of each row: one row per invoice number with
+    its period (the earliest readable InvoiceDate among its lines) and how many rows it has. Documents
+    with no readable date take the file's most common period there, before anything is stored. The
+    second pass loads every line with its document's period (a join on that small table, cheaper than a
+    window over the whole file)."""
     width = len(export.headers)
     read_cols = {f"c{i}": "VARCHAR" for i in range(width)}
     select = ", ".join(
         f"c{export.columns[c]} AS {SQL_NAMES[c]}" if c in export.columns else f"NULL::VARCHAR AS {SQL_NAMES[c]}"
         for c in CANONICAL_COLUMNS
     )
-    inv = f"c{export.columns['InvoiceNumber']}"
-    item = f"c{export.columns['ItemCode']}"
-    date = f"c{export.columns['InvoiceDate']}"
-    period = (
-        f"min(strftime(try_strptime(trim({date}), '%m/%d/%Y'), '%Y-%m')) OVER (PARTITION BY trim({inv})) AS period, "
-        if with_period else ""
-    )
-    con.execute(
+    inv, item, date = (f"c{export.columns[c]}" for c in ("InvoiceNumber", "ItemCode", "InvoiceDate"))
+    reader = ("read_csv($path, header = false, skip = $skip, columns = $columns, delim = ',', quote = '\"', escape = '\"', "
+              "null_padding = true, strict_mode = false, all_varchar = true, auto_detect = false)")
+    is_line = (f"NOT (coalesce(trim({inv}), '') = '' AND coalesce(trim({item}), '') = '') "
+               f"AND NOT (lower(coalesce({inv}, '')) LIKE '%total%' AND coalesce(trim({item}), '') = '')")
+    params = {"path": str(export.csv_path), "skip": export.header_row, "columns": read_cols}
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _export_documents AS
+        SELECT trim({inv}) AS invoice_number,
+               min(strftime(try_strptime(trim({date}), '%m/%d/%Y'), '%Y-%m')) FILTER (WHERE {is_line}) AS period,
+               count(*) FILTER (WHERE {is_line}) AS line_rows, count(*) AS data_rows
+        FROM {reader} GROUP BY 1
+    """, params)
+    con.execute("""
+        UPDATE _export_documents SET period = coalesce(
+            (SELECT period FROM _export_documents WHERE period IS NOT NULL
+             GROUP BY period ORDER BY sum(line_rows) DESC, period LIMIT 1),
+            strftime(current_date, '%Y-%m'))
+        WHERE period IS NULL AND line_rows > 0
+    """)
+    line_rows, data_rows = con.execute(
+        "SELECT coalesce(sum(line_rows), 0), coalesce(sum(data_rows), 0) FROM _export_documents").fetchall()[0]
+    periods = tuple(r[0] for r in con.execute(
+        "SELECT DISTINCT period FROM _export_documents WHERE line_rows > 0 ORDER BY 1").fetchall())
+    loaded = con.execute(
         f"""
         INSERT INTO {table}
-        SELECT ? AS file_sha256, ? AS file_name, rn + ? AS row_number, ? AS parser_version, {period}{select}
-        FROM (
-            SELECT row_number() OVER () AS rn, *
-            FROM read_csv(?, header = false, skip = ?, columns = ?, delim = ',', quote = '"', escape = '"',
-                          null_padding = true, strict_mode = false, all_varchar = true, auto_detect = false)
-        )
-        WHERE NOT (coalesce(trim({inv}), '') = '' AND coalesce(trim({item}), '') = '')
-          AND NOT (lower(coalesce({inv}, '')) LIKE '%total%' AND coalesce(trim({item}), '') = '')
+        SELECT $sha AS file_sha256, $name AS file_name, rn + $skip AS row_number, $version AS parser_version,
+               d.period, {select}
+        FROM (SELECT row_number() OVER () AS rn, * FROM {reader}) r
+        LEFT JOIN _export_documents d ON d.invoice_number IS NOT DISTINCT FROM trim(r.{inv})
+        WHERE {is_line}
         """,
-        [export.sha256, export.name, export.header_row, PARSER_VERSION, str(export.csv_path), export.header_row, read_cols],
-    )
-    return con.execute(f"SELECT count(*) FROM {table} WHERE file_sha256 = ?", [export.sha256]).fetchall()[0][0]
-
-
-def fill_missing_periods(con: duckdb.DuckDBPyConnection, table: str, sha256: str) -> tuple[str, ...]:
-    """Rows of a document with no readable date take the file's most common period, so the row is still
-    reported (and rejected) in the right month. Returns the file's periods."""
-    missing = con.execute(f"SELECT count(*) FROM {table} WHERE file_sha256 = ? AND period IS NULL", [sha256]).fetchall()[0][0]
-    if missing:
-        con.execute(
-            f"""UPDATE {table} SET period = coalesce(
-                    (SELECT period FROM {table} WHERE file_sha256 = $sha AND period IS NOT NULL
-                     GROUP BY period ORDER BY count(*) DESC, period LIMIT 1),
-                    strftime(current_date, '%Y-%m'))
-                WHERE file_sha256 = $sha AND period IS NULL""",
-            {"sha": sha256},
-        )
-    rows = con.execute(f"SELECT DISTINCT period FROM {table} WHERE file_sha256 = ? ORDER BY 1", [sha256]).fetchall()
-    return tuple(r[0] for r in rows)
-
-
-def count_data_rows(con: duckdb.DuckDBPyConnection, export: ExportFile) -> int:
-    """All non-blank rows below the header, lines or not (to report how many were ignored)."""
-    cols = {f"c{i}": "VARCHAR" for i in range(len(export.headers))}
-    return con.execute(
-        "SELECT count(*) FROM read_csv(?, header = false, skip = ?, columns = ?, delim = ',', quote = '\"', "
-        "escape = '\"', null_padding = true, strict_mode = false, all_varchar = true, auto_detect = false)",
-        [str(export.csv_path), export.header_row, cols],
+        params | {"sha": export.sha256, "name": export.name, "version": PARSER_VERSION},
     ).fetchall()[0][0]
+    con.execute("DROP TABLE IF EXISTS _export_documents")
+    if loaded != line_rows:
+        raise RuntimeError(f"{export.name}: loaded {loaded} lines but counted {line_rows}; the file changed while it was read")
+    return LoadedLines(line_rows, data_rows, periods)
 
 
 def lines_table_ddl(table: str, temporary: bool = False, with_period: bool = False) -> str:
