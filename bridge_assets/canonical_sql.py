@@ -130,24 +130,24 @@ def canonical_json(con: duckdb.DuckDBPyConnection, doc_keys: list[str]) -> dict[
     return dict(rows)
 
 
-def hash_documents(con: duckdb.DuckDBPyConnection, documents: str, lines: str, into: str) -> int:
+def hash_documents(con: duckdb.DuckDBPyConnection, documents: str, lines: str, into: str,
+                   documents_per_part: int = 100_000) -> int:
     """Create temp table `into` (doc_key, content_hash): the sha256 of each document's canonical JSON.
 
     DuckDB builds the JSON; Python's hashlib (OpenSSL, with the CPU's SHA instructions) hashes it
     straight out of the Arrow buffers, one batch at a time, without making a Python string per
     document. DuckDB's own sha256 is a portable implementation several times slower, and a large
-    mapping's JSON is hundreds of megabytes. Returns the number of documents hashed."""
-    reader = con.sql(f"SELECT doc_key, canonical_json FROM ({canonical_json_sql(documents, lines)})").to_arrow_reader(50_000)
-    keys: list[pa.Array] = []
+    mapping's JSON is hundreds of megabytes: it is built in parts of about `documents_per_part`
+    documents (split by a hash of the key) so that only one part's text is in memory at a time.
+    Returns the number of documents hashed."""
+    count = con.execute(f"SELECT count(*) FROM ({documents})").fetchall()[0][0]
+    parts = max(1, -(-count // documents_per_part))
+    keys: list[str] = []
     digests: list[str] = []
-    sha256 = hashlib.sha256
-    for batch in reader:
-        texts = batch.column(1)
-        offsets, data = _string_buffers(texts)
-        digests.extend(sha256(data[offsets[i]:offsets[i + 1]]).hexdigest() for i in range(len(texts)))
-        keys.append(batch.column(0))
-    hashes = pa.table({"doc_key": pa.concat_arrays(keys) if keys else pa.array([], pa.string()),
-                       "content_hash": pa.array(digests, pa.string())})
+    for part in range(parts):
+        where = f" WHERE hash(doc_key) % {parts} = {part}" if parts > 1 else ""
+        _hash_part(con, f"SELECT * FROM ({documents}){where}", f"SELECT * FROM ({lines}){where}", keys, digests)
+    hashes = pa.table({"doc_key": pa.array(keys, pa.string()), "content_hash": pa.array(digests, pa.string())})
     con.register("_hashes_arrow", hashes)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS "
@@ -157,13 +157,24 @@ def hash_documents(con: duckdb.DuckDBPyConnection, documents: str, lines: str, i
     return len(digests)
 
 
+def _hash_part(con: duckdb.DuckDBPyConnection, documents: str, lines: str, keys: list[str], digests: list[str]) -> None:
+    reader = con.sql(f"SELECT doc_key, canonical_json FROM ({canonical_json_sql(documents, lines)})").to_arrow_reader(50_000)
+    sha256 = hashlib.sha256
+    for batch in reader:
+        texts = batch.column(1)
+        offsets, data = _string_buffers(texts)
+        digests.extend(sha256(data[offsets[i]:offsets[i + 1]]).hexdigest() for i in range(len(texts)))
+        # Copied out: an Arrow column from DuckDB keeps its whole batch (all that JSON) alive.
+        keys.extend(batch.column(0).to_pylist())
+
+
 def _string_buffers(array: pa.Array) -> tuple[list[int], memoryview]:
     """The offsets and UTF-8 bytes of a non-null Arrow string array (value i is data[offsets[i]:offsets[i+1]])."""
     if array.null_count:
         raise ValueError("a canonical JSON text is missing")
-    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         raise TypeError(f"expected a string column, got {array.type}")
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
     _, offset_buffer, data_buffer = array.buffers()
     offsets = np.frombuffer(offset_buffer, dtype=width)[array.offset: array.offset + len(array) + 1].tolist()
     return offsets, memoryview(data_buffer)

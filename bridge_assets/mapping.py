@@ -461,6 +461,9 @@ def map_periods(
         SELECT {line_columns.format(line_no="CAST(row_number() OVER (PARTITION BY x.source_id ORDER BY x.row_number) AS INTEGER)")}
         FROM ({good_lines}) x JOIN _good g USING (source_id) WHERE NOT g.contiguous
     """)
+    rejected_rows = con.execute("SELECT CAST(coalesce(sum(bad_rows), 0) AS BIGINT) FROM _docs").fetchall()[0][0]
+    for table in _TEMP_TABLES[:8]:   # everything but _good and _lines: memory for the JSON below
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     con.execute("INSERT INTO accounting_document_lines SELECT * FROM _lines")
     canonical_sql.hash_documents(con, "SELECT * FROM _good", "SELECT * FROM _lines", into="_hashes")
     con.execute(f"""
@@ -473,8 +476,8 @@ def map_periods(
         SELECT (SELECT count(*) FROM accounting_documents WHERE period IN (SELECT period FROM _periods)),
                (SELECT count(*) FROM accounting_document_lines WHERE period IN (SELECT period FROM _periods)),
                (SELECT count(*) FROM rejected_documents WHERE period IN (SELECT period FROM _periods)),
-               (SELECT count(*) FROM _rows WHERE row_errors <> '')
-    """).fetchall()[0]
+               ?
+    """, [rejected_rows]).fetchall()[0]
     for table in _TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return MappingResult(periods, *counts)
