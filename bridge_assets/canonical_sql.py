@@ -30,8 +30,9 @@ def _dec_text(x: str) -> str:
 
     Cast at the fewest places that hold the value exactly (most quantities are whole): several times
     cheaper than trimming the text with a regular expression."""
+    wide = f"CAST({x} AS DECIMAL(38,4))"   # room to shift the largest DECIMAL(18,4) left without overflow
     cases = " ".join(
-        f"WHEN {x} * {10 ** n} = trunc({x} * {10 ** n}) THEN CAST(CAST({x} AS DECIMAL(18,{n})) AS VARCHAR)"
+        f"WHEN {wide} * {10 ** n} = trunc({wide} * {10 ** n}) THEN CAST(CAST({x} AS DECIMAL(18,{n})) AS VARCHAR)"
         for n in (1, 2, 3)
     )
     return (f"(CASE WHEN {x} = trunc({x}) THEN CAST(CAST({x} AS BIGINT) AS VARCHAR) {cases} "

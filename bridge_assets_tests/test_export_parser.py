@@ -81,6 +81,26 @@ def test_trailing_blank_and_total_rows_are_ignored_not_rejected(db, settings):
     assert len(_documents(db)) == 1 and _rejections(db) == []
 
 
+def test_each_document_is_filed_under_its_period_and_an_undated_one_under_the_files_usual_period(db, settings):
+    from bridge_assets import intake
+
+    rows = [
+        line(number="1", date="09/01/2026"), line(number="1", date="09/01/2026", item="RMR-CELL"),
+        line(number="2", date="09/15/2026"),
+        line(number="3", date="10/01/2026", start="10/01/2026", end="10/31/2026"),
+        line(number="4", date="13/45/2026"),
+    ]
+    path = write_export(settings.inbox / "m.csv", rows, trailer=[[""] * 21])
+    assert intake.periods_in(path)[1] == ("2026-09", "2026-10")
+    received, _ = receive_and_map(db, settings, [path], ["2026-09", "2026-10"])
+    assert received[0].periods == ("2026-09", "2026-10")
+    assert (received[0].line_rows, received[0].ignored_rows) == (5, 1)
+    with db.connect() as con:
+        filed = con.execute("SELECT invoice_number, period FROM sedona_export_lines ORDER BY row_number").fetchall()
+    assert filed == [("1", "2026-09"), ("1", "2026-09"), ("2", "2026-09"), ("3", "2026-10"), ("4", "2026-09")]
+    assert "InvoiceDate '13/45/2026' is not MM/DD/YYYY" in dict((n, r) for n, _, r in _rejections(db))["4"]
+
+
 def test_xlsx_export_reads_like_csv(db, settings):
     book = Workbook()
     sheet = book.active
