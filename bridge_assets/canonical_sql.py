@@ -76,13 +76,25 @@ def lines_array_sql(lines: str) -> str:
         GROUP BY doc_key"""
 
 
-def document_json_sql(d: str = "d", lines: str = "lj.lines") -> str:
-    """A document's canonical JSON from a row of `accounting_documents` (alias `d`) and its lines array."""
+def applications_array_sql(applications: str) -> str:
+    """`SELECT doc_key, applies_to` for documents with rows in `applications` (the columns of
+    `accounting_document_applications`: a payment may apply to several invoices), sorted by doc_key
+    as `documents.canonical_dict` sorts them."""
+    return f"""
+        SELECT doc_key, concat('[', string_agg(concat('{{"amount":"', CAST(a.amount AS VARCHAR), '","doc_key":',
+                   {_json_text('a.applies_to_key')}, ',"doc_number":', {_json_text('a.applies_to_number')}, '}}'),
+                   ',' ORDER BY a.applies_to_key, a.applies_to_number, a.amount), ']') AS applies_to
+        FROM ({applications}) a GROUP BY doc_key"""
+
+
+def document_json_sql(d: str = "d", lines: str = "lj.lines", applies_to: str = "aj.applies_to") -> str:
+    """A document's canonical JSON from a row of `accounting_documents` (alias `d`), its lines array
+    (NULL: no lines) and its applications array (NULL: the one the header's applies_to_* columns name, if any)."""
     return f"""concat(
-        '{{"applies_to":', CASE WHEN {d}.applies_to_key IS NOT NULL
+        '{{"applies_to":', coalesce({applies_to}, CASE WHEN {d}.applies_to_key IS NOT NULL
             THEN concat('[{{"amount":"', CAST({d}.applies_to_amount AS VARCHAR), '","doc_key":', {_json_text(f'{d}.applies_to_key')},
                         ',"doc_number":', {_json_text(f'{d}.applies_to_number')}, '}}]')
-            ELSE '[]' END,
+            ELSE '[]' END),
         ',"currency":', {_json_text(f'{d}.currency')},
         ',"customer_key":', {_json_text(f'{d}.customer_key')},
         ',"customer_name":', {_json_text(f'{d}.customer_name')},
@@ -90,7 +102,7 @@ def document_json_sql(d: str = "d", lines: str = "lj.lines") -> str:
         ',"doc_number":', {_json_text(f'{d}.doc_number')},
         ',"doc_type":', {_json_text(f'{d}.doc_type')},
         ',"due_date":', {_json_date(f'{d}.due_date')},
-        ',"lines":', {lines},
+        ',"lines":', coalesce({lines}, '[]'),
         ',"master_account":', {_json_text(f'{d}.master_account')},
         ',"memo":', {_json_text(f'{d}.memo')},
         ',"period":', {_json_text(f'{d}.period')},
@@ -105,15 +117,20 @@ def document_json_sql(d: str = "d", lines: str = "lj.lines") -> str:
         ',"txn_date":', {_json_date(f'{d}.txn_date')}, '}}')"""
 
 
-def canonical_json_sql(documents: str, lines: str, *extra: str) -> str:
+NO_APPLICATIONS = "SELECT * FROM accounting_document_applications WHERE false"
+
+
+def canonical_json_sql(documents: str, lines: str, *extra: str, applications: str = NO_APPLICATIONS) -> str:
     """`SELECT doc_key, <extra columns of d>, canonical_json` for every document of `documents`.
 
-    `documents` and `lines` are relations (table names or subqueries) with the columns and types of
-    `accounting_documents` and `accounting_document_lines`; a document without lines is left out."""
+    `documents`, `lines` and `applications` are queries with the columns and types of
+    `accounting_documents`, `accounting_document_lines` and `accounting_document_applications`."""
     more = "".join(f"d.{c}, " for c in extra)
     return f"""
-        SELECT d.doc_key, {more}{document_json_sql("d", "lj.lines")} AS canonical_json
-        FROM ({documents}) d JOIN ({lines_array_sql(lines)}) lj ON lj.doc_key = d.doc_key"""
+        SELECT d.doc_key, {more}{document_json_sql("d", "lj.lines", "aj.applies_to")} AS canonical_json
+        FROM ({documents}) d
+        LEFT JOIN ({lines_array_sql(lines)}) lj ON lj.doc_key = d.doc_key
+        LEFT JOIN ({applications_array_sql(applications)}) aj ON aj.doc_key = d.doc_key"""
 
 
 def canonical_json(con: duckdb.DuckDBPyConnection, doc_keys: list[str]) -> dict[str, str]:
@@ -125,6 +142,7 @@ def canonical_json(con: duckdb.DuckDBPyConnection, doc_keys: list[str]) -> dict[
         rows = con.execute(canonical_json_sql(
             "SELECT * FROM accounting_documents SEMI JOIN _json_keys USING (doc_key)",
             "SELECT * FROM accounting_document_lines SEMI JOIN _json_keys USING (doc_key)",
+            applications="SELECT * FROM accounting_document_applications SEMI JOIN _json_keys USING (doc_key)",
         )).fetchall()
     finally:
         con.execute("DROP TABLE IF EXISTS _json_keys")

@@ -4,6 +4,7 @@ the export mapping fills, so the posting side reads one set of tables whatever t
 The export path builds its documents in SQL for speed (`mapping.py`); the sources that arrive as JSON
 records are few enough per period to build as `AccountingDocument`s, and `documents.canonical_json` /
 `content_hash` are the definition the SQL path is tested against, so the hashes agree by construction.
+The JSON itself is not stored: `canonical_sql` builds it from these columns when a document is loaded.
 
 A payment applies to several invoices; `accounting_document_applications` holds every application of
 every document written here (the header's `applies_to_*` columns keep the first, as for a credit).
@@ -20,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from bridge_assets import mapping
-from bridge_assets.documents import AccountingDocument, canonical_json, content_hash
+from bridge_assets.documents import AccountingDocument, content_hash
 
 
 
@@ -45,7 +46,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 _DOC_COLUMNS = ["doc_key", "source", "doc_type", "source_id", "doc_number", "txn_date", "period", "due_date",
                 "customer_key", "customer_name", "master_account", "site", "terms", "po_number", "subtotal",
                 "tax_total", "total", "currency", "memo", "source_ref", "applies_to_key", "applies_to_number",
-                "applies_to_amount", "line_count", "canonical_json", "content_hash", "file_sha256", "mapped_at"]
+                "applies_to_amount", "line_count", "content_hash", "file_sha256", "mapped_at"]
 _LINE_COLUMNS = ["doc_key", "period", "line_no", "kind", "item_code", "description", "qty", "unit_price", "amount",
                  "taxable", "tax_amount", "service_start", "service_end", "file_name", "row_number"]
 
@@ -78,7 +79,7 @@ def replace_documents(con: duckdb.DuckDBPyConnection, *, source: str, doc_types:
                      document.po_number, document.subtotal, document.tax_total, document.total, document.currency,
                      document.memo, document.source_ref, first.doc_key if first else None,
                      first.doc_number if first else None, first.amount if first else None, len(document.lines),
-                     canonical_json(document), digest, None, now])
+                     digest, None, now])
         for line in document.lines:
             lines.append([document.doc_key, document.period, line.line_no, line.kind, line.item_code, line.description,
                           line.qty, line.unit_price, line.amount, line.taxable, line.tax_amount, line.service_start,

@@ -5,8 +5,9 @@ with any defective row is not half-kept: the whole document goes to `rejected_do
 reasons, and everything else flows. When several files carry the same invoice number, the most
 recently received file is the document's current version (a re-export after an edit is an update).
 
-The canonical serialization is built in SQL with the same keys, order and number formats as
-`documents.canonical_json`, so `content_hash` is identical whichever side computes it.
+The canonical serialization is built in SQL (`canonical_sql`) with the same keys, order and number
+formats as `documents.canonical_json`, so `content_hash` is identical whichever side computes it. It is
+built to be hashed and not stored: loading a document builds it again from the stored columns.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ CREATE OR REPLACE VIEW posting_plan_payloads AS
     JOIN ({canonical}) j ON j.doc_key = p.doc_key AND j.content_hash = p.content_hash;
 """.replace(
     "{canonical}", canonical_sql.canonical_json_sql(
-        "SELECT * FROM accounting_documents", "SELECT * FROM accounting_document_lines", "content_hash"))
+        "SELECT * FROM accounting_documents", "SELECT * FROM accounting_document_lines", "content_hash",
+        applications="SELECT * FROM accounting_document_applications"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -56,3 +56,37 @@ def test_a_database_that_stored_the_json_is_rebuilt_without_it(db):
         kept = con.execute("SELECT doc_key, content_hash, CAST(total AS VARCHAR) FROM accounting_documents").fetchall()
     assert "canonical_json" not in columns and columns[-3:] == ["content_hash", "file_sha256", "mapped_at"]
     assert kept == [("sedona:invoice:1", "abc", "1.00")]
+
+
+def test_documents_stored_from_python_load_back_exactly_with_several_applications_and_no_lines(db):
+    """document_store (ServiceTrade, SedonaAPI payments) writes the columns only; the JSON built from
+    them is the Python serialization, a payment's applications sorted by document key."""
+    import datetime as dt
+
+    from bridge_assets import document_store
+    from bridge_assets.documents import AccountingDocument, Application, DocumentLine, canonical_json, content_hash
+
+    invoice = AccountingDocument(
+        doc_key="servicetrade:invoice:77", source="servicetrade", doc_type="invoice", source_id="77", doc_number="ST-77",
+        txn_date=dt.date(2026, 9, 3), period="2026-09", due_date=dt.date(2026, 10, 3), customer_key="9",
+        customer_name='Acme "North" Ltd', master_account="", site="Dock 4", terms="NET30", po_number="",
+        subtotal=Decimal("191.25"), tax_total=Decimal("0.00"), total=Decimal("191.25"), currency="USD",
+        memo="ServiceTrade invoice 77", source_ref="servicetrade:invoice/77",
+        lines=tuple(DocumentLine(n, "ticket_labor", f"LAB-{n}", f"visit {n}", Decimal("1.25"), Decimal("25.5"),
+                                 Decimal("31.88"), n % 2 == 0) for n in range(1, 7)),
+    ).with_hash()
+    payment = AccountingDocument(
+        doc_key="sedona:payment:5", source="sedona", doc_type="payment", source_id="5", doc_number="P5",
+        txn_date=dt.date(2026, 9, 20), period="2026-09", due_date=None, customer_key="C1", customer_name="Smith",
+        master_account="", site="", terms="", po_number="", subtotal=Decimal("80.00"), tax_total=Decimal("0.00"),
+        total=Decimal("80.00"), currency="USD", memo="payment 5", source_ref="sedonaapi:payment/5",
+        applies_to=(Application("sedona:invoice:9", "9", Decimal("30.00")), Application("sedona:invoice:10", "10", Decimal("50.00"))),
+    ).with_hash()
+    with db.connect() as con:
+        document_store.replace_documents(con, source="servicetrade", doc_types=("invoice",), periods=["2026-09"], documents=[invoice])
+        document_store.replace_documents(con, source="sedona", doc_types=("payment",), periods=["2026-09"], documents=[payment])
+        texts = canonical_sql.canonical_json(con, [invoice.doc_key, payment.doc_key])
+        loaded = mapping.load_documents(con, [invoice.doc_key, payment.doc_key])
+    assert texts == {invoice.doc_key: canonical_json(invoice), payment.doc_key: canonical_json(payment)}
+    assert content_hash(loaded[payment.doc_key]) == loaded[payment.doc_key].content_hash == payment.content_hash
+    assert loaded[invoice.doc_key].content_hash == invoice.content_hash
