@@ -8,6 +8,7 @@ from dagster_duckdb import DuckDBResource
 from bridge_assets.defs.alerts import sensors as alert_sensors
 from bridge_assets.defs.assets import assets
 from bridge_assets.defs.jobs import bridge_job
+from bridge_assets.defs.reconciliation import reconciliation_assets, reconciliation_jobs, reconciliation_sensors
 from bridge_assets.defs.resources import BridgeResource
 from bridge_assets.defs.revert import revert_job
 from bridge_assets.defs.schedules import schedules
@@ -18,9 +19,9 @@ from bridge_assets.settings import BridgeSettings
 def build_definitions(home: str | Path | None = None) -> dg.Definitions:
     settings = BridgeSettings.from_env(home)
     return dg.Definitions(
-        assets=assets,
-        jobs=[bridge_job, revert_job],
-        sensors=sensors + alert_sensors,
+        assets=[*assets, *reconciliation_assets],
+        jobs=[bridge_job, revert_job, *reconciliation_jobs],
+        sensors=[*sensors, *alert_sensors, *reconciliation_sensors],
         schedules=schedules,
         resources={
             "bridge": BridgeResource(home=str(settings.home)),

@@ -1,0 +1,232 @@
+"""Reading the books back and reconciling them: the QuickBooks mirror, reconciliation per billing
+period with its check, the webhook sensor that refreshes the mirror, and the sensor that reconciles
+the periods a refresh found changed.
+
+Thin, like the other assets: `mirror.py`, `reconcile.py` and `webhooks.py` do the work.
+"""
+
+
+import hashlib
+import json
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from bridge_assets import mirror, reconcile, webhooks
+from bridge_assets.destinations.registry import opened
+from bridge_assets.storage import Database
+
+from .assets import quickbooks_postings
+from .metadata import md_table
+from .partitions import billing_periods
+from .resources import BridgeResource
+
+# Dagster's own tag names for a single run over a range of partitions (as in sensors.py, which
+# cannot be imported here: it needs the job that needs these assets).
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+FAILING_SHOWN = 20
+
+
+class MirrorConfig(dg.Config):
+    full_read: bool = False
+    """Read every object again instead of only the changes (change data capture)."""
+
+
+@dg.asset(
+    deps=[quickbooks_postings],
+    group_name="books",
+    kinds={"duckdb"},
+    pool="duckdb_writer",
+)
+def quickbooks_mirror(context: dg.AssetExecutionContext, config: MirrorConfig, bridge: BridgeResource,
+                      duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Invoice, CreditMemo, Payment, Customer and Item read back from QuickBooks Online into DuckDB
+    (table `qbo_mirror`), so the books can be queried with SQL beside the source. The first run reads
+    everything; later runs read only what changed (change data capture), including voids and
+    deletions, and read everything again when changes cannot be trusted to be complete (more than 30
+    days since the last read, or 1,000 changes at once). A signed QuickBooks webhook refreshes it."""
+    settings = bridge.settings()
+    if "qbo" not in settings.destinations:
+        return dg.MaterializeResult(metadata={
+            "note": "QuickBooks Online is not among BRIDGE_DESTINATIONS; there are no books to read back",
+            "changes": 0})
+    db = Database(duckdb.database)
+    with opened("qbo", settings) as destination:
+        try:
+            report = mirror.refresh(db, destination.client, destination.realm_id, full=config.full_read,
+                                    progress=context.log.info)
+        except mirror.MirrorError as problem:
+            raise dg.Failure(description=str(problem)) from problem
+    with db.connect() as con:
+        counts = mirror.entity_counts(con, report.realm_id)
+    changes = report.changes
+    return dg.MaterializeResult(metadata={
+        "company": report.realm_id,
+        "reads": md_table(["entity", "how", "why", "objects returned", "requests"],
+                          [(r.entity, r.mode, r.reason, r.objects, r.requests) for r in report.reads]),
+        "objects in the mirror": md_table(["entity", "status", "objects", "total"], counts),
+        "changes": len(changes),
+        "changed": md_table(["entity", "document or name", "period", "change"],
+                            [(c.entity, c.label, c.period or "", c.change) for c in changes[:50]]),
+        # Read by reconcile_after_books_change_sensor: which billing periods to reconcile again.
+        "changed periods": dg.MetadataValue.json(report.changed_periods),
+    })
+
+
+CHECK_DESCRIPTION = ("The books agree with the source and the ledger: nothing missing, extra, different in amount "
+                     "or edited by hand in QuickBooks after posting.")
+
+
+@dg.asset(
+    deps=[quickbooks_postings, quickbooks_mirror],
+    partitions_def=billing_periods,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="books",
+    kinds={"duckdb"},
+    pool="duckdb_writer",
+    # One materialization per billing period is logged below with that period's own figures, so the
+    # UI plots differences over periods (a single-run backfill would otherwise repeat one summary).
+    output_required=False,
+    check_specs=[dg.AssetCheckSpec("period_reconciles", asset="reconciliation", description=CHECK_DESCRIPTION)],
+)
+def reconciliation(context: dg.AssetExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource):
+    """Per billing period and destination: the source's totals (accounting_documents), the ledger's
+    (what it says was posted) and the books' (the QuickBooks mirror), per document type and per
+    customer, with every difference listed: missing, extra, amount differs, edited by hand in the
+    books after posting, not posted, held. File destinations cannot be read back: for them source
+    and ledger are compared. Tables `reconciliation_results`, `reconciliation_differences`,
+    `reconciliation_totals`."""
+    settings = bridge.settings()
+    periods = sorted(context.partition_keys)
+    db = Database(duckdb.database)
+    targets = reconcile.destinations_to_reconcile(settings.destinations, settings)
+    with db.transaction() as con:
+        results = reconcile.reconcile(con, periods, targets)
+    for result in results:
+        (context.log.info if result.reconciled else context.log.error)(result.summary())
+    for period in periods:
+        mine = [r for r in results if r.period == period]
+        yield dg.AssetMaterialization(asset_key=context.asset_key, partition=period, metadata=_period_metadata(mine))
+    yield _check(results)
+
+
+def _money(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _period_metadata(results: list[reconcile.PeriodReconciliation]) -> dict:
+    failing = [d for r in results for d in r.failing]
+    listed = [(r.destination, d) for r in results for d in r.differences]
+    by_customer = []
+    for r in results:
+        rows = r.by_customer()
+        # Customers whose sides disagree first, then the largest.
+        rows.sort(key=lambda row: (len({v for v in row[2:] if v is not None}) <= 1, -abs(row[2] or 0), row[0]))
+        by_customer += [(r.destination, name, n, _money(s), _money(l), _money(d)) for name, n, s, l, d in rows[:40]]
+    return {
+        "reconciled": all(r.reconciled for r in results),
+        # Numbers the UI plots over periods. Money as whole cents: exact, and never a float.
+        "differences": len(failing),
+        "difference_cents": int(sum((r.difference_amount for r in results), 0) * 100),
+        "documents": sum(len(r.documents) for r in results),
+        "destinations": md_table(
+            ["destination", "reconciles", "differences", "held", "source total", "ledger total", "books total", "note"],
+            [(r.destination, "yes" if r.reconciled else "NO", len(r.failing), len(r.differences) - len(r.failing),
+              _money(r.source_total), _money(r.ledger_total),
+              _money(r.destination_total) if r.books_read_back else "(not read back)", r.note or "")
+             for r in results]),
+        "by document type": md_table(
+            ["destination", "type", "documents", "source", "ledger", "books"],
+            [(r.destination, t, n, _money(s), _money(l), _money(d)) for r in results for t, n, s, l, d in r.by_doc_type()]),
+        "by customer (net of credits)": md_table(
+            ["destination", "customer", "documents", "source", "ledger", "books"], by_customer),
+        "differences list": md_table(
+            ["destination", "kind", "document", "customer", "source", "ledger", "books", "what to do"],
+            [(dest, d.kind, d.doc_number or "", d.customer or "", _money(d.source_amount), _money(d.ledger_amount),
+              _money(d.destination_amount), d.detail) for dest, d in listed[:50]]),
+    }
+
+
+def _check(results: list[reconcile.PeriodReconciliation]) -> dg.AssetCheckResult:
+    failing = [(r, d) for r in results for d in r.failing]
+    bad = [r for r in results if not r.reconciled]
+    if not bad:
+        held = sum(len(r.differences) for r in results)
+        note = f" ({held} held document(s) wait for their books to reopen)" if held else ""
+        description = f"{', '.join(sorted({r.period for r in results}))} reconcile{note}."
+    else:
+        first = failing[0][1]
+        description = (
+            f"{'; '.join(r.summary() for r in bad)}. First: {first.detail}. The asset's 'differences list' (and the "
+            f"table reconciliation_differences) names every document; correct each in QuickBooks or in the source, "
+            f"then run the period again.")
+    return dg.AssetCheckResult(
+        check_name="period_reconciles", passed=not bad, severity=dg.AssetCheckSeverity.ERROR, description=description,
+        metadata={
+            "failing": dg.MetadataValue.json([{"period": r.period, "destination": r.destination, **d.failing_row()}
+                                              for r, d in failing[:FAILING_SHOWN]]),
+            "failing_count": len(failing),
+            "periods not reconciled": dg.MetadataValue.json(sorted({r.period for r in bad})),
+        },
+    )
+
+
+# --- jobs and sensors -----------------------------------------------------------------------------
+
+quickbooks_mirror_job = dg.define_asset_job(
+    "quickbooks_mirror_job", selection=[quickbooks_mirror], executor_def=dg.in_process_executor,
+    description="Read the changes in QuickBooks Online into the mirror (requested by a signed webhook).",
+)
+reconciliation_job = dg.define_asset_job(
+    "reconciliation_job", selection=[reconciliation], executor_def=dg.in_process_executor,
+    description="Reconcile billing periods against the books as the mirror last read them.",
+)
+
+
+@dg.sensor(job=quickbooks_mirror_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def quickbooks_webhook_sensor(context: dg.SensorEvaluationContext, bridge: BridgeResource) -> dg.SensorResult:
+    """Turns the QuickBooks notifications the webhook receiver (`bridge webhooks`) recorded into one
+    mirror refresh. The run key comes from the notifications, so a notification Intuit delivers
+    twice refreshes once. A request is removed only on the tick after the one that asked for its run
+    (the cursor says which), so a failed tick loses nothing."""
+    spool = webhooks.RefreshSpool(webhooks.spool_folder(bridge.settings().home))
+    requested_last_tick = set(json.loads(context.cursor)) if context.cursor else set()
+    pending = spool.pending()
+    spool.done([r for r in pending if r.key in requested_last_tick])
+    fresh = [r for r in pending if r.key not in requested_last_tick]
+    if not fresh:
+        return dg.SensorResult(skip_reason="no QuickBooks notifications waiting", cursor=json.dumps([]))
+    keys = sorted(r.key for r in fresh)
+    run_key = keys[0] if len(keys) == 1 else hashlib.sha256("+".join(keys).encode()).hexdigest()
+    for r in fresh:
+        context.log.info(f"QuickBooks notification {r.key[:12]} ({r.received_at}): {r.describe()}")
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=f"qbo-webhook:{run_key[:40]}",
+                                    tags={"bridge/webhook_notifications": str(len(fresh))})],
+        cursor=json.dumps(keys),
+    )
+
+
+@dg.asset_sensor(asset_key=dg.AssetKey("quickbooks_mirror"), job=reconciliation_job,
+                 default_status=dg.DefaultSensorStatus.RUNNING)
+def reconcile_after_books_change_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
+    """When a webhook-driven mirror refresh finds documents changed in QuickBooks (an invoice edited
+    by hand, a deletion), reconciles the billing periods they belong to at once instead of waiting
+    for the night. Refreshes inside the nightly job are skipped: that run reconciles anyway."""
+    run = context.instance.get_run_by_id(asset_event.run_id)
+    if run is None or run.job_name != quickbooks_mirror_job.name:
+        return dg.SkipReason("the mirror was refreshed by a run that reconciles by itself")
+    metadata = asset_event.asset_materialization.metadata if asset_event.asset_materialization else {}
+    changed = metadata.get("changed periods")
+    known = set(billing_periods.get_partition_keys())
+    periods = sorted(p for p in (changed.value if changed is not None else []) if p in known)
+    if not periods:
+        return dg.SkipReason("the refresh changed nothing in a billing period")
+    return dg.RunRequest(run_key=f"reconcile-after-books-change:{asset_event.storage_id}",
+                         tags={RANGE_START: periods[0], RANGE_END: periods[-1]})
+
+
+reconciliation_assets = [quickbooks_mirror, reconciliation]
+reconciliation_jobs = [quickbooks_mirror_job, reconciliation_job]
+reconciliation_sensors = [quickbooks_webhook_sensor, reconcile_after_books_change_sensor]
