@@ -1,4 +1,5 @@
-"""The commands the README gives: `bridge demo`, `bridge ui`, `bridge summary`, `bridge revert`.
+"""The commands the README gives: `bridge demo`, `bridge ui`, `bridge summary`, `bridge revert`,
+`bridge webhooks`.
 
 `demo` runs the real code path on the embedded defaults: it generates a sample alarm-company book,
 drops its export files into the watched inbox, materializes every asset for those billing periods in
@@ -56,7 +57,7 @@ def quickbooks_sandbox(settings: BridgeSettings) -> Iterator[str | None]:
     folder.mkdir(parents=True, exist_ok=True)
     emulator_settings = EmulatorSettings(
         clients={SANDBOX_CLIENT_ID: SANDBOX_CLIENT_SECRET}, refresh_token_rotation="daily",
-        time_scale=float(SANDBOX_TIME_SCALE),
+        time_scale=float(SANDBOX_TIME_SCALE), **_sandbox_webhooks(),
     )
     with spawn_emulator(folder / "qbo_company.sqlite3", emulator_settings) as qbo:
         realm_file = folder / "qbo_realm_id.txt"
@@ -137,6 +138,16 @@ def source_sandboxes(settings: BridgeSettings, *, seed: int, lines: int, first_p
             started.append(f"ServiceTrade emulator at {servicetrade.base_url}")
         stack.enter_context(_environment(values))
         yield started
+
+
+def _sandbox_webhooks() -> dict:
+    """With QBO_WEBHOOK_VERIFIER_TOKEN set, the emulator signs and sends change notifications to the
+    receiver `bridge webhooks` serves, as Intuit would (BRIDGE_WEBHOOK_URL to send them elsewhere)."""
+    if not os.environ.get("QBO_WEBHOOK_VERIFIER_TOKEN", "").strip():
+        return {}
+    port = os.environ.get("BRIDGE_WEBHOOK_PORT", "8710")
+    # The token itself stays in the environment the emulator inherits, never on its command line.
+    return {"webhook_url": os.environ.get("BRIDGE_WEBHOOK_URL") or f"http://127.0.0.1:{port}/webhooks/quickbooks"}
 
 
 def drop_sample_exports(settings: BridgeSettings, *, seed: int, lines: int, first_period: str, months: int,
@@ -307,7 +318,8 @@ def _demo(args: argparse.Namespace, settings: BridgeSettings) -> int:
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
     ]
     for check in failed_checks:
-        severity = "blocking check failed" if check.severity.value == "ERROR" else "warning"
+        severity = ("blocking check failed" if check.blocking else "check failed") \
+            if check.severity.value == "ERROR" else "warning"
         print(f"  {severity}: {check.check_name}: {check.description}")
     print_summary(settings, periods, result.run_id, run_succeeded=result.success)
     print(f"\nRun id {result.run_id} (`bridge revert --run {result.run_id}` previews undoing it)")
@@ -352,6 +364,21 @@ def _ui(args: argparse.Namespace, settings: BridgeSettings) -> int:
         return process.wait()
 
 
+def cmd_webhooks(args: argparse.Namespace) -> int:
+    """Serve the QuickBooks Online webhook receiver (see bridge_assets/webhooks.py)."""
+    from bridge_assets import webhooks
+
+    settings = BridgeSettings.from_env()
+    try:
+        webhooks.serve(settings.home, args.host, args.port)
+    except webhooks.WebhookSettingMissing as problem:
+        print(problem, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=Warning, module="dagster")
     parser = argparse.ArgumentParser(prog="bridge", description=__doc__.splitlines()[0])
@@ -372,6 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
     add_revert_command(sub)
+    hooks = sub.add_parser("webhooks", help="receive QuickBooks Online webhooks (signed with QBO_WEBHOOK_VERIFIER_TOKEN) "
+                                            "and request mirror refreshes")
+    hooks.add_argument("--host", default=os.environ.get("BRIDGE_WEBHOOK_HOST", "127.0.0.1"))
+    hooks.add_argument("--port", type=int, default=int(os.environ.get("BRIDGE_WEBHOOK_PORT", "8710")))
+    hooks.set_defaults(func=cmd_webhooks)
     args = parser.parse_args(argv)
     return args.func(args)
 

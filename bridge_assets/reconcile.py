@@ -482,7 +482,8 @@ def reconcile_period(con: duckdb.DuckDBPyConnection, period: str, destination: s
         in_books = None
         if reads_back_now and m is not None and m.status == "active":
             in_books = m.total
-        customer = (s.customer if s else None) or p.customer or (m.customer if m else None) or "(unknown customer)"
+        customer = (s.customer if s else None) or (p.customer if p else None) or (m.customer if m else None) \
+            or "(unknown customer)"
         compared = Compared(doc_type, key, s.doc_number if s else p.doc_number, customer,
                             s.total if s else None, ledger_amount, in_books)
         result.documents.append(compared)

@@ -206,11 +206,22 @@ def create_app(verifier_token: str, spool: RefreshSpool) -> Starlette:
 
 
 def serve(home: Path | str, host: str = "127.0.0.1", port: int = 8710) -> None:
-    """`bridge webhooks`: serve the receiver until interrupted."""
+    """`bridge webhooks`: serve the receiver until interrupted (Ctrl-C or SIGTERM).
+
+    The socket is bound before the first line is printed, so the line names the real port (also
+    with `--port 0`) and a notification sent the moment it appears waits in the listen backlog."""
+    import socket
+
     import uvicorn
 
     token = verifier_token_from_env()
     spool = RefreshSpool(spool_folder(home))
-    print(f"QuickBooks webhook receiver on http://{host}:{port}{PATH} (refresh requests in {spool.folder}; "
-          f"Ctrl-C stops it)", flush=True)
-    uvicorn.run(create_app(token, spool), host=host, port=port, log_level="info")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound = sock.getsockname()[1]
+    print(f"QuickBooks webhook receiver listening on http://{host}:{bound}{PATH} "
+          f"(refresh requests go to {spool.folder}; Ctrl-C stops it)", flush=True)
+    config = uvicorn.Config(create_app(token, spool), log_level="info", lifespan="off", ws="none")
+    uvicorn.Server(config).run(sockets=[sock])

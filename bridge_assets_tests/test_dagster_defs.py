@@ -43,20 +43,24 @@ def test_code_location_has_assets_checks_sensor_schedule_and_monthly_partitions(
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys >= {"sedona_export_lines", "sedona_api_documents", "servicetrade_invoices", "accounting_documents",
-                    "posting_plan", "quickbooks_postings", "credit_queue", "servicetrade_writeback"}
+                    "posting_plan", "quickbooks_postings", "credit_queue", "servicetrade_writeback",
+                    "quickbooks_mirror", "reconciliation"}
     # The nightly schedule runs bridge_job, which covers the API sources too.
     nightly = defs.resolve_schedule_def("nightly_open_and_previous_period")
     job_assets = {k.to_user_string() for k in defs.resolve_job_def(nightly.job_name).asset_layer.asset_graph.get_all_asset_keys()}
     assert {"sedona_api_documents", "servicetrade_invoices", "servicetrade_writeback"} <= job_assets
     assert defs.resolve_sensor_def("servicetrade_pending_sensor")
     checks = graph.asset_check_keys
-    assert {c.name for c in checks} == set(BLOCKING_CHECKS) | set(WARNING_CHECKS)
+    assert {c.name for c in checks} == set(BLOCKING_CHECKS) | set(WARNING_CHECKS) | {"period_reconciles"}
     # A check aimed at a misspelled asset silently becomes an external asset: every check targets a real one.
     assert all(c.asset_key.to_user_string() in keys for c in checks)
     blocking = {spec.name for spec in graph.get(dg.AssetKey("accounting_documents")).assets_def.check_specs if spec.blocking}
     assert blocking == set(BLOCKING_CHECKS)
     assert defs.resolve_sensor_def("sedona_export_folder_sensor")
     assert defs.resolve_sensor_def("held_documents_replay_sensor")
+    assert defs.resolve_sensor_def("quickbooks_webhook_sensor") and defs.resolve_sensor_def("reconcile_after_books_change_sensor")
+    assert {"quickbooks_mirror", "reconciliation"} <= {
+        k.to_user_string() for k in defs.resolve_job_def("bridge_job").asset_layer.executable_asset_keys}
     assert defs.resolve_schedule_def("nightly_open_and_previous_period")
     partitions = graph.get(dg.AssetKey("accounting_documents")).partitions_def
     assert isinstance(partitions, dg.TimeWindowPartitionsDefinition) and partitions.fmt == "%Y-%m"
@@ -78,6 +82,8 @@ def test_single_run_backfill_over_three_months(defs, settings, db):
     for key in ("sedona_export_lines", "sedona_api_documents", "servicetrade_invoices", "accounting_documents",
                 "posting_plan", "quickbooks_postings", "credit_queue", "servicetrade_writeback"):
         assert materialized[key] == ["2026-08", "2026-09", "2026-10"], key
+    assert materialized["reconciliation"] == ["2026-08", "2026-09", "2026-10"]
+    assert materialized["quickbooks_mirror"] == [None]       # not partitioned: the books are read back once per run
     with db.connect() as con:
         posted = con.execute("SELECT destination, period, count(*) FROM ledger_postings WHERE state = 'posted' "
                              "GROUP BY ALL ORDER BY ALL").fetchall()

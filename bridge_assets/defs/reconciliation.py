@@ -223,7 +223,7 @@ def reconcile_after_books_change_sensor(context: dg.SensorEvaluationContext, ass
     periods = sorted(p for p in (changed.value if changed is not None else []) if p in known)
     if not periods:
         return dg.SkipReason("the refresh changed nothing in a billing period")
-    return dg.RunRequest(run_key=f"reconcile-after-books-change:{asset_event.storage_id}",
+    return dg.RunRequest(run_key=f"reconcile-after-books-change:{asset_event.run_id}",
                          tags={RANGE_START: periods[0], RANGE_END: periods[-1]})
 
 

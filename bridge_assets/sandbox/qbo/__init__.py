@@ -46,6 +46,10 @@ Admin (no auth, no throttle; JSON in and out)
                                            drop_rate, drop_mode, drop_entities, seed}   (faults.py)
     DELETE /_emulator/faults?realmId=
 
+Webhooks: with `EmulatorSettings(webhook_url=..., webhook_verifier_token=...)` every API write that
+changes an Invoice, CreditMemo, Payment, Customer or Item is followed by a signed legacy change
+notification POSTed to that URL, as Intuit does (webhooks.py).
+
 Companies named by a token mint or a consent are created on first use, seeded like a new QuickBooks
 company (Services item, A/R, Undeposited Funds, ...). The default company is
 `EmulatorSettings.default_realm_id`.

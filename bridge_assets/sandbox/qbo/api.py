@@ -29,6 +29,7 @@ from bridge_assets.sandbox.qbo.limits import Throttle
 from bridge_assets.sandbox.qbo.oauth import OAuthServer
 from bridge_assets.sandbox.qbo.settings import EmulatorSettings
 from bridge_assets.sandbox.qbo.store import EntityRow, Store
+from bridge_assets.sandbox.qbo.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +67,13 @@ def include_flags(raw: Any) -> list[str]:
 
 class CompanyApi:
     def __init__(self, store: Store, settings: EmulatorSettings, oauth: OAuthServer, throttle: Throttle,
-                 faults: FaultInjector) -> None:
+                 faults: FaultInjector, webhooks: WebhookSender | None = None) -> None:
         self.store = store
         self.settings = settings
         self.oauth = oauth
         self.throttle = throttle
         self.faults = faults
+        self.webhooks = webhooks
 
     def routes(self) -> list[BaseRoute]:
         prefix = "/v3/company/{realm_id}"
@@ -115,11 +117,14 @@ class CompanyApi:
                     return self._answer(request, realm_id, replay, request_id, "replayed")
             raw = await request.body()
             books = Books(self.store, self.settings, realm_id)
+            started = time.time()
             try:
                 with self.store.transaction():
                     body = wire.dumps(handler(books, raw))
                     if request_id is not None:
                         self.store.record_response(realm_id, request_id, 200, wire.JSON_MEDIA_TYPE, body)
+                if write and self.webhooks is not None:
+                    self.webhooks.after_write(realm_id, started, books.touched)
             except errors.QboFault as fault:
                 response = fault.response()
                 if request_id is not None and self.settings.requestid_replays_faults and fault.http_status == 400:

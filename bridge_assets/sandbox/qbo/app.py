@@ -21,6 +21,7 @@ from bridge_assets.sandbox.qbo.limits import Throttle
 from bridge_assets.sandbox.qbo.oauth import AUTHORIZE_PATH, REVOKE_PATH, TOKEN_PATH, OAuthServer
 from bridge_assets.sandbox.qbo.settings import EmulatorSettings
 from bridge_assets.sandbox.qbo.store import Store
+from bridge_assets.sandbox.qbo.webhooks import WebhookSender
 
 
 @dataclasses.dataclass
@@ -56,7 +57,8 @@ def create_app(state_path: str | Path, *, settings: EmulatorSettings | None = No
     if settings.create_default_company:
         ensure_company(settings.default_realm_id)
 
-    api = CompanyApi(store, settings, oauth, emulator.throttle, emulator.faults)
+    webhooks = WebhookSender(settings, store) if settings.webhook_url else None
+    api = CompanyApi(store, settings, oauth, emulator.throttle, emulator.faults, webhooks)
     admin = Admin(store, settings, oauth, emulator.throttle, emulator.faults)
     routes = [
         Route(TOKEN_PATH, oauth.token_endpoint, methods=["POST"]),

@@ -69,6 +69,14 @@ class EmulatorSettings:
     # Initial fault plan for every company (same keys as POST /_emulator/faults).
     faults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
+    # Webhooks (webhooks.py): where to POST signed change notifications, and the app's verifier
+    # token they are signed with. No URL = no webhooks, as for an app that has not set them up.
+    # Without a token here, QBO_WEBHOOK_VERIFIER_TOKEN is read from the environment (so a spawned
+    # emulator never carries it on its command line).
+    webhook_url: str | None = None
+    webhook_verifier_token: str | None = None
+    webhook_max_tries: int = 5
+
     def __post_init__(self) -> None:
         if self.time_scale <= 0:
             raise ValueError("time_scale must be positive (60 makes a minute last one second)")
