@@ -20,10 +20,16 @@ Every difference is listed with a kind:
 - `not_posted`: in the source but not posted (failed, never sent, unknown outcome, reverted), or
   posted in an earlier version than the source now holds;
 - `held`: dated in a closed period and queued; listed, but it does not fail the period: the credit
-  queue holds it and it posts once the books reopen;
+  queue holds it and it posts once the books reopen (a cancellation's void waits the same way);
+- `by_hand`: the destination cannot take it (an IIF file cannot carry a payment or an update) and the
+  ledger already says a person must enter it; listed, not failing: the bridge cannot see whether
+  they did, and failing every night would only repeat what the posting step reported;
 - `mirror_stale`: the mirror was read before the latest posting, so the books cannot be judged yet.
 
-A period reconciles when it has no difference other than `held`. Totals are signed the way they
+Documents cancelled at the source (`cancelled_documents`) are expected to be voided or deleted in the
+books, not present: they count on no side while the ledger says voided.
+
+A period reconciles when it has no difference other than `held` and `by_hand`. Totals are signed the way they
 move receivables: invoices count up, credit memos and payments down.
 """
 
@@ -37,7 +43,7 @@ from typing import Any, Iterable, Sequence
 import duckdb
 import pandas as pd
 
-from bridge_assets import ledger, mapping, mirror
+from bridge_assets import cancellations, ledger, mapping, mirror
 from bridge_assets.destinations.qbo_payloads import (
     ENTITY_BY_DOC_TYPE,
     decimal,
@@ -55,9 +61,10 @@ KINDS = {
     "edited_by_hand": "changed in QuickBooks after the bridge posted it",
     "not_posted": "in the source but not posted in its current version",
     "held": "held: dated in a closed period, posts once the books reopen",
+    "by_hand": "the destination cannot take it; the ledger asks a person to enter it by hand",
     "mirror_stale": "the QuickBooks mirror is older than the latest posting",
 }
-EXPLAINED = frozenset({"held"})           # listed, but the period still reconciles
+EXPLAINED = frozenset({"held", "by_hand"})   # listed, but the period still reconciles
 SIGN = {"invoice": 1, "credit_memo": -1, "payment": -1}
 DOC_TYPE_BY_ENTITY = {entity: doc_type for doc_type, entity in ENTITY_BY_DOC_TYPE.items()}
 ZERO = Decimal("0.00")
@@ -129,10 +136,8 @@ class Difference:
             return abs(l if l is not None else s or ZERO)
         if self.kind == "extra":
             return abs(d if d is not None else l or ZERO)
-        if self.kind == "not_posted":
+        if self.kind in ("not_posted", "held", "by_hand"):
             return abs((s or ZERO) - (l or ZERO))
-        if self.kind == "held":
-            return abs(s or ZERO)
         if self.kind in ("amount_differs", "edited_by_hand"):
             if l is not None and d is not None:
                 return abs(l - d)
@@ -198,11 +203,17 @@ class PeriodReconciliation:
             names.setdefault(name_key(c.customer), c.customer)
         return _grouped(self.documents, lambda c: names[name_key(c.customer)], signed=True, books=self.books_read_back)
 
+    def explained_note(self) -> str:
+        """" (2 held document(s) waiting for the books to reopen)" or "" when nothing is explained away."""
+        held = sum(1 for d in self.differences if d.kind == "held")
+        by_hand = sum(1 for d in self.differences if d.kind == "by_hand")
+        parts = ([f"{held} held document(s) waiting for the books to reopen"] if held else []) + (
+            [f"{by_hand} document(s) the destination cannot take, to enter by hand"] if by_hand else [])
+        return f" ({'; '.join(parts)})" if parts else ""
+
     def summary(self) -> str:
         if self.reconciled:
-            held = len(self.differences)
-            extra = f" ({held} held document(s) waiting for the books to reopen)" if held else ""
-            return f"{self.period} {self.destination}: reconciles{extra}"
+            return f"{self.period} {self.destination}: reconciles{self.explained_note()}"
         kinds: dict[str, int] = {}
         for d in self.failing:
             kinds[d.kind] = kinds.get(d.kind, 0) + 1
@@ -255,9 +266,16 @@ class _Posting:
     content_hash: str | None
     dest_id: str | None
     sync_token: str | None
+    last_error_code: str | None
     last_error: str | None
     last_posted_at: dt.datetime | None
     after: dict | None
+
+    @property
+    def in_destination(self) -> bool:
+        """Whether the destination holds a version of it, as far as the ledger knows (a failed or held
+        update leaves the version posted before in place)."""
+        return bool(self.dest_id and self.content_hash) and self.state not in ("voided", "reverting", "reverted")
 
     @property
     def amount(self) -> Decimal | None:
@@ -288,16 +306,23 @@ class _InBooks:
 
 
 def _sources(con, period: str) -> dict[str, _Source]:
+    """The period's current documents; one cancelled at the source is not among them."""
     rows = con.execute(
         "SELECT doc_key, doc_type, doc_number, customer_name, total, content_hash FROM accounting_documents "
-        "WHERE period = ?", [period]).fetchall()
+        f"WHERE period = ? AND doc_key NOT IN (SELECT doc_key FROM {cancellations.TABLE})", [period]).fetchall()
     return {r[0]: _Source(r[0], r[1], r[2], r[3], money(r[4]), r[5]) for r in rows}
+
+
+def _cancelled(con, doc_keys: Iterable[str]) -> dict[str, str]:
+    """{doc_key: why} for documents cancelled at the source."""
+    return dict(con.execute(f"SELECT doc_key, reason FROM {cancellations.TABLE} WHERE doc_key IN (SELECT unnest(?))",
+                            [list(doc_keys)]).fetchall())
 
 
 def _postings(con, destination: str, period: str) -> dict[str, _Posting]:
     rows = con.execute(
-        "SELECT doc_key, doc_type, doc_number, state, content_hash, dest_id, sync_token, last_error, last_posted_at "
-        "FROM ledger_postings WHERE destination = ? AND period = ?", [destination, period]).fetchall()
+        "SELECT doc_key, doc_type, doc_number, state, content_hash, dest_id, sync_token, last_error_code, last_error, "
+        "last_posted_at FROM ledger_postings WHERE destination = ? AND period = ?", [destination, period]).fetchall()
     after = ledger.last_sent(con, destination, [r[0] for r in rows])
     return {r[0]: _Posting(*r, after=after.get(r[0])) for r in rows}
 
@@ -359,12 +384,27 @@ def _label(doc_type: str | None, number: str | None) -> str:
     return f"{kind} {number}" if number else kind
 
 
-def _source_vs_ledger(s: _Source | None, p: _Posting | None, compared: Compared) -> Difference | None:
+def _source_vs_ledger(s: _Source | None, p: _Posting | None, compared: Compared,
+                      cancelled: str | None = None) -> Difference | None:
     def diff(kind: str, detail: str) -> Difference:
         return Difference(kind, compared.doc_type, compared.doc_key, compared.doc_number, compared.customer,
                           compared.source_amount, compared.ledger_amount, compared.destination_amount, detail)
 
     label = _label(compared.doc_type, compared.doc_number)
+    if cancelled is not None and p is not None:
+        if p.state == "posted":
+            return diff("extra", f"{label} was cancelled at the source ({cancelled}) but is still posted; the next "
+                                 f"run voids it (if it does not, see the ledger's last error)")
+        if p.state == "held":
+            return diff("held", f"{label} was cancelled at the source ({cancelled}); its void waits: "
+                                f"{p.last_error or 'its date is in a closed period'}")
+        if p.state == "failed" and p.dest_id:
+            return diff("extra", f"{label} was cancelled at the source ({cancelled}) but voiding it failed: "
+                                 f"{p.last_error or 'see the ledger'}")
+        return None
+    if s is not None and p is not None and p.state == "failed" and p.last_error_code in ledger.NEEDS_A_PERSON:
+        return diff("by_hand", f"{label} cannot be sent to this destination; enter it by hand: "
+                               f"{p.last_error or p.last_error_code}")
     if s is not None and p is None:
         return diff("not_posted", f"{label} is in the source but the ledger has no record of posting it; "
                                   f"run the period (posting_plan and quickbooks_postings) to send it")
@@ -403,7 +443,7 @@ def _ledger_vs_books(p: _Posting, m: _InBooks | None, compared: Compared) -> Dif
             return diff("extra", f"{label} was reverted by the bridge but is still open in QuickBooks ({where}, "
                                  f"total {m.total}); void or delete it there")
         return None
-    if p.state != "posted":
+    if not p.in_destination:
         return None
     if m is None:
         return diff("missing", f"{label} was posted ({where}) but QuickBooks has no such object; re-post it "
@@ -436,6 +476,7 @@ def reconcile_period(con: duckdb.DuckDBPyConnection, period: str, destination: s
     """Compare source, ledger and (when `realm_id` names the mirrored QuickBooks company) the books."""
     ledger.ensure_schema(con)
     mapping.ensure_schema(con)
+    cancellations.ensure_schema(con)
     ensure_schema(con)
     mirror.ensure_schema(con)
     reads_back = realm_id is not None
@@ -469,13 +510,14 @@ def reconcile_period(con: duckdb.DuckDBPyConnection, period: str, destination: s
                if p.dest_id and p.doc_type in ENTITY_BY_DOC_TYPE]
         books = _books(con, realm_id, period, ids)
 
+    cancelled = _cancelled(con, [k for k in postings if k not in sources])
     for key in sorted(set(sources) | set(postings)):
         s, p = sources.get(key), postings.get(key)
         doc_type = s.doc_type if s else p.doc_type
         entity = ENTITY_BY_DOC_TYPE.get(doc_type)
         m = books.get((entity, p.dest_id)) if (reads_back_now and p is not None and p.dest_id) else None
         ledger_amount = None
-        if p is not None and p.state == "posted":
+        if p is not None and (p.state == "posted" or p.in_destination):
             ledger_amount = p.amount
             if ledger_amount is None and s is not None and s.content_hash == p.content_hash:
                 ledger_amount = s.total
@@ -487,7 +529,7 @@ def reconcile_period(con: duckdb.DuckDBPyConnection, period: str, destination: s
         compared = Compared(doc_type, key, s.doc_number if s else p.doc_number, customer,
                             s.total if s else None, ledger_amount, in_books)
         result.documents.append(compared)
-        found = _source_vs_ledger(s, p, compared)
+        found = _source_vs_ledger(s, p, compared, cancelled.get(key))
         if found is not None:
             result.differences.append(found)
         if reads_back_now and p is not None:

@@ -152,7 +152,7 @@ def test_file_destinations_reconcile_source_against_ledger_and_say_they_cannot_b
     result = run_job(settings, "2026-09", "2026-09", instance)
 
     assert check_of(result).passed                                       # a held credit is listed, not failing
-    assert "1 held document(s)" in check_of(result).description
+    assert "staging_csv 2026-09 (1 held document(s) waiting for the books to reopen)" in check_of(result).description
     with db.connect() as con:
         rows = con.execute("SELECT period, reconciled, explained, ledger_total, destination_total, books_read_back, note "
                            "FROM reconciliation_results ORDER BY period").fetchall()
@@ -178,3 +178,43 @@ def test_a_document_quickbooks_refused_fails_reconciliation_with_the_reason(sett
     with db.connect() as con:
         (staging,) = reconcile.reconcile(con, ["2026-09"], {"qbo": books.realm_id})
     assert [d.kind for d in staging.failing] == ["not_posted"]
+
+
+def test_an_invoice_cancelled_at_the_source_and_voided_in_the_books_reconciles(settings, db, books: Books, monkeypatch):
+    monkeypatch.setenv("BRIDGE_SEDONA_FULL_CREDIT_MEANS_CANCELLED", "true")
+    instance = dg.DagsterInstance.ephemeral()
+    write_export(settings.inbox / "sep.csv", [line(number="1", date="09/03/2026"), line(number="3", date="09/05/2026")])
+    run_job(settings, "2026-09", "2026-09", instance)
+    write_export(settings.inbox / "sep-credit.csv", [             # credited off in full: cancelled, both of them
+        line(number="2", date="09/20/2026", doc_type="Credit", applies="1", cycle="", start="", end="")])
+
+    result = run_job(settings, "2026-09", "2026-09", instance)
+
+    assert check_of(result).passed, check_of(result).description
+    invoices = {i["DocNumber"]: i for i in books.handle.admin.dump(books.realm_id, "Invoice")}
+    assert "Voided" in invoices["1"]["PrivateNote"]                  # the bridge voided it; the books agree
+    with db.connect() as con:
+        assert con.execute("SELECT source_total, ledger_total, destination_total FROM reconciliation_results"
+                           ).fetchall() == [(Decimal("29.95"), Decimal("29.95"), Decimal("29.95"))]
+
+
+def test_a_change_the_iif_file_cannot_carry_is_listed_to_enter_by_hand_without_failing_the_period(settings, db,
+                                                                                                  monkeypatch):
+    monkeypatch.setenv("BRIDGE_DESTINATIONS", "qbd_iif")
+    instance = dg.DagsterInstance.ephemeral()
+    write_export(settings.inbox / "sep.csv", [line(number="1", date="09/03/2026")])
+    run_job(settings, "2026-09", "2026-09", instance)
+    write_export(settings.inbox / "sep-again.csv", [line(number="1", date="09/03/2026", rate="35.00", amount="35.00",
+                                                         total="35.00")])
+
+    result = run_job(settings, "2026-09", "2026-09", instance)
+
+    check = check_of(result)
+    assert check.passed and "1 document(s) the destination cannot take, to enter by hand" in check.description
+    with db.connect() as con:
+        (row,) = con.execute("SELECT kind, fails, source_amount, ledger_amount, detail FROM reconciliation_differences"
+                             ).fetchall()
+        totals = con.execute("SELECT source_total, ledger_total FROM reconciliation_results").fetchall()
+    # The file still holds the version posted first: the ledger says 29.95 is there, the source now says 35.00.
+    assert row[:4] == ("by_hand", False, Decimal("35.00"), Decimal("29.95")) and "enter it by hand" in row[4]
+    assert totals == [(Decimal("35.00"), Decimal("29.95"))]

@@ -131,7 +131,8 @@ def _period_metadata(results: list[reconcile.PeriodReconciliation]) -> dict:
         "difference_cents": int(sum((r.difference_amount for r in results), 0) * 100),
         "documents": sum(len(r.documents) for r in results),
         "destinations": md_table(
-            ["destination", "reconciles", "differences", "held", "source total", "ledger total", "books total", "note"],
+            ["destination", "reconciles", "differences", "held or by hand", "source total", "ledger total", "books total",
+             "note"],
             [(r.destination, "yes" if r.reconciled else "NO", len(r.failing), len(r.differences) - len(r.failing),
               _money(r.source_total), _money(r.ledger_total),
               _money(r.destination_total) if r.books_read_back else "(not read back)", r.note or "")
@@ -152,9 +153,9 @@ def _check(results: list[reconcile.PeriodReconciliation]) -> dg.AssetCheckResult
     failing = [(r, d) for r in results for d in r.failing]
     bad = [r for r in results if not r.reconciled]
     if not bad:
-        held = sum(len(r.differences) for r in results)
-        note = f" ({held} held document(s) wait for their books to reopen)" if held else ""
-        description = f"{', '.join(sorted({r.period for r in results}))} reconcile{note}."
+        notes = [f"{r.destination} {r.period}{r.explained_note()}" for r in results if r.explained_note()]
+        description = (f"{', '.join(sorted({r.period for r in results}))} reconcile"
+                       f"{': ' + '; '.join(notes) if notes else ''}.")
     else:
         first = failing[0][1]
         description = (
