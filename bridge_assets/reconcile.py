@@ -414,8 +414,8 @@ def _source_vs_ledger(s: _Source | None, p: _Posting | None, compared: Compared,
         why = {
             "failed": f"posting failed: {p.last_error or 'see the ledger'}",
             "sending": "its last attempt has an unknown outcome; the next run settles it",
-            "voided": "the bridge voided it (a revert)",
-            "reverted": "the bridge reverted it",
+            "voided": "the bridge voided it (cancelled at the source, or reverted); the next run posts it afresh",
+            "reverted": "the bridge reverted it; the next run posts it afresh",
             "reverting": "a revert of it did not finish; run the revert again",
         }.get(p.state, f"its ledger state is {p.state}")
         return diff("not_posted", f"{label} is in the source but not posted: {why}")
@@ -440,14 +440,14 @@ def _ledger_vs_books(p: _Posting, m: _InBooks | None, compared: Compared) -> Dif
     where = f"QuickBooks Id {p.dest_id}"
     if p.state in ("voided", "reverted"):
         if m is not None and m.status == "active" and (m.total or ZERO) != 0:
-            return diff("extra", f"{label} was reverted by the bridge but is still open in QuickBooks ({where}, "
-                                 f"total {m.total}); void or delete it there")
+            return diff("extra", f"{label} was voided or reverted by the bridge but is still open in QuickBooks "
+                                 f"({where}, total {m.total}); void or delete it there")
         return None
     if not p.in_destination:
         return None
     if m is None:
-        return diff("missing", f"{label} was posted ({where}) but QuickBooks has no such object; re-post it "
-                               f"(revert its ledger row) or enter it by hand")
+        return diff("missing", f"{label} was posted ({where}) but QuickBooks has no such object (was the company "
+                               f"restored from a backup?); re-enter it, or revert it in the bridge so it is posted afresh")
     if m.status == "deleted":
         when = f" on {m.last_updated:%Y-%m-%d %H:%M} UTC" if m.last_updated else ""
         return diff("missing", f"{label} was deleted in QuickBooks{when} ({where}) after the bridge posted it; "
