@@ -122,7 +122,8 @@ class Difference:
     source_amount: Decimal | None
     ledger_amount: Decimal | None
     destination_amount: Decimal | None
-    detail: str
+    detail: str                         # the whole sentence: what was found and what to do
+    finding: str | None = None          # what was found, briefly (an alert line has little room)
 
     @property
     def fails(self) -> bool:
@@ -149,7 +150,7 @@ class Difference:
         return {"doc_number": self.doc_number, "kind": self.kind, "doc_type": self.doc_type,
                 "customer": self.customer, "source_amount": _text(self.source_amount),
                 "ledger_amount": _text(self.ledger_amount), "destination_amount": _text(self.destination_amount),
-                "detail": self.detail}
+                "detail": self.finding or self.detail}
 
 
 @dataclasses.dataclass
@@ -379,37 +380,51 @@ def _what_changed(before: dict, now: dict, fields: Sequence[str]) -> str:
     return "; ".join(parts)
 
 
+def _brief(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 def _label(doc_type: str | None, number: str | None) -> str:
     kind = {"invoice": "Invoice", "credit_memo": "Credit memo", "payment": "Payment"}.get(doc_type or "", "Document")
     return f"{kind} {number}" if number else kind
 
 
+def _differ(compared: Compared):
+    """A maker of this document's differences: kind, the whole sentence, and the brief finding."""
+    def diff(kind: str, detail: str, finding: str) -> Difference:
+        return Difference(kind, compared.doc_type, compared.doc_key, compared.doc_number, compared.customer,
+                          compared.source_amount, compared.ledger_amount, compared.destination_amount, detail, finding)
+    return diff
+
+
 def _source_vs_ledger(s: _Source | None, p: _Posting | None, compared: Compared,
                       cancelled: str | None = None) -> Difference | None:
-    def diff(kind: str, detail: str) -> Difference:
-        return Difference(kind, compared.doc_type, compared.doc_key, compared.doc_number, compared.customer,
-                          compared.source_amount, compared.ledger_amount, compared.destination_amount, detail)
-
+    diff = _differ(compared)
     label = _label(compared.doc_type, compared.doc_number)
     if cancelled is not None and p is not None:
         if p.state == "posted":
             return diff("extra", f"{label} was cancelled at the source ({cancelled}) but is still posted; the next "
-                                 f"run voids it (if it does not, see the ledger's last error)")
+                                 f"run voids it (if it does not, see the ledger's last error)",
+                        "cancelled at the source, still posted")
         if p.state == "held":
             return diff("held", f"{label} was cancelled at the source ({cancelled}); its void waits: "
-                                f"{p.last_error or 'its date is in a closed period'}")
+                                f"{p.last_error or 'its date is in a closed period'}",
+                        "cancelled at the source; the void waits for the books to reopen")
         if p.state == "failed" and p.dest_id:
             return diff("extra", f"{label} was cancelled at the source ({cancelled}) but voiding it failed: "
-                                 f"{p.last_error or 'see the ledger'}")
+                                 f"{p.last_error or 'see the ledger'}",
+                        f"cancelled at the source, voiding it failed: {p.last_error_code or 'see the ledger'}")
         return None
     if s is not None and p is not None and p.state == "failed" and p.last_error_code in ledger.NEEDS_A_PERSON:
         return diff("by_hand", f"{label} cannot be sent to this destination; enter it by hand: "
-                               f"{p.last_error or p.last_error_code}")
+                               f"{p.last_error or p.last_error_code}", f"to enter by hand ({p.last_error_code})")
     if s is not None and p is None:
         return diff("not_posted", f"{label} is in the source but the ledger has no record of posting it; "
-                                  f"run the period (posting_plan and quickbooks_postings) to send it")
+                                  f"run the period (posting_plan and quickbooks_postings) to send it",
+                    "in the source, never posted")
     if s is not None and p.state == "held":
-        return diff("held", f"{label} is held: {p.last_error or 'its date is in a closed period'}")
+        return diff("held", f"{label} is held: {p.last_error or 'its date is in a closed period'}",
+                    "held: its books are closed")
     if s is not None and p.state != "posted":
         why = {
             "failed": f"posting failed: {p.last_error or 'see the ledger'}",
@@ -418,43 +433,48 @@ def _source_vs_ledger(s: _Source | None, p: _Posting | None, compared: Compared,
             "reverted": "the bridge reverted it; the next run posts it afresh",
             "reverting": "a revert of it did not finish; run the revert again",
         }.get(p.state, f"its ledger state is {p.state}")
-        return diff("not_posted", f"{label} is in the source but not posted: {why}")
+        brief = f"posting failed: {_brief(p.last_error or p.last_error_code or 'see the ledger')}" \
+            if p.state == "failed" else p.state
+        return diff("not_posted", f"{label} is in the source but not posted: {why}", f"not posted, {brief}")
     if s is None and p is not None and p.state == "posted":
         return diff("extra", f"{label} was posted by the bridge but is no longer in the source for this period; "
-                             f"revert it, or check whether the source document was removed or re-dated")
+                             f"revert it, or check whether the source document was removed or re-dated",
+                    "posted, no longer in the source")
     if s is not None and p.content_hash != s.content_hash:
         return diff("not_posted", f"{label} changed in the source after it was posted (the books hold an earlier "
-                                  f"version); the next run updates it")
+                                  f"version); the next run updates it", "changed in the source since it was posted")
     if s is not None and compared.ledger_amount is not None and compared.ledger_amount != s.total:
         return diff("amount_differs", f"{label}: the destination confirmed {compared.ledger_amount} but the source "
-                                      f"says {s.total} (did QuickBooks compute the tax itself? see QBO_TAX_OVERRIDE)")
+                                      f"says {s.total} (did QuickBooks compute the tax itself? see QBO_TAX_OVERRIDE)",
+                    "the destination confirmed another total than the source's")
     return None
 
 
 def _ledger_vs_books(p: _Posting, m: _InBooks | None, compared: Compared) -> Difference | None:
-    def diff(kind: str, detail: str) -> Difference:
-        return Difference(kind, compared.doc_type, compared.doc_key, compared.doc_number, compared.customer,
-                          compared.source_amount, compared.ledger_amount, compared.destination_amount, detail)
-
+    diff = _differ(compared)
     label = _label(compared.doc_type, compared.doc_number)
     where = f"QuickBooks Id {p.dest_id}"
     if p.state in ("voided", "reverted"):
         if m is not None and m.status == "active" and (m.total or ZERO) != 0:
             return diff("extra", f"{label} was voided or reverted by the bridge but is still open in QuickBooks "
-                                 f"({where}, total {m.total}); void or delete it there")
+                                 f"({where}, total {m.total}); void or delete it there",
+                        f"voided by the bridge, still open in QuickBooks ({where})")
         return None
     if not p.in_destination:
         return None
     if m is None:
         return diff("missing", f"{label} was posted ({where}) but QuickBooks has no such object (was the company "
-                               f"restored from a backup?); re-enter it, or revert it in the bridge so it is posted afresh")
+                               f"restored from a backup?); re-enter it, or revert it in the bridge so it is posted afresh",
+                    f"posted, not in QuickBooks ({where})")
     if m.status == "deleted":
         when = f" on {m.last_updated:%Y-%m-%d %H:%M} UTC" if m.last_updated else ""
         return diff("missing", f"{label} was deleted in QuickBooks{when} ({where}) after the bridge posted it; "
-                               f"re-enter it, or revert it in the bridge if the deletion was right")
+                               f"re-enter it, or revert it in the bridge if the deletion was right",
+                    f"deleted in QuickBooks{when} ({where})")
     if m.status == "voided":
         return diff("missing", f"{label} was voided in QuickBooks ({where}) after the bridge posted it; "
-                               f"re-enter it, or revert it in the bridge if the void was right")
+                               f"re-enter it, or revert it in the bridge if the void was right",
+                    f"voided in QuickBooks ({where})")
     moved = _token_moved(p.sync_token, m.sync_token)
     fields = changed_fields(p.after, m.raw) if p.after and m.raw else []
     if fields:
@@ -463,11 +483,14 @@ def _ledger_vs_books(p: _Posting, m: _InBooks | None, compared: Compared) -> Dif
             when = f" at {m.last_updated:%Y-%m-%d %H:%M} UTC" if m.last_updated else ""
             return diff("edited_by_hand", f"{label} was changed in QuickBooks after posting ({where}, SyncToken "
                                           f"{p.sync_token} -> {m.sync_token}{when}): {what}. Undo the change in "
-                                          f"QuickBooks, or correct the source so the bridge posts the same")
-        return diff("amount_differs", f"{label} in QuickBooks ({where}) differs from what the bridge posted: {what}")
+                                          f"QuickBooks, or correct the source so the bridge posts the same",
+                        f"changed in QuickBooks after posting: {what}")
+        return diff("amount_differs", f"{label} in QuickBooks ({where}) differs from what the bridge posted: {what}",
+                    f"differs in QuickBooks: {what}")
     if compared.ledger_amount is not None and m.total is not None and compared.ledger_amount != m.total:
         return diff("amount_differs", f"{label}: QuickBooks holds {m.total} ({where}) but the ledger says "
-                                      f"{compared.ledger_amount} was posted")
+                                      f"{compared.ledger_amount} was posted",
+                    f"QuickBooks holds {m.total}, the ledger says {compared.ledger_amount}")
     return None
 
 
@@ -565,14 +588,16 @@ def _extra_in_books(con, destination: str, period: str, books: dict[tuple[str, s
             detail = (f"{label} in QuickBooks (Id {entity_id}, total {m.total}) carries a number of a source document, "
                       f"but it is not the one the bridge posted: a duplicate entered by hand? delete it in QuickBooks "
                       f"or tell the bridge it is this document")
+            finding = f"a second {label.lower()} in QuickBooks (Id {entity_id}), not posted by the bridge"
         elif entity == "Payment":
             continue   # payments received in QuickBooks itself are the bookkeeper's, not the bridge's
         else:
             detail = (f"{label} (Id {entity_id}, total {m.total}) was entered in QuickBooks, not by the bridge; "
                       f"if it belongs in the source, enter it there so the books and the billing agree")
+            finding = f"entered in QuickBooks, not by the bridge (Id {entity_id})"
         customer = m.customer or "(unknown customer)"
         result.documents.append(Compared(doc_type, None, m.doc_number, customer, None, None, m.total))
-        found.append(Difference("extra", doc_type, None, m.doc_number, customer, None, None, m.total, detail))
+        found.append(Difference("extra", doc_type, None, m.doc_number, customer, None, None, m.total, detail, finding))
     return found
 
 

@@ -27,10 +27,14 @@ class Books:
         self.realm_id = handle.admin.create_company()
         self.grant = handle.admin.mint_tokens(self.realm_id, client_id=CLIENT_ID)
         self.store_path = folder / "secrets" / "qbo_tokens.json"
-        token = handle.admin.mint_tokens(self.realm_id, client_id=CLIENT_ID)["access_token"]
-        self.api = httpx.Client(base_url=handle.company_url(self.realm_id), timeout=10,
-                                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        self._token = handle.admin.mint_tokens(self.realm_id, client_id=CLIENT_ID)["access_token"]
         self._destinations: list[QboDestination] = []
+
+    def api(self) -> httpx.Client:
+        """A bookkeeper's own connection, fresh each time: one kept idle across a long bridge run could be
+        closed by the server just as it is reused."""
+        return httpx.Client(base_url=self.handle.company_url(self.realm_id), timeout=10,
+                            headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"})
 
     def env(self) -> dict[str, str]:
         """The bridge's QBO_* settings for this company."""
@@ -50,8 +54,9 @@ class Books:
     # --- what a bookkeeper does in QuickBooks ----------------------------------------------------
 
     def _post(self, path: str, body: Any, **params: Any) -> dict[str, Any]:
-        response = self.api.post(path, content=dumps(body), params=params or None,
-                                 headers={"Content-Type": "application/json"})
+        with self.api() as api:
+            response = api.post(path, content=dumps(body), params=params or None,
+                                headers={"Content-Type": "application/json"})
         assert response.status_code == 200, response.text
         return json.loads(response.content, parse_float=Decimal)
 
@@ -59,7 +64,8 @@ class Books:
         return self._post(f"/{entity.lower()}", body)[entity]
 
     def read(self, entity: str, entity_id: str) -> dict[str, Any]:
-        response = self.api.get(f"/{entity.lower()}/{entity_id}")
+        with self.api() as api:
+            response = api.get(f"/{entity.lower()}/{entity_id}")
         assert response.status_code == 200, response.text
         return json.loads(response.content, parse_float=Decimal)[entity]
 
@@ -94,6 +100,5 @@ class Books:
         return self.handle.admin.journal(self.realm_id)
 
     def close(self) -> None:
-        self.api.close()
         for destination in self._destinations:
             destination.close()

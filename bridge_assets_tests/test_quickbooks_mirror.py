@@ -128,7 +128,8 @@ def test_cdc_at_its_1000_object_cap_falls_back_to_a_full_read_of_that_entity(boo
     for start in range(0, len(names), 30):                             # a bulk import in QuickBooks
         batch = {"BatchItemRequest": [{"bId": str(i), "operation": "create", "Customer": {"DisplayName": name}}
                                       for i, name in enumerate(names[start:start + 30])]}
-        response = books.api.post("/batch", content=dumps(batch), headers={"Content-Type": "application/json"})
+        with books.api() as api:
+            response = api.post("/batch", content=dumps(batch), headers={"Content-Type": "application/json"})
         assert response.status_code == 200 and "Fault" not in response.text
 
     report = mirror.refresh(db, client, books.realm_id)

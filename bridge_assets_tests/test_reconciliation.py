@@ -218,3 +218,41 @@ def test_a_change_the_iif_file_cannot_carry_is_listed_to_enter_by_hand_without_f
     # The file still holds the version posted first: the ledger says 29.95 is there, the source now says 35.00.
     assert row[:4] == ("by_hand", False, Decimal("35.00"), Decimal("29.95")) and "enter it by hand" in row[4]
     assert totals == [(Decimal("35.00"), Decimal("29.95"))]
+
+
+def test_an_invoice_edited_by_hand_raises_one_alert_naming_it_until_the_edit_is_undone(settings, db, books: Books,
+                                                                                        monkeypatch):
+    from dagster_duckdb import DuckDBResource
+
+    from bridge_assets import alerts
+    from bridge_assets.defs.alerts import problem_alert_sensor
+    from bridge_assets.defs.resources import BridgeResource
+
+    from .webhook_receiver import running_receiver
+
+    def alert_tick():
+        context = dg.build_sensor_context(instance=instance, definitions=build_definitions(settings.home), resources={
+            "bridge": BridgeResource(home=str(settings.home)), "duckdb": DuckDBResource(database=str(db.path))})
+        problem_alert_sensor(context)
+
+    export_two_months(settings)
+    with running_receiver() as chat, dg.instance_for_test() as instance:
+        monkeypatch.setenv(alerts.WEBHOOK_VARIABLE, chat.url)
+        run_job(settings, "2026-08", "2026-09", instance)
+        (invoice,) = [i for i in books.handle.admin.dump(books.realm_id, "Invoice") if i["DocNumber"] == "3"]
+        books.change_line("Invoice", invoice["Id"], "2", "29.95")
+
+        for night in range(2):                                     # found two nights running: told once
+            run_job(settings, "2026-08", "2026-09", instance)
+            alert_tick()
+            alert_tick()
+        (message,) = chat.texts()
+        assert message.startswith("Check period_reconciles failed on reconciliation")
+        (listed,) = [x for x in message.splitlines() if x.strip().startswith("- 3 (")]
+        assert "kind: edited_by_hand" in listed and "ledger_amount: 29.95" in listed
+        assert "destination_amount: 59.90" in listed
+
+        books.change_line("Invoice", invoice["Id"], "1", "29.95")  # the bookkeeper undoes the edit
+        assert check_of(run_job(settings, "2026-08", "2026-09", instance)).passed
+        alert_tick()
+        assert len(chat.messages) == 1
