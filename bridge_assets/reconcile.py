@@ -21,6 +21,8 @@ Every difference is listed with a kind:
   posted in an earlier version than the source now holds;
 - `held`: dated in a closed period and queued; listed, but it does not fail the period: the credit
   queue holds it and it posts once the books reopen (a cancellation's void waits the same way);
+- `reverted`: reverted on purpose with `bridge revert` and not released; listed, not failing (a
+  revert of an update leaves the restored version in the books, which is then what is compared);
 - `by_hand`: the destination cannot take it (an IIF file cannot carry a payment or an update) and the
   ledger already says a person must enter it; listed, not failing: the bridge cannot see whether
   they did, and failing every night would only repeat what the posting step reported;
@@ -29,7 +31,7 @@ Every difference is listed with a kind:
 Documents cancelled at the source (`cancelled_documents`) are expected to be voided or deleted in the
 books, not present: they count on no side while the ledger says voided.
 
-A period reconciles when it has no difference other than `held` and `by_hand`. Totals are signed the way they
+A period reconciles when it has no difference other than `held`, `reverted` and `by_hand`. Totals are signed the way they
 move receivables: invoices count up, credit memos and payments down.
 """
 
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
@@ -62,9 +65,10 @@ KINDS = {
     "not_posted": "in the source but not posted in its current version",
     "held": "held: dated in a closed period, posts once the books reopen",
     "by_hand": "the destination cannot take it; the ledger asks a person to enter it by hand",
+    "reverted": "reverted on purpose in the bridge; not posted again until released",
     "mirror_stale": "the QuickBooks mirror is older than the latest posting",
 }
-EXPLAINED = frozenset({"held", "by_hand"})   # listed, but the period still reconciles
+EXPLAINED = frozenset({"held", "by_hand", "reverted"})   # listed, but the period still reconciles
 SIGN = {"invoice": 1, "credit_memo": -1, "payment": -1}
 DOC_TYPE_BY_ENTITY = {entity: doc_type for doc_type, entity in ENTITY_BY_DOC_TYPE.items()}
 ZERO = Decimal("0.00")
@@ -137,7 +141,7 @@ class Difference:
             return abs(l if l is not None else s or ZERO)
         if self.kind == "extra":
             return abs(d if d is not None else l or ZERO)
-        if self.kind in ("not_posted", "held", "by_hand"):
+        if self.kind in ("not_posted", "held", "by_hand", "reverted"):
             return abs((s or ZERO) - (l or ZERO))
         if self.kind in ("amount_differs", "edited_by_hand"):
             if l is not None and d is not None:
@@ -208,8 +212,10 @@ class PeriodReconciliation:
         """" (2 held document(s) waiting for the books to reopen)" or "" when nothing is explained away."""
         held = sum(1 for d in self.differences if d.kind == "held")
         by_hand = sum(1 for d in self.differences if d.kind == "by_hand")
+        reverted = sum(1 for d in self.differences if d.kind == "reverted")
         parts = ([f"{held} held document(s) waiting for the books to reopen"] if held else []) + (
-            [f"{by_hand} document(s) the destination cannot take, to enter by hand"] if by_hand else [])
+            [f"{by_hand} document(s) the destination cannot take, to enter by hand"] if by_hand else []) + (
+            [f"{reverted} document(s) reverted on purpose"] if reverted else [])
         return f" ({'; '.join(parts)})" if parts else ""
 
     def summary(self) -> str:
@@ -270,13 +276,14 @@ class _Posting:
     last_error_code: str | None
     last_error: str | None
     last_posted_at: dt.datetime | None
+    reverted_hash: str | None           # set while a revert stands (not yet released)
     after: dict | None
 
     @property
     def in_destination(self) -> bool:
         """Whether the destination holds a version of it, as far as the ledger knows (a failed or held
         update leaves the version posted before in place)."""
-        return bool(self.dest_id and self.content_hash) and self.state not in ("voided", "reverting", "reverted")
+        return bool(self.dest_id and self.content_hash) and self.state not in ("voided", "reverting")
 
     @property
     def amount(self) -> Decimal | None:
@@ -323,9 +330,25 @@ def _cancelled(con, doc_keys: Iterable[str]) -> dict[str, str]:
 def _postings(con, destination: str, period: str) -> dict[str, _Posting]:
     rows = con.execute(
         "SELECT doc_key, doc_type, doc_number, state, content_hash, dest_id, sync_token, last_error_code, last_error, "
-        "last_posted_at FROM ledger_postings WHERE destination = ? AND period = ?", [destination, period]).fetchall()
-    after = ledger.last_sent(con, destination, [r[0] for r in rows])
+        "last_posted_at, reverted_hash FROM ledger_postings WHERE destination = ? AND period = ?",
+        [destination, period]).fetchall()
+    after = _last_held(con, destination, [r[0] for r in rows])
     return {r[0]: _Posting(*r, after=after.get(r[0])) for r in rows}
+
+
+def _last_held(con, destination: str, doc_keys: list[str]) -> dict[str, dict]:
+    """What the destination said it holds after the last success for each document: a create or an
+    update, or a revert (a restored document holds its earlier content again)."""
+    if not doc_keys:
+        return {}
+    found = con.execute(
+        """SELECT doc_key, after FROM (
+               SELECT doc_key, after, row_number() OVER (PARTITION BY doc_key ORDER BY event_id DESC) AS n
+               FROM ledger_events
+               WHERE destination = ? AND outcome IN ('created', 'updated', 'reverted') AND after IS NOT NULL
+                 AND doc_key IN (SELECT unnest(?)))
+           WHERE n = 1""", [destination, doc_keys]).fetchall()
+    return {key: json.loads(text, parse_float=Decimal) for key, text in found}
 
 
 def _books(con, realm_id: str, period: str, ids: Iterable[tuple[str, str]]) -> dict[tuple[str, str], _InBooks]:
@@ -415,6 +438,10 @@ def _source_vs_ledger(s: _Source | None, p: _Posting | None, compared: Compared,
                                  f"{p.last_error or 'see the ledger'}",
                         f"cancelled at the source, voiding it failed: {p.last_error_code or 'see the ledger'}")
         return None
+    if s is not None and p is not None and p.state == "reverted" and p.reverted_hash == s.content_hash:
+        return diff("reverted", f"{label} was reverted on purpose in the bridge; it is not posted again until "
+                                f"released (`bridge revert --release --doc {p.doc_key}`), or until it changes in the "
+                                f"source", "reverted on purpose, not released")
     if s is not None and p is not None and p.state == "failed" and p.last_error_code in ledger.NEEDS_A_PERSON:
         return diff("by_hand", f"{label} cannot be sent to this destination; enter it by hand: "
                                f"{p.last_error or p.last_error_code}", f"to enter by hand ({p.last_error_code})")
@@ -430,7 +457,7 @@ def _source_vs_ledger(s: _Source | None, p: _Posting | None, compared: Compared,
             "failed": f"posting failed: {p.last_error or 'see the ledger'}",
             "sending": "its last attempt has an unknown outcome; the next run settles it",
             "voided": "the bridge voided it (cancelled at the source, or reverted); the next run posts it afresh",
-            "reverted": "the bridge reverted it; the next run posts it afresh",
+            "reverted": "it was reverted and since released or changed in the source; the next run posts it",
             "reverting": "a revert of it did not finish; run the revert again",
         }.get(p.state, f"its ledger state is {p.state}")
         brief = f"posting failed: {_brief(p.last_error or p.last_error_code or 'see the ledger')}" \
@@ -454,7 +481,7 @@ def _ledger_vs_books(p: _Posting, m: _InBooks | None, compared: Compared) -> Dif
     diff = _differ(compared)
     label = _label(compared.doc_type, compared.doc_number)
     where = f"QuickBooks Id {p.dest_id}"
-    if p.state in ("voided", "reverted"):
+    if p.state == "voided" or (p.state == "reverted" and not p.dest_id):
         if m is not None and m.status == "active" and (m.total or ZERO) != 0:
             return diff("extra", f"{label} was voided or reverted by the bridge but is still open in QuickBooks "
                                  f"({where}, total {m.total}); void or delete it there",

@@ -256,3 +256,33 @@ def test_an_invoice_edited_by_hand_raises_one_alert_naming_it_until_the_edit_is_
         assert check_of(run_job(settings, "2026-08", "2026-09", instance)).passed
         alert_tick()
         assert len(chat.messages) == 1
+
+
+def test_documents_reverted_on_purpose_are_listed_without_failing_and_a_restored_one_is_compared_as_restored(
+        settings, db, books: Books):
+    from bridge_assets import revert
+    from bridge_assets.destinations.registry import opened
+
+    instance = dg.DagsterInstance.ephemeral()
+    write_export(settings.inbox / "sep.csv", [line(number="1", date="09/03/2026"), line(number="3", date="09/05/2026")])
+    run_job(settings, "2026-09", "2026-09", instance)
+    write_export(settings.inbox / "sep-2.csv", [line(number="3", date="09/05/2026", rate="40.00", amount="40.00",
+                                                     total="40.00"), line(number="5", date="09/07/2026")])
+    second = run_job(settings, "2026-09", "2026-09", instance)           # updates 3, creates 5
+    with db.transaction() as con:
+        plan = revert.preview_revert(con, "qbo", run_id=second.run_id)
+    with opened("qbo", settings) as destination:                        # restores 3, voids 5
+        revert.execute_revert(db, destination, plan.plan_id, "revert-of-run-2")
+
+    result = run_job(settings, "2026-09", "2026-09", instance)
+
+    check = check_of(result)
+    assert check.passed and "2 document(s) reverted on purpose" in check.description, check.description
+    invoices = {i["DocNumber"]: i for i in books.handle.admin.dump(books.realm_id, "Invoice")}
+    assert Decimal(str(invoices["3"]["TotalAmt"])) == Decimal("29.95") and "Voided" in invoices["5"]["PrivateNote"]
+    with db.connect() as con:
+        kinds = dict(con.execute("SELECT doc_number, kind FROM reconciliation_differences").fetchall())
+        totals = con.execute("SELECT source_total, ledger_total, destination_total FROM reconciliation_results").fetchall()
+    assert kinds == {"3": "reverted", "5": "reverted"}
+    # The source says 29.95 + 40.00 + 29.95; the books hold what the revert left: 1 and 3 as first posted.
+    assert totals == [(Decimal("99.90"), Decimal("59.90"), Decimal("59.90"))]
