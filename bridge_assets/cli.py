@@ -408,9 +408,6 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 # --- bridge revert --------------------------------------------------------------------------------------
 
@@ -533,3 +530,7 @@ def add_revert_command(sub) -> None:
                         help="let the next run post reverted documents again (by --run, --period or --doc)")
     revert.add_argument("--doc", action="append", help="with --release: a document (doc_key or number); repeatable")
     revert.set_defaults(func=cmd_revert)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,22 +17,25 @@ Every difference is listed with a kind:
 - `edited_by_hand`: changed in QuickBooks after posting: its SyncToken moved past the one the
   ledger recorded and what the bridge sent (number, date, customer, lines, tax, total) differs;
   the detail says what changed. A SyncToken moved by a payment being applied is not an edit;
-- `not_posted`: in the source but not posted (failed, never sent, unknown outcome, reverted), or
-  posted in an earlier version than the source now holds;
+- `not_posted`: in the source but never sent, or with an unknown outcome, or posted in an earlier
+  version than the source now holds;
+- `failed`: the destination refused it (the ledger says why); listed, not failing: the failed-document
+  alert already tells a person, once, and a second alert for the same refusal would only be noise;
 - `held`: dated in a closed period and queued; listed, but it does not fail the period: the credit
   queue holds it and it posts once the books reopen (a cancellation's void waits the same way);
 - `reverted`: reverted on purpose with `bridge revert` and not released; listed, not failing (a
   revert of an update leaves the restored version in the books, which is then what is compared);
 - `by_hand`: the destination cannot take it (an IIF file cannot carry a payment or an update) and the
-  ledger already says a person must enter it; listed, not failing: the bridge cannot see whether
-  they did, and failing every night would only repeat what the posting step reported;
+  ledger already says a person must enter it; listed, not failing, like `failed`;
 - `mirror_stale`: the mirror was read before the latest posting, so the books cannot be judged yet.
 
 Documents cancelled at the source (`cancelled_documents`) are expected to be voided or deleted in the
 books, not present: they count on no side while the ledger says voided.
 
-A period reconciles when it has no difference other than `held`, `reverted` and `by_hand`. Totals are signed the way they
-move receivables: invoices count up, credit memos and payments down.
+A period reconciles when every difference is one of those the ledger already explains (`held`,
+`failed`, `by_hand`, `reverted`): what fails it is what only reading the books back, or comparing
+the source with the ledger, can find. Totals are signed the way they move receivables: invoices
+count up, credit memos and payments down.
 """
 
 from __future__ import annotations
@@ -63,12 +66,13 @@ KINDS = {
     "amount_differs": "the amounts disagree",
     "edited_by_hand": "changed in QuickBooks after the bridge posted it",
     "not_posted": "in the source but not posted in its current version",
+    "failed": "the destination refused it; the ledger says why",
     "held": "held: dated in a closed period, posts once the books reopen",
     "by_hand": "the destination cannot take it; the ledger asks a person to enter it by hand",
     "reverted": "reverted on purpose in the bridge; not posted again until released",
     "mirror_stale": "the QuickBooks mirror is older than the latest posting",
 }
-EXPLAINED = frozenset({"held", "by_hand", "reverted"})   # listed, but the period still reconciles
+EXPLAINED = frozenset({"held", "failed", "by_hand", "reverted"})   # listed; the period still reconciles
 SIGN = {"invoice": 1, "credit_memo": -1, "payment": -1}
 DOC_TYPE_BY_ENTITY = {entity: doc_type for doc_type, entity in ENTITY_BY_DOC_TYPE.items()}
 ZERO = Decimal("0.00")
@@ -141,7 +145,7 @@ class Difference:
             return abs(l if l is not None else s or ZERO)
         if self.kind == "extra":
             return abs(d if d is not None else l or ZERO)
-        if self.kind in ("not_posted", "held", "by_hand", "reverted"):
+        if self.kind in ("not_posted", "failed", "held", "by_hand", "reverted"):
             return abs((s or ZERO) - (l or ZERO))
         if self.kind in ("amount_differs", "edited_by_hand"):
             if l is not None and d is not None:
@@ -210,12 +214,12 @@ class PeriodReconciliation:
 
     def explained_note(self) -> str:
         """" (2 held document(s) waiting for the books to reopen)" or "" when nothing is explained away."""
-        held = sum(1 for d in self.differences if d.kind == "held")
-        by_hand = sum(1 for d in self.differences if d.kind == "by_hand")
-        reverted = sum(1 for d in self.differences if d.kind == "reverted")
-        parts = ([f"{held} held document(s) waiting for the books to reopen"] if held else []) + (
-            [f"{by_hand} document(s) the destination cannot take, to enter by hand"] if by_hand else []) + (
-            [f"{reverted} document(s) reverted on purpose"] if reverted else [])
+        counts = {kind: sum(1 for d in self.differences if d.kind == kind) for kind in EXPLAINED}
+        words = {"held": "held document(s) waiting for the books to reopen",
+                 "failed": "document(s) the destination refused (see the failed documents)",
+                 "by_hand": "document(s) the destination cannot take, to enter by hand",
+                 "reverted": "document(s) reverted on purpose"}
+        parts = [f"{counts[kind]} {words[kind]}" for kind in ("held", "failed", "by_hand", "reverted") if counts[kind]]
         return f" ({'; '.join(parts)})" if parts else ""
 
     def summary(self) -> str:
@@ -452,17 +456,17 @@ def _source_vs_ledger(s: _Source | None, p: _Posting | None, compared: Compared,
     if s is not None and p.state == "held":
         return diff("held", f"{label} is held: {p.last_error or 'its date is in a closed period'}",
                     "held: its books are closed")
+    if s is not None and p.state == "failed":
+        return diff("failed", f"{label} is in the source but posting it failed: {p.last_error or 'see the ledger'}",
+                    f"posting failed: {_brief(p.last_error or p.last_error_code or 'see the ledger')}")
     if s is not None and p.state != "posted":
         why = {
-            "failed": f"posting failed: {p.last_error or 'see the ledger'}",
             "sending": "its last attempt has an unknown outcome; the next run settles it",
             "voided": "the bridge voided it (cancelled at the source, or reverted); the next run posts it afresh",
             "reverted": "it was reverted and since released or changed in the source; the next run posts it",
             "reverting": "a revert of it did not finish; run the revert again",
         }.get(p.state, f"its ledger state is {p.state}")
-        brief = f"posting failed: {_brief(p.last_error or p.last_error_code or 'see the ledger')}" \
-            if p.state == "failed" else p.state
-        return diff("not_posted", f"{label} is in the source but not posted: {why}", f"not posted, {brief}")
+        return diff("not_posted", f"{label} is in the source but not posted: {why}", f"not posted, {p.state}")
     if s is None and p is not None and p.state == "posted":
         return diff("extra", f"{label} was posted by the bridge but is no longer in the source for this period; "
                              f"revert it, or check whether the source document was removed or re-dated",

@@ -10,9 +10,11 @@ from typing import Iterator
 
 import dagster as dg
 import pytest
+from dagster_duckdb import DuckDBResource
 
 from bridge_assets import reconcile
 from bridge_assets.definitions import build_definitions
+from bridge_assets.defs.resources import BridgeResource
 from bridge_assets.defs.sensors import RANGE_END, RANGE_START
 from bridge_assets.sandbox.qbo import EmulatorHandle, run_emulator
 
@@ -163,21 +165,39 @@ def test_file_destinations_reconcile_source_against_ledger_and_say_they_cannot_b
     assert held == [("2", "held", False)]
 
 
-def test_a_document_quickbooks_refused_fails_reconciliation_with_the_reason(settings, db, books: Books, monkeypatch):
+def test_a_document_quickbooks_refused_is_listed_but_left_to_the_failed_document_alert(settings, db, books: Books,
+                                                                                       monkeypatch):
     monkeypatch.setenv("QBO_AUTO_CREATE_CUSTOMERS", "false")
     write_export(settings.inbox / "sep.csv", [line(number="9", date="09/01/2026")])
 
     result = run_job(settings, "2026-09", "2026-09", dg.DagsterInstance.ephemeral())
 
     check = check_of(result)
-    assert not check.passed
-    (failing,) = check.metadata["failing"].value
-    assert (failing["doc_number"], failing["kind"], failing["source_amount"]) == ("9", "not_posted", "29.95")
-    assert "posting failed" in failing["detail"] and "auto-create is off" in failing["detail"]
-    assert json.dumps(failing)                                           # the alert's shape is plain JSON
+    assert check.passed and "1 document(s) the destination refused" in check.description
     with db.connect() as con:
-        (staging,) = reconcile.reconcile(con, ["2026-09"], {"qbo": books.realm_id})
-    assert [d.kind for d in staging.failing] == ["not_posted"]
+        (row,) = con.execute("SELECT doc_number, kind, fails, source_amount, detail FROM reconciliation_differences"
+                             ).fetchall()
+    assert row[:4] == ("9", "failed", False, Decimal("29.95"))
+    assert "posting it failed" in row[4] and "auto-create is off" in row[4]
+
+
+def test_a_document_never_posted_fails_reconciliation_naming_it(settings, db, monkeypatch):
+    """The posting step was never run for it (a plan not carried out): only reconciliation can see that."""
+    monkeypatch.setenv("BRIDGE_DESTINATIONS", "staging_csv")
+    write_export(settings.inbox / "sep.csv", [line(number="9", date="09/01/2026")])
+    from bridge_assets.defs.assets import accounting_documents, sedona_export_lines
+
+    result = dg.materialize([sedona_export_lines, accounting_documents], partition_key="2026-09",
+                            resources={"bridge": BridgeResource(home=str(settings.home)),
+                                       "duckdb": DuckDBResource(database=str(db.path))},
+                            run_config={"ops": {"sedona_export_lines": {"config": {"min_age_seconds": 0}}}})
+    assert result.success
+    with db.transaction() as con:
+        (staging,) = reconcile.reconcile(con, ["2026-09"], {"staging_csv": None})
+    (difference,) = staging.failing
+    assert (difference.kind, difference.doc_number, difference.source_amount) == ("not_posted", "9", Decimal("29.95"))
+    assert "no record of posting it" in difference.detail
+    assert json.dumps(difference.failing_row())                         # the alert's shape is plain JSON
 
 
 def test_an_invoice_cancelled_at_the_source_and_voided_in_the_books_reconciles(settings, db, books: Books, monkeypatch):
