@@ -153,6 +153,7 @@ def test_failed_run_sends_one_message_naming_the_run_period_and_error(settings, 
 class ReconciliationConfig(dg.Config):
     edited_by_hand: list[str] = []
     severity: str = "ERROR"
+    rows_period: str = ""            # the real check's rows say their period; a range run covers several
 
 
 def _reconciliation_defs(settings, partitioned_check: bool) -> dg.Definitions:
@@ -164,7 +165,8 @@ def _reconciliation_defs(settings, partitioned_check: bool) -> dg.Definitions:
         partitions_def=billing_periods if partitioned_check else None)])
     def reconciliation(context: dg.AssetExecutionContext, config: ReconciliationConfig):
         failing = [{"doc_number": n, "kind": "edited_in_books", "ledger_amount": "29.95",
-                    "destination_amount": "35.00"} for n in config.edited_by_hand]
+                    "destination_amount": "35.00", **({"period": config.rows_period} if config.rows_period else {})}
+                   for n in config.edited_by_hand]
         yield dg.MaterializeResult()
         yield dg.AssetCheckResult(
             check_name="period_reconciles", passed=not failing,
@@ -300,3 +302,24 @@ def test_a_run_holding_the_database_neither_fails_nor_waits_for_the_sensor(setti
         holder.wait(timeout=30)
     _problem_tick(settings, instance)
     assert len(receiver.messages) == 1
+
+
+def test_a_difference_found_by_a_one_period_run_and_by_the_nightly_range_run_is_one_problem(
+        settings, instance, receiver):
+    defs = _reconciliation_defs(settings, partitioned_check=False)
+
+    def reconcile(first, last, edited=()):
+        result = dg.materialize([defs.resolve_assets_def("reconciliation")], instance=instance,
+                                resources=_resources(settings), tags={RANGE_START: first, RANGE_END: last},
+                                run_config={"ops": {"reconciliation": {"config": {
+                                    "edited_by_hand": list(edited), "rows_period": "2026-09" if edited else ""}}}})
+        assert result.success
+        _problem_tick(settings, instance, defs)
+
+    reconcile("2026-09", "2026-09", ["100045"])     # the webhook-driven run of the period the edit touched
+    reconcile("2026-08", "2026-10", ["100045"])     # the nightly run over three periods finds the same edit
+    (first,) = receiver.texts()
+    assert first.startswith("Check period_reconciles failed on reconciliation (2026-09)")
+    reconcile("2026-08", "2026-10")                 # undone: the range passes, the problem is closed
+    reconcile("2026-09", "2026-09", ["100045"])     # edited again: told again
+    assert len(receiver.messages) == 2

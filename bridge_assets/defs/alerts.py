@@ -6,6 +6,8 @@ webhook in BRIDGE_ALERT_WEBHOOK_URL, or to the sensor's log when it is not set.
 
 from __future__ import annotations
 
+import dataclasses
+
 import dagster as dg
 import duckdb as duckdb_errors
 # Not exported by `dagster`; stable through 1.13 (pinned in pyproject). Filtering by it keeps the
@@ -60,30 +62,66 @@ def latest_check_evaluations(instance: dg.DagsterInstance, asset_graph) -> list[
     evaluations: list[problems.CheckEvaluation] = []
     seen: set[tuple] = set()
     for key, record in found:  # newest first within each check
-        period = record.partition or period_of_tags(tags.get(record.run_id, {}))
-        if (key, period) in seen:
-            continue
-        seen.add((key, period))
         data = record.event.dagster_event.asset_check_evaluation_data
         metadata = dict(data.metadata)
         failing = metadata.pop("failing", None)
         count = metadata.pop("failing_count", None)
         failing_rows = getattr(failing, "value", failing)
-        evaluations.append(problems.CheckEvaluation(
+        rows = tuple(r if isinstance(r, dict) else {"row": r} for r in failing_rows) \
+            if isinstance(failing_rows, list) else None
+        whole = problems.CheckEvaluation(
             asset=key.asset_key.to_user_string(),
             check=key.name,
-            period=period,
+            period=record.partition or period_of_tags(tags.get(record.run_id, {})),
             passed=data.passed,
             error_severity=data.severity == dg.AssetCheckSeverity.ERROR,
             description=data.description or "",
             guards=asset_graph.get_check_spec(key).description or "",
-            failing=tuple(r if isinstance(r, dict) else {"row": r} for r in failing_rows)
-            if isinstance(failing_rows, list) else None,
+            failing=rows,
             failing_count=int(getattr(count, "value", count)) if count is not None else None,
             other_metadata=tuple(sorted((k, _metadata_text(v)) for k, v in metadata.items())),
             run_id=record.run_id,
-        ))
+        )
+        parts = per_period(whole, tags.get(record.run_id, {})) if not record.partition else [whole]
+        for evaluation in parts:
+            if (key, evaluation.period) in seen:
+                continue
+            seen.add((key, evaluation.period))
+            evaluations.append(evaluation)
     return evaluations
+
+
+def _months(first: str, last: str) -> list[str]:
+    year, month = map(int, first.split("-"))
+    out = []
+    while f"{year:04d}-{month:02d}" <= last:
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def per_period(evaluation: problems.CheckEvaluation, tags) -> list[problems.CheckEvaluation]:
+    """A check run over a range of periods whose offending rows say their period is split into one
+    evaluation per period, so the same difference found by a one-period run and by the nightly range run
+    is one problem, not two. A period with no row shown is taken as passing only when every row was shown."""
+    start, end = tags.get(RANGE_START), tags.get(RANGE_END)
+    rows = evaluation.failing
+    if not (start and end and start != end) or (rows and not all("period" in r for r in rows)):
+        return [evaluation]
+    try:
+        periods = _months(start, end)
+    except ValueError:
+        return [evaluation]
+    complete = evaluation.failing_count is None or evaluation.failing_count <= len(rows or ())
+    parts = []
+    for period in periods:
+        mine = tuple(r for r in rows or () if r.get("period") == period)
+        if not mine and not evaluation.passed and not complete:
+            continue            # cut from the shown rows: cannot tell, neither raise nor close
+        parts.append(dataclasses.replace(
+            evaluation, period=period, passed=evaluation.passed or not mine, failing=mine,
+            failing_count=len(mine) if complete else None))
+    return parts
 
 
 def _blocking_checks(asset_graph) -> set[tuple[str, str]]:
