@@ -37,6 +37,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bridge_assets.durable import fsync_folder
+
 log = logging.getLogger(__name__)
 
 VERIFIER_TOKEN_ENV = "QBO_WEBHOOK_VERIFIER_TOKEN"
@@ -146,7 +148,7 @@ class RefreshSpool:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        _fsync_folder(self.folder)
+        fsync_folder(self.folder)
         return RefreshRequest(key, received_at, tuple(entities), target)
 
     def pending(self) -> list[RefreshRequest]:
@@ -164,19 +166,6 @@ class RefreshSpool:
     def done(self, requests: list[RefreshRequest]) -> None:
         for request in requests:
             request.path.unlink(missing_ok=True)
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 # --- the HTTP side --------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from typing import Callable, Iterator
 
 from bridge_assets.destinations.base import DestinationError, Outcome, Status
 from bridge_assets.documents import AccountingDocument, decimal_text, money
+from bridge_assets.durable import fsync_folder
 
 try:  # POSIX only; see the module docstring for what happens without it.
     import fcntl
@@ -140,20 +141,6 @@ class FileScan:
 Scanner = Callable[[bytes], FileScan | None]   # None: not one of our files (foreign header)
 
 
-def _fsync_folder(folder: Path) -> None:
-    """Make a create or a rename in `folder` survive a power cut (where the OS allows it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -202,7 +189,7 @@ class RunFile:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
         self._fd = fd
-        _fsync_folder(self.folder)
+        fsync_folder(self.folder)
 
     def _roll_back(self) -> None:
         assert self._fd is not None
@@ -234,7 +221,7 @@ class RunFile:
                     f"rename it by hand before importing."
                 )
             os.rename(self.partial_path, self.final_path)
-            _fsync_folder(self.folder)
+            fsync_folder(self.folder)
             return self.final_path
         finally:
             os.close(self._fd)   # also releases the lock
@@ -368,7 +355,7 @@ class OutputFolder:
                 os.ftruncate(fd, scan.complete_bytes)
             os.fsync(fd)
             os.rename(path, final)
-            _fsync_folder(self.path)
+            fsync_folder(self.path)
             return final
         finally:
             os.close(fd)
