@@ -273,6 +273,19 @@ def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | No
                     "SELECT w.invoice_id, w.reason FROM servicetrade_writebacks w JOIN servicetrade_invoices i USING (invoice_id) "
                     "WHERE i.period IN (SELECT unnest(?)) AND w.outcome = 'failed' ORDER BY 1 LIMIT 3", [p]).fetchall():
                 print(f"    failed {invoice_id}: {reason}", file=out)
+        if "reconciliation_results" in tables:
+            rows = con.execute(
+                "SELECT period, destination, reconciled, differences, explained, CAST(source_total AS VARCHAR), "
+                "CAST(destination_total AS VARCHAR) FROM reconciliation_results WHERE period IN (SELECT unnest(?)) "
+                "ORDER BY period, destination", [p]).fetchall()
+            if rows:
+                print("\nReconciliation (source, ledger and books per period; details in the UI, asset reconciliation):",
+                      file=out)
+                for period, dest, ok, differences, explained, source_total, books_total in rows:
+                    verdict = "reconciles" if ok else f"DOES NOT RECONCILE: {differences} difference(s)"
+                    extra = f", {explained} listed to act on (held, failed or by hand)" if explained else ""
+                    books = f", books {books_total}" if books_total is not None else ", books not read back"
+                    print(f"  {period}  {dest:<12} {verdict}{extra} (source {source_total}{books})", file=out)
         quarantined = sorted(settings.quarantine.glob("*.error.txt")) if settings.quarantine.exists() else []
         print("\nWhere things are:", file=out)
         print(f"  database     {settings.database_path}", file=out)
