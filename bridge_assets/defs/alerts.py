@@ -19,7 +19,7 @@ from bridge_assets import alerts, problems
 from bridge_assets.storage import Database, DatabaseBusy
 
 from .resources import BridgeResource
-from .sensors import RANGE_END, RANGE_START
+from .partitions import RANGE_END, RANGE_START, billing_periods
 
 # A sensor reads the ledger between runs' writes: DuckDB lets a reader in only while no process
 # writes, and a run waits for the reader to leave. So wait briefly, read, and let go; if a run is
@@ -91,15 +91,6 @@ def latest_check_evaluations(instance: dg.DagsterInstance, asset_graph) -> list[
     return evaluations
 
 
-def _months(first: str, last: str) -> list[str]:
-    year, month = map(int, first.split("-"))
-    out = []
-    while f"{year:04d}-{month:02d}" <= last:
-        out.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return out
-
-
 def per_period(evaluation: problems.CheckEvaluation, tags) -> list[problems.CheckEvaluation]:
     """A check run over a range of periods whose offending rows say their period is split into one
     evaluation per period, so the same difference found by a one-period run and by the nightly range run
@@ -109,8 +100,8 @@ def per_period(evaluation: problems.CheckEvaluation, tags) -> list[problems.Chec
     if not (start and end and start != end) or (rows and not all("period" in r for r in rows)):
         return [evaluation]
     try:
-        periods = _months(start, end)
-    except ValueError:
+        periods = billing_periods.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
+    except Exception:  # a range outside the billing periods (Dagster raises its own error types)
         return [evaluation]
     complete = evaluation.failing_count is None or evaluation.failing_count <= len(rows or ())
     parts = []

@@ -19,11 +19,9 @@ from bridge_assets.sources.servicetrade import ServiceTradeClient
 from bridge_assets.storage import Database
 
 from .metadata import md_table
-from .partitions import billing_periods
+from .partitions import RANGE_END, RANGE_START, billing_periods
 from .resources import BridgeResource
 
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 
 
 @dg.asset(

@@ -18,13 +18,11 @@ from bridge_assets.storage import Database
 
 from .assets import quickbooks_postings
 from .metadata import md_table
-from .partitions import billing_periods
+from .partitions import RANGE_END, RANGE_START, billing_periods
 from .resources import BridgeResource
 
 # Dagster's own tag names for a single run over a range of partitions (as in sensors.py, which
 # cannot be imported here: it needs the job that needs these assets).
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 FAILING_SHOWN = 20
 
 

@@ -4,7 +4,7 @@ import os
 import dagster as dg
 
 from .jobs import bridge_job
-from .sensors import RANGE_END, RANGE_START
+from .partitions import RANGE_END, RANGE_START
 
 
 def open_and_previous_period(day: dt.date) -> tuple[str, str]:

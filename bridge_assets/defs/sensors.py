@@ -13,11 +13,9 @@ from bridge_assets.sources.sedona_export import AliasTable, ExportFileRefused
 
 from .api_sources import api_source_sensors
 from .jobs import bridge_job
-from .partitions import billing_periods
+from .partitions import RANGE_END, RANGE_START, billing_periods
 from .resources import BridgeResource
 
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 
 
 def file_run_request(path: Path, bridge: BridgeResource, log) -> dg.RunRequest | intake.Quarantined:
