@@ -49,11 +49,11 @@ def _now() -> dt.datetime:
 
 
 def note_vanished(con: duckdb.DuckDBPyConnection, source: str, doc_types: Sequence[str], current_ids_sql: str, *,
-                  lines_table: str, files_table: str, api_prefix: str) -> None:
+                  lines_table: str, files_table: str, live_files_sql: str, api_prefix: str) -> None:
     """Called by the mapping of `_periods` (a temp table) before it replaces those periods' documents.
 
     A document mapped earlier in these periods whose number is not current now (`current_ids_sql`) and
-    is carried by no live received data (any period) was deleted at the source. One that is current
+    is carried by no live received data (`live_files_sql`, any period) was deleted at the source. One that is current
     again leaves the table."""
     ensure_schema(con)
     types = list(doc_types)
@@ -68,11 +68,7 @@ def note_vanished(con: duckdb.DuckDBPyConnection, source: str, doc_types: Sequen
             WHERE d.period IN (SELECT period FROM _periods) AND d.source = $source
               AND d.doc_type IN (SELECT unnest($types))
               AND d.source_id NOT IN ({current_ids_sql})
-        ), live_files AS (
-            SELECT file_sha256 FROM {files_table} f
-            WHERE NOT (f.file_name LIKE '{api_prefix}%'
-                       AND f.seq < (SELECT max(s.seq) FROM {files_table} s WHERE s.file_name = f.file_name))
-        ), still_carried AS (
+        ), live_files AS ({live_files_sql}), still_carried AS (
             SELECT DISTINCT trim(l.invoice_number) AS source_id FROM {lines_table} l SEMI JOIN live_files USING (file_sha256)
             WHERE trim(l.invoice_number) IN (SELECT source_id FROM gone)
         ), last_pull AS (

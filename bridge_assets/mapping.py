@@ -21,10 +21,18 @@ import duckdb
 
 from bridge_assets import canonical_sql, cancellations
 from bridge_assets.documents import AccountingDocument, document_from_dict
+from bridge_assets.sources import sedona_api_rows
 
 MAPPING_VERSION = "sedona-map/1"
-# Rows loaded from SedonaAPI are named like files with this prefix (sources/sedona_api_rows.py).
-API_FILE_PREFIX = "sedonaapi:"
+# Rows loaded from SedonaAPI are named like files with this prefix.
+API_FILE_PREFIX = sedona_api_rows.FILE_NAME_PREFIX
+
+
+def live_files_sql(files_table: str) -> str:
+    """The received files whose rows count: every export file, and only the latest load of each
+    SedonaAPI "file" (a load is the period's whole state, so an invoice deleted in SedonaOffice disappears)."""
+    return (f"SELECT file_sha256, seq FROM {files_table} f WHERE NOT (f.file_name LIKE '{API_FILE_PREFIX}%' "
+            f"AND f.seq < (SELECT max(s.seq) FROM {files_table} s WHERE s.file_name = f.file_name))")
 MAPPED_TYPES = ("invoice", "credit_memo")
 
 DEFAULT_TERM_DAYS = {"DUE": 0, "COD": 0, "NET10": 10, "NET15": 15, "NET20": 20, "NET30": 30, "NET45": 45, "NET60": 60}
@@ -188,13 +196,7 @@ def map_periods(
     #    then checked against what was present, so a present-but-unreadable value is an error, never a guess.
     con.execute(r"""
         CREATE OR REPLACE TEMP TABLE _rows AS
-        WITH live_files AS (
-            -- a SedonaAPI load is the period's whole state, so only the latest load of each API "file" counts
-            -- (an invoice deleted in SedonaOffice disappears); every export file counts
-            SELECT file_sha256, seq FROM {files_table} f
-            WHERE NOT (f.file_name LIKE '{api_prefix}%'
-                       AND f.seq < (SELECT max(s.seq) FROM {files_table} s WHERE s.file_name = f.file_name))
-        ), latest AS (
+        WITH live_files AS ({live_files}), latest AS (
             -- the current version of each invoice number: rows of the latest file that carries it
             SELECT trim(l.invoice_number) AS source_id, max(f.seq) AS seq
             FROM {lines_table} l JOIN live_files f USING (file_sha256)
@@ -272,7 +274,7 @@ def map_periods(
             FROM v
         )
         SELECT *, {kind} AS kind FROM t
-    """.replace("{lines_table}", lines_table).replace("{files_table}", files_table).replace("{api_prefix}", API_FILE_PREFIX)
+    """.replace("{live_files}", live_files_sql(files_table)).replace("{lines_table}", lines_table)
        .replace("{kind}", _kind_sql(settings)))
 
     # 2. One row per document: header consistency, both sign conventions, totals, in one aggregate.
@@ -411,8 +413,9 @@ def map_periods(
     """)
 
     # Documents of these periods that are no longer current anywhere were deleted at the source.
-    cancellations.note_vanished(con, source, MAPPED_TYPES, "SELECT source_id FROM _docs",
-                                lines_table=lines_table, files_table=files_table, api_prefix=API_FILE_PREFIX)
+    cancellations.note_vanished(con, source, MAPPED_TYPES, "SELECT source_id FROM _docs", lines_table=lines_table,
+                                files_table=files_table, live_files_sql=live_files_sql(files_table),
+                                api_prefix=API_FILE_PREFIX)
     # Only this source's invoices and credits are rebuilt here; other sources and payments have their own mapping.
     mine = f"period IN (SELECT period FROM _periods) AND doc_key LIKE '{source}:%'"
     con.execute(f"""DELETE FROM accounting_document_lines WHERE {mine} AND doc_key IN (

@@ -110,7 +110,7 @@ def reject_unconvertible(con: duckdb.DuckDBPyConnection, periods: Sequence[str])
             SELECT '{SOURCE}:' || CASE model WHEN 'CustomerCredit' THEN 'credit_memo' ELSE 'invoice' END || ':'
                    || coalesce(number, record_id), period, coalesce(number, record_id),
                    CASE model WHEN 'CustomerCredit' THEN 'credit_memo' ELSE 'invoice' END, NULL, NULL,
-                   'sedonaapi:' || period, NULL, model || ' ' || record_id, reason, ?
+                   '{sedona_api_rows.FILE_NAME_PREFIX}' || period, NULL, model || ' ' || record_id, reason, ?
             FROM {UNCONVERTIBLE_TABLE} WHERE period IN (SELECT unnest(?))""",
         [now, list(periods)],
     )
