@@ -132,10 +132,8 @@ def _resolve_voids(db: Database, destination: Destination, run_id: str, stuck: d
             outcome = destination.void_or_delete(row.doc_type, row.dest_id or "", row.sync_token)
         finally:
             report.files.extend(destination.end_run())
-        before = dict(report.outcomes)
-        _record_void(db, destination, run_id, sending, outcome, reasons.get(doc_key, "cancelled at the source"), report)
-        report.outcomes = before
-        report.count(report.resolved, outcome.status)
+        _record_void(db, destination, run_id, sending, outcome, reasons.get(doc_key, "cancelled at the source"), report,
+                     bucket=report.resolved)
 
 
 def _resend(db: Database, destination: Destination, run_id: str,
@@ -298,11 +296,12 @@ def _void(db: Database, destination: Destination, run_id: str, voids: Sequence[t
 
 
 def _record_void(db: Database, destination: Destination, run_id: str, sending: ledger.Sending, outcome: Outcome,
-                 reason: str, report: PostingReport) -> None:
+                 reason: str, report: PostingReport, bucket: dict[str, int] | None = None) -> None:
+    """Record one void's outcome with the cancellation's reason; counted in `bucket` (default: this run's outcomes)."""
     if outcome.status is Status.VOIDED:
         outcome = dataclasses.replace(outcome, message=f"{reason}" + (f" ({outcome.message})" if outcome.message else ""))
     with db.transaction() as con:
         ledger.record_outcomes(con, destination.name, run_id, [(sending, outcome)])
-    report.count(report.outcomes, outcome.status)
+    report.count(report.outcomes if bucket is None else bucket, outcome.status)
     if outcome.status in (Status.FAILED, Status.HELD):
         report.failures.append((sending.doc_number, outcome.error_code or "", outcome.message or ""))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from decimal import Decimal, InvalidOperation
 from typing import Sequence
 
@@ -215,10 +214,3 @@ def _note_deleted_payments(con: duckdb.DuckDBPyConnection, periods: Sequence[str
     rows = [(*row, f"deleted in SedonaOffice: payment {row[2]} is no longer returned by SedonaAPI for {row[3]}")
             for row in gone if row[0] not in current]
     cancellations.record(con, rows, cancellations.DELETED)
-
-
-def pulls_json(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> str:
-    ensure_schema(con)
-    rows = con.execute(f"SELECT period, pulled_at, full_pull, records, rows_loaded FROM {PULLS_TABLE} "
-                       "WHERE period IN (SELECT unnest(?)) ORDER BY pulled_at DESC LIMIT 20", [list(periods)]).fetchall()
-    return json.dumps([{"period": p, "at": str(a), "full": f, "records": r, "rows": n} for p, a, f, r, n in rows])

@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 
 import duckdb
 
-from bridge_assets import ledger, servicetrade_sync
+from bridge_assets import cancellations, document_store, ledger, servicetrade_sync
 from bridge_assets.sources.servicetrade import PENDING, ServiceTradeClient, ServiceTradeError
 from bridge_assets.storage import Database
 
@@ -44,8 +44,11 @@ PROCESSED, FAILED, NOTED, WAITING = "processed", "failed", "noted", "waiting"
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Its own table and every table the decision reads."""
     servicetrade_sync.ensure_schema(con)
     ledger.ensure_schema(con)
+    document_store.ensure_schema(con)
+    cancellations.ensure_schema(con)
     con.execute(SCHEMA_DDL)
 
 
@@ -100,9 +103,6 @@ ORDER BY i.period, i.invoice_id
 def decide(con: duckdb.DuckDBPyConnection, periods: Sequence[str], books_destination: str) -> tuple[list[Writeback], int]:
     """What to write back for `periods`, and how many invoices need nothing new."""
     ensure_schema(con)
-    from bridge_assets import cancellations, document_store   # schema only
-    document_store.ensure_schema(con)
-    cancellations.ensure_schema(con)
     rows = con.execute(_DECIDE_SQL, {"periods": list(periods), "books": books_destination}).fetchall()
     todo, unchanged = [], 0
     for (invoice_id, period, status, doc_key, doc_number, digest, rejected, cancelled, state, dest_number,
@@ -166,7 +166,7 @@ def execute(db: Database, client: ServiceTradeClient, items: Sequence[Writeback]
 
 
 def record(con: duckdb.DuckDBPyConnection, item: Writeback, run_id: str | None) -> None:
-    ensure_schema(con)
+    """Inside the caller's transaction; the tables exist (`decide` made them)."""
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     con.execute(f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [item.invoice_id, item.doc_key, item.outcome, item.invoice_number, item.reason, item.content_hash,
