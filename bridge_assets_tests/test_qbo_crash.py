@@ -14,7 +14,6 @@ milliseconds of start-up instead of seconds of imports, and no thread of this pr
 from __future__ import annotations
 
 import collections
-import multiprocessing
 import random
 import shutil
 import time
@@ -31,7 +30,7 @@ from bridge_assets.sandbox.qbo import EmulatorSettings, SpawnedEmulator, spawn_e
 from bridge_assets.settings import BridgeSettings
 from bridge_assets.storage import Database
 
-from .conftest import line, receive_and_map, write_export
+from .conftest import line, receive_and_map, warm_forkserver, write_export
 
 CLIENT_ID, CLIENT_SECRET = "bridge-crash-client", "crash-secret-5b1e"
 TIME_SCALE = 60
@@ -91,12 +90,7 @@ def emulator(tmp_path_factory) -> Iterator[SpawnedEmulator]:
 
 @pytest.fixture(scope="module")
 def forkserver():
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["bridge_assets.posting", "bridge_assets.destinations.qbo", __name__])
-    warm_up = context.Process(target=time.sleep, args=(0,))   # starts the server (and its imports) now
-    warm_up.start()
-    warm_up.join(timeout=60)
-    return context
+    return warm_forkserver("bridge_assets.posting", "bridge_assets.destinations.qbo", __name__)
 
 
 def _options(emulator: SpawnedEmulator, realm_id: str, refresh_token: str, store: Path, **extra: Any) -> dict:

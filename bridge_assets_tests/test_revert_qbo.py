@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import multiprocessing
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +26,7 @@ from bridge_assets.sandbox.qbo import EmulatorSettings, SpawnedEmulator, spawn_e
 from bridge_assets.settings import BridgeSettings
 from bridge_assets.storage import Database
 
-from .conftest import line, receive_and_map, write_export
+from .conftest import line, receive_and_map, warm_forkserver, write_export
 
 CLIENT_ID, CLIENT_SECRET = "bridge-revert-client", "revert-secret-81c2"
 TIME_SCALE = 60
@@ -47,12 +46,7 @@ def emulator(tmp_path_factory) -> Iterator[SpawnedEmulator]:
 
 @pytest.fixture(scope="module")
 def forkserver():
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["bridge_assets.revert", "bridge_assets.destinations.qbo", __name__])
-    warm_up = context.Process(target=time.sleep, args=(0,))
-    warm_up.start()
-    warm_up.join(timeout=60)
-    return context
+    return warm_forkserver("bridge_assets.revert", "bridge_assets.destinations.qbo", __name__)
 
 
 # --- the book: run-1 posts 5 invoices and a credit; run-2 changes those 5 and creates the rest ------------
