@@ -15,7 +15,7 @@ from dagster_duckdb import DuckDBResource
 
 from bridge_assets import sedona_api_sync, servicetrade_sync, writeback
 from bridge_assets.sources.sedona_api import SedonaApiClient
-from bridge_assets.sources.servicetrade import ServiceTradeClient
+from bridge_assets.sources.servicetrade import PENDING, ServiceTradeClient
 from bridge_assets.storage import Database
 
 from .metadata import md_table
@@ -150,7 +150,8 @@ def servicetrade_pending_sensor(context: dg.SensorEvaluationContext, bridge: Bri
     by_period: dict[str, list[str]] = defaultdict(list)
     with ServiceTradeClient.from_env() as client:
         fields = client.fields
-        for invoice in client.pending_invoices():
+        # The list answer is enough to know what waits; pending_invoices would also read each invoice's items.
+        for invoice in client.invoices(status=PENDING):
             period = servicetrade_sync.period_of(invoice, "", fields)
             if period in known:
                 by_period[period].append(f"{invoice.get(fields.id)}@{invoice.get(fields.updated)}")
