@@ -1,16 +1,16 @@
-"""The HTTP side of the QuickBooks Online adapter: pacing, retries and auth, and nothing about documents.
+"""The HTTP side of the QuickBooks Online adapter: Intuit's limits, retries and auth, nothing about documents.
 
 Limits (developer.intuit.com "limits and throttles", API_FACTS.md): 500 requests a minute per
-company, 40 batch requests a minute per company and app, 10 requests in flight. The `Pacer` spaces
-requests evenly at those rates (one slot every 60/500 s, one batch slot every 60/40 s, plus a small
-margin) instead of bursting and waiting for 429s: Intuit's 429 carries no Retry-After and asks for a
-60-second pause, so a 429 costs far more than the spacing. A `time_scale` shortens the minute to
-match the sandbox emulator's fast clock.
+company, 40 batch requests a minute per company and app, 10 requests in flight, 30 items a batch.
+The kit's pacer spaces requests evenly at those rates instead of bursting and waiting for 429s:
+Intuit's 429 carries no Retry-After and asks for a 60-second pause, so a 429 costs far more than the
+spacing. A `time_scale` shortens the minute to match the sandbox emulator's fast clock.
 
-Retries: 429, 500, 502, 503, 504 and dropped connections are retried with exponential backoff and
-full jitter, a bounded number of tries; writes always carry a `requestid`, so a retry of a write
-whose answer was lost gets the original answer back instead of a second document. After the last
-try `QboUnavailable` is raised and the adapter reports the outcome as unknown (RETRY).
+Retries (`QBO_PLATFORM`, run by `destinations.kit.http`): 429, 500, 502, 503, 504 and dropped
+connections are retried with exponential backoff and jitter, a bounded number of tries, a throttle
+waiting longer (Intuit: wait 60 s); writes always carry a `requestid`, so a retry of a write whose
+answer was lost gets the original answer back instead of a second document. After the last try
+`QboUnavailable` is raised and the adapter reports the outcome as unknown (RETRY).
 
 Auth: a 401 triggers one token refresh and one more try; a second 401 is a configuration problem
 (`QboAuthError`), not something to retry.
@@ -20,90 +20,46 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import random
-import threading
 import time
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import httpx
 
+from bridge_assets.destinations.kit.http import (
+    DEFAULT_TIMEOUT,
+    Backoff,
+    GaveUp,
+    PacedClient,
+    Platform,
+    Retry,
+)
+from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.qbo_tokens import (
     OAuthSession,
     QboAuthError,
     QboTokenEndpointUnavailable,
 )
 
-log = logging.getLogger(__name__)
-
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=60.0)
 DEFAULT_MAX_TRIES = 5
 USER_AGENT = "invoice-bridge/0.1 (+QuickBooks Online adapter)"
+PLATFORM = "QuickBooks Online"
 
 
 @dataclasses.dataclass(frozen=True)
-class QboLimits:
+class QboLimits(Limits):
     """Intuit's published limits per company; `time_scale` > 1 makes a minute shorter (sandbox only)."""
 
-    requests_per_minute: int = 500
-    batch_requests_per_minute: int = 40
-    concurrent_requests: int = 10
-    time_scale: float = 1.0
-    # Each slot is this much longer than the limit strictly needs, so network jitter never lets two
-    # requests meet inside the server's sliding window.
-    margin: float = 0.02
-
-    def __post_init__(self) -> None:
-        if min(self.requests_per_minute, self.batch_requests_per_minute, self.concurrent_requests) < 1:
-            raise ValueError("QuickBooks Online limits must be at least 1")
-        if self.time_scale <= 0:
-            raise ValueError("time_scale must be positive")
-
-    @property
-    def minute(self) -> float:
-        """How long a limit's minute lasts on the wall clock."""
-        return 60.0 / self.time_scale
-
-    def seconds(self, emulated: float) -> float:
-        return emulated / self.time_scale
-
-    @property
-    def request_interval(self) -> float:
-        return self.minute / self.requests_per_minute * (1 + self.margin)
-
-    @property
-    def batch_interval(self) -> float:
-        return self.minute / self.batch_requests_per_minute * (1 + self.margin)
+    requests_per_minute: int | None = 500
+    batch_requests_per_minute: int | None = 40
+    concurrent_requests: int | None = 10
+    batch_max_items: int | None = 30
 
 
-class Pacer:
-    """Even spacing: each request reserves the next free slot, batches also the next batch slot."""
-
-    def __init__(self, limits: QboLimits, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limits = limits
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._next_request = 0.0
-        self._next_batch = 0.0
-
-    def reserve(self, *, batch: bool) -> float:
-        """Claim a slot; returns how long to wait before sending in it."""
-        with self._lock:
-            now = self._clock()
-            start = max(now, self._next_request, self._next_batch if batch else now)
-            self._next_request = start + self.limits.request_interval
-            if batch:
-                self._next_batch = start + self.limits.batch_interval
-            return start - now
-
-    def hold(self, seconds: float) -> None:
-        """Throttled: nobody sends for `seconds` (a 429 means the company's window is full)."""
-        with self._lock:
-            until = self._clock() + seconds
-            self._next_request = max(self._next_request, until)
-            self._next_batch = max(self._next_batch, until)
+# A throttle waits 10 s doubling to a minute (half to all of it); anything else 0.1 s to 1 s doubling to 30 s.
+QBO_RETRY = Retry(tries=DEFAULT_MAX_TRIES, backoff=Backoff(first_s=1.0, max_s=30.0, floor_s=0.1),
+                  throttle_backoff=Backoff(first_s=10.0, max_s=60.0, floor_share=0.5))
 
 
 class QboUnavailable(Exception):
@@ -170,14 +126,30 @@ def loads(raw: bytes) -> Any:
     return json.loads(raw, parse_float=Decimal)
 
 
-@dataclasses.dataclass
-class ClientStats:
-    requests: int = 0
-    batch_requests: int = 0
-    throttled: int = 0
-    server_errors: int = 0
-    dropped: int = 0
-    refreshes_after_401: int = 0
+def _unavailable(gave_up: GaveUp) -> "QboUnavailable":
+    return QboUnavailable(gave_up.problem, gave_up.tries, gave_up.status)
+
+
+class _QboAuth:
+    """The bearer token from the shared session; a 401 refreshes it (see qbo_tokens)."""
+
+    def __init__(self, session: OAuthSession) -> None:
+        self.session = session
+
+    def headers(self) -> Mapping[str, str]:
+        return {"Authorization": f"Bearer {self._token(None)}"}
+
+    def renew(self, rejected: Mapping[str, str]) -> bool:
+        self._token(rejected.get("Authorization", "").removeprefix("Bearer "))
+        return True
+
+    def _token(self, refresh_after: str | None) -> str:
+        try:
+            if refresh_after is None:
+                return self.session.access_token()
+            return self.session.refresh(rejected_access_token=refresh_after)
+        except QboTokenEndpointUnavailable as failure:
+            raise QboUnavailable("the token endpoint did not answer", 1) from failure
 
 
 class QboClient:
@@ -194,13 +166,13 @@ class QboClient:
         self.limits = limits
         self.minor_version = minor_version
         self.max_tries = max_tries
-        self.pacer = Pacer(limits)
-        self.stats = ClientStats()
-        self._slots = threading.BoundedSemaphore(limits.concurrent_requests)
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._http = httpx.Client(timeout=timeout, transport=transport,
-                                  headers={"Accept": "application/json", "User-Agent": USER_AGENT})
+        platform = Platform(PLATFORM, limits, dataclasses.replace(QBO_RETRY, tries=max_tries),
+                            give_up=_unavailable)
+        self._auth = _QboAuth(session)
+        self._http = PacedClient(platform, timeout=timeout, transport=transport, sleep=sleep, rng=rng,
+                                 headers={"Accept": "application/json", "User-Agent": USER_AGENT})
+        self.pacer = self._http.pacer
+        self.stats = self._http.stats
 
     def __repr__(self) -> str:
         return f"QboClient({self.company_url!r})"
@@ -222,74 +194,18 @@ class QboClient:
 
     def send(self, method: str, path: str, *, params: dict[str, str] | None = None, content: bytes | None = None,
              content_type: str | None = None, batch: bool = False) -> QboAnswer:
-        url = self.company_url + path
         query = {**(params or {}), "minorversion": str(self.minor_version)}
-        refreshed = False
-        tries = 0
-        while True:
-            token = self._access_token(refresh_after=None)
-            wait = self.pacer.reserve(batch=batch)
-            if wait > 0:
-                self._sleep(wait)
-            headers = {"Authorization": f"Bearer {token}"}
-            if content_type:
-                headers["Content-Type"] = content_type
-            problem, status = "", None
-            with self._slots:
-                self.stats.requests += 1
-                self.stats.batch_requests += batch
-                try:
-                    response = self._http.request(method, url, params=query, content=content, headers=headers)
-                except httpx.TransportError as failure:
-                    response = None
-                    problem = _transport_problem(failure)
-                    self.stats.dropped += 1
-            if response is not None:
-                status = response.status_code
-                if status == 401:
-                    if refreshed:
-                        raise QboAuthError(
-                            "QuickBooks Online refused the bridge's access token even after refreshing it (HTTP 401 "
-                            f"on {method} {path}); the connection may have been revoked or made for another company. "
-                            "Reconnect the bridge to this QuickBooks company (QBO_REALM_ID / QBO_BASE_URL) and set "
-                            "QBO_REFRESH_TOKEN to the new refresh token."
-                        )
-                    refreshed = True
-                    self.stats.refreshes_after_401 += 1
-                    self._access_token(refresh_after=token)
-                    continue
-                if status not in RETRY_STATUSES:
-                    return QboAnswer(status, _body(response))
-                problem = _status_problem(status)
-                if status == 429:
-                    self.stats.throttled += 1
-                else:
-                    self.stats.server_errors += 1
-            tries += 1
-            if tries >= self.max_tries:
-                raise QboUnavailable(problem, tries, status)
-            delay = self._backoff(tries, throttled=status == 429)
-            log.warning("QuickBooks Online: %s on %s %s; try %d of %d in %.2f s",
-                        problem, method, path, tries + 1, self.max_tries, delay)
-            if status == 429:
-                self.pacer.hold(delay)
-            self._sleep(delay)
-
-    def _access_token(self, refresh_after: str | None) -> str:
-        try:
-            if refresh_after is None:
-                return self.session.access_token()
-            return self.session.refresh(rejected_access_token=refresh_after)
-        except QboTokenEndpointUnavailable as failure:
-            raise QboUnavailable("the token endpoint did not answer", 1) from failure
-
-    def _backoff(self, tries: int, *, throttled: bool) -> float:
-        """Exponential with full jitter; a throttle waits longer (Intuit: wait 60 s), capped at a minute."""
-        if throttled:
-            ceiling = min(60.0, 10.0 * 2 ** (tries - 1))
-            return self.limits.seconds(self._rng.uniform(ceiling / 2, ceiling))
-        ceiling = min(30.0, 1.0 * 2 ** (tries - 1))
-        return self.limits.seconds(self._rng.uniform(0.1, ceiling))
+        response = self._http.send(method, self.company_url + path, params=query, content=content, batch=batch,
+                                   headers={"Content-Type": content_type} if content_type else None,
+                                   auth=self._auth, what=f"{method} {path}")
+        if response.status_code == 401:
+            raise QboAuthError(
+                "QuickBooks Online refused the bridge's access token even after refreshing it (HTTP 401 "
+                f"on {method} {path}); the connection may have been revoked or made for another company. "
+                "Reconnect the bridge to this QuickBooks company (QBO_REALM_ID / QBO_BASE_URL) and set "
+                "QBO_REFRESH_TOKEN to the new refresh token."
+            )
+        return QboAnswer(response.status_code, _body(response))
 
 
 def _body(response: httpx.Response) -> Any:
@@ -297,19 +213,3 @@ def _body(response: httpx.Response) -> Any:
         return loads(response.content)
     except ValueError:
         return None   # HTML from a gateway, XML from the throttle: no JSON to give
-
-
-def _status_problem(status: int) -> str:
-    return {
-        429: "HTTP 429 throttled",
-        500: "HTTP 500 system failure",
-        502: "HTTP 502 bad gateway",
-        503: "HTTP 503 service unavailable",
-        504: "HTTP 504 gateway timeout",
-    }.get(status, f"HTTP {status}")
-
-
-def _transport_problem(failure: httpx.TransportError) -> str:
-    if isinstance(failure, httpx.TimeoutException):
-        return f"no answer in time ({type(failure).__name__})"
-    return f"connection dropped ({type(failure).__name__})"

@@ -18,7 +18,7 @@ What the client promises, whatever the tenant does:
 - a 401 on a token is met by fetching a new token and sending the same request once more; a second
   401 is an error (a user without rights, not an expiry);
 - a 5xx, a 429 or a dropped connection is retried with exponential backoff and jitter (Retry-After
-  honoured); a page is asked again with the same parameters, so nothing is read twice or skipped;
+  honoured) by the kit's paced client (`destinations.kit.http`); a page is asked again with the same parameters, so nothing is read twice or skipped;
 - a list is read until a page comes back empty (or the envelope's TotalCount is reached), because
   a server may silently cut the page size; a server that ignores the paging parameters is caught
   (a page holding only records already read) instead of looping forever;
@@ -51,7 +51,6 @@ import hashlib
 import json
 import logging
 import os
-import random
 import time
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -59,6 +58,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import duckdb
 import httpx
 import pandas as pd
+
+from bridge_assets.destinations.kit.http import Backoff, GaveUp, PacedClient, Platform, Retry
+from bridge_assets.destinations.kit.secrets import redact
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +108,6 @@ REFERENCE_MODELS = ("Customer", "CustomerSite", "CustomerRecurring")
 DEFAULT_MODELS = REFERENCE_MODELS + PERIOD_MODELS
 
 NULL_DATE = dt.date(1899, 12, 30)           # SedonaOffice's "no date" (12/30/1899)
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 TOKEN_RENEW_MARGIN_S = 30.0
 
 
@@ -319,12 +320,16 @@ class SedonaApiClient:
     def __init__(self, config: SedonaApiConfig, *, transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.config = config
-        self._sleep = sleep
-        self._http = httpx.Client(base_url=config.base_url, timeout=config.timeout_s, transport=transport,
-                                  headers={"Accept": "application/json"}, follow_redirects=False)
+        # One request at a time, so a 429's pause needs no hold on other requests.
+        retry = Retry(tries=config.max_attempts, throttle_holds_all=False,
+                      backoff=Backoff(first_s=config.backoff_s, max_s=max(config.backoff_max_s, config.backoff_s),
+                                      floor_share=0.5))
+        platform = Platform("SedonaAPI", retry=retry, describe=self._error_text, give_up=self._unavailable)
+        self._http = PacedClient(platform, base_url=config.base_url, timeout=config.timeout_s, transport=transport,
+                                 sleep=sleep, headers={"Accept": "application/json"}, follow_redirects=False)
+        self._auth = _SedonaAuth(self)
         self._token: str | None = None
         self._token_renew_at: float | None = None
-        self._random = random.Random()
         self.token_requests = 0
 
     @classmethod
@@ -346,10 +351,7 @@ class SedonaApiClient:
     # --- secrets ---------------------------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        for secret in (*self.config.secrets(), self._token or ""):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return redact(text, (*self.config.secrets(), self._token))
 
     def _error_text(self, response: httpx.Response) -> str:
         """The server's own words, from whichever error body it uses (the format is not public)."""
@@ -410,56 +412,24 @@ class SedonaApiClient:
 
     # --- one request -----------------------------------------------------------------------------
 
-    def _backoff(self, attempt: int, response: httpx.Response | None) -> float:
-        delay = min(self.config.backoff_max_s, self.config.backoff_s * 2 ** (attempt - 1))
-        delay *= 0.5 + self._random.random() / 2
-        retry_after = response.headers.get("Retry-After") if response is not None else None
-        if retry_after and retry_after.strip().isdigit():
-            delay = max(delay, min(float(retry_after), self.config.backoff_max_s))
-        return delay
-
     def _send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
               data: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
-              what: str | None = None) -> httpx.Response:
+              what: str | None = None, auth: "_SedonaAuth | None" = None) -> httpx.Response:
         """One request, retried on 5xx / 429 / a dropped connection. Returns any other answer."""
-        what = what or f"{method} {path}"
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self._http.request(method, path, params=params, data=data, headers=headers)
-            except httpx.TransportError as problem:
-                if attempt >= self.config.max_attempts:
-                    raise SedonaApiUnavailable(
-                        f"SedonaAPI {what} failed {attempt} times, last with {type(problem).__name__}: "
-                        f"{self._scrub(str(problem))}; check {ENV['base_url']} and the network, then run again"
-                    ) from None
-                delay = self._backoff(attempt, None)
-                logger.warning("SedonaAPI %s: %s; retry %d of %d in %.2f s", what, type(problem).__name__,
-                               attempt, self.config.max_attempts - 1, delay)
-                self._sleep(delay)
-                continue
-            if response.status_code in RETRYABLE_STATUSES:
-                if attempt >= self.config.max_attempts:
-                    raise SedonaApiUnavailable(
-                        f"SedonaAPI {what} still answered {self._error_text(response)} after {attempt} tries; "
-                        "the tenant is down or overloaded, run again later (nothing was half-read)")
-                delay = self._backoff(attempt, response)
-                logger.warning("SedonaAPI %s answered %d; retry %d of %d in %.2f s", what, response.status_code,
-                               attempt, self.config.max_attempts - 1, delay)
-                self._sleep(delay)
-                continue
-            return response
+        return self._http.send(method, path, params=params, data=data, headers=headers, what=what, auth=auth)
+
+    def _unavailable(self, gave_up: GaveUp) -> SedonaApiUnavailable:
+        if gave_up.failure is not None:
+            return SedonaApiUnavailable(
+                f"SedonaAPI {gave_up.what} failed {gave_up.tries} times, last with {type(gave_up.failure).__name__}: "
+                f"{self._scrub(str(gave_up.failure))}; check {ENV['base_url']} and the network, then run again")
+        return SedonaApiUnavailable(
+            f"SedonaAPI {gave_up.what} still answered {gave_up.problem} after {gave_up.tries} tries; "
+            "the tenant is down or overloaded, run again later (nothing was half-read)")
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET with credentials; one fresh token on a 401 when tokens are in use."""
-        for renewed in (False, True):
-            response = self._send("GET", path, params=params, headers=self._auth_headers())
-            if response.status_code == 401 and self.config.auth_scheme == "token" and not renewed:
-                logger.info("SedonaAPI GET %s: token refused (expired?); fetching a new one", path)
-                self._token = None
-                continue
-            break
+        response = self._send("GET", path, params=params, auth=self._auth)
         if response.status_code == 401:
             hint = ("a fresh token was refused too: the API user may lack rights to this model"
                     if self.config.auth_scheme == "token" else
@@ -551,6 +521,23 @@ class SedonaApiClient:
         """CustomerPayment is searched by customer number and date range (API_FACTS)."""
         return self.list("CustomerPayment", customer_number=customer_number, start=start, end=end,
                          modified_since=modified_since)
+
+
+class _SedonaAuth:
+    """The tenant's credentials for the kit; a 401 on a token fetches a new token once (other schemes cannot renew)."""
+
+    def __init__(self, client: SedonaApiClient) -> None:
+        self.client = client
+
+    def headers(self) -> Mapping[str, str]:
+        return self.client._auth_headers()
+
+    def renew(self, rejected: Mapping[str, str]) -> bool:
+        if self.client.config.auth_scheme != "token":
+            return False
+        logger.info("SedonaAPI: token refused (expired?); fetching a new one")
+        self.client._token = None
+        return True
 
 
 def _describe(params: Mapping[str, Any] | None) -> str:

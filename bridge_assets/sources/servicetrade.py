@@ -20,7 +20,7 @@ How it copes with the facts (API_FACTS.md):
   repeats the request; a second 401 in a row is an error, and so is a run that keeps losing its
   session (another integration using the same user).
 - 429 and 5xx answers, and connections that fail, are retried with exponential backoff and jitter
-  (honouring `Retry-After`). A page is asked again by its number with the same filters, so a retried
+  (honouring `Retry-After`) by the kit's paced client (`destinations.kit.http`). A page is asked again by its number with the same filters, so a retried
   page can neither duplicate nor skip records.
 - Paging goes 1..totalPages. Records can move while we page (someone processes an invoice, a new one
   arrives): invoices are de-duplicated by id, and a result of more than one page is scanned again
@@ -42,7 +42,6 @@ import datetime as dt
 import json
 import logging
 import os
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
@@ -50,6 +49,8 @@ from typing import Any, Self
 
 import httpx
 
+from bridge_assets.destinations.kit.http import Backoff, GaveUp, PacedClient, Platform, Retry
+from bridge_assets.destinations.kit.secrets import Secret, redact
 from bridge_assets.sources.servicetrade_mapping import (
     FIELD_MAP,
     ServiceTradeFieldMap,
@@ -61,10 +62,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.servicetrade.com/api"
 MAX_PAGE_SIZE = 2000  # "limit (default and max 2000)"
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 PENDING = "pending_accounting"
 SESSION_COOKIE = "PHPSESSID"
-REDACTED = "***"
 
 ENV_BASE_URL = "SERVICETRADE_BASE_URL"
 ENV_USERNAME = "SERVICETRADE_USERNAME"
@@ -110,29 +109,17 @@ class RetryPolicy:
     backoff_s: float = 0.5        # first pause; doubles each time, plus up to as much again of jitter
     max_backoff_s: float = 30.0
 
-    def pause(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
-        base = min(self.max_backoff_s, self.backoff_s * (2 ** attempt))
-        wait = base + rng.uniform(0, base)
-        if retry_after is not None:
-            wait = max(wait, retry_after)
-        return min(wait, self.max_backoff_s)
+    def as_retry(self) -> Retry:
+        """The kit's form: pause n lies between backoff_s * 2**(n-1) and twice that, capped.
+
+        The client sends one request at a time, so a 429's pause needs no hold on other requests.
+        """
+        backoff = Backoff(first_s=2 * self.backoff_s, max_s=max(self.max_backoff_s, 2 * self.backoff_s),
+                          floor_share=0.5)
+        return Retry(tries=self.attempts, backoff=backoff, throttle_holds_all=False)
 
 
-class _Secret:
-    """A credential that prints as *** (repr, str, f-strings, logging of locals)."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return repr(REDACTED)
-
-    __str__ = __repr__
+_Secret = Secret
 
 
 @dataclasses.dataclass
@@ -191,13 +178,13 @@ class ServiceTradeClient:
         self.max_passes = max_passes
         self.max_sign_ins = max_sign_ins
         self.comment_prefix = comment_prefix
-        self._sleep = sleep
-        self._rng = random.Random()
         self._session: _Secret | None = None
         self._tokens: _OAuthTokens | None = None
         self.sign_ins = 0
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
-                                  headers={"Accept": "application/json", "User-Agent": "invoice-bridge"})
+        platform = Platform("ServiceTrade", retry=retry.as_retry(), give_up=self._unavailable)
+        self._http = PacedClient(platform, base_url=self.base_url, timeout=timeout, transport=transport, sleep=sleep,
+                                 headers={"Accept": "application/json", "User-Agent": "invoice-bridge"})
+        self._auth = _SessionAuth(self)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> ServiceTradeClient:
@@ -349,7 +336,7 @@ class ServiceTradeClient:
                 for comment in self.comments(entity_id, entity_type):
                     if comment.get("content") == content and list(comment.get("visibility") or []) == list(visibility):
                         return comment
-                self._pause(attempt, None, "POST /comment")
+                self._http.wait_before_retry(attempt + 1, "POST /comment", "no answer", tries=self.retry.attempts)
         raise AssertionError("unreachable")
 
     # --- transport ---------------------------------------------------------------------------------
@@ -357,54 +344,27 @@ class ServiceTradeClient:
     def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
               json_body: Any = None, retry: bool = True) -> Any:
         """One API request, signed in, with one fresh sign-in on 401 and retries on 5xx; returns `data`."""
-        signed_in_anew = False
-        while True:
-            self._ensure_signed_in()
-            response = self._send(method, path, params=params, json=json_body, headers=self._auth_headers(),
-                                  retry=retry)
-            if response.status_code == 401:
-                if signed_in_anew:
-                    raise ServiceTradeAuthError(
-                        f"ServiceTrade answered 401 to {method} {path} right after signing in anew; "
-                        f"check that the ServiceTrade user may use the API", status=401)
-                logger.info("ServiceTrade answered 401 to %s %s; signing in again once", method, path)
-                self._session = None
-                self._tokens_expired()
-                signed_in_anew = True
-                continue
-            if response.status_code in RETRYABLE_STATUSES:
-                raise ServiceTradeUnavailable(
-                    f"ServiceTrade answered {response.status_code} to {method} {path}"
-                    + (f" after {self.retry.attempts} tries" if retry else ""), status=response.status_code)
-            return self._data(response, method, path)
+        response = self._http.send(method, path, params=params, json=json_body, auth=self._auth,
+                                   tries=None if retry else 1)
+        if response.status_code == 401:
+            raise ServiceTradeAuthError(
+                f"ServiceTrade answered 401 to {method} {path} right after signing in anew; "
+                f"check that the ServiceTrade user may use the API", status=401)
+        return self._data(response, method, path)
 
     def _send(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> httpx.Response:
         """The HTTP exchange with retries on 429/5xx and connection failures (no authentication logic)."""
-        attempt = 0
-        while True:
-            try:
-                response = self._http.request(method, path, **kwargs)
-            except httpx.TransportError as problem:
-                if not retry or attempt + 1 >= self.retry.attempts:
-                    raise ServiceTradeUnavailable(
-                        f"ServiceTrade did not answer {method} {path} ({type(problem).__name__}) "
-                        f"after {attempt + 1} tries") from problem
-                self._pause(attempt, None, f"{method} {path}: {type(problem).__name__}")
-                attempt += 1
-                continue
-            logger.debug("ServiceTrade %s %s %s -> %s", method, path, _safe_params(kwargs.get("params")),
-                         response.status_code)
-            if response.status_code in RETRYABLE_STATUSES and retry and attempt + 1 < self.retry.attempts:
-                self._pause(attempt, _retry_after(response), f"{method} {path}: {response.status_code}")
-                attempt += 1
-                continue
-            return response
+        return self._http.send(method, path, tries=None if retry else 1, **kwargs)
 
-    def _pause(self, attempt: int, retry_after: float | None, what: str) -> None:
-        wait = self.retry.pause(attempt, retry_after, self._rng)
-        logger.info("ServiceTrade %s; trying again in %.2f s (try %d of %d)", what, wait, attempt + 2,
-                    self.retry.attempts)
-        self._sleep(wait)
+    def _unavailable(self, gave_up: GaveUp) -> ServiceTradeUnavailable:
+        after = f" after {gave_up.tries} tries" if gave_up.tries > 1 else ""
+        if gave_up.failure is not None:
+            return ServiceTradeUnavailable(
+                f"ServiceTrade did not answer {gave_up.what} ({type(gave_up.failure).__name__}){after}; check "
+                f"{ENV_BASE_URL} and the network, then run again")
+        return ServiceTradeUnavailable(
+            f"ServiceTrade answered {gave_up.status} to {gave_up.what}{after}; it is down or throttling the bridge: "
+            f"run again later (invoices stay pending_accounting until then)", status=gave_up.status)
 
     def _data(self, response: httpx.Response, method: str, path: str) -> Any:
         body = _envelope(response)
@@ -437,9 +397,6 @@ class ServiceTradeClient:
     def _session_sign_in(self) -> None:
         response = self._send("POST", "/auth", json={"username": self.username, "password": self._password.reveal()})
         self._http.cookies.clear()  # the session travels in our own Cookie header, not in httpx's jar
-        if response.status_code in RETRYABLE_STATUSES:
-            raise ServiceTradeUnavailable(f"ServiceTrade answered {response.status_code} to POST /auth "
-                                          f"after {self.retry.attempts} tries", status=response.status_code)
         if not response.is_success:
             body = _envelope(response)
             errors = body.get("messages", {}).get("error", []) if isinstance(body, dict) else []
@@ -469,9 +426,6 @@ class ServiceTradeClient:
     def _token_grant(self, form: dict[str, str]) -> None:
         grant = form["grant_type"]
         response = self._send("POST", "/oauth2/token", data=form)
-        if response.status_code in RETRYABLE_STATUSES:
-            raise ServiceTradeUnavailable(f"ServiceTrade answered {response.status_code} to POST /oauth2/token "
-                                          f"after {self.retry.attempts} tries", status=response.status_code)
         body = _envelope(response)
         if not response.is_success or not isinstance(body, dict) or not body.get("access_token"):
             error = body.get("error") if isinstance(body, dict) else None
@@ -486,15 +440,10 @@ class ServiceTradeClient:
         logger.info("ServiceTrade OAuth2 token obtained (%s grant)", grant)
 
     def _redact(self, text: str) -> str:
-        secrets = [s.reveal() for s in (self._password, self._client_secret, self._session) if s is not None]
-        if self._tokens is not None:
-            secrets.append(self._tokens.access.reveal())
-            if self._tokens.refresh is not None:
-                secrets.append(self._tokens.refresh.reveal())
-        for secret in secrets:
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, REDACTED)
-        return text
+        tokens = self._tokens
+        secrets = [self._password, self._client_secret, self._session,
+                   tokens.access if tokens else None, tokens.refresh if tokens else None]
+        return redact(text, secrets, min_length=4)
 
     # --- paging ------------------------------------------------------------------------------------
 
@@ -526,6 +475,22 @@ class ServiceTradeClient:
         return list(found.values())
 
 
+class _SessionAuth:
+    """The client's session cookie or bearer token for the kit; a 401 drops it and signs in anew once."""
+
+    def __init__(self, client: ServiceTradeClient) -> None:
+        self.client = client
+
+    def headers(self) -> Mapping[str, str]:
+        self.client._ensure_signed_in()
+        return self.client._auth_headers()
+
+    def renew(self, rejected: Mapping[str, str]) -> bool:
+        self.client._session = None
+        self.client._tokens_expired()
+        return True
+
+
 # --- helpers -------------------------------------------------------------------------------------
 
 def raw_json(record: Any) -> str:
@@ -545,18 +510,6 @@ def _envelope(response: httpx.Response) -> Any:
         return json.loads(response.content, parse_float=Decimal)
     except ValueError:
         return {}  # a gateway's HTML page
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _safe_params(params: Mapping[str, Any] | None) -> str:
-    return "" if not params else "?" + "&".join(f"{k}={v}" for k, v in params.items())
 
 
 def _same_private_comment(comment: Mapping[str, Any], content: str) -> bool:

@@ -1,0 +1,8 @@
+"""What every platform shares, so a new platform is its payloads, its auth data and its error table.
+
+- `limits`: a platform's limits as data (per minute, per day, concurrent, batch) and the pacer;
+- `http`: the paced HTTP client with full-jitter backoff, Retry-After and the platform's hooks;
+- `oauth`: the OAuth2 token store (atomic, locked, a rotated refresh token saved before use);
+- `secrets`: credentials that never print, and redaction of text passed on;
+- `files` and `cells`: run files written durably, and spreadsheet-safe cells.
+"""
