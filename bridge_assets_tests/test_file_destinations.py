@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from bridge_assets.destinations.base import Action, DestinationError, PostRequest, Status
-from bridge_assets.destinations.files import PARTIAL_SUFFIX, neutralise_formula
+from bridge_assets.destinations.kit.cells import neutralise_formula
+from bridge_assets.destinations.kit.files import PARTIAL_SUFFIX
 from bridge_assets.destinations.iif import IifDestination, to_ascii
 from bridge_assets.destinations.staging_csv import StagingCsvDestination
 from bridge_assets.documents import document_from_dict as document_from_canonical_dict

@@ -37,22 +37,27 @@ from bridge_assets.destinations.base import (
 )
 from bridge_assets.destinations.files import (
     RunFileDestination,
+    as_date,
+    doc_label,
+    file_dest_id,
+    held_outcome,
+    period_is_open,
+    split_dest_id,
+)
+from bridge_assets.destinations.kit.cells import (
+    amount_text,
+    neutralise_formula,
+    parse_amount,
+    quantity_text,
+    row_cells,
+    single_line,
+)
+from bridge_assets.destinations.kit.files import (
     Entry,
     FileScan,
     OutputFolder,
     RunFile,
-    amount_text,
-    as_date,
-    file_dest_id,
-    doc_label,
     finished_name,
-    held_outcome,
-    neutralise_formula,
-    parse_amount,
-    period_is_open,
-    quantity_text,
-    single_line,
-    split_dest_id,
 )
 from bridge_assets.documents import AccountingDocument, canonical_dict, money
 
@@ -128,11 +133,7 @@ def iif_date(value: dt.date | dt.datetime | None) -> str:
 
 
 def _row(kind: str, columns: Sequence[str], values: Mapping[str, str]) -> str:
-    cells = [kind]
-    for column in columns:
-        value = values.get(column, "")
-        cells.append(value if column in NUMERIC_COLUMNS else iif_text(value))
-    return "\t".join(cells) + CRLF
+    return "\t".join((kind, *row_cells(values, columns, NUMERIC_COLUMNS, iif_text))) + CRLF
 
 
 def scan_iif(data: bytes) -> FileScan | None:
@@ -331,13 +332,9 @@ class IifDestination(RunFileDestination):
                 f"{doc_label(document)} does not balance: total {amount_text(document.total)} is not lines "
                 f"{amount_text(sum((money(l.amount) for l in document.lines), Decimal('0')))} plus tax "
                 f"{amount_text(document.tax_total)}. Nothing was written; correct the document in the source.")
-        assert self._run is not None
-        try:
-            self._run.append("".join(rows).encode("ascii"))
-        except OSError as error:
-            return Outcome(status=Status.RETRY, error_code="write_failed",
-                           message=f"{doc_label(document)} could not be written to {self._run.name}: {error}. "
-                                   f"Nothing of it was kept; it will be sent again.")
+        failure = self._append("".join(rows).encode("ascii"), doc_label(document))
+        if failure is not None:
+            return failure
         return Outcome(
             status=Status.CREATED,
             dest_id=file_dest_id(self._run.name, document.doc_number),

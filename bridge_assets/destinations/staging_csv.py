@@ -30,22 +30,26 @@ from bridge_assets.destinations.base import (
 )
 from bridge_assets.destinations.files import (
     RunFileDestination,
+    as_date,
+    doc_label,
+    file_dest_id,
+    held_outcome,
+    period_is_open,
+    split_dest_id,
+)
+from bridge_assets.destinations.kit.cells import (
+    amount_text,
+    parse_amount,
+    quantity_text,
+    row_cells,
+    text_cell,
+)
+from bridge_assets.destinations.kit.files import (
     Entry,
     FileScan,
     OutputFolder,
     RunFile,
-    amount_text,
-    as_date,
-    file_dest_id,
-    doc_label,
     finished_name,
-    held_outcome,
-    neutralise_formula,
-    parse_amount,
-    period_is_open,
-    quantity_text,
-    single_line,
-    split_dest_id,
 )
 from bridge_assets.documents import (
     AccountingDocument,
@@ -82,14 +86,11 @@ def _csv_text(rows: Sequence[Sequence[str]]) -> str:
 HEADER = BOM + _csv_text([COLUMNS]).encode("utf-8")
 
 
-def written_text(value: object) -> str:
-    """A text cell as the file holds it: one line, formula starts neutralised."""
-    return neutralise_formula(single_line("" if value is None else str(value)))
+written_text = text_cell   # a text cell as the file holds it: one line, formula starts neutralised
 
 
-def _cells(row: Mapping[str, str]) -> list[str]:
-    return [row.get(column, "") if column in NUMERIC_COLUMNS else written_text(row.get(column, ""))
-            for column in COLUMNS]
+def _file_bytes(rows: Sequence[Mapping[str, str]]) -> bytes:
+    return _csv_text([row_cells(row, COLUMNS, NUMERIC_COLUMNS) for row in rows]).encode("utf-8")
 
 
 def scan_staging_csv(data: bytes) -> FileScan | None:
@@ -197,7 +198,7 @@ class StagingCsvDestination(RunFileDestination):
             was = parse_amount(request.previous.get("total"))
             previous_total = amount_text(was) if was is not None else ""
         rows = _document_rows(action.value, document, request.request_id, previous_total)
-        failure = self._append(rows, document.doc_number)
+        failure = self._append(_file_bytes(rows), f"Document {document.doc_number}")
         if failure:
             return failure
         status = {Action.CREATE: Status.CREATED, Action.UPDATE: Status.UPDATED, Action.VOID: Status.VOIDED}[action]
@@ -207,16 +208,6 @@ class StagingCsvDestination(RunFileDestination):
         else:
             before, after = request.previous, canonical_dict(document)
         return self._outcome(status, document.doc_number, before=before, after=after)
-
-    def _append(self, rows: list[dict[str, str]], doc_number: str) -> Outcome | None:
-        assert self._run is not None
-        try:
-            self._run.append(_csv_text([_cells(row) for row in rows]).encode("utf-8"))
-        except OSError as error:
-            return Outcome(status=Status.RETRY, error_code="write_failed",
-                           message=f"Document {doc_number} could not be written to {self._run.name}: {error}. "
-                                   f"Nothing of it was kept; it will be sent again.")
-        return None
 
     def _outcome(self, status: Status, doc_number: str, before: dict | None, after: dict | None) -> Outcome:
         assert self._run is not None
@@ -262,7 +253,7 @@ class StagingCsvDestination(RunFileDestination):
         for column in ("doc_subtotal", "doc_tax", "doc_total"):   # numeric cells are never neutralised:
             amount = parse_amount(void_row.get(column))             # only ever copy a real number
             void_row[column] = amount_text(amount) if amount is not None else ""
-        failure = self._append([void_row], doc_number)
+        failure = self._append(_file_bytes([void_row]), f"Document {doc_number}")
         if failure:
             return failure
         return self._outcome(Status.VOIDED, doc_number, before=summary,
@@ -289,7 +280,7 @@ class StagingCsvDestination(RunFileDestination):
                            dest_doc_number=found[1].doc_number, before=current, after=canonical_dict(document),
                            message=f"{doc_type} {doc_number} already holds the state it is restored to ({current['file']})")
         rows = _document_rows(Action.UPDATE.value, document, "", current["total"] if current else "")
-        failure = self._append(rows, doc_number)
+        failure = self._append(_file_bytes(rows), f"Document {doc_number}")
         if failure:
             return failure
         return self._outcome(Status.UPDATED, doc_number, before=current, after=canonical_dict(document))
