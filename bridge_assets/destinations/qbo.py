@@ -227,11 +227,10 @@ class QboDestination:
         self.tax_override = tax_override
         self.tax_code = tax_code
         self.limits = limits
-        provider = qbo_provider(token_url)
-        self.token_store = TokenStore(token_store, provider)
+        self.token_store = TokenStore(token_store, qbo_provider(token_url))
         if refresh_token:
             self.token_store.seed(refresh_token)
-        self.session = OAuthSession(self.token_store, provider, client_id, client_secret,
+        self.session = OAuthSession(self.token_store, self.token_store.provider, client_id, client_secret,
                                     timeout=timeout, transport=transport)
         self.client = QboClient(self.company_url, self.session, limits=limits, minor_version=minor_version,
                                 timeout=timeout, max_tries=max_tries, transport=transport)

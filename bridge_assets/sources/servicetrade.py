@@ -119,13 +119,11 @@ class RetryPolicy:
         return Retry(tries=self.attempts, backoff=backoff, throttle_holds_all=False)
 
 
-_Secret = Secret
-
 
 @dataclasses.dataclass
 class _OAuthTokens:
-    access: _Secret
-    refresh: _Secret | None
+    access: Secret
+    refresh: Secret | None
     expires_at: float
 
 
@@ -169,16 +167,16 @@ class ServiceTradeClient:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE} (ServiceTrade's maximum limit)")
         self.base_url = base_url.rstrip("/")
         self.username = username
-        self._password = _Secret(password) if password else None
+        self._password = Secret(password) if password else None
         self.client_id = client_id
-        self._client_secret = _Secret(client_secret) if client_secret else None
+        self._client_secret = Secret(client_secret) if client_secret else None
         self.page_size = page_size
         self.retry = retry
         self.fields = fields
         self.max_passes = max_passes
         self.max_sign_ins = max_sign_ins
         self.comment_prefix = comment_prefix
-        self._session: _Secret | None = None
+        self._session: Secret | None = None
         self._tokens: _OAuthTokens | None = None
         self.sign_ins = 0
         platform = Platform("ServiceTrade", retry=retry.as_retry(), give_up=self._unavailable)
@@ -408,7 +406,7 @@ class ServiceTradeClient:
         token = data.get("authToken") or response.cookies.get(SESSION_COOKIE)
         if not token:
             raise ServiceTradeAuthError("ServiceTrade signed in but gave no authToken", status=response.status_code)
-        self._session = _Secret(str(token))
+        self._session = Secret(str(token))
         logger.info("ServiceTrade session opened for %r", self.username)
 
     def _tokens_expired(self) -> None:
@@ -435,7 +433,7 @@ class ServiceTradeClient:
                 f"check {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET}", status=response.status_code)
         expires_in = float(body.get("expires_in") or 3600)
         refresh = body.get("refresh_token")
-        self._tokens = _OAuthTokens(_Secret(str(body["access_token"])), _Secret(str(refresh)) if refresh else None,
+        self._tokens = _OAuthTokens(Secret(str(body["access_token"])), Secret(str(refresh)) if refresh else None,
                                     time.time() + expires_in)
         logger.info("ServiceTrade OAuth2 token obtained (%s grant)", grant)
 

@@ -108,7 +108,7 @@ class PlatformUnavailable(Exception):
         super().__init__(
             f"{gave_up.platform} did not answer {gave_up.what} usefully ({gave_up.problem}) after {gave_up.tries} "
             f"tries; it is down, throttling the bridge or unreachable: check its status page and the network, "
-            f"then run again (the run can be repeated safely)")
+            f"then run again")
         self.gave_up = gave_up
 
 
