@@ -18,7 +18,8 @@ What the client promises, whatever the tenant does:
 - a 401 on a token is met by fetching a new token and sending the same request once more; a second
   401 is an error (a user without rights, not an expiry);
 - a 5xx, a 429 or a dropped connection is retried with exponential backoff and jitter (Retry-After
-  honoured) by the kit's paced client (`destinations.kit.http`); a page is asked again with the same parameters, so nothing is read twice or skipped;
+  honoured) by the kit's paced client (`destinations.kit.http`); a page is asked again with the
+  same parameters, so nothing is read twice or skipped;
 - a list is read until a page comes back empty (or the envelope's TotalCount is reached), because
   a server may silently cut the page size; a server that ignores the paging parameters is caught
   (a page holding only records already read) instead of looping forever;

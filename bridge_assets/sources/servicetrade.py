@@ -20,8 +20,8 @@ How it copes with the facts (API_FACTS.md):
   repeats the request; a second 401 in a row is an error, and so is a run that keeps losing its
   session (another integration using the same user).
 - 429 and 5xx answers, and connections that fail, are retried with exponential backoff and jitter
-  (honouring `Retry-After`) by the kit's paced client (`destinations.kit.http`). A page is asked again by its number with the same filters, so a retried
-  page can neither duplicate nor skip records.
+  (honouring `Retry-After`) by the kit's paced client (`destinations.kit.http`). A page is asked
+  again by its number with the same filters, so a retried page can neither duplicate nor skip records.
 - Paging goes 1..totalPages. Records can move while we page (someone processes an invoice, a new one
   arrives): invoices are de-duplicated by id, and a result of more than one page is scanned again
   until a scan finds nothing new (at most `max_passes` scans), which picks up anything a shift pushed
@@ -117,7 +117,6 @@ class RetryPolicy:
         backoff = Backoff(first_s=2 * self.backoff_s, max_s=max(self.max_backoff_s, 2 * self.backoff_s),
                           floor_share=0.5)
         return Retry(tries=self.attempts, backoff=backoff, throttle_holds_all=False)
-
 
 
 @dataclasses.dataclass

@@ -166,7 +166,8 @@ def test_dropped_connections_are_retried_and_the_give_up_says_so():
     transport, _ = scripted(httpx.ConnectError("refused"))
     client = PacedClient(Platform("Wave", retry=Retry(tries=2, backoff=FAST)), transport=transport,
                          sleep=lambda s: None)
-    with pytest.raises(PlatformUnavailable, match=r"Wave did not answer .*\(connection dropped \(ConnectError\)\) after 2 tries"):
+    dropped = r"Wave did not answer .*\(connection dropped \(ConnectError\)\) after 2 tries"
+    with pytest.raises(PlatformUnavailable, match=dropped):
         client.send("GET", "https://api.example/x")
 
 
