@@ -7,10 +7,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import dagster as dg
+import pytest
 
 from bridge_assets.cli import main as bridge
 from bridge_assets.definitions import build_definitions
 from bridge_assets.defs.sensors import RANGE_END, RANGE_START
+from bridge_assets.sandbox.book import generate_book
 
 from .conftest import line, quickbooks, write_export
 from .test_closed_period import _tick as replay_tick
@@ -160,3 +162,44 @@ def test_a_reused_number_rejected_in_the_ui_keeps_the_books_and_a_later_version_
         state, code, reason = _row(db, key)
         assert (state, code) == ("held", "number_reused") and "(88.00, 2026-09)" in reason
         assert _invoice(qbo, realm, "101349")["CustomerRef"]["name"] == "Muñoz, R"
+
+
+@pytest.fixture
+def sedona(tmp_path, monkeypatch):
+    from bridge_assets.sandbox.sedona_api import run_emulator
+
+    with run_emulator(tmp_path / "sedona.sqlite3") as handle:
+        book = generate_book(5, 300, "2026-08", 2)
+        handle.admin.seed_book(book, open_periods=2)
+        for name, value in handle.client_environment().items():
+            monkeypatch.setenv(name, value)
+        yield handle, book
+
+
+def test_an_invoice_changing_customer_while_a_payment_is_applied_to_it_is_held(settings, db, sedona, tmp_path,
+                                                                                monkeypatch):
+    handle, _ = sedona
+    with quickbooks(tmp_path, monkeypatch, "paid-app", "paid-key") as (qbo, realm):
+        instance = dg.DagsterInstance.ephemeral()
+        _run(settings, "2026-08", "2026-09", instance)
+        with db.connect() as con:
+            number, payment = con.execute(
+                "SELECT a.applies_to_number, p.doc_number FROM accounting_document_applications a "
+                "JOIN accounting_documents p USING (doc_key) JOIN accounting_documents i ON i.doc_key = a.applies_to_key "
+                "WHERE p.doc_type = 'payment' AND i.period = '2026-09' ORDER BY 1 LIMIT 1").fetchone()
+        before = _invoice(qbo, realm, number)
+        invoice = next(r for r in handle.admin.records("CustomerInvoice") if str(r["InvoiceNumber"]) == number)
+        other = next(c for c in handle.admin.records("Customer") if c["CustomerId"] != invoice["CustomerId"])
+        site = next(s for s in handle.admin.records("CustomerSite") if s["CustomerId"] == other["CustomerId"])
+        handle.admin.edit_invoice(number, {"CustomerId": other["CustomerId"], "CustomerSiteId": site["CustomerSiteId"]})
+        _run(settings, "2026-09", "2026-09", instance)
+        _run(settings, "2026-09", "2026-09", instance)
+
+        after = _invoice(qbo, realm, number)
+        assert after["CustomerRef"] == before["CustomerRef"] and after["SyncToken"] == before["SyncToken"]
+        key = f"sedona:invoice:{number}"
+        state, code, reason = _row(db, key)
+        assert (state, code) == ("held", "number_reused") and _events(db, key, "held") == 1
+        assert f"has it for {other['CustomerName']}" in reason
+        (paid,) = [p for p in qbo.admin.dump(realm, "Payment") if p.get("PaymentRefNum") == payment]
+        assert before["Id"] in {link["TxnId"] for line_ in paid["Line"] for link in line_["LinkedTxn"]}
