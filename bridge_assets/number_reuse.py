@@ -188,3 +188,14 @@ def kept_posted(con: duckdb.DuckDBPyConnection, destination: str, doc_keys: Sequ
     return set(con.execute(
         "SELECT doc_key, content_hash FROM held_decisions WHERE destination = ? AND decision = 'reject' "
         "AND doc_key IN (SELECT unnest(?))", [destination, list(doc_keys)]).fetchall())
+
+
+def released_waiting(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str]]:
+    """Released documents not applied yet: (period, destination, doc_key, content_hash). A run of each
+    period applies them (the released-documents sensor asks for one). Reads only (the sensor's
+    connection is read-only): raises duckdb.CatalogException before any decision was ever taken."""
+    return con.execute(
+        """SELECT l.period, l.destination, l.doc_key, h.content_hash FROM ledger_postings l
+           JOIN held_decisions h ON h.destination = l.destination AND h.doc_key = l.doc_key
+                AND h.content_hash = l.failed_hash AND h.decision = 'release'
+           WHERE l.state = 'held' AND l.last_error_code = ? ORDER BY ALL""", [REASON_CODE]).fetchall()

@@ -18,6 +18,15 @@ from .conftest import line, quickbooks, write_export
 from .test_closed_period import _tick as replay_tick
 
 
+def _released_tick(settings):
+    from dagster_duckdb import DuckDBResource
+
+    from bridge_assets.defs.held import released_documents_sensor
+
+    return released_documents_sensor(dg.build_sensor_context(
+        resources={"duckdb": DuckDBResource(database=str(settings.database_path))}))
+
+
 def _run(settings, first, last, instance, must_succeed=True):
     job = build_definitions(settings.home).resolve_job_def("bridge_job")
     result = job.execute_in_process(instance=instance, tags={RANGE_START: first, RANGE_END: last},
@@ -82,12 +91,17 @@ def test_an_invoice_number_reused_for_another_customer_is_held_once_then_release
                           f"`bridge held reject {key}`")
         assert _events(db, key, "held") == 1
         assert isinstance(replay_tick(settings), dg.SkipReason)    # the closed-books replay never touches it
+        assert isinstance(_released_tick(settings), dg.SkipReason)  # nor does anything else, until a person decides
 
         assert bridge(["held", "list"]) == 0
         assert "Intruder Co" in capsys.readouterr().out
         assert bridge(["held", "release", key]) == 0
         assert "the next run of 2026-09 applies the new version" in capsys.readouterr().out
+        (request,) = _released_tick(settings).run_requests             # that run is requested at once
+        assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-09", "2026-09")
+        assert _released_tick(settings).run_requests[0].run_key == request.run_key
         _run(settings, "2026-09", "2026-09", instance)
+        assert isinstance(_released_tick(settings), dg.SkipReason)
         _run(settings, "2026-09", "2026-09", instance)
         released = _invoice(qbo, realm, "101349")
         assert released["Id"] == posted["Id"] and released["CustomerRef"]["name"] == "Intruder Co"
