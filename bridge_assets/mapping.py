@@ -139,7 +139,14 @@ CREATE OR REPLACE TEMP MACRO _sedona_date(s) AS
 CREATE OR REPLACE TEMP MACRO _q(s) AS chr(39) || s || chr(39);
 CREATE OR REPLACE TEMP MACRO _dec_text(d) AS
     CASE WHEN d = 0 THEN '0' ELSE regexp_replace(CAST(CAST(d AS DECIMAL(18,4)) AS VARCHAR), '\.?0+$', '') END;
-CREATE OR REPLACE TEMP MACRO _x_price(qty, price) AS round(CAST(qty AS DECIMAL(18,4)) * CAST(price AS DECIMAL(18,4)), 2);
+-- Why a present value was not read: too many digits for the column (DECIMAL(18,2) keeps 16 before the
+-- point, DECIMAL(18,4) 14), or not a number at all. Never a cast error that stops the period.
+CREATE OR REPLACE TEMP MACRO _unreadable(c, digits, what) AS
+    CASE WHEN regexp_full_match(c, '-?\d*(\.\d*)?') AND length(regexp_extract(c, '\d*')) > digits
+         THEN ' is out of range (more than ' || digits || ' digits before the decimal point)'
+         ELSE ' is not ' || what END;
+-- DECIMAL(38,4): two DECIMAL(18,4) multiplied would overflow 64 bits (and raise) from about 92 billion on.
+CREATE OR REPLACE TEMP MACRO _x_price(qty, price) AS round(CAST(qty AS DECIMAL(38,4)) * CAST(price AS DECIMAL(38,4)), 2);
 """
 _TEMP_TABLES = ("_rows", "_heads", "_row_errs", "_line_errs", "_docs", "_base", "_known", "_verdicts", "_good", "_lines", "_hashes", "_standing")
 
@@ -241,11 +248,11 @@ def map_periods(
             FROM current_rows
         ), v AS (
             SELECT *,
-                CASE WHEN regexp_full_match(amount_c, '-?\d+(\.\d{1,2})?') THEN CAST(amount_c AS DECIMAL(18,2)) END AS amount_v,
-                CASE WHEN regexp_full_match(qty_c, '-?(\d+(\.\d{1,4})?|\.\d{1,4})') THEN CAST(qty_c AS DECIMAL(18,4)) END AS qty_v,
-                CASE WHEN regexp_full_match(rate_c, '-?(\d+(\.\d{1,4})?|\.\d{1,4})') THEN CAST(rate_c AS DECIMAL(18,4)) END AS rate_v,
-                CASE WHEN regexp_full_match(tax_c, '-?\d+(\.\d{1,2})?') THEN CAST(tax_c AS DECIMAL(18,2)) END AS tax_v,
-                CASE WHEN regexp_full_match(total_c, '-?\d+(\.\d{1,2})?') THEN CAST(total_c AS DECIMAL(18,2)) END AS total_v
+                CASE WHEN regexp_full_match(amount_c, '-?\d{1,16}(\.\d{1,2})?') THEN CAST(amount_c AS DECIMAL(18,2)) END AS amount_v,
+                CASE WHEN regexp_full_match(qty_c, '-?(\d{1,14}(\.\d{1,4})?|\.\d{1,4})') THEN CAST(qty_c AS DECIMAL(18,4)) END AS qty_v,
+                CASE WHEN regexp_full_match(rate_c, '-?(\d{1,14}(\.\d{1,4})?|\.\d{1,4})') THEN CAST(rate_c AS DECIMAL(18,4)) END AS rate_v,
+                CASE WHEN regexp_full_match(tax_c, '-?\d{1,16}(\.\d{1,2})?') THEN CAST(tax_c AS DECIMAL(18,2)) END AS tax_v,
+                CASE WHEN regexp_full_match(total_c, '-?\d{1,16}(\.\d{1,2})?') THEN CAST(total_c AS DECIMAL(18,2)) END AS total_v
             FROM c
         ), t AS (
             SELECT
@@ -283,11 +290,11 @@ def map_periods(
                     CASE WHEN _blank(customer_name) THEN 'CustomerName is empty' END,
                     CASE WHEN _blank(item_code) THEN 'ItemCode is empty' END,
                     CASE WHEN coalesce(amount_c, '') = '' THEN 'Amount is empty'
-                         WHEN amount_v IS NULL THEN 'Amount ' || _q(amount) || ' is not an amount of money' END,
-                    CASE WHEN coalesce(qty_c, '') <> '' AND qty_v IS NULL THEN 'Quantity ' || _q(quantity) || ' is not a number (at most 4 decimals)' END,
-                    CASE WHEN coalesce(rate_c, '') <> '' AND rate_v IS NULL THEN 'Rate ' || _q(rate) || ' is not a number (at most 4 decimals)' END,
-                    CASE WHEN coalesce(tax_c, '') <> '' AND tax_v IS NULL THEN 'TaxAmount ' || _q(tax_amount) || ' is not an amount of money' END,
-                    CASE WHEN coalesce(total_c, '') <> '' AND total_v IS NULL THEN 'InvoiceTotal ' || _q(invoice_total) || ' is not an amount of money' END,
+                         WHEN amount_v IS NULL THEN 'Amount ' || _q(amount) || _unreadable(amount_c, 16, 'an amount of money') END,
+                    CASE WHEN coalesce(qty_c, '') <> '' AND qty_v IS NULL THEN 'Quantity ' || _q(quantity) || _unreadable(qty_c, 14, 'a number (at most 4 decimals)') END,
+                    CASE WHEN coalesce(rate_c, '') <> '' AND rate_v IS NULL THEN 'Rate ' || _q(rate) || _unreadable(rate_c, 14, 'a number (at most 4 decimals)') END,
+                    CASE WHEN coalesce(tax_c, '') <> '' AND tax_v IS NULL THEN 'TaxAmount ' || _q(tax_amount) || _unreadable(tax_c, 16, 'an amount of money') END,
+                    CASE WHEN coalesce(total_c, '') <> '' AND total_v IS NULL THEN 'InvoiceTotal ' || _q(invoice_total) || _unreadable(total_c, 16, 'an amount of money') END,
                     CASE WHEN coalesce(taxable_c, '') NOT IN ('', 'N', 'NO', 'F', 'FALSE', '0', 'Y', 'YES', 'T', 'TRUE', '1', 'X')
                          THEN 'Taxable ' || _q(taxable_c) || ' is not Y or N' END,
                     CASE WHEN start_v IS NULL AND NOT _blank(service_start_date) AND trim(service_start_date) <> '12/30/1899'
@@ -397,6 +404,8 @@ def map_periods(
             CASE WHEN d.bad_rows = 0 AND d.has_total AND NOT d.mixed_totals AND d.total_given <> d.total
                  THEN 'InvoiceTotal ' || d.total_given || ' is not the lines ' || d.subtotal || ' + tax ' || d.tax_total
                       || ' = ' || d.total END,
+            CASE WHEN d.bad_rows = 0 AND greatest(abs(d.total), abs(d.subtotal)) >= 10000000000000000
+                 THEN 'the lines add up to ' || d.total || ', more than the 16 digits an amount may have' END,
             CASE WHEN d.negative_tax > 0 THEN 'a line has negative tax; export the credit as a Credit document' END,
             CASE WHEN d.doc_type = 'credit_memo' AND d.applies_to_number IS NULL
                  THEN 'credit ' || d.source_id || ' has no AppliesToInvoice' END,
