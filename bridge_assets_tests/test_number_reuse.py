@@ -115,7 +115,8 @@ def test_an_invoice_number_reused_for_another_customer_is_held_once_then_release
 
 
 def test_a_number_reused_in_another_period_is_held_the_same_on_every_run_and_august_still_reconciles(
-        settings, db, monkeypatch, tmp_path):
+        settings, db, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("BRIDGE_HOME", str(settings.home))
     key = "sedona:invoice:100012"
     with quickbooks(tmp_path, monkeypatch, "cross-app", "cross-key") as (qbo, realm):
         instance = dg.DagsterInstance.ephemeral()
@@ -144,6 +145,16 @@ def test_a_number_reused_in_another_period_is_held_the_same_on_every_run_and_aug
             verdicts = dict(con.execute("SELECT period, reconciled FROM reconciliation_results WHERE destination = 'qbo' "
                                         "AND period IN ('2026-08', '2026-11')").fetchall())
         assert verdicts == {"2026-08": True, "2026-11": True}
+
+        assert bridge(["held", "reject", "100012"]) == 0              # keep August's invoice; by its number
+        assert "rejected by a person: the books keep the posted version" in capsys.readouterr().out
+        _run(settings, "2026-08", "2026-11", instance)
+        assert _invoice(qbo, realm, "100012") == books
+        with db.connect() as con:
+            verdicts = dict(con.execute("SELECT period, reconciled FROM reconciliation_results WHERE destination = 'qbo' "
+                                        "AND period IN ('2026-08', '2026-11')").fetchall())
+            kinds = con.execute("SELECT period, kind FROM reconciliation_differences WHERE doc_key = ?", [key]).fetchall()
+        assert verdicts == {"2026-08": True, "2026-11": True} and kinds == [("2026-11", "by_hand")]
 
 
 def test_a_reused_number_rejected_in_the_ui_keeps_the_books_and_a_later_version_is_judged_again(
@@ -176,6 +187,13 @@ def test_a_reused_number_rejected_in_the_ui_keeps_the_books_and_a_later_version_
         state, code, reason = _row(db, key)
         assert (state, code) == ("held", "number_reused") and "(88.00, 2026-09)" in reason
         assert _invoice(qbo, realm, "101349")["CustomerRef"]["name"] == "Muñoz, R"
+
+        assert _decide_in_ui(settings, instance, "101349", "release").success      # this one is confirmed
+        _run(settings, "2026-09", "2026-09", instance)
+        _run(settings, "2026-09", "2026-09", instance)
+        books = _invoice(qbo, realm, "101349")
+        assert books["CustomerRef"]["name"] == "Intruder Co" and Decimal(str(books["TotalAmt"])) == Decimal("88.00")
+        assert _row(db, key)[0] == "posted" and _events(db, key, "updated") == 1 and _events(db, key, "released") == 1
 
 
 @pytest.fixture
