@@ -3,8 +3,9 @@
 A source cancels a document in one of three ways, each recorded here with a sentence a bookkeeper can
 read (it goes into the ledger event of the void):
 
-- SedonaOffice deletes an invoice or credit: the next SedonaAPI pull of its period no longer returns it
-  (each API load is the period's whole state), so it is no longer current in any received data;
+- SedonaOffice deletes an invoice or credit: the next full SedonaAPI pull of its period no longer returns
+  it, and that pull is newer than the newest copy received of it (an export file or an earlier pull): the
+  newest complete statement of a period wins (mapping.standing_sql);
 - SedonaOffice credits an invoice off in full, when the user says that means cancelled
   (`BRIDGE_SEDONA_FULL_CREDIT_MEANS_CANCELLED=true`): the invoice and the credit are both cancelled, so
   the books show neither instead of both;
@@ -21,6 +22,8 @@ import datetime as dt
 from typing import Sequence
 
 import duckdb
+
+from bridge_assets.sources.sedona_api_rows import FILE_NAME_PREFIX as API_PREFIX, STATEMENTS_TABLE
 
 TABLE = "cancelled_documents"
 
@@ -49,12 +52,12 @@ def _now() -> dt.datetime:
 
 
 def note_vanished(con: duckdb.DuckDBPyConnection, source: str, doc_types: Sequence[str], current_ids_sql: str, *,
-                  lines_table: str, files_table: str, live_files_sql: str, api_prefix: str) -> None:
+                  standing_ids_sql: str, files_table: str) -> None:
     """Called by the mapping of `_periods` (a temp table) before it replaces those periods' documents.
 
     A document mapped earlier in these periods whose number is not current now (`current_ids_sql`) and
-    is carried by no live received data (`live_files_sql`, any period) was deleted at the source. One that is current
-    again leaves the table."""
+    does not stand in any period (`standing_ids_sql`, see mapping.standing_sql) was deleted at the
+    source. One that is current again leaves the table."""
     ensure_schema(con)
     types = list(doc_types)
     con.execute(
@@ -68,23 +71,22 @@ def note_vanished(con: duckdb.DuckDBPyConnection, source: str, doc_types: Sequen
             WHERE d.period IN (SELECT period FROM _periods) AND d.source = $source
               AND d.doc_type IN (SELECT unnest($types))
               AND d.source_id NOT IN ({current_ids_sql})
-        ), live_files AS ({live_files_sql}), still_carried AS (
-            SELECT DISTINCT trim(l.invoice_number) AS source_id FROM {lines_table} l SEMI JOIN live_files USING (file_sha256)
-            WHERE trim(l.invoice_number) IN (SELECT source_id FROM gone)
+              AND d.source_id NOT IN ({standing_ids_sql})
         ), last_pull AS (
-            SELECT replace(file_name, '{api_prefix}', '') AS period, max(received_at) AS received_at
-            FROM {files_table} WHERE file_name LIKE '{api_prefix}%' GROUP BY 1
+            SELECT period, max(stated_at) AS stated_at FROM {STATEMENTS_TABLE} WHERE full_pull GROUP BY 1
         )
         SELECT g.doc_key, g.source, g.source_id, g.period, g.period, g.doc_type, g.doc_number, g.customer_key,
                g.total, g.txn_date, g.content_hash, '{DELETED}',
-               CASE WHEN p.received_at IS NOT NULL
+               CASE WHEN p.stated_at IS NOT NULL
                     THEN 'deleted in SedonaOffice: ' || replace(g.doc_type, '_', ' ') || ' ' || g.source_id
                          || ' is no longer returned by SedonaAPI for ' || g.period
-                         || ' (pull received ' || strftime(p.received_at, '%Y-%m-%d %H:%M') || ' UTC)'
+                         || ' (full pull received ' || strftime(p.stated_at, '%Y-%m-%d %H:%M') || ' UTC'
+                         || CASE WHEN f.file_name IS NOT NULL AND NOT starts_with(f.file_name, '{API_PREFIX}')
+                                 THEN ', after export file ' || f.file_name || ' that carried it' ELSE '' END || ')'
                     ELSE replace(g.doc_type, '_', ' ') || ' ' || g.source_id || ' is no longer in any received export' END,
                $now
         FROM gone g LEFT JOIN last_pull p ON p.period = g.period
-        WHERE g.source_id NOT IN (SELECT source_id FROM still_carried)
+        LEFT JOIN {files_table} f ON f.file_sha256 = g.file_sha256
         """,
         {"source": source, "types": types, "now": _now()},
     )

@@ -1,5 +1,5 @@
 """The commands the README gives: `bridge demo`, `bridge ui`, `bridge summary`, `bridge revert`,
-`bridge webhooks`.
+`bridge held` (held_cli.py), `bridge webhooks`.
 
 `demo` runs the real code path on the embedded defaults: it generates a sample alarm-company book,
 drops its export files into the watched inbox, materializes every asset for those billing periods in
@@ -412,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
     add_revert_command(sub)
+    from bridge_assets.held_cli import add_held_command
+
+    add_held_command(sub)
     hooks = sub.add_parser("webhooks", help="receive QuickBooks Online webhooks (signed with QBO_WEBHOOK_VERIFIER_TOKEN) "
                                             "and request mirror refreshes")
     hooks.add_argument("--host", default=os.environ.get("BRIDGE_WEBHOOK_HOST", "127.0.0.1"))

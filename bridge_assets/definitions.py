@@ -7,6 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from bridge_assets.defs.alerts import sensors as alert_sensors
 from bridge_assets.defs.assets import assets
+from bridge_assets.defs.held import held_document_decision, released_documents_sensor
 from bridge_assets.defs.jobs import bridge_job
 from bridge_assets.defs.reconciliation import reconciliation_assets, reconciliation_jobs, reconciliation_sensors
 from bridge_assets.defs.resources import BridgeResource
@@ -20,8 +21,8 @@ def build_definitions(home: str | Path | None = None) -> dg.Definitions:
     settings = BridgeSettings.from_env(home)
     return dg.Definitions(
         assets=[*assets, *reconciliation_assets],
-        jobs=[bridge_job, revert_job, *reconciliation_jobs],
-        sensors=[*sensors, *alert_sensors, *reconciliation_sensors],
+        jobs=[bridge_job, revert_job, held_document_decision, *reconciliation_jobs],
+        sensors=[*sensors, *alert_sensors, *reconciliation_sensors, released_documents_sensor],
         schedules=schedules,
         resources={
             "bridge": BridgeResource(home=str(settings.home)),

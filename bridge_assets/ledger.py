@@ -240,37 +240,56 @@ _STATE_AFTER = {
 
 
 def mark_held(con: duckdb.DuckDBPyConnection, destination: str, run_id: str,
-              items: Sequence[tuple[Sending, str]]) -> int:
-    """Documents the plan holds (dated in a closed period) without sending anything: the ledger says
-    `held` with the reason, so the credit queue shows them and the replay sensor can find them.
-    Rows already held for the same content are left alone (no event per night)."""
+              items: Sequence[tuple[Sending, str] | tuple[Sending, str, str]]) -> int:
+    """Documents the plan holds without sending anything: (sending, reason[, code]), the code
+    `period_closed` (dated in a closed period: the credit queue shows them and the replay sensor finds
+    them) unless given (`number_reused`: waits for a person). The row takes the held version's period.
+    Rows already held for the same content and reason are left alone (no event per night)."""
     fresh = []
-    current = rows(con, destination, [s.doc_key for s, _ in items])
-    for sending, reason in items:
+    current = rows(con, destination, [item[0].doc_key for item in items])
+    for sending, reason, *given in items:
+        code = given[0] if given else "period_closed"
         row = current.get(sending.doc_key)
-        if row is not None and row.state == "held" and row.failed_hash == sending.content_hash:
+        if (row is not None and row.state == "held" and row.failed_hash == sending.content_hash
+                and row.last_error_code == code):
             continue
-        fresh.append((sending, reason))
+        fresh.append((sending, reason, code))
     if not fresh:
         return 0
     now = _now()
-    for sending, reason in fresh:
+    for sending, reason, code in fresh:
         con.execute(
             """INSERT INTO ledger_postings (destination, doc_key, period, doc_type, doc_number, state, failed_hash,
                                             last_error_code, last_error, last_run_id, updated_at)
-               VALUES (?, ?, ?, ?, ?, 'held', ?, 'period_closed', ?, ?, ?)
+               VALUES (?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?)
                ON CONFLICT (destination, doc_key) DO UPDATE SET state = 'held', failed_hash = excluded.failed_hash,
-                   last_error_code = 'period_closed', last_error = excluded.last_error,
+                   period = excluded.period, last_error_code = excluded.last_error_code, last_error = excluded.last_error,
                    last_run_id = excluded.last_run_id, updated_at = excluded.updated_at""",
             [destination, sending.doc_key, sending.period, sending.doc_type, sending.doc_number,
-             sending.content_hash, reason, run_id, now],
+             sending.content_hash, code, reason, run_id, now],
         )
         con.execute(
             """INSERT INTO ledger_events (doc_key, destination, run_id, action, outcome, content_hash, error_code,
-                                          message, "at") VALUES (?, ?, ?, 'hold', 'held', ?, 'period_closed', ?, ?)""",
-            [sending.doc_key, destination, run_id, sending.content_hash, reason, now],
+                                          message, "at") VALUES (?, ?, ?, 'hold', 'held', ?, ?, ?, ?)""",
+            [sending.doc_key, destination, run_id, sending.content_hash, code, reason, now],
         )
     return len(fresh)
+
+
+def record_decision(con: duckdb.DuckDBPyConnection, destination: str, run_id: str, doc_key: str, content_hash: str,
+                    decision: str, outcome: str, message: str) -> None:
+    """A person's decision about a held document (number_reuse.py), as an event. `reject`: the books keep
+    what was posted, so the row is `posted` again (its content_hash is still what the destination holds);
+    `release`: the row stays `held` until the next run sends the update."""
+    now = _now()
+    con.execute(
+        """INSERT INTO ledger_events (doc_key, destination, run_id, action, outcome, content_hash, message, "at")
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+        [doc_key, destination, run_id, decision, outcome, content_hash, message, now])
+    if decision == "reject":
+        con.execute(
+            "UPDATE ledger_postings SET state = 'posted', last_error_code = NULL, last_error = NULL, last_run_id = ?, "
+            "updated_at = ? WHERE destination = ? AND doc_key = ?", [run_id, now, destination, doc_key])
 
 
 def last_sent(con: duckdb.DuckDBPyConnection, destination: str, doc_keys: Iterable[str]) -> dict[str, dict]:

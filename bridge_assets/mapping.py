@@ -29,10 +29,37 @@ API_FILE_PREFIX = sedona_api_rows.FILE_NAME_PREFIX
 
 
 def live_files_sql(files_table: str) -> str:
-    """The received files whose rows count: every export file, and only the latest load of each
-    SedonaAPI "file" (a load is the period's whole state, so an invoice deleted in SedonaOffice disappears)."""
-    return (f"SELECT file_sha256, seq FROM {files_table} f WHERE NOT (f.file_name LIKE '{API_FILE_PREFIX}%' "
-            f"AND f.seq < (SELECT max(s.seq) FROM {files_table} s WHERE s.file_name = f.file_name))")
+    """The received files whose rows count, each with the `seq` that orders it: every export file (its
+    receipt), and only the latest load of each SedonaAPI "file" (a load is the period's whole state, so an
+    invoice deleted in SedonaOffice disappears), ordered by the latest pull that stated it."""
+    return f"""
+        WITH stated AS (
+            SELECT f.file_sha256, f.file_name, greatest(f.seq, coalesce(st.seq, f.seq)) AS seq
+            FROM {files_table} f
+            LEFT JOIN (SELECT file_sha256, max(seq) AS seq FROM {sedona_api_rows.STATEMENTS_TABLE} GROUP BY 1) st
+              USING (file_sha256)
+        )
+        SELECT file_sha256, seq FROM stated f WHERE NOT (f.file_name LIKE '{API_FILE_PREFIX}%'
+            AND f.seq < (SELECT max(s.seq) FROM stated s WHERE s.file_name = f.file_name))"""
+
+
+def standing_sql(lines_table: str, files_table: str) -> str:
+    """Each SedonaOffice document number whose newest received copy stands: `source_id`, the `seq` of
+    that copy and its `period`. The newest complete statement of a period wins: a full SedonaAPI pull
+    of the period newer than the newest copy of a document, that does not contain it, means it was
+    deleted in SedonaOffice (an export file is not complete: a clerk may export any subset). A later
+    export file or pull that carries it again makes it stand again."""
+    return f"""
+        WITH live_files AS ({live_files_sql(files_table)}), newest AS (
+            SELECT trim(l.invoice_number) AS source_id, max(f.seq) AS seq, arg_max(l.period, f.seq) AS period
+            FROM {lines_table} l JOIN live_files f USING (file_sha256)
+            GROUP BY 1
+        )
+        SELECT * FROM newest n WHERE NOT EXISTS (
+            SELECT 1 FROM {sedona_api_rows.STATEMENTS_TABLE} st
+            WHERE st.full_pull AND st.period = n.period AND st.seq > n.seq)"""
+
+
 MAPPED_TYPES = ("invoice", "credit_memo")
 
 DEFAULT_TERM_DAYS = {"DUE": 0, "COD": 0, "NET10": 10, "NET15": 15, "NET20": 20, "NET30": 30, "NET45": 45, "NET60": 60}
@@ -112,13 +139,21 @@ CREATE OR REPLACE TEMP MACRO _sedona_date(s) AS
 CREATE OR REPLACE TEMP MACRO _q(s) AS chr(39) || s || chr(39);
 CREATE OR REPLACE TEMP MACRO _dec_text(d) AS
     CASE WHEN d = 0 THEN '0' ELSE regexp_replace(CAST(CAST(d AS DECIMAL(18,4)) AS VARCHAR), '\.?0+$', '') END;
-CREATE OR REPLACE TEMP MACRO _x_price(qty, price) AS round(CAST(qty AS DECIMAL(18,4)) * CAST(price AS DECIMAL(18,4)), 2);
+-- Why a present value was not read: too many digits for the column (DECIMAL(18,2) keeps 16 before the
+-- point, DECIMAL(18,4) 14), or not a number at all. Never a cast error that stops the period.
+CREATE OR REPLACE TEMP MACRO _unreadable(c, digits, what) AS
+    CASE WHEN regexp_full_match(c, '-?\d*(\.\d*)?') AND length(regexp_extract(c, '\d*')) > digits
+         THEN ' is out of range (more than ' || digits || ' digits before the decimal point)'
+         ELSE ' is not ' || what END;
+-- DECIMAL(38,4): two DECIMAL(18,4) multiplied would overflow 64 bits (and raise) from about 92 billion on.
+CREATE OR REPLACE TEMP MACRO _x_price(qty, price) AS round(CAST(qty AS DECIMAL(38,4)) * CAST(price AS DECIMAL(38,4)), 2);
 """
-_TEMP_TABLES = ("_rows", "_heads", "_row_errs", "_line_errs", "_docs", "_base", "_known", "_verdicts", "_good", "_lines", "_hashes")
+_TEMP_TABLES = ("_rows", "_heads", "_row_errs", "_line_errs", "_docs", "_base", "_known", "_verdicts", "_good", "_lines", "_hashes", "_standing")
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(SCHEMA_DDL)
+    con.execute(sedona_api_rows.STATEMENTS_DDL)
     _drop_stored_json(con)
 
 
@@ -191,20 +226,17 @@ def map_periods(
     con.executemany("INSERT INTO _periods VALUES (?)", [[p] for p in periods])
     source = settings.source
     prefix = settings.doc_number_prefix.replace("'", "''")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _standing AS {standing_sql(lines_table, files_table)}")
 
     # 1. Type every row of each document's current version; collect what is wrong with it. Each text is cleaned and parsed once (CTE `c`),
     #    then checked against what was present, so a present-but-unreadable value is an error, never a guess.
     con.execute(r"""
         CREATE OR REPLACE TEMP TABLE _rows AS
-        WITH live_files AS ({live_files}), latest AS (
-            -- the current version of each invoice number: rows of the latest file that carries it
-            SELECT trim(l.invoice_number) AS source_id, max(f.seq) AS seq
-            FROM {lines_table} l JOIN live_files f USING (file_sha256)
-            GROUP BY 1
-        ), current_rows AS (
+        WITH live_files AS ({live_files}), current_rows AS (
+            -- the current version of each invoice number: rows of the latest file that carries it, if it stands
             SELECT l.* FROM {lines_table} l
             JOIN live_files f USING (file_sha256)
-            JOIN latest ON latest.source_id = trim(l.invoice_number) AND latest.seq = f.seq
+            JOIN _standing latest ON latest.source_id = trim(l.invoice_number) AND latest.seq = f.seq
             WHERE l.period IN (SELECT period FROM _periods)
         ), c AS (
             SELECT *,
@@ -216,11 +248,11 @@ def map_periods(
             FROM current_rows
         ), v AS (
             SELECT *,
-                CASE WHEN regexp_full_match(amount_c, '-?\d+(\.\d{1,2})?') THEN CAST(amount_c AS DECIMAL(18,2)) END AS amount_v,
-                CASE WHEN regexp_full_match(qty_c, '-?(\d+(\.\d{1,4})?|\.\d{1,4})') THEN CAST(qty_c AS DECIMAL(18,4)) END AS qty_v,
-                CASE WHEN regexp_full_match(rate_c, '-?(\d+(\.\d{1,4})?|\.\d{1,4})') THEN CAST(rate_c AS DECIMAL(18,4)) END AS rate_v,
-                CASE WHEN regexp_full_match(tax_c, '-?\d+(\.\d{1,2})?') THEN CAST(tax_c AS DECIMAL(18,2)) END AS tax_v,
-                CASE WHEN regexp_full_match(total_c, '-?\d+(\.\d{1,2})?') THEN CAST(total_c AS DECIMAL(18,2)) END AS total_v
+                CASE WHEN regexp_full_match(amount_c, '-?\d{1,16}(\.\d{1,2})?') THEN CAST(amount_c AS DECIMAL(18,2)) END AS amount_v,
+                CASE WHEN regexp_full_match(qty_c, '-?(\d{1,14}(\.\d{1,4})?|\.\d{1,4})') THEN CAST(qty_c AS DECIMAL(18,4)) END AS qty_v,
+                CASE WHEN regexp_full_match(rate_c, '-?(\d{1,14}(\.\d{1,4})?|\.\d{1,4})') THEN CAST(rate_c AS DECIMAL(18,4)) END AS rate_v,
+                CASE WHEN regexp_full_match(tax_c, '-?\d{1,16}(\.\d{1,2})?') THEN CAST(tax_c AS DECIMAL(18,2)) END AS tax_v,
+                CASE WHEN regexp_full_match(total_c, '-?\d{1,16}(\.\d{1,2})?') THEN CAST(total_c AS DECIMAL(18,2)) END AS total_v
             FROM c
         ), t AS (
             SELECT
@@ -258,11 +290,11 @@ def map_periods(
                     CASE WHEN _blank(customer_name) THEN 'CustomerName is empty' END,
                     CASE WHEN _blank(item_code) THEN 'ItemCode is empty' END,
                     CASE WHEN coalesce(amount_c, '') = '' THEN 'Amount is empty'
-                         WHEN amount_v IS NULL THEN 'Amount ' || _q(amount) || ' is not an amount of money' END,
-                    CASE WHEN coalesce(qty_c, '') <> '' AND qty_v IS NULL THEN 'Quantity ' || _q(quantity) || ' is not a number (at most 4 decimals)' END,
-                    CASE WHEN coalesce(rate_c, '') <> '' AND rate_v IS NULL THEN 'Rate ' || _q(rate) || ' is not a number (at most 4 decimals)' END,
-                    CASE WHEN coalesce(tax_c, '') <> '' AND tax_v IS NULL THEN 'TaxAmount ' || _q(tax_amount) || ' is not an amount of money' END,
-                    CASE WHEN coalesce(total_c, '') <> '' AND total_v IS NULL THEN 'InvoiceTotal ' || _q(invoice_total) || ' is not an amount of money' END,
+                         WHEN amount_v IS NULL THEN 'Amount ' || _q(amount) || _unreadable(amount_c, 16, 'an amount of money') END,
+                    CASE WHEN coalesce(qty_c, '') <> '' AND qty_v IS NULL THEN 'Quantity ' || _q(quantity) || _unreadable(qty_c, 14, 'a number (at most 4 decimals)') END,
+                    CASE WHEN coalesce(rate_c, '') <> '' AND rate_v IS NULL THEN 'Rate ' || _q(rate) || _unreadable(rate_c, 14, 'a number (at most 4 decimals)') END,
+                    CASE WHEN coalesce(tax_c, '') <> '' AND tax_v IS NULL THEN 'TaxAmount ' || _q(tax_amount) || _unreadable(tax_c, 16, 'an amount of money') END,
+                    CASE WHEN coalesce(total_c, '') <> '' AND total_v IS NULL THEN 'InvoiceTotal ' || _q(invoice_total) || _unreadable(total_c, 16, 'an amount of money') END,
                     CASE WHEN coalesce(taxable_c, '') NOT IN ('', 'N', 'NO', 'F', 'FALSE', '0', 'Y', 'YES', 'T', 'TRUE', '1', 'X')
                          THEN 'Taxable ' || _q(taxable_c) || ' is not Y or N' END,
                     CASE WHEN start_v IS NULL AND NOT _blank(service_start_date) AND trim(service_start_date) <> '12/30/1899'
@@ -372,6 +404,8 @@ def map_periods(
             CASE WHEN d.bad_rows = 0 AND d.has_total AND NOT d.mixed_totals AND d.total_given <> d.total
                  THEN 'InvoiceTotal ' || d.total_given || ' is not the lines ' || d.subtotal || ' + tax ' || d.tax_total
                       || ' = ' || d.total END,
+            CASE WHEN d.bad_rows = 0 AND greatest(abs(d.total), abs(d.subtotal)) >= 10000000000000000
+                 THEN 'the lines add up to ' || d.total || ', more than the 16 digits an amount may have' END,
             CASE WHEN d.negative_tax > 0 THEN 'a line has negative tax; export the credit as a Credit document' END,
             CASE WHEN d.doc_type = 'credit_memo' AND d.applies_to_number IS NULL
                  THEN 'credit ' || d.source_id || ' has no AppliesToInvoice' END,
@@ -413,9 +447,8 @@ def map_periods(
     """)
 
     # Documents of these periods that are no longer current anywhere were deleted at the source.
-    cancellations.note_vanished(con, source, MAPPED_TYPES, "SELECT source_id FROM _docs", lines_table=lines_table,
-                                files_table=files_table, live_files_sql=live_files_sql(files_table),
-                                api_prefix=API_FILE_PREFIX)
+    cancellations.note_vanished(con, source, MAPPED_TYPES, "SELECT source_id FROM _docs",
+                                standing_ids_sql="SELECT source_id FROM _standing", files_table=files_table)
     # Only this source's invoices and credits are rebuilt here; other sources and payments have their own mapping.
     mine = f"period IN (SELECT period FROM _periods) AND doc_key LIKE '{source}:%'"
     con.execute(f"""DELETE FROM accounting_document_lines WHERE {mine} AND doc_key IN (
@@ -450,6 +483,11 @@ def map_periods(
                d.line_count, d.file_sha256, d.flip, d.contiguous, d.first_row
         FROM _docs d JOIN _verdicts v USING (source_id) WHERE v.reasons = ''
     """)
+    # A number whose current version is now in these periods leaves the period it was mapped in before:
+    # one document per number, whichever period runs first (a posted one moved is held: planning.py).
+    for table in ("accounting_document_lines", "accounting_documents"):
+        con.execute(f"DELETE FROM {table} WHERE period NOT IN (SELECT period FROM _periods) "
+                    "AND doc_key IN (SELECT doc_key FROM _good)")
     # Lines are numbered in file order. A document's rows are nearly always consecutive in its file, so
     # the number is the row's offset; the rare scattered document is numbered by a window.
     line_columns = """g.doc_key, g.period, {line_no} AS line_no, kind, item_code, description,

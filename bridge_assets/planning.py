@@ -13,7 +13,7 @@ from typing import Sequence
 
 import duckdb
 
-from bridge_assets import canonical_sql, cancellations, ledger, mapping
+from bridge_assets import canonical_sql, cancellations, ledger, mapping, number_reuse
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS posting_plan (
@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS posting_plan (
     planned_at TIMESTAMP NOT NULL,
     PRIMARY KEY (destination, doc_key)
 );
+-- why a `hold`: period_closed (posts when the books reopen) or number_reused (waits for a person)
+ALTER TABLE posting_plan ADD COLUMN IF NOT EXISTS hold_code VARCHAR;
 -- The payload that would be sent is the document's canonical JSON, built from the stored document and
 -- its lines by the SQL that hashed it; the view shows it beside the plan instead of copying 400,000
 -- documents into a second table.
@@ -49,6 +51,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     ledger.ensure_schema(con)
     mapping.ensure_schema(con)
     cancellations.ensure_schema(con)
+    number_reuse.ensure_schema(con)
     con.execute(SCHEMA_DDL)
 
 
@@ -63,15 +66,18 @@ def plan_periods(
     ensure_schema(con)
     periods = tuple(sorted(set(periods)))
     con.execute("DELETE FROM posting_plan WHERE destination = ? AND period IN (SELECT unnest(?))", [destination, list(periods)])
+    number_reuse.remember_versions(con, periods)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     con.execute(
         """
         INSERT INTO posting_plan
         WITH joined AS (
             SELECT d.*, l.state, l.content_hash AS posted_hash, l.dest_id, coalesce(l.generation, 0) AS generation,
-                   l.last_error, l.last_error_code, l.failed_hash, l.last_posted_at, l.sending_action, l.reverted_hash
+                   l.last_error, l.last_error_code, l.failed_hash, l.last_posted_at, l.sending_action, l.reverted_hash,
+                   {reuse_columns}
             FROM accounting_documents d
             LEFT JOIN ledger_postings l ON l.destination = $destination AND l.doc_key = d.doc_key
+            {reuse_joins}
             WHERE d.period IN (SELECT unnest($periods))
               AND d.doc_key NOT IN (SELECT doc_key FROM cancelled_documents)
         ), decided AS (
@@ -80,6 +86,9 @@ def plan_periods(
                     -- A revert is the bookkeeper's decision: never undone silently by a nightly run (see revert.py).
                     WHEN state = 'reverting' THEN 'skip'
                     WHEN state = 'reverted' AND reverted_hash = content_hash THEN 'skip'
+                    -- another customer or period under a posted number: a person decides (number_reuse.py)
+                    WHEN reused AND decision = 'reject' THEN 'skip'
+                    WHEN reused AND decision IS NULL THEN 'hold'
                     WHEN $closed IS NOT NULL AND txn_date <= $closed AND coalesce(state, '') <> 'posted' THEN 'hold'
                     WHEN $closed IS NOT NULL AND txn_date <= $closed AND posted_hash IS DISTINCT FROM content_hash THEN 'hold'
                     WHEN state IS NULL THEN 'create'
@@ -100,6 +109,9 @@ def plan_periods(
         )
         SELECT period, $destination, doc_key, doc_type, doc_number, customer_key, total, txn_date, action,
             CASE
+                WHEN action = 'hold' AND reused THEN {hold_reason}
+                WHEN action = 'skip' AND reused THEN {rejected_reason}
+                WHEN action = 'update' AND reused THEN {released_reason}
                 WHEN action = 'hold' THEN 'dated ' || strftime(txn_date, '%m/%d/%Y') || ', on or before the closed date '
                      || strftime(CAST($closed AS DATE), '%m/%d/%Y') || '; posts when the period reopens'
                 WHEN state = 'reverting' THEN 'a revert of it was interrupted; the next `bridge revert` (or revert_job) finishes '
@@ -120,9 +132,15 @@ def plan_periods(
                 ELSE 'retry'
             END,
             content_hash, posted_hash, state, dest_id, generation,
-            {rid}, $now
+            {rid}, $now,
+            CASE WHEN action = 'hold' AND reused THEN '{reused_code}' WHEN action = 'hold' THEN 'period_closed' END
         FROM decided
-        """.replace("{rid}", ledger.request_id_sql("$destination", "doc_key", "content_hash", "generation")),
+        """.replace("{rid}", ledger.request_id_sql("$destination", "doc_key", "content_hash", "generation"))
+           .replace("{reuse_columns}", number_reuse.PLAN_COLUMNS).replace("{reuse_joins}", number_reuse.PLAN_JOINS)
+           .replace("{hold_reason}", number_reuse.HOLD_REASON_SQL)
+           .replace("{rejected_reason}", number_reuse.REJECTED_REASON_SQL)
+           .replace("{released_reason}", number_reuse.RELEASED_REASON_SQL)
+           .replace("{reused_code}", number_reuse.REASON_CODE),
         {"destination": destination, "periods": list(periods), "closed": closed_through, "now": now,
          "needs_person": list(ledger.NEEDS_A_PERSON)},
     )
@@ -169,7 +187,7 @@ def _plan_cancelled(con: duckdb.DuckDBPyConnection, destination: str, periods: S
                 ELSE 'void: ' || reason
             END,
             'void:' || content_hash, posted_hash, state, dest_id, generation,
-            {rid}, $now
+            {rid}, $now, CASE WHEN action = 'hold' THEN 'period_closed' END
         FROM decided
         """.replace("{rid}", ledger.request_id_sql("$destination", "doc_key", "'void:' || content_hash", "generation")),
         {"destination": destination, "periods": list(periods), "closed": closed_through, "now": now,

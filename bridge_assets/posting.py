@@ -199,14 +199,14 @@ def execute_plan(db: Database, destination: Destination, periods: Sequence[str],
                 [name, period],
             ).fetchall()[0][0]
             held = con.execute(
-                "SELECT doc_key, doc_type, doc_number, content_hash, reason FROM posting_plan "
-                "WHERE destination = ? AND period = ? AND action = 'hold'", [name, period],
+                "SELECT doc_key, doc_type, doc_number, content_hash, reason, coalesce(hold_code, 'period_closed') "
+                "FROM posting_plan WHERE destination = ? AND period = ? AND action = 'hold'", [name, period],
             ).fetchall()
         if held:
             with db.transaction() as con:
                 report.held += ledger.mark_held(con, name, run_id, [
-                    (ledger.Sending(key, period, doc_type, number, digest, Action.CREATE, ""), reason)
-                    for key, doc_type, number, digest, reason in held])
+                    (ledger.Sending(key, period, doc_type, number, digest, Action.CREATE, ""), reason, code)
+                    for key, doc_type, number, digest, reason, code in held])
         voids = _planned_voids(db, name, period)
         if not planned and not voids:
             continue

@@ -200,7 +200,13 @@ def _ledger_alert(subject: str, destination: str, period: str, state: str, new: 
     source = _sources(new)
     others = in_state - len(new)
     besides = f" ({others} more already reported are still {state})" if others else ""
-    if state == "held":
+    if state == "held" and all(d.error_code == "number_reused" for d in new):
+        what = f"{len(new)} document(s) held for {destination}: a posted number now carries another customer or period"
+        detail = (f"Applying the newest {source} data would rewrite what the books hold{besides}; each line names "
+                  "both versions.")
+        advice = ("A person decides, once per version: `bridge held release <doc_key>` applies the new version, "
+                  "`bridge held reject <doc_key>` keeps the posted one (in the UI: the held_document_decision job).")
+    elif state == "held":
         what = f"{len(new)} document(s) held for {destination}: its books are closed for their dates"
         detail = (f"{destination} refuses documents dated on or before its book-close date, so these wait in the "
                   f"credit queue{besides}.")

@@ -1,4 +1,6 @@
-"""The credit queue: documents held because the books are closed for their date, and when to replay them."""
+"""The credit queue: documents held because the books are closed for their date, and when to replay them.
+
+It also lists documents held for a person (number reused, see number_reuse.py); those are never replayed."""
 
 from __future__ import annotations
 
@@ -29,7 +31,9 @@ def held_periods(con: duckdb.DuckDBPyConnection) -> list[HeldPeriod]:
     rows = con.execute(
         """SELECT l.destination, l.period, count(*), min(d.txn_date), max(d.txn_date)
            FROM ledger_postings l JOIN accounting_documents d USING (doc_key)
-           WHERE l.state = 'held' GROUP BY ALL ORDER BY ALL"""
+           -- a document held because its number was reused waits for a person, not for the books to reopen
+           WHERE l.state = 'held' AND coalesce(l.last_error_code, '') <> 'number_reused'
+           GROUP BY ALL ORDER BY ALL"""
     ).fetchall()
     return [HeldPeriod(*r) for r in rows]
 

@@ -49,7 +49,7 @@ from typing import Any, Iterable, Sequence
 import duckdb
 import pandas as pd
 
-from bridge_assets import cancellations, ledger, mapping, mirror
+from bridge_assets import cancellations, ledger, mapping, mirror, number_reuse
 from bridge_assets.destinations.qbo_payloads import (
     ENTITY_BY_DOC_TYPE,
     decimal,
@@ -425,7 +425,7 @@ def _differ(compared: Compared):
 
 
 def _source_vs_ledger(s: _Source | None, p: _Posting | None, compared: Compared,
-                      cancelled: str | None = None) -> Difference | None:
+                      cancelled: str | None = None, kept: bool = False) -> Difference | None:
     diff = _differ(compared)
     label = _label(compared.doc_type, compared.doc_number)
     if cancelled is not None and p is not None:
@@ -446,6 +446,10 @@ def _source_vs_ledger(s: _Source | None, p: _Posting | None, compared: Compared,
         return diff("reverted", f"{label} was reverted on purpose in the bridge; it is not posted again until "
                                 f"released (`bridge revert --release --doc {p.doc_key}`), or until it changes in the "
                                 f"source", "reverted on purpose, not released")
+    if kept and p is not None and p.state == "posted":
+        return diff("by_hand", f"{label}: a person kept the version the books hold and refused the source's newer "
+                               f"content (its number was reused for another customer or period); if that document is "
+                               f"real, enter it by hand under another number", "kept as posted by a person")
     if s is not None and p is not None and p.state == "failed" and p.last_error_code in ledger.NEEDS_A_PERSON:
         return diff("by_hand", f"{label} cannot be sent to this destination; enter it by hand: "
                                f"{p.last_error or p.last_error_code}", f"to enter by hand ({p.last_error_code})")
@@ -565,6 +569,7 @@ def reconcile_period(con: duckdb.DuckDBPyConnection, period: str, destination: s
         books = _books(con, realm_id, period, ids)
 
     cancelled = _cancelled(con, [k for k in postings if k not in sources])
+    kept = number_reuse.kept_posted(con, destination, list(postings))
     for key in sorted(set(sources) | set(postings)):
         s, p = sources.get(key), postings.get(key)
         doc_type = s.doc_type if s else p.doc_type
@@ -583,7 +588,7 @@ def reconcile_period(con: duckdb.DuckDBPyConnection, period: str, destination: s
         compared = Compared(doc_type, key, s.doc_number if s else p.doc_number, customer,
                             s.total if s else None, ledger_amount, in_books)
         result.documents.append(compared)
-        found = _source_vs_ledger(s, p, compared, cancelled.get(key))
+        found = _source_vs_ledger(s, p, compared, cancelled.get(key), s is not None and (key, s.content_hash) in kept)
         if found is not None:
             result.differences.append(found)
         if reads_back_now and p is not None:

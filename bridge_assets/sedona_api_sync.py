@@ -53,6 +53,7 @@ DEFAULT_FULL_PULL_AFTER = dt.timedelta(hours=20)
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     sedona_api.ensure_schema(con)
     con.execute(SCHEMA_DDL)
+    con.execute(sedona_api_rows.STATEMENTS_DDL)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +90,7 @@ def pull_period(db: Database, client: SedonaApiClient, period: str, *, run_id: s
         save_watermark(con, watermark)
         converted = sedona_api_rows.rows_for_period(con, period)
         loaded = sedona_api_rows.load_rows(con, period, converted.rows)
+        sedona_api_rows.record_statement(con, period, loaded, full=full)
         con.execute(f"DELETE FROM {UNCONVERTIBLE_TABLE} WHERE period = ?", [period])
         for item in converted.skipped:
             con.execute(f"INSERT INTO {UNCONVERTIBLE_TABLE} VALUES (?, ?, ?, ?, ?)",

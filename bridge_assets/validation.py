@@ -74,7 +74,7 @@ def schema_valid(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> Chec
         con,
         """SELECT doc_key, CAST(line_no AS BIGINT) AS line_no, kind, item_code, CAST(amount * 100 AS BIGINT) AS amount_cents,
                   CAST(tax_amount * 100 AS BIGINT) AS tax_amount_cents,
-                  CAST(round(qty * unit_price, 2) * 100 AS BIGINT) AS qty_x_price_cents
+                  CAST(round(CAST(qty AS DECIMAL(38,4)) * unit_price, 2) * 100 AS BIGINT) AS qty_x_price_cents
            FROM accounting_document_lines WHERE period IN (SELECT unnest($p))""",
         {"p": list(periods)},
     )

@@ -119,6 +119,9 @@ def decide(con: duckdb.DuckDBPyConnection, periods: Sequence[str], books_destina
         elif state == "failed":
             item = Writeback(invoice_id, period, doc_key, doc_number, FAILED, None,
                              f"{books_destination} refused it: {last_error or last_code or 'no reason given'}", digest)
+        elif state == "held" and last_code == "number_reused":
+            item = Writeback(invoice_id, period, doc_key, doc_number, NOTED, None,
+                             f"waiting for a person in accounting: {last_error}", digest)
         elif state == "held":
             item = Writeback(invoice_id, period, doc_key, doc_number, NOTED, None,
                              f"waiting: {last_error or 'the books are closed for its date'}. It stays pending and is "

@@ -204,7 +204,8 @@ def quickbooks_postings(context: dg.AssetExecutionContext, bridge: BridgeResourc
 def credit_queue(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Documents held because their date is in a closed accounting period, per destination, with the
     reason. They are not lost: when the books reopen (the close date moves before their date), the
-    replay sensor requests one run that posts them."""
+    replay sensor requests one run that posts them. Documents held because their number was reused for
+    another customer or period are listed too; they wait for a person (`bridge held`, held_document_decision)."""
     periods = _periods(context)
     db = Database(duckdb.database)
     with db.connect() as con:

@@ -39,6 +39,16 @@ FILE_NAME_PREFIX = "sedonaapi:"
 NULL_DATE_TEXT = "12/30/1899"
 LINES_TABLE = "sedona_export_lines"
 FILES_TABLE = "export_files"
+# Every pull states the period's rows as SedonaAPI gave them at that moment (`seq` from the files' sequence,
+# so it orders against export files). A full pull is a complete statement of its period: a document it
+# does not contain, received last before it, was deleted in SedonaOffice (see mapping.standing_sql).
+STATEMENTS_TABLE = "sedona_api_statements"
+STATEMENTS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {STATEMENTS_TABLE} (
+    period VARCHAR NOT NULL, file_sha256 VARCHAR NOT NULL, seq BIGINT NOT NULL, full_pull BOOLEAN NOT NULL,
+    stated_at TIMESTAMP NOT NULL
+);
+"""
 
 # Export column -> its source in the API. A credit's rows come from CustomerCredit and its Items.
 SOURCE_OF_COLUMN: dict[str, str] = {
@@ -282,3 +292,14 @@ def load_rows(con: duckdb.DuckDBPyConnection, period: str, rows: list[dict[str, 
          ",".join(periods)],
     )
     return LoadedRows(file_name, sha, len(rows), periods, False)
+
+
+def record_statement(con: duckdb.DuckDBPyConnection, period: str, loaded: LoadedRows, *, full: bool,
+                     stated_at: dt.datetime | None = None) -> int:
+    """The pull that produced `loaded` says, now, that these are the period's rows (a load identical to an
+    earlier one is stated again, so the newest statement is what counts). Returns the statement's seq."""
+    con.execute(STATEMENTS_DDL)
+    seq = con.execute("SELECT nextval('export_file_seq')").fetchone()[0]
+    now = stated_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    con.execute(f"INSERT INTO {STATEMENTS_TABLE} VALUES (?, ?, ?, ?, ?)", [period, loaded.file_sha256, seq, full, now])
+    return seq
