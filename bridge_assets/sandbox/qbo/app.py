@@ -13,11 +13,11 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from bridge_assets.sandbox.qbo import company
+from bridge_assets.sandbox.kit.faults import FaultInjector
+from bridge_assets.sandbox.kit.limits import RateLimiter
+from bridge_assets.sandbox.qbo import company, faults, limits
 from bridge_assets.sandbox.qbo.admin import Admin
 from bridge_assets.sandbox.qbo.api import CompanyApi
-from bridge_assets.sandbox.qbo.faults import DroppedResponseGateway, FaultInjector
-from bridge_assets.sandbox.qbo.limits import Throttle
 from bridge_assets.sandbox.qbo.oauth import AUTHORIZE_PATH, REVOKE_PATH, TOKEN_PATH, OAuthServer
 from bridge_assets.sandbox.qbo.settings import EmulatorSettings
 from bridge_assets.sandbox.qbo.store import Store
@@ -31,7 +31,7 @@ class Emulator:
     settings: EmulatorSettings
     store: Store
     oauth: OAuthServer
-    throttle: Throttle
+    throttle: RateLimiter
     faults: FaultInjector
 
 
@@ -39,7 +39,7 @@ class QboEmulatorApp(Starlette):
     def __init__(self, emulator: Emulator, routes: list) -> None:
         super().__init__(routes=routes)
         self.state.emulator = emulator
-        self._gateway = DroppedResponseGateway(super().__call__, emulator.settings)
+        self._gateway = faults.gateway(super().__call__, emulator.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._gateway(scope, receive, send)
@@ -53,7 +53,7 @@ def create_app(state_path: str | Path, *, settings: EmulatorSettings | None = No
         company.ensure_company(store, settings, realm_id)
 
     oauth = OAuthServer(store, settings, ensure_company=ensure_company)
-    emulator = Emulator(settings, store, oauth, Throttle(settings), FaultInjector(settings))
+    emulator = Emulator(settings, store, oauth, limits.throttle(settings), faults.fault_injector(settings))
     if settings.create_default_company:
         ensure_company(settings.default_realm_id)
 

@@ -15,10 +15,10 @@ import dataclasses
 from decimal import Decimal
 from typing import Any, Mapping
 
-from bridge_assets.sandbox.cli_support import settings_from_mapping
+from bridge_assets.sandbox.kit.cli import settings_from_mapping
+from bridge_assets.sandbox.kit.faults import DROP_MODES
 
 REFRESH_TOKEN_ROTATION_POLICIES = ("always", "daily", "never")
-DROP_MODES = ("reset", "502", "timeout")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +43,8 @@ class EmulatorSettings:
     # "never": the refresh token value never changes.
     refresh_token_rotation: str = "always"
     refresh_token_rotation_period_s: int = 24 * 3600
+    # How long a superseded refresh token still refreshes (a lost answer forgiven). Intuit: not at all.
+    refresh_token_grace_s: float = 0
     clients: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: {"bridge-sandbox-client": "bridge-sandbox-secret"}
     )

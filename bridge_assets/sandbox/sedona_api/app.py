@@ -10,7 +10,8 @@ from starlette.applications import Starlette
 from bridge_assets.sandbox.sedona_api.admin import Admin
 from bridge_assets.sandbox.sedona_api.api import TenantApi
 from bridge_assets.sandbox.sedona_api.auth import Authenticator
-from bridge_assets.sandbox.sedona_api.faults import FaultInjector
+from bridge_assets.sandbox.kit.faults import FaultInjector
+from bridge_assets.sandbox.sedona_api.faults import fault_injector
 from bridge_assets.sandbox.sedona_api.settings import EmulatorSettings
 from bridge_assets.sandbox.sedona_api.store import Store
 
@@ -28,7 +29,7 @@ class Emulator:
 def create_app(state_path: str | Path, settings: EmulatorSettings | None = None) -> Starlette:
     settings = settings or EmulatorSettings()
     store = Store(state_path)
-    emulator = Emulator(settings, store, Authenticator(store, settings), FaultInjector(settings.faults))
+    emulator = Emulator(settings, store, Authenticator(store, settings), fault_injector(settings))
     admin = Admin(store, settings, emulator.faults)
     api = TenantApi(store, settings, emulator.auth, emulator.faults)
     app = Starlette(routes=[*admin.routes(), *api.routes()])

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from bridge_assets.sandbox.cli_support import settings_from_mapping
+from bridge_assets.sandbox.kit.cli import settings_from_mapping
 
 AUTH_SCHEMES = ("token", "basic", "api_key")
 PAGING_STYLES = ("page", "skip")

@@ -21,7 +21,7 @@ from typing import Any
 
 from bridge_assets.sandbox.sedona_api import wire
 from bridge_assets.sandbox.sedona_api.models import Model
-from bridge_assets.sandbox.sqlite_state import SqliteState
+from bridge_assets.sandbox.kit.state import SqliteState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -222,16 +222,6 @@ class Store(SqliteState):
     def expire_tokens(self) -> int:
         now = time.time()
         return self.execute("UPDATE tokens SET expires_at = ? WHERE expires_at > ?", (now - 1, now)).rowcount
-
-    # --- journal ---------------------------------------------------------------------------------
-
-    def journal_append(self, method: str, path: str, query: str, status: int, outcome: str,
-                       ordinal: int | None) -> None:
-        self.execute("INSERT INTO journal (at, method, path, query, status, outcome, ordinal) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (time.time(), method, path, query, status, outcome, ordinal))
-
-    def journal(self) -> list[dict[str, Any]]:
-        return [dict(row) for row in self.fetchall("SELECT * FROM journal ORDER BY seq")]
 
     # --- reset -----------------------------------------------------------------------------------
 

@@ -45,8 +45,8 @@ Admin (no auth, no faults, not journaled; plain JSON)                           
     GET  /_emulator/journal?since=seq            every API request: method, path, query, status,
                                                  outcome (processed|refused|unauthorized|injected|error), principal
 
-Unconfirmed behaviour is configurable in one place each: wire field names in
-`sources/servicetrade_mapping.ServiceTradeFieldMap` (overridable by `EmulatorSettings.field_map`),
+Unconfirmed behaviour is configurable in one place each: wire field names in the emulator's own
+`fields.WireFields` (overridable by `EmulatorSettings.field_map`; the bridge's map is not imported),
 status transitions in `statuses.py` (+ `extra_transitions`/`removed_transitions`), everything else
 (session cap, lifetimes, limit handling, line tax, items in lists) in `settings.py`.
 """

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from bridge_assets.sandbox.servicetrade import records, wire
 from bridge_assets.sandbox.servicetrade.auth import SESSION_COOKIE, Auth, Principal
-from bridge_assets.sandbox.servicetrade.faults import FaultInjector, injected_response
+from bridge_assets.sandbox.kit.faults import FaultInjector
 from bridge_assets.sandbox.servicetrade.settings import EmulatorSettings
 from bridge_assets.sandbox.servicetrade.statuses import STATUSES
 from bridge_assets.sandbox.servicetrade.store import Store
@@ -85,11 +85,11 @@ class ServiceTradeApi:
 
     async def serve(self, request: Request, handler: Handler, *, authenticated: bool) -> Response:
         method, path = request.method, request.url.path
-        decision = self.faults.decide(method, path)
-        if decision.delay_s:
-            await asyncio.sleep(decision.delay_s)
+        decision = self.faults.decide(method=method, path=path)
+        if decision.latency_s:
+            await asyncio.sleep(decision.latency_s)
         if decision.status:
-            return self._answer(request, injected_response(decision.status), "injected", "")
+            return self._answer(request, self.faults.rules.response(decision.status), "injected", "")
         # Read the body now: a handler must not suspend inside its transaction, or another request on
         # the same event loop (and thread, so the same re-entrant lock) would join that transaction.
         await request.body()
@@ -114,7 +114,7 @@ class ServiceTradeApi:
 
     def _answer(self, request: Request, response: Response, outcome: str, principal: str) -> Response:
         self.store.journal_append(request.method, request.url.path, request.url.query, response.status_code,
-                                  outcome, principal)
+                                  outcome, principal=principal)
         return response
 
     # --- auth --------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from starlette.applications import Starlette
 from bridge_assets.sandbox.servicetrade.admin import Admin
 from bridge_assets.sandbox.servicetrade.api import ServiceTradeApi
 from bridge_assets.sandbox.servicetrade.auth import Auth
-from bridge_assets.sandbox.servicetrade.faults import FaultInjector
+from bridge_assets.sandbox.kit.faults import FaultInjector
+from bridge_assets.sandbox.servicetrade.faults import fault_injector
 from bridge_assets.sandbox.servicetrade.settings import EmulatorSettings
 from bridge_assets.sandbox.servicetrade.store import Store
 
@@ -29,7 +30,7 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
     settings = settings or EmulatorSettings()
     store = Store(state_path)
     auth = Auth(store, settings)
-    faults = FaultInjector(dict(settings.faults))
+    faults = fault_injector(dict(settings.faults))
     emulator = Emulator(settings, store, auth, faults)
     admin = Admin(store, settings, auth, faults)
     api = ServiceTradeApi(store, settings, auth, faults)

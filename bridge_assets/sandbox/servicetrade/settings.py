@@ -12,9 +12,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from bridge_assets.sandbox.cli_support import settings_from_mapping
+from bridge_assets.sandbox.kit.cli import settings_from_mapping
 from bridge_assets.sandbox.servicetrade.statuses import STATUSES, TransitionTable
-from bridge_assets.sources.servicetrade_mapping import ServiceTradeFieldMap
+from bridge_assets.sandbox.servicetrade.fields import WireFields
 
 LIMIT_POLICIES = ("cap", "refuse")
 
@@ -39,6 +39,8 @@ class EmulatorSettings:
     refresh_token_lifetime_s: float = 30 * 24 * 3600
     # Whether a refresh_token grant returns a new refresh token and retires the old one.
     rotate_refresh_tokens: bool = True
+    # How long a rotated refresh token still refreshes (a lost answer forgiven); unconfirmed, so none.
+    refresh_token_grace_s: float = 0
 
     # GET /api/invoice paging: default and maximum `limit` are 2000 (facts). What happens above the
     # maximum is not documented: "cap" answers with at most `max_limit` records per page (and pages
@@ -56,7 +58,7 @@ class EmulatorSettings:
     extra_transitions: tuple[tuple[str, str], ...] = ()
     removed_transitions: tuple[tuple[str, str], ...] = ()
 
-    # Overrides of the wire names in `ServiceTradeFieldMap` (sources/servicetrade_mapping.py).
+    # Overrides of the wire names in `WireFields` (fields.py), e.g. {"item_code": "itemName"}.
     field_map: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     # Initial fault plan (same keys as POST /_emulator/faults).
@@ -77,14 +79,14 @@ class EmulatorSettings:
                 if len(pair) != 2 or any(status not in STATUSES for status in pair):
                     raise ValueError(f"{name}: {list(pair)} is not a [from, to] pair of statuses {STATUSES}")
             object.__setattr__(self, name, pairs)
-        ServiceTradeFieldMap.from_mapping(self.field_map)  # fail early on a typo
+        WireFields.from_mapping(self.field_map)  # fail early on a typo
 
     def real_seconds(self, emulated_seconds: float) -> float:
         return emulated_seconds / self.time_scale
 
     @property
-    def fields(self) -> ServiceTradeFieldMap:
-        return ServiceTradeFieldMap.from_mapping(self.field_map)
+    def fields(self) -> WireFields:
+        return WireFields.from_mapping(self.field_map)
 
     @property
     def transitions(self) -> TransitionTable:

@@ -3,7 +3,7 @@
 The command line is the contract with `serving.spawn_module`: it passes `--host`, `--port`,
 `--state` and `--settings-json`, and reads back the first stdout line,
 `<Name> emulator listening on http://HOST:PORT`. Options beyond those (`--seed`, `--time-scale`,
-...) stay in the emulator's own `__main__.py`.
+...) are the emulator's `EmulatorKind.options` (emulator.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from bridge_assets.sandbox.serving import base_url_of, bind_loopback
+from bridge_assets.sandbox.kit.serving import base_url_of, bind_loopback
 
 S = TypeVar("S")
 
