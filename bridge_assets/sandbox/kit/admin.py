@@ -13,6 +13,8 @@ Common to every emulator (`AdminPanel.routes` adds the emulator's own after them
                                       names the scope in the body (`fault_scope`, e.g. "realmId")
     DELETE /_emulator/faults[?<scope>=]
     GET    /_emulator/journal[?since=seq]   every API request, for emulators with one journal
+    POST   /_emulator/clients         {"client_id", "client_secret"}: register an OAuth app (emulators
+                                      with an OAuth provider)
 
 Every endpoint answers a refusal (`AdminError`, with its status) or a malformed body or parameter
 (ValueError, TypeError, KeyError: 400, named by type) as `{"error": "..."}`, never a bare 500.
@@ -29,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bridge_assets.sandbox.kit.faults import FaultInjector
+from bridge_assets.sandbox.kit.oauth import OAuthProvider
 from bridge_assets.sandbox.kit.serving import ADMIN_PREFIX
 from bridge_assets.sandbox.kit.state import SqliteState
 
@@ -56,6 +59,7 @@ class AdminPanel:
     fault_scope: str | None = None              # body key / query parameter naming a fault scope
     journal: bool = True                        # mount GET /journal (QBO's journal is per company)
     refusals: tuple[type[Exception], ...] = ()  # exceptions that answer themselves (`.response()`)
+    oauth: OAuthProvider | None = None          # mount POST /clients
 
     def routes(self, own: Sequence[OwnRoute] = ()) -> list[BaseRoute]:
         common: list[OwnRoute] = [
@@ -68,6 +72,8 @@ class AdminPanel:
         ]
         if self.journal:
             common.append(("/journal", self._journal, ["GET"]))
+        if self.oauth is not None:
+            common.append(("/clients", self._register_client, ["POST"]))
         return [Route(ADMIN_PREFIX + path, self.guard(endpoint), methods=methods)
                 for path, endpoint, methods in [*common, *own]]
 
@@ -122,3 +128,10 @@ class AdminPanel:
     async def _journal(self, request: Request) -> Response:
         since = int(request.query_params.get("since") or 0)
         return self.respond({"journal": self.store.journal_rows(since=since)}, 200)
+
+    async def _register_client(self, request: Request) -> Response:
+        body = await self.body(request)
+        if not body.get("client_id") or not body.get("client_secret"):
+            raise AdminError("client_id and client_secret are required")
+        self.oauth.register_client(str(body["client_id"]), str(body["client_secret"]))
+        return self.respond({"client_id": body["client_id"]}, 200)

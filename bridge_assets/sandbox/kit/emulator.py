@@ -24,8 +24,41 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bridge_assets.sandbox.kit import cli, serving
+from bridge_assets.sandbox.kit.faults import FaultInjector
+from bridge_assets.sandbox.kit.limits import RateLimiter
+from bridge_assets.sandbox.kit.state import SqliteState
+
+
+@dataclasses.dataclass
+class Parts:
+    """The parts of one running emulator, reachable as `app.state.emulator` (for tests and tools)."""
+
+    settings: Any
+    store: SqliteState
+    faults: FaultInjector
+    auth: Any = None                    # who may call: the emulator's authenticator or OAuth provider
+    throttle: RateLimiter | None = None
+
+
+class EmulatorApp(Starlette):
+    """The emulator as one ASGI app: its routes, its parts as `state.emulator`, and optionally an
+    `outermost` layer around Starlette itself (QuickBooks' dropped-response gateway must sit outside
+    Starlette's own error middleware, because it needs the server's raw `send` to abort the connection)."""
+
+    def __init__(self, parts: Parts, routes: list, outermost: Callable[[ASGIApp], ASGIApp] | None = None) -> None:
+        super().__init__(routes=routes)
+        self.state.emulator = parts
+        self._outermost = outermost(super().__call__) if outermost else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._outermost is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self._outermost(scope, receive, send)
 
 
 @dataclasses.dataclass
@@ -36,6 +69,17 @@ class EmulatorHandle:
     state_path: Path
     settings: Any
     admin: serving.AdminHttpClient
+
+
+def spawned_type(handle: type) -> type:
+    """`handle` for an emulator in its own process: `process` and `log_path` added, and `alive`,
+    `kill` (the crash a restart test plays) and `stop` from `serving.ChildProcessControl`."""
+    spawned = dataclasses.make_dataclass(
+        "SpawnedEmulator", [("process", subprocess.Popen | None, dataclasses.field(default=None)),
+                            ("log_path", Path | None, dataclasses.field(default=None))],
+        bases=(handle, serving.ChildProcessControl))
+    spawned.__module__ = handle.__module__
+    return spawned
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +121,7 @@ class EmulatorKind:
     settings_type: type                         # a dataclass with from_mapping / to_mapping
     admin_client: type[serving.AdminHttpClient]
     handle: type                                # an EmulatorHandle subclass
-    spawned: type                               # the same, with ChildProcessControl and process/log_path
+    spawned: type                               # spawned_type(handle)
     options: tuple[Option, ...] = ()
     overrides: tuple[str, ...] = ()             # options that override a setting of the same name
     prepare: Callable[[Any, argparse.Namespace, Any], None] | None = None  # (app, args, settings), e.g. seed

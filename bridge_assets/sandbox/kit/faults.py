@@ -37,6 +37,8 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bridge_assets.sandbox.kit.settings import refuse_unknown
+
 ALL = "*"
 DROP_MODES = ("reset", "502", "timeout")
 DROP_SCOPE_KEY = "sandbox.fault"  # scope[...]["drop"] = mode: the handler asks for its answer to be lost
@@ -89,9 +91,7 @@ class FaultRules:
     defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # FaultPlan names
 
     def plan(self, values: Mapping[str, Any]) -> FaultPlan:
-        unknown = sorted(set(values) - set(self.keys))
-        if unknown:
-            raise ValueError(f"unknown fault settings {unknown}; known: {sorted(self.keys)}")
+        refuse_unknown(values, self.keys, "fault settings")
         fields = {self.renamed.get(key, key): (list(value) if isinstance(value, (list, tuple)) else value)
                   for key, value in values.items()}
         plan = FaultPlan(**{**self.defaults, **fields})

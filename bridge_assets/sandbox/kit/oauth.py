@@ -185,7 +185,8 @@ class OAuthProvider:
 
     def register_client(self, client_id: str, client_secret: str) -> None:
         self.store.execute("INSERT INTO oauth_clients (client_id, client_secret) VALUES (?, ?) ON CONFLICT "
-                           "(client_id) DO UPDATE SET client_secret = excluded.client_secret", (client_id, client_secret))
+                           "(client_id) DO UPDATE SET client_secret = excluded.client_secret",
+                           (client_id, client_secret))
 
     def default_client_id(self) -> str:
         return next(iter(self.clients), "bridge-sandbox-client")
@@ -232,8 +233,8 @@ class OAuthProvider:
         """A fresh grant and token pair, as if the user had just connected the app."""
         with self.store.transaction():
             grant_id = secrets.token_hex(8)
-            self.store.execute("INSERT INTO oauth_grants (grant_id, client_id, subject, created_at) VALUES (?, ?, ?, ?)",
-                               (grant_id, client_id, subject, time.time()))
+            self.store.execute("INSERT INTO oauth_grants (grant_id, client_id, subject, created_at) "
+                               "VALUES (?, ?, ?, ?)", (grant_id, client_id, subject, time.time()))
             return self._issue(grant_id, client_id, subject, None)
 
     def _issue(self, grant_id: str, client_id: str, subject: str, refresh_token: str | None) -> dict[str, Any]:
@@ -293,8 +294,9 @@ class OAuthProvider:
             return self._issue(*grant, token)
 
     def _within_grace(self, row: Any, grant: tuple[str, str, str], now: float) -> dict[str, Any]:
-        """A rotated refresh token presented again: its successor once more, if still within the grace window."""
-        if row["revoked_reason"] != "rotated" or now - row["revoked_at"] > self.policy.real_seconds(self.policy.grace_s):
+        """A rotated refresh token presented again: its successor once more, if within the grace window."""
+        grace = self.policy.real_seconds(self.policy.grace_s)
+        if row["revoked_reason"] != "rotated" or now - row["revoked_at"] > grace:
             raise self.fail("refresh_invalid")
         successor = self.store.fetchone("SELECT revoked_at, expires_at FROM oauth_tokens WHERE token = ?",
                                         (row["successor"],))
@@ -323,8 +325,8 @@ class OAuthProvider:
         """The grant behind a bearer token and whether it is valid now; None for a token never issued."""
         row = self.store.fetchone(
             "SELECT t.serial, t.expires_at, t.revoked_at, g.client_id, g.subject, g.grant_id, g.revoked "
-            "FROM oauth_tokens t JOIN oauth_grants g ON g.grant_id = t.grant_id WHERE t.token = ? AND t.kind = 'access'",
-            (token,))
+            "FROM oauth_tokens t JOIN oauth_grants g ON g.grant_id = t.grant_id "
+            "WHERE t.token = ? AND t.kind = 'access'", (token,))
         if row is None:
             return None
         state = ("revoked" if row["revoked"] or row["revoked_at"] is not None

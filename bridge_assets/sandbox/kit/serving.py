@@ -201,7 +201,7 @@ def spawn_module(module: str, *, name: str, state_path: Path, settings: Mapping[
             raise RuntimeError(f"the {name} emulator did not start; see {log_path}")
         drain_stdout(process)
         handle = make_handle(match.group(1), process, log_path)
-        wait_healthy(handle.admin.health, startup_timeout, (httpx.HTTPError, handle.admin.call_failed))
+        wait_healthy(handle.admin.health, startup_timeout, (httpx.HTTPError, AdminCallFailed))
     except BaseException:
         process.kill()
         process.wait()
@@ -244,16 +244,18 @@ class ChildProcessControl:
 
 # --- the /_emulator control panel: client side -------------------------------------------------------
 
+class AdminCallFailed(RuntimeError):
+    """An admin call answered anything but 200; the message has the method, path, status and answer."""
+
+
 class AdminHttpClient:
     """What every emulator's `AdminClient` shares: one HTTP client on `<base_url>/_emulator`.
 
     `_call(method, path, payload, params)` sends one request and returns the decoded answer; any
-    status but 200 raises `call_failed` (each emulator's own `AdminCallFailed`) with the answer's
-    text. How the payload goes out (`_request_body`) and how the answer is read (`_decode`) are the
-    emulators' own business and may be overridden.
+    status but 200 raises `AdminCallFailed` with the answer's text. How the payload goes out
+    (`_request_body`) and how the answer is read (`_decode`) are the emulators' own business and may
+    be overridden.
     """
-
-    call_failed: type[Exception] = RuntimeError
 
     def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
         self._http = httpx.Client(base_url=f"{base_url}{ADMIN_PREFIX}", timeout=timeout)
@@ -271,7 +273,7 @@ class AdminHttpClient:
     def _call(self, method: str, path: str, payload: Any = None, params: dict[str, Any] | None = None) -> Any:
         response = self._http.request(method, path, params=params, **self._request_body(payload))
         if response.status_code != 200:
-            raise self.call_failed(
+            raise AdminCallFailed(
                 f"{method} {ADMIN_PREFIX}{path} answered {response.status_code}: {response.text}")
         return self._decode(response)
 

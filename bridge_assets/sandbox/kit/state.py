@@ -17,6 +17,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# Every emulator's journal: one row per API request, as it was answered. `outcome` is the emulator's
+# word for what happened (processed, throttled, injected, unauthorized...); its own columns follow.
+JOURNAL_COLUMNS = ("seq INTEGER PRIMARY KEY AUTOINCREMENT", "at REAL NOT NULL", "method TEXT NOT NULL",
+                   "path TEXT NOT NULL", "query TEXT NOT NULL", "status INTEGER NOT NULL", "outcome TEXT NOT NULL")
+
+
+def journal_schema(*own_columns: str) -> str:
+    """CREATE TABLE journal: the kit's columns, then the emulator's own (SQL column definitions)."""
+    return "CREATE TABLE IF NOT EXISTS journal (\n    " + ",\n    ".join((*JOURNAL_COLUMNS, *own_columns)) + "\n);\n"
+
 
 class SqliteState:
     """All persistent state of one emulator. Thread-safe: one connection behind a re-entrant lock.

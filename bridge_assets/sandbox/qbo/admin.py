@@ -43,11 +43,10 @@ class Admin:
         self.panel = AdminPanel(
             store, _json, wire.loads, faults, health=lambda: {"companies": store.realm_ids()},
             settings_view=settings.to_mapping, reset=self.reset, fault_scope="realmId", journal=False,
-            refusals=(OAuthError,))
+            refusals=(OAuthError,), oauth=oauth)
 
     def routes(self) -> list[BaseRoute]:
         return self.panel.routes([
-            ("/clients", self.register_client, ["POST"]),
             ("/companies", self.list_companies, ["GET"]),
             ("/companies", self.create_company, ["POST"]),
             ("/companies/{realm_id}/config", self.configure_company, ["POST"]),
@@ -88,13 +87,6 @@ class Admin:
         return realm_id or "all"
 
     # --- endpoints -------------------------------------------------------------------------------
-
-    async def register_client(self, request: Request) -> Response:
-        body = await self._body(request)
-        if not body.get("client_id") or not body.get("client_secret"):
-            raise AdminError("client_id and client_secret are required")
-        self.oauth.register_client(str(body["client_id"]), str(body["client_secret"]))
-        return _json({"client_id": body["client_id"]})
 
     async def list_companies(self, request: Request) -> Response:
         return _json({"companies": [{"realmId": r, "config": self.store.company_config(r)}

@@ -12,24 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import subprocess
-from pathlib import Path
 from typing import Any
 
 from bridge_assets.sandbox.kit import emulator, serving
+from bridge_assets.sandbox.kit.serving import AdminCallFailed
 from bridge_assets.sandbox.qbo.app import create_app
 from bridge_assets.sandbox.qbo.oauth import AUTHORIZE_PATH, REVOKE_PATH, TOKEN_PATH
 from bridge_assets.sandbox.qbo.settings import EmulatorSettings
 
 
-class AdminCallFailed(RuntimeError):
-    pass
-
-
 class AdminClient(serving.AdminHttpClient):
     """The `/_emulator/...` endpoints as methods, for tests and for the bridge's sandbox set-up."""
-
-    call_failed = AdminCallFailed
 
     def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
         super().__init__(base_url, timeout=timeout)
@@ -114,10 +107,7 @@ class EmulatorHandle(emulator.EmulatorHandle):
         return f"{self.base_url}/v3/company/{realm_id}"
 
 
-@dataclasses.dataclass
-class SpawnedEmulator(EmulatorHandle, serving.ChildProcessControl):
-    process: subprocess.Popen | None = None
-    log_path: Path | None = None
+SpawnedEmulator = emulator.spawned_type(EmulatorHandle)
 
 
 KIND = emulator.EmulatorKind(

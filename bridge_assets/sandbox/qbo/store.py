@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from bridge_assets.sandbox.qbo import wire
-from bridge_assets.sandbox.kit.state import SqliteState
+from bridge_assets.sandbox.kit.state import SqliteState, journal_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS companies (
@@ -56,18 +56,10 @@ CREATE TABLE IF NOT EXISTS request_log (
     created_at REAL NOT NULL,
     PRIMARY KEY (realm_id, request_id)
 );
-CREATE TABLE IF NOT EXISTS journal (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    realm_id TEXT,
-    at REAL NOT NULL,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    query TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    request_id TEXT,
-    outcome TEXT NOT NULL              -- processed | replayed | throttled | injected | unauthorized | dropped
-);
 """
+# The journal (kit/state.py) with this emulator's own columns.
+# outcome: processed | replayed | throttled | injected | unauthorized | dropped:<mode>
+SCHEMA += journal_schema("realm_id TEXT", "request_id TEXT")
 
 
 @dataclasses.dataclass

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
-from bridge_assets.sandbox.kit.faults import FaultInjector
+from bridge_assets.sandbox.kit.emulator import Parts
 from bridge_assets.sandbox.kit.serving import ADMIN_PREFIX as PREFIX
 from bridge_assets.sandbox.sedona_api import wire
 from bridge_assets.sandbox.sedona_api.api import present, present_period
@@ -29,7 +29,6 @@ from bridge_assets.sandbox.sedona_api.models import (
     TICKET_STATUSES, Model, model_named,
 )
 from bridge_assets.sandbox.sedona_api.seed import SeedData, seed_from_book
-from bridge_assets.sandbox.sedona_api.settings import EmulatorSettings
 from bridge_assets.sandbox.sedona_api.store import Store
 
 
@@ -54,13 +53,11 @@ def load_seed(store: Store, seed: SeedData) -> dict[str, Any]:
 
 
 class Admin:
-    def __init__(self, store: Store, settings: EmulatorSettings, faults: FaultInjector) -> None:
-        self.store = store
-        self.settings = settings
-        self.faults = faults
+    def __init__(self, parts: Parts) -> None:
+        self.store, self.settings, self.faults = parts.store, parts.settings, parts.faults
         self.panel = AdminPanel(
-            store, _json, wire.loads, faults, settings_view=settings.public_mapping, reset=self.reset,
-            health=lambda: {"records": store.counts(), "book_seed": store.meta("book_seed")})
+            self.store, _json, wire.loads, self.faults, settings_view=self.settings.public_mapping, reset=self.reset,
+            health=lambda: {"records": self.store.counts(), "book_seed": self.store.meta("book_seed")})
 
     def routes(self) -> list[BaseRoute]:
         return self.panel.routes([

@@ -28,11 +28,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bridge_assets.sandbox.sedona_api import wire
-from bridge_assets.sandbox.sedona_api.auth import Authenticator
-from bridge_assets.sandbox.kit.faults import FaultInjector
+from bridge_assets.sandbox.kit.emulator import Parts
 from bridge_assets.sandbox.sedona_api.models import PERIOD_MODEL, Model, model_named
 from bridge_assets.sandbox.sedona_api.settings import EmulatorSettings
-from bridge_assets.sandbox.sedona_api.store import Store, StoredRecord
+from bridge_assets.sandbox.sedona_api.store import StoredRecord
 
 
 class ApiError(Exception):
@@ -62,11 +61,8 @@ def present_period(row: Any) -> dict[str, Any]:
 
 
 class TenantApi:
-    def __init__(self, store: Store, settings: EmulatorSettings, auth: Authenticator, faults: FaultInjector) -> None:
-        self.store = store
-        self.settings = settings
-        self.auth = auth
-        self.faults = faults
+    def __init__(self, parts: Parts) -> None:
+        self.store, self.settings, self.auth, self.faults = parts.store, parts.settings, parts.auth, parts.faults
 
     def routes(self) -> list[BaseRoute]:
         return [

@@ -10,25 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-from pathlib import Path
 from typing import Any
 
 from bridge_assets.sandbox.kit import emulator, serving
+from bridge_assets.sandbox.kit.serving import AdminCallFailed
 from bridge_assets.sandbox.sedona_api.admin import load_seed
 from bridge_assets.sandbox.sedona_api.app import create_app
 from bridge_assets.sandbox.sedona_api.seed import seed_from_book
 from bridge_assets.sandbox.sedona_api.settings import EmulatorSettings
 
 
-class AdminCallFailed(RuntimeError):
-    pass
-
-
 class AdminClient(serving.AdminHttpClient):
     """The `/_emulator/...` endpoints as methods, for tests and for the bridge's sandbox set-up."""
-
-    call_failed = AdminCallFailed
 
     def _request_body(self, payload: Any) -> dict[str, Any]:
         # Dates, Decimals and the like go out as their str() (a Book's values), not as an error.
@@ -117,10 +110,7 @@ class EmulatorHandle(emulator.EmulatorHandle):
         }
 
 
-@dataclasses.dataclass
-class SpawnedEmulator(EmulatorHandle, serving.ChildProcessControl):
-    process: subprocess.Popen | None = None
-    log_path: Path | None = None
+SpawnedEmulator = emulator.spawned_type(EmulatorHandle)
 
 
 def _seed_at_start(app: Any, args: Any, settings: EmulatorSettings) -> None:

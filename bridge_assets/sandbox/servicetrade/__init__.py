@@ -54,26 +54,7 @@ status transitions in `statuses.py` (+ `extra_transitions`/`removed_transitions`
 from bridge_assets.sandbox.servicetrade.app import create_app
 from bridge_assets.sandbox.servicetrade.seed import seed_from_book
 from bridge_assets.sandbox.servicetrade.server import (
-    AdminCallFailed,
-    AdminClient,
-    EmulatorHandle,
-    SpawnedEmulator,
-    run_emulator,
-    spawn_emulator,
+    AdminCallFailed, AdminClient, EmulatorHandle, SpawnedEmulator, run_emulator, spawn_emulator,
 )
 from bridge_assets.sandbox.servicetrade.settings import EmulatorSettings
 from bridge_assets.sandbox.servicetrade.statuses import DEFAULT_TRANSITIONS, STATUSES
-
-__all__ = [
-    "DEFAULT_TRANSITIONS",
-    "STATUSES",
-    "AdminCallFailed",
-    "AdminClient",
-    "EmulatorHandle",
-    "EmulatorSettings",
-    "SpawnedEmulator",
-    "create_app",
-    "run_emulator",
-    "seed_from_book",
-    "spawn_emulator",
-]

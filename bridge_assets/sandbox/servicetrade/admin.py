@@ -14,33 +14,27 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
-from bridge_assets.sandbox.kit.faults import FaultInjector
+from bridge_assets.sandbox.kit.emulator import Parts
 from bridge_assets.sandbox.servicetrade import records, wire
 from bridge_assets.sandbox.servicetrade.api import api_url
-from bridge_assets.sandbox.servicetrade.auth import Auth
 from bridge_assets.sandbox.servicetrade.seed import seed_from_book
-from bridge_assets.sandbox.servicetrade.settings import EmulatorSettings
-from bridge_assets.sandbox.servicetrade.store import Store, load_json
+from bridge_assets.sandbox.servicetrade.store import load_json
 
 def _json(payload: Any, status: int = 200) -> Response:
     return wire.json_response(payload, status)
 
 
 class Admin:
-    def __init__(self, store: Store, settings: EmulatorSettings, auth: Auth, faults: FaultInjector) -> None:
-        self.store = store
-        self.settings = settings
-        self.auth = auth
-        self.faults = faults
-        self.fields = settings.fields
-        self.panel = AdminPanel(store, _json, wire.loads, faults, health=self._health, settings_view=self._settings,
-                                reset=self.reset)
+    def __init__(self, parts: Parts) -> None:
+        self.store, self.settings, self.auth, self.faults = parts.store, parts.settings, parts.auth, parts.faults
+        self.fields = self.settings.fields
+        self.panel = AdminPanel(self.store, _json, wire.loads, self.faults, health=self._health,
+                                settings_view=self._settings, reset=self.reset, oauth=self.auth.oauth)
 
     def routes(self) -> list[BaseRoute]:
         return self.panel.routes([
             ("/seed", self.seed, ["POST"]),
             ("/users", self.register_user, ["POST"]),
-            ("/clients", self.register_client, ["POST"]),
             ("/oauth/tokens", self.mint_tokens, ["POST"]),
             ("/expire", self.expire, ["POST"]),
             ("/sessions", self.sessions, ["GET"]),
@@ -99,13 +93,6 @@ class Admin:
             raise AdminError("username and password are required")
         self.auth.register_user(str(body["username"]), str(body["password"]))
         return _json({"username": body["username"]})
-
-    async def register_client(self, request: Request) -> Response:
-        body = await self._body(request)
-        if not body.get("client_id") or not body.get("client_secret"):
-            raise AdminError("client_id and client_secret are required")
-        self.auth.register_client(str(body["client_id"]), str(body["client_secret"]))
-        return _json({"client_id": body["client_id"]})
 
     async def mint_tokens(self, request: Request) -> Response:
         body = await self._body(request)

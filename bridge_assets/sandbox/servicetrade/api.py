@@ -20,11 +20,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bridge_assets.sandbox.servicetrade import records, wire
-from bridge_assets.sandbox.servicetrade.auth import SESSION_COOKIE, Auth, Principal
-from bridge_assets.sandbox.kit.faults import FaultInjector
-from bridge_assets.sandbox.servicetrade.settings import EmulatorSettings
+from bridge_assets.sandbox.servicetrade.auth import SESSION_COOKIE, Principal
+from bridge_assets.sandbox.kit.emulator import Parts
 from bridge_assets.sandbox.servicetrade.statuses import STATUSES
-from bridge_assets.sandbox.servicetrade.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +51,9 @@ async def json_body(request: Request) -> Any:
 
 
 class ServiceTradeApi:
-    def __init__(self, store: Store, settings: EmulatorSettings, auth: Auth, faults: FaultInjector) -> None:
-        self.store = store
-        self.settings = settings
-        self.auth = auth
-        self.faults = faults
-        self.fields = settings.fields
-        self.transitions = settings.transitions
+    def __init__(self, parts: Parts) -> None:
+        self.store, self.settings, self.auth, self.faults = parts.store, parts.settings, parts.auth, parts.faults
+        self.fields, self.transitions = self.settings.fields, self.settings.transitions
 
     def routes(self) -> list[BaseRoute]:
         def route(path: str, handler: Handler, methods: list[str], *, authenticated: bool = True) -> Route:

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bridge_assets.sandbox.kit.settings import settings_from_mapping
+
 logger = logging.getLogger(__name__)
 
 
@@ -63,12 +65,7 @@ class WireFields:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> WireFields:
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown ServiceTrade field names {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return settings_from_mapping(cls, values, "ServiceTrade field names")
 
     def to_mapping(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

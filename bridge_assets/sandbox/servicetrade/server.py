@@ -12,27 +12,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bridge_assets.sandbox.kit import emulator, serving
+from bridge_assets.sandbox.kit.serving import AdminCallFailed
 from bridge_assets.sandbox.servicetrade.app import create_app
 from bridge_assets.sandbox.servicetrade.seed import seed_from_book
 from bridge_assets.sandbox.servicetrade.settings import EmulatorSettings
 
 
-class AdminCallFailed(RuntimeError):
-    pass
-
-
 class AdminClient(serving.AdminHttpClient):
     """The `/_emulator/...` endpoints as methods, for tests and for the bridge's sandbox set-up."""
-
-    call_failed = AdminCallFailed
 
     def _decode(self, response: httpx.Response) -> Any:
         return json.loads(response.content, parse_float=Decimal)  # money stays exact
@@ -118,10 +111,7 @@ class EmulatorHandle(emulator.EmulatorHandle):
         return self.base_url + "/api"
 
 
-@dataclasses.dataclass
-class SpawnedEmulator(EmulatorHandle, serving.ChildProcessControl):
-    process: subprocess.Popen | None = None
-    log_path: Path | None = None
+SpawnedEmulator = emulator.spawned_type(EmulatorHandle)
 
 
 def _seed_at_start(app: Any, args: Any, settings: EmulatorSettings) -> None:

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from bridge_assets.sandbox.kit.cli import settings_from_mapping
+from bridge_assets.sandbox.kit.settings import SettingsBase
 from bridge_assets.sandbox.servicetrade.statuses import STATUSES, TransitionTable
 from bridge_assets.sandbox.servicetrade.fields import WireFields
 
@@ -20,7 +20,7 @@ LIMIT_POLICIES = ("cap", "refuse")
 
 
 @dataclasses.dataclass(frozen=True)
-class EmulatorSettings:
+class EmulatorSettings(SettingsBase):
     # Emulated seconds per real second. 1.0 is real time.
     time_scale: float = 1.0
 
@@ -65,8 +65,7 @@ class EmulatorSettings:
     faults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.time_scale <= 0:
-            raise ValueError("time_scale must be positive (60 makes a minute last one second)")
+        super().__post_init__()
         if self.max_sessions_per_user < 1:
             raise ValueError("max_sessions_per_user must be at least 1")
         if self.limit_over_max not in LIMIT_POLICIES:
@@ -81,9 +80,6 @@ class EmulatorSettings:
             object.__setattr__(self, name, pairs)
         WireFields.from_mapping(self.field_map)  # fail early on a typo
 
-    def real_seconds(self, emulated_seconds: float) -> float:
-        return emulated_seconds / self.time_scale
-
     @property
     def fields(self) -> WireFields:
         return WireFields.from_mapping(self.field_map)
@@ -91,15 +87,3 @@ class EmulatorSettings:
     @property
     def transitions(self) -> TransitionTable:
         return TransitionTable.with_changes(self.extra_transitions, self.removed_transitions)
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> EmulatorSettings:
-        return settings_from_mapping(cls, values)
-
-    def to_mapping(self) -> dict[str, Any]:
-        values = dataclasses.asdict(self)
-        for name in ("users", "clients", "field_map", "faults"):
-            values[name] = dict(getattr(self, name))
-        for name in ("extra_transitions", "removed_transitions"):
-            values[name] = [list(pair) for pair in getattr(self, name)]
-        return values

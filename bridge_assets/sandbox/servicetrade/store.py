@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bridge_assets.sandbox.kit.state import SqliteState
+from bridge_assets.sandbox.kit.state import SqliteState, journal_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -68,17 +68,10 @@ CREATE TABLE IF NOT EXISTS sequences (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS journal (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    query TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    outcome TEXT NOT NULL,             -- processed | unauthorized | injected | refused
-    principal TEXT NOT NULL            -- session:<user>#<serial> | oauth:<client>#<serial> | ""
-);
 """
+# The journal (kit/state.py) with this emulator's own columns.
+# outcome: processed | unauthorized | injected | refused | error
+SCHEMA += journal_schema("principal TEXT NOT NULL")
 
 DATA_TABLES = ("customers", "locations", "jobs", "invoices", "comments", "sequences")
 AUTH_TABLES = ("users", "sessions")  # OAuth clients and tokens: the kit's provider (kit/oauth.py)
