@@ -96,7 +96,9 @@ class FaultRules:
                   for key, value in values.items()}
         plan = FaultPlan(**{**self.defaults, **fields})
         injectable = tuple(sorted(self.responses))
-        statuses = [*plan.fail_next, *plan.error_statuses]
+        statuses = list(plan.fail_next)  # the statuses this plan can answer with
+        if "error_statuses" in fields or plan.error_rate:
+            statuses += plan.error_statuses
         if "fail_status" in fields or plan.fail_requests:
             statuses.append(plan.fail_status)
         for status in statuses:
