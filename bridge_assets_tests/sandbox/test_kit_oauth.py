@@ -132,3 +132,24 @@ def test_a_qbo_state_file_from_before_the_kit_keeps_its_refresh_token(tmp_path):
         rotated = httpx.post(qbo.token_url, data={"grant_type": "refresh_token", "refresh_token": "AB11rotated"},
                              auth=auth)
         assert rotated.json() == {"error": "invalid_grant"}
+
+
+def test_a_servicetrade_state_file_from_before_the_kit_keeps_its_tokens(tmp_path):
+    from bridge_assets.sandbox.servicetrade import run_emulator as run_servicetrade
+
+    state = tmp_path / "servicetrade.sqlite3"
+    now = time.time()
+    with sqlite3.connect(state) as old:
+        old.execute("CREATE TABLE oauth_tokens (serial INTEGER PRIMARY KEY AUTOINCREMENT, token TEXT NOT NULL UNIQUE, "
+                    "kind TEXT NOT NULL, client_id TEXT NOT NULL, issued_at REAL NOT NULL, expires_at REAL NOT NULL, "
+                    "revoked_at REAL, revoked_reason TEXT)")
+        old.execute("INSERT INTO oauth_tokens (token, kind, client_id, issued_at, expires_at) VALUES "
+                    "('eyJ.old.access', 'access', 'bridge-sandbox-client', ?, ?), "
+                    "('rt_old', 'refresh', 'bridge-sandbox-client', ?, ?)", (now, now + 3600, now, now + 86400))
+    with run_servicetrade(state) as st:
+        read = httpx.get(st.api_url + "/invoice", headers={"Authorization": "Bearer eyJ.old.access"})
+        assert read.status_code == 200
+        refreshed = httpx.post(st.api_url + "/oauth2/token", data={"grant_type": "refresh_token",
+                                                                   "refresh_token": "rt_old"})
+        assert refreshed.status_code == 200
+        assert [t["revoked_reason"] for t in st.admin.tokens() if t["kind"] == "refresh"] == ["rotated", None]

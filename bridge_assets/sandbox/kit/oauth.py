@@ -24,8 +24,8 @@ answer was lost (Xero: 30 minutes; QuickBooks: none, so 0). Revoke ends the whol
 
 Errors are `{"error": ..., "error_description"?: ...}` with the platform's status and wording, given as
 data (`errors`, by situation; see `ERRORS`). State lives in the emulator's SQLite file (tables
-`oauth_clients`, `oauth_codes`, `oauth_grants`, `oauth_tokens`), so tokens survive a restart; a file
-written before the kit (QuickBooks' `oauth_refresh_tokens` / `oauth_access_tokens`) is carried over.
+`oauth_clients`, `oauth_codes`, `oauth_grants`, `oauth_tokens`), so tokens survive a restart; the
+tokens of a file written before the kit are carried over (`migrate`).
 """
 
 from __future__ import annotations
@@ -460,17 +460,26 @@ def migrate(store: SqliteState) -> None:
     """Create the provider's tables, carrying over the tokens of a state file written before the kit.
 
     QuickBooks' emulator kept `realm_id` where the kit says `subject`, and its refresh and access
-    tokens in two tables: renamed and copied, so a bridge holding a refresh token from that file can
-    still refresh. ServiceTrade's emulator kept tokens not tied to grants: those are dropped (its
-    clients are registered again from the settings; sessions are not OAuth and stay).
+    tokens in two tables; ServiceTrade's kept tokens not tied to grants (each client its own grant
+    now). Both are carried over, so a client holding a token from such a file can still use it.
     """
     for table in ("oauth_grants", "oauth_codes"):
         if "realm_id" in store.columns(table):
             store.execute(f"ALTER TABLE {table} RENAME COLUMN realm_id TO subject")
     tokens = store.columns("oauth_tokens")
     if tokens and "grant_id" not in tokens:
-        store.execute("DROP TABLE oauth_tokens")
+        store.execute("ALTER TABLE oauth_tokens RENAME TO oauth_tokens_before_grants")
     store.executescript(SCHEMA)
+    if store.columns("oauth_tokens_before_grants"):
+        with store.transaction():
+            store.execute("INSERT OR IGNORE INTO oauth_grants (grant_id, client_id, subject, created_at) "
+                          "SELECT 'legacy:' || client_id, client_id, client_id, min(issued_at) "
+                          "FROM oauth_tokens_before_grants GROUP BY client_id")
+            store.execute("INSERT OR IGNORE INTO oauth_tokens (serial, token, kind, grant_id, client_id, issued_at, "
+                          "expires_at, revoked_at, revoked_reason) SELECT serial, token, kind, "
+                          "'legacy:' || client_id, client_id, issued_at, expires_at, revoked_at, revoked_reason "
+                          "FROM oauth_tokens_before_grants")
+            store.execute("DROP TABLE oauth_tokens_before_grants")
     legacy = (("oauth_refresh_tokens", "refresh", "t.issued_at", "t.superseded_at"),
               ("oauth_access_tokens", "access", "0", "NULL"))
     for table, kind, issued, ended in legacy:
