@@ -16,14 +16,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
-from bridge_assets.sandbox.kit.faults import FaultInjector
+from bridge_assets.sandbox.kit.emulator import Parts
 from bridge_assets.sandbox.kit.limits import RateLimiter
 from bridge_assets.sandbox.kit.serving import ADMIN_PREFIX as PREFIX
 from bridge_assets.sandbox.qbo import company, wire
 from bridge_assets.sandbox.qbo.books import Books
 from bridge_assets.sandbox.qbo.oauth import OAuthError, OAuthServer
-from bridge_assets.sandbox.qbo.settings import EmulatorSettings
-from bridge_assets.sandbox.qbo.store import Store
 
 DUMPABLE = ("Invoice", "CreditMemo", "Payment", "Customer", "Item", "Account", "Preferences", "CompanyInfo")
 
@@ -33,17 +31,14 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 
 class Admin:
-    def __init__(self, store: Store, settings: EmulatorSettings, oauth: OAuthServer, throttle: RateLimiter,
-                 faults: FaultInjector) -> None:
-        self.store = store
-        self.settings = settings
-        self.oauth = oauth
-        self.throttle = throttle
-        self.faults = faults
+    def __init__(self, parts: Parts) -> None:
+        self.store, self.settings, self.faults = parts.store, parts.settings, parts.faults
+        self.oauth: OAuthServer = parts.auth
+        self.throttle: RateLimiter = parts.throttle
         self.panel = AdminPanel(
-            store, _json, wire.loads, faults, health=lambda: {"companies": store.realm_ids()},
-            settings_view=settings.to_mapping, reset=self.reset, fault_scope="realmId", journal=False,
-            refusals=(OAuthError,), oauth=oauth)
+            self.store, _json, wire.loads, self.faults, health=lambda: {"companies": self.store.realm_ids()},
+            settings_view=self.settings.to_mapping, reset=self.reset, fault_scope="realmId", journal=False,
+            refusals=(OAuthError,), oauth=self.oauth)
 
     def routes(self) -> list[BaseRoute]:
         return self.panel.routes([

@@ -22,13 +22,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bridge_assets.sandbox.kit.faults import FaultInjector, request_drop
+from bridge_assets.sandbox.kit.emulator import Parts
+from bridge_assets.sandbox.kit.faults import request_drop
 from bridge_assets.sandbox.kit.limits import RateLimiter
 from bridge_assets.sandbox.qbo import errors, limits, wire
 from bridge_assets.sandbox.qbo.books import ENTITY_BY_PATH, WRITABLE_ENTITIES, Books, is_sparse
 from bridge_assets.sandbox.qbo.oauth import OAuthServer
-from bridge_assets.sandbox.qbo.settings import EmulatorSettings
-from bridge_assets.sandbox.qbo.store import EntityRow, Store
+from bridge_assets.sandbox.qbo.store import EntityRow
 from bridge_assets.sandbox.qbo.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
@@ -66,13 +66,10 @@ def include_flags(raw: Any) -> list[str]:
 
 
 class CompanyApi:
-    def __init__(self, store: Store, settings: EmulatorSettings, oauth: OAuthServer, throttle: RateLimiter,
-                 faults: FaultInjector, webhooks: WebhookSender | None = None) -> None:
-        self.store = store
-        self.settings = settings
-        self.oauth = oauth
-        self.throttle = throttle
-        self.faults = faults
+    def __init__(self, parts: Parts, webhooks: WebhookSender | None = None) -> None:
+        self.store, self.settings, self.faults = parts.store, parts.settings, parts.faults
+        self.oauth: OAuthServer = parts.auth
+        self.throttle: RateLimiter = parts.throttle
         self.webhooks = webhooks
 
     def routes(self) -> list[BaseRoute]:

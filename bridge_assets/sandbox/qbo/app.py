@@ -34,8 +34,7 @@ def create_app(state_path: str | Path, *, settings: EmulatorSettings | None = No
         ensure_company(settings.default_realm_id)
 
     webhooks = WebhookSender(settings, store) if settings.webhook_url else None
-    api = CompanyApi(store, settings, oauth, parts.throttle, parts.faults, webhooks)
-    admin = Admin(store, settings, oauth, parts.throttle, parts.faults)
+    api, admin = CompanyApi(parts, webhooks), Admin(parts)
     routes = [
         Route(TOKEN_PATH, oauth.token_endpoint, methods=["POST"]),
         Route(REVOKE_PATH, oauth.revoke_endpoint, methods=["POST"]),
