@@ -21,7 +21,7 @@ from bridge_assets import webhooks
 from bridge_assets.definitions import build_definitions
 from bridge_assets.defs.reconciliation import quickbooks_webhook_sensor, reconcile_after_books_change_sensor
 from bridge_assets.defs.resources import BridgeResource
-from bridge_assets.sandbox import serving
+from bridge_assets.sandbox.kit import serving
 from bridge_assets.sandbox.qbo import run_emulator
 
 from .conftest import line, write_export

@@ -31,7 +31,7 @@ import random
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple, Sequence, TypeVar
 
-from bridge_assets.documents import line_amount, money
+from bridge_assets.sandbox.kit.money import line_amount, money
 
 FIRST_INVOICE_NUMBER = 100001
 FIRST_TICKET_NUMBER = 250001

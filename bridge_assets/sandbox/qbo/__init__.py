@@ -57,20 +57,6 @@ company (Services item, A/R, Undeposited Funds, ...). The default company is
 
 from bridge_assets.sandbox.qbo.app import create_app
 from bridge_assets.sandbox.qbo.server import (
-    AdminClient,
-    EmulatorHandle,
-    SpawnedEmulator,
-    run_emulator,
-    spawn_emulator,
+    AdminCallFailed, AdminClient, EmulatorHandle, SpawnedEmulator, run_emulator, spawn_emulator,
 )
 from bridge_assets.sandbox.qbo.settings import EmulatorSettings
-
-__all__ = [
-    "AdminClient",
-    "EmulatorHandle",
-    "EmulatorSettings",
-    "SpawnedEmulator",
-    "create_app",
-    "run_emulator",
-    "spawn_emulator",
-]

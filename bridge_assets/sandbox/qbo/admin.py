@@ -15,21 +15,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from bridge_assets.sandbox import serving
+from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
+from bridge_assets.sandbox.kit.emulator import Parts
+from bridge_assets.sandbox.kit.limits import RateLimiter
+from bridge_assets.sandbox.kit.serving import ADMIN_PREFIX as PREFIX
 from bridge_assets.sandbox.qbo import company, wire
 from bridge_assets.sandbox.qbo.books import Books
-from bridge_assets.sandbox.qbo.faults import FaultInjector
-from bridge_assets.sandbox.qbo.limits import Throttle
 from bridge_assets.sandbox.qbo.oauth import OAuthError, OAuthServer
-from bridge_assets.sandbox.qbo.settings import EmulatorSettings
-from bridge_assets.sandbox.qbo.store import Store
 
-PREFIX = serving.ADMIN_PREFIX
 DUMPABLE = ("Invoice", "CreditMemo", "Payment", "Customer", "Item", "Account", "Preferences", "CompanyInfo")
-
-
-class AdminError(Exception):
-    pass
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -37,50 +31,31 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 
 class Admin:
-    def __init__(self, store: Store, settings: EmulatorSettings, oauth: OAuthServer, throttle: Throttle,
-                 faults: FaultInjector) -> None:
-        self.store = store
-        self.settings = settings
-        self.oauth = oauth
-        self.throttle = throttle
-        self.faults = faults
+    def __init__(self, parts: Parts) -> None:
+        self.store, self.settings, self.faults = parts.store, parts.settings, parts.faults
+        self.oauth: OAuthServer = parts.auth
+        self.throttle: RateLimiter = parts.throttle
+        self.panel = AdminPanel(
+            self.store, _json, wire.loads, self.faults, health=lambda: {"companies": self.store.realm_ids()},
+            settings_view=self.settings.to_mapping, reset=self.reset, fault_scope="realmId", journal=False,
+            refusals=(OAuthError,), oauth=self.oauth)
 
     def routes(self) -> list[BaseRoute]:
-        route = serving.admin_router(self._guarded)
-        return [
-            route("/health", self.health, ["GET"]),
-            route("/settings", self.read_settings, ["GET"]),
-            route("/reset", self.reset, ["POST"]),
-            route("/clients", self.register_client, ["POST"]),
-            route("/companies", self.list_companies, ["GET"]),
-            route("/companies", self.create_company, ["POST"]),
-            route("/companies/{realm_id}/config", self.configure_company, ["POST"]),
-            route("/companies/{realm_id}/preferences", self.change_preferences, ["POST"]),
-            route("/companies/{realm_id}/book-close-date", self.set_book_close_date, ["POST"]),
-            route("/companies/{realm_id}/entities/{entity}", self.dump_entity, ["GET"]),
-            route("/companies/{realm_id}/journal", self.journal, ["GET"]),
-            route("/oauth/authorization-code", self.mint_authorization_code, ["POST"]),
-            route("/oauth/tokens", self.mint_tokens, ["POST"]),
-            route("/oauth/expire", self.expire_access_tokens, ["POST"]),
-            route("/faults", self.read_faults, ["GET"]),
-            route("/faults", self.set_faults, ["POST"]),
-            route("/faults", self.clear_faults, ["DELETE"]),
-        ]
+        return self.panel.routes([
+            ("/companies", self.list_companies, ["GET"]),
+            ("/companies", self.create_company, ["POST"]),
+            ("/companies/{realm_id}/config", self.configure_company, ["POST"]),
+            ("/companies/{realm_id}/preferences", self.change_preferences, ["POST"]),
+            ("/companies/{realm_id}/book-close-date", self.set_book_close_date, ["POST"]),
+            ("/companies/{realm_id}/entities/{entity}", self.dump_entity, ["GET"]),
+            ("/companies/{realm_id}/journal", self.journal, ["GET"]),
+            ("/oauth/authorization-code", self.mint_authorization_code, ["POST"]),
+            ("/oauth/tokens", self.mint_tokens, ["POST"]),
+            ("/oauth/expire", self.expire_access_tokens, ["POST"]),
+        ])
 
-    def _guarded(self, endpoint):
-        async def call(request: Request) -> Response:
-            try:
-                return await endpoint(request)
-            except (AdminError, ValueError, TypeError) as problem:
-                return _json({"error": str(problem)}, 400)
-            except OAuthError as failure:
-                return failure.response()
-
-        return call
-
-    @staticmethod
-    async def _body(request: Request) -> dict[str, Any]:
-        return await serving.read_json_object(request, wire.loads, AdminError)
+    async def _body(self, request: Request) -> dict[str, Any]:
+        return await self.panel.body(request)
 
     def _company(self, realm_id: str) -> dict[str, Any]:
         config = self.store.company_config(realm_id)
@@ -91,35 +66,22 @@ class Admin:
     def ensure_company(self, realm_id: str, **options: Any) -> dict[str, Any]:
         return company.ensure_company(self.store, self.settings, realm_id, **options)
 
-    # --- endpoints -------------------------------------------------------------------------------
-
-    async def health(self, request: Request) -> Response:
-        return _json({"status": "ok", "companies": self.store.realm_ids()})
-
-    async def read_settings(self, request: Request) -> Response:
-        return _json(self.settings.to_mapping())
-
-    async def reset(self, request: Request) -> Response:
-        body = await self._body(request)
+    def reset(self, body: dict[str, Any]) -> str:
+        """Forget everything (tokens too), or one company's books and requestids (its tokens stay valid)."""
         realm_id = body.get("realmId")
         self.store.reset(realm_id)
-        self.faults.clear(realm_id)
         if realm_id is None:
+            self.oauth.reset(clients=False)
             self.throttle.reset()
-            if self.settings.faults:  # back to the plan the emulator was started with
-                self.faults.set_plan(None, dict(self.settings.faults))
+            self.faults.restore_initial()  # back to the plan the emulator was started with
             if self.settings.create_default_company:
                 self.ensure_company(self.settings.default_realm_id)
         else:
+            self.faults.clear(realm_id)
             self.ensure_company(realm_id)
-        return _json({"reset": realm_id or "all"})
+        return realm_id or "all"
 
-    async def register_client(self, request: Request) -> Response:
-        body = await self._body(request)
-        if not body.get("client_id") or not body.get("client_secret"):
-            raise AdminError("client_id and client_secret are required")
-        self.oauth.register_client(str(body["client_id"]), str(body["client_secret"]))
-        return _json({"client_id": body["client_id"]})
+    # --- endpoints -------------------------------------------------------------------------------
 
     async def list_companies(self, request: Request) -> Response:
         return _json({"companies": [{"realmId": r, "config": self.store.company_config(r)}
@@ -207,16 +169,3 @@ class Admin:
         body = await self._body(request)
         expired = self.oauth.expire_access_tokens(body.get("realmId"), body.get("access_token"))
         return _json({"expired": expired})
-
-    async def read_faults(self, request: Request) -> Response:
-        return _json({"faults": self.faults.plans()})
-
-    async def set_faults(self, request: Request) -> Response:
-        body = await self._body(request)
-        realm_id = body.pop("realmId", None)
-        plan = self.faults.set_plan(realm_id, body)
-        return _json({"realmId": realm_id or "*", "plan": plan.to_mapping()})
-
-    async def clear_faults(self, request: Request) -> Response:
-        self.faults.clear(request.query_params.get("realmId"))
-        return _json({"faults": self.faults.plans()})

@@ -22,13 +22,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bridge_assets.sandbox.qbo import errors, wire
+from bridge_assets.sandbox.kit.emulator import Parts
+from bridge_assets.sandbox.kit.faults import request_drop
+from bridge_assets.sandbox.kit.limits import RateLimiter
+from bridge_assets.sandbox.qbo import errors, limits, wire
 from bridge_assets.sandbox.qbo.books import ENTITY_BY_PATH, WRITABLE_ENTITIES, Books, is_sparse
-from bridge_assets.sandbox.qbo.faults import SCOPE_KEY, FaultInjector, injected_response
-from bridge_assets.sandbox.qbo.limits import Throttle
 from bridge_assets.sandbox.qbo.oauth import OAuthServer
-from bridge_assets.sandbox.qbo.settings import EmulatorSettings
-from bridge_assets.sandbox.qbo.store import EntityRow, Store
+from bridge_assets.sandbox.qbo.store import EntityRow
 from bridge_assets.sandbox.qbo.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
@@ -66,13 +66,10 @@ def include_flags(raw: Any) -> list[str]:
 
 
 class CompanyApi:
-    def __init__(self, store: Store, settings: EmulatorSettings, oauth: OAuthServer, throttle: Throttle,
-                 faults: FaultInjector, webhooks: WebhookSender | None = None) -> None:
-        self.store = store
-        self.settings = settings
-        self.oauth = oauth
-        self.throttle = throttle
-        self.faults = faults
+    def __init__(self, parts: Parts, webhooks: WebhookSender | None = None) -> None:
+        self.store, self.settings, self.faults = parts.store, parts.settings, parts.faults
+        self.oauth: OAuthServer = parts.auth
+        self.throttle: RateLimiter = parts.throttle
         self.webhooks = webhooks
 
     def routes(self) -> list[BaseRoute]:
@@ -96,15 +93,16 @@ class CompanyApi:
         caller = self.oauth.authenticate(request.headers.get("authorization"), realm_id)
         if isinstance(caller, Response):
             return self._answer(request, realm_id, caller, request_id, "unauthorized")
-        if self.faults.take_throttle(realm_id) or not self.throttle.admit(realm_id, caller.client_id, batch=batch):
+        who = limits.caller(realm_id, caller.client_id)
+        if self.faults.take_throttle(realm_id) or not self.throttle.admit(who, {"batch"} if batch else ()):
             return self._answer(request, realm_id, errors.throttle_exceeded(), request_id, "throttled")
         try:
-            delay = self.faults.latency_seconds(realm_id)
-            if delay:
-                await asyncio.sleep(delay)
-            injected = self.faults.injected_status(realm_id)
-            if injected:
-                return self._answer(request, realm_id, injected_response(injected), request_id, "injected")
+            decision = self.faults.decide(realm_id)
+            if decision.latency_s:
+                await asyncio.sleep(decision.latency_s)
+            if decision.status:
+                response = self.faults.rules.response(decision.status)
+                return self._answer(request, realm_id, response, request_id, "injected")
             if request_id is not None:
                 limit = BATCH_REQUEST_ID_MAX if batch else REQUEST_ID_MAX
                 if len(request_id) > limit:
@@ -136,13 +134,13 @@ class CompanyApi:
                 return self._answer(request, realm_id, errors.system_failure().response(), request_id, "processed")
             response = Response(body, 200, media_type=wire.JSON_MEDIA_TYPE)
             if write:
-                mode = self.faults.take_drop(realm_id, books.touched)
+                mode = self.faults.take_drop(realm_id, books.touched, self.settings.drop_mode)
                 if mode:
-                    request.scope.setdefault(SCOPE_KEY, {})["drop"] = mode
+                    request_drop(request.scope, mode)
                     return self._answer(request, realm_id, response, request_id, f"dropped:{mode}")
             return self._answer(request, realm_id, response, request_id, "processed")
         finally:
-            self.throttle.release(realm_id, caller.client_id)
+            self.throttle.release(who)
 
     def _recorded(self, realm_id: str, request_id: str):
         recorded = self.store.recorded_response(realm_id, request_id)
@@ -154,8 +152,8 @@ class CompanyApi:
 
     def _answer(self, request: Request, realm_id: str, response: Response, request_id: str | None,
                 outcome: str) -> Response:
-        self.store.journal_append(realm_id, request.method, request.url.path, request.url.query,
-                                  response.status_code, request_id, outcome)
+        self.store.journal_append(request.method, request.url.path, request.url.query, response.status_code,
+                                  outcome, realm_id=realm_id, request_id=request_id)
         return response
 
     # --- endpoints -------------------------------------------------------------------------------

@@ -1,51 +1,27 @@
 """The emulator as one ASGI application: `create_app(state_path, settings=...)`.
 
-The dropped-response gateway must sit outside Starlette's own error middleware, because it needs the
-server's raw `send` to abort the connection; `QboEmulatorApp` puts it there.
+The dropped-response gateway (faults.py) is the outermost layer, outside Starlette's own error
+middleware, because it needs the server's raw `send` to abort the connection.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 from pathlib import Path
 
-from starlette.applications import Starlette
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
-from bridge_assets.sandbox.qbo import company
+from bridge_assets.sandbox.kit.emulator import EmulatorApp, Parts
+from bridge_assets.sandbox.qbo import company, faults, limits
 from bridge_assets.sandbox.qbo.admin import Admin
 from bridge_assets.sandbox.qbo.api import CompanyApi
-from bridge_assets.sandbox.qbo.faults import DroppedResponseGateway, FaultInjector
-from bridge_assets.sandbox.qbo.limits import Throttle
 from bridge_assets.sandbox.qbo.oauth import AUTHORIZE_PATH, REVOKE_PATH, TOKEN_PATH, OAuthServer
 from bridge_assets.sandbox.qbo.settings import EmulatorSettings
 from bridge_assets.sandbox.qbo.store import Store
 from bridge_assets.sandbox.qbo.webhooks import WebhookSender
 
 
-@dataclasses.dataclass
-class Emulator:
-    """The parts of one running emulator, reachable as `app.state.emulator` (for tests and tools)."""
-
-    settings: EmulatorSettings
-    store: Store
-    oauth: OAuthServer
-    throttle: Throttle
-    faults: FaultInjector
-
-
-class QboEmulatorApp(Starlette):
-    def __init__(self, emulator: Emulator, routes: list) -> None:
-        super().__init__(routes=routes)
-        self.state.emulator = emulator
-        self._gateway = DroppedResponseGateway(super().__call__, emulator.settings)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._gateway(scope, receive, send)
-
-
-def create_app(state_path: str | Path, *, settings: EmulatorSettings | None = None) -> QboEmulatorApp:
+def create_app(state_path: str | Path, *, settings: EmulatorSettings | None = None) -> EmulatorApp:
     settings = settings or EmulatorSettings()
     store = Store(state_path)
 
@@ -53,13 +29,12 @@ def create_app(state_path: str | Path, *, settings: EmulatorSettings | None = No
         company.ensure_company(store, settings, realm_id)
 
     oauth = OAuthServer(store, settings, ensure_company=ensure_company)
-    emulator = Emulator(settings, store, oauth, Throttle(settings), FaultInjector(settings))
+    parts = Parts(settings, store, faults.fault_injector(settings), oauth, limits.throttle(settings))
     if settings.create_default_company:
         ensure_company(settings.default_realm_id)
 
     webhooks = WebhookSender(settings, store) if settings.webhook_url else None
-    api = CompanyApi(store, settings, oauth, emulator.throttle, emulator.faults, webhooks)
-    admin = Admin(store, settings, oauth, emulator.throttle, emulator.faults)
+    api, admin = CompanyApi(parts, webhooks), Admin(parts)
     routes = [
         Route(TOKEN_PATH, oauth.token_endpoint, methods=["POST"]),
         Route(REVOKE_PATH, oauth.revoke_endpoint, methods=["POST"]),
@@ -67,4 +42,4 @@ def create_app(state_path: str | Path, *, settings: EmulatorSettings | None = No
         *admin.routes(),
         *api.routes(),
     ]
-    return QboEmulatorApp(emulator, routes)
+    return EmulatorApp(parts, routes, outermost=functools.partial(faults.gateway, settings=settings))

@@ -1,79 +1,30 @@
-"""QuickBooks Online's throttles: requests per minute per company, concurrent requests and batch
-requests per minute per company and app (developer.intuit.com "limits and throttles").
+"""QuickBooks Online's throttles, as data for the kit's rate limiter (developer.intuit.com "limits and
+throttles"): requests per minute per company, batch requests per minute per company and app,
+concurrent requests per company and app, and (off unless set) requests per second per company and app.
 
-Sliding windows over the wall clock, shortened by `time_scale` so a test can cross a "minute" in a
-second. A refused request is answered 429 and does not count against the window. Kept in memory: a
-restarted QuickBooks does not remember who was throttled either.
+A refused request is answered 429 (errors.throttle_exceeded) and does not count against the window.
 """
 
 from __future__ import annotations
 
-import collections
-import threading
-import time
-from typing import Callable, Hashable
+from collections.abc import Hashable
 
+from bridge_assets.sandbox.kit.limits import MINUTE, RateLimiter, RateLimits, Window
 from bridge_assets.sandbox.qbo.settings import EmulatorSettings
 
 
-class SlidingWindow:
-    def __init__(self, limit: int, seconds: float, clock: Callable[[], float]) -> None:
-        self.limit = limit
-        self.seconds = seconds
-        self.clock = clock
-        self.hits: dict[Hashable, collections.deque[float]] = collections.defaultdict(collections.deque)
-
-    def has_room(self, key: Hashable) -> bool:
-        hits = self.hits[key]
-        horizon = self.clock() - self.seconds
-        while hits and hits[0] <= horizon:
-            hits.popleft()
-        return len(hits) < self.limit
-
-    def record(self, key: Hashable) -> None:
-        self.hits[key].append(self.clock())
+def quickbooks_limits(settings: EmulatorSettings) -> RateLimits:
+    windows = [Window("per_minute", settings.requests_per_minute, MINUTE, key="company"),
+               Window("batch_per_minute", settings.batch_requests_per_minute, MINUTE, key="app", only="batch")]
+    if settings.requests_per_second:
+        windows.append(Window("per_second", settings.requests_per_second, 1, key="app"))
+    return RateLimits(tuple(windows), concurrent=settings.concurrent_requests, concurrent_key="app")
 
 
-class Throttle:
-    def __init__(self, settings: EmulatorSettings, clock: Callable[[], float] = time.monotonic) -> None:
-        self.settings = settings
-        minute = settings.real_seconds(60)
-        self.per_minute = SlidingWindow(settings.requests_per_minute, minute, clock)
-        self.batch_per_minute = SlidingWindow(settings.batch_requests_per_minute, minute, clock)
-        self.per_second = (SlidingWindow(settings.requests_per_second, settings.real_seconds(1), clock)
-                           if settings.requests_per_second else None)
-        self.in_flight: collections.Counter[Hashable] = collections.Counter()
-        self._lock = threading.Lock()
+def throttle(settings: EmulatorSettings) -> RateLimiter:
+    return RateLimiter(quickbooks_limits(settings), real_seconds=settings.real_seconds)
 
-    def admit(self, realm_id: str, client_id: str, *, batch: bool) -> bool:
-        """Count one request if every window has room; False means answer 429."""
-        app_key = (realm_id, client_id)
-        with self._lock:
-            if self.in_flight[app_key] >= self.settings.concurrent_requests:
-                return False
-            if not self.per_minute.has_room(realm_id):
-                return False
-            if self.per_second is not None and not self.per_second.has_room(app_key):
-                return False
-            if batch and not self.batch_per_minute.has_room(app_key):
-                return False
-            self.per_minute.record(realm_id)
-            if self.per_second is not None:
-                self.per_second.record(app_key)
-            if batch:
-                self.batch_per_minute.record(app_key)
-            self.in_flight[app_key] += 1
-            return True
 
-    def release(self, realm_id: str, client_id: str) -> None:
-        with self._lock:
-            key = (realm_id, client_id)
-            self.in_flight[key] -= 1
-            if self.in_flight[key] <= 0:
-                del self.in_flight[key]
-
-    def reset(self) -> None:
-        with self._lock:
-            for window in (self.per_minute, self.batch_per_minute, self.per_second):
-                if window is not None:
-                    window.hits.clear()
+def caller(realm_id: str, client_id: str) -> dict[str, Hashable]:
+    """Who a request counts against: the company, and the company with the app."""
+    return {"company": realm_id, "app": (realm_id, client_id)}

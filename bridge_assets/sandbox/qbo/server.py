@@ -10,37 +10,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
-import subprocess
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import uvicorn
-
-from bridge_assets.sandbox import serving
+from bridge_assets.sandbox.kit import emulator, serving
+from bridge_assets.sandbox.kit.serving import AdminCallFailed
 from bridge_assets.sandbox.qbo.app import create_app
 from bridge_assets.sandbox.qbo.oauth import AUTHORIZE_PATH, REVOKE_PATH, TOKEN_PATH
 from bridge_assets.sandbox.qbo.settings import EmulatorSettings
 
-# The shared plumbing, under the names this module has always offered.
-LISTENING = serving.LISTENING
-PROJECT_ROOT = serving.PROJECT_ROOT
-bind_loopback = serving.bind_loopback
-
-EMULATOR_NAME = "QBO"  # as in "the QBO emulator did not start"
-EMULATOR_MODULE = "bridge_assets.sandbox.qbo"
-
-
-class AdminCallFailed(RuntimeError):
-    pass
-
 
 class AdminClient(serving.AdminHttpClient):
     """The `/_emulator/...` endpoints as methods, for tests and for the bridge's sandbox set-up."""
-
-    call_failed = AdminCallFailed
 
     def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
         super().__init__(base_url, timeout=timeout)
@@ -100,9 +82,7 @@ class AdminClient(serving.AdminHttpClient):
 
 
 @dataclasses.dataclass
-class EmulatorHandle:
-    base_url: str
-    state_path: Path
+class EmulatorHandle(emulator.EmulatorHandle):
     settings: EmulatorSettings
     admin: AdminClient
 
@@ -127,46 +107,17 @@ class EmulatorHandle:
         return f"{self.base_url}/v3/company/{realm_id}"
 
 
-@dataclasses.dataclass
-class SpawnedEmulator(EmulatorHandle, serving.ChildProcessControl):
-    process: subprocess.Popen | None = None
-    log_path: Path | None = None
+SpawnedEmulator = emulator.spawned_type(EmulatorHandle)
 
 
-def uvicorn_config(app: Any, log_level: str = "warning") -> uvicorn.Config:
+KIND = emulator.EmulatorKind(
+    name="QBO", module="bridge_assets.sandbox.qbo",
+    description="Local emulator of the QuickBooks Online Accounting API v3.",
+    state_help="SQLite file holding the books", create_app=create_app, settings_type=EmulatorSettings,
+    admin_client=AdminClient, handle=EmulatorHandle, spawned=SpawnedEmulator,
+    options=(emulator.TIME_SCALE,), overrides=("time_scale",),
     # h11 explicitly: the dropped-response fault reaches the transport through its protocol object.
-    return serving.uvicorn_config(app, log_level, http="h11")
-
-
-@contextlib.contextmanager
-def run_emulator(state_path: str | Path, settings: EmulatorSettings | None = None, *,
-                 host: str = "127.0.0.1", port: int = 0) -> Iterator[EmulatorHandle]:
-    """The emulator in a background thread of this process; stops (and closes its file) on exit."""
-    settings = settings or EmulatorSettings()
-    app = create_app(state_path, settings=settings)
-    with (
-        serving.serve_in_thread(uvicorn_config(app), name=EMULATOR_NAME, thread_name="qbo-emulator",
-                                host=host, port=port, after_stop=app.state.emulator.store.close) as base_url,
-        contextlib.closing(AdminClient(base_url)) as admin,
-    ):
-        yield EmulatorHandle(base_url, Path(state_path), settings, admin)
-
-
-@contextlib.contextmanager
-def spawn_emulator(state_path: str | Path, settings: EmulatorSettings | None = None, *,
-                   host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 30.0) -> Iterator[SpawnedEmulator]:
-    """The emulator as `python -m bridge_assets.sandbox.qbo` in its own process.
-
-    Pass the `port` of a previous (killed) emulator to come back at the same URL. The child's log
-    goes to `<state_path>.log`.
-    """
-    settings = settings or EmulatorSettings()
-    state_path = Path(state_path)
-
-    def make_handle(base_url: str, process: subprocess.Popen, log_path: Path) -> SpawnedEmulator:
-        return SpawnedEmulator(base_url, state_path, settings, AdminClient(base_url), process, log_path)
-
-    with serving.spawn_module(EMULATOR_MODULE, name=EMULATOR_NAME, state_path=state_path,
-                              settings=settings.to_mapping(), make_handle=make_handle, host=host, port=port,
-                              startup_timeout=startup_timeout) as handle:
-        yield handle
+    uvicorn_options={"http": "h11"},
+)
+run_emulator = KIND.run
+spawn_emulator = KIND.spawn

@@ -15,14 +15,14 @@ import dataclasses
 from decimal import Decimal
 from typing import Any, Mapping
 
-from bridge_assets.sandbox.cli_support import settings_from_mapping
+from bridge_assets.sandbox.kit.faults import DROP_MODES
+from bridge_assets.sandbox.kit.settings import SettingsBase
 
 REFRESH_TOKEN_ROTATION_POLICIES = ("always", "daily", "never")
-DROP_MODES = ("reset", "502", "timeout")
 
 
 @dataclasses.dataclass(frozen=True)
-class EmulatorSettings:
+class EmulatorSettings(SettingsBase):
     # Emulated seconds per real second. 1.0 is real time.
     time_scale: float = 1.0
 
@@ -43,6 +43,8 @@ class EmulatorSettings:
     # "never": the refresh token value never changes.
     refresh_token_rotation: str = "always"
     refresh_token_rotation_period_s: int = 24 * 3600
+    # How long a superseded refresh token still refreshes (a lost answer forgiven). Intuit: not at all.
+    refresh_token_grace_s: float = 0
     clients: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: {"bridge-sandbox-client": "bridge-sandbox-secret"}
     )
@@ -78,8 +80,7 @@ class EmulatorSettings:
     webhook_max_tries: int = 5
 
     def __post_init__(self) -> None:
-        if self.time_scale <= 0:
-            raise ValueError("time_scale must be positive (60 makes a minute last one second)")
+        super().__post_init__()
         if self.refresh_token_rotation not in REFRESH_TOKEN_ROTATION_POLICIES:
             raise ValueError(
                 f"refresh_token_rotation must be one of {REFRESH_TOKEN_ROTATION_POLICIES}, "
@@ -88,20 +89,3 @@ class EmulatorSettings:
         if self.drop_mode not in DROP_MODES:
             raise ValueError(f"drop_mode must be one of {DROP_MODES}, not {self.drop_mode!r}")
         object.__setattr__(self, "sales_tax_rate", Decimal(str(self.sales_tax_rate)))
-
-    def real_seconds(self, emulated_seconds: float) -> float:
-        """How long an emulated duration lasts on the wall clock."""
-        return emulated_seconds / self.time_scale
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> "EmulatorSettings":
-        """Build from JSON-ish values (the CLI's --settings-json); unknown keys are an error."""
-        return settings_from_mapping(cls, values)
-
-    def to_mapping(self) -> dict[str, Any]:
-        """The inverse of from_mapping, JSON-serialisable (used to hand settings to a subprocess)."""
-        values = dataclasses.asdict(self)
-        values["sales_tax_rate"] = str(self.sales_tax_rate)
-        values["clients"] = dict(self.clients)
-        values["faults"] = dict(self.faults)
-        return values

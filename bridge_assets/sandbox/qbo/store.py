@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from bridge_assets.sandbox.qbo import wire
-from bridge_assets.sandbox.sqlite_state import SqliteState
+from bridge_assets.sandbox.kit.state import SqliteState, journal_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS companies (
@@ -56,49 +56,10 @@ CREATE TABLE IF NOT EXISTS request_log (
     created_at REAL NOT NULL,
     PRIMARY KEY (realm_id, request_id)
 );
-CREATE TABLE IF NOT EXISTS journal (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    realm_id TEXT,
-    at REAL NOT NULL,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    query TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    request_id TEXT,
-    outcome TEXT NOT NULL              -- processed | replayed | throttled | injected | unauthorized | dropped
-);
-CREATE TABLE IF NOT EXISTS oauth_clients (
-    client_id TEXT PRIMARY KEY,
-    client_secret TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS oauth_codes (
-    code TEXT PRIMARY KEY,
-    client_id TEXT NOT NULL,
-    realm_id TEXT NOT NULL,
-    redirect_uri TEXT,
-    expires_at REAL NOT NULL,
-    used INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS oauth_grants (
-    grant_id TEXT PRIMARY KEY,
-    client_id TEXT NOT NULL,
-    realm_id TEXT NOT NULL,
-    revoked INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS oauth_refresh_tokens (
-    token TEXT PRIMARY KEY,
-    grant_id TEXT NOT NULL,
-    issued_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    superseded_at REAL
-);
-CREATE TABLE IF NOT EXISTS oauth_access_tokens (
-    token TEXT PRIMARY KEY,
-    grant_id TEXT NOT NULL,
-    expires_at REAL NOT NULL
-);
 """
+# The journal (kit/state.py) with this emulator's own columns.
+# outcome: processed | replayed | throttled | injected | unauthorized | dropped:<mode>
+SCHEMA += journal_schema("realm_id TEXT", "request_id TEXT")
 
 
 @dataclasses.dataclass
@@ -246,36 +207,17 @@ class Store(SqliteState):
 
     # --- journal ---------------------------------------------------------------------------------
 
-    def journal_append(
-        self,
-        realm_id: str | None,
-        method: str,
-        path: str,
-        query: str,
-        status: int,
-        request_id: str | None,
-        outcome: str,
-    ) -> None:
-        self.execute(
-            "INSERT INTO journal (realm_id, at, method, path, query, status, request_id, outcome) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (realm_id, time.time(), method, path, query, status, request_id, outcome),
-        )
-
     def journal(self, realm_id: str) -> list[dict[str, Any]]:
-        rows = self.fetchall("SELECT * FROM journal WHERE realm_id = ? ORDER BY seq", (realm_id,))
-        return [dict(row) for row in rows]
+        return self.journal_rows("realm_id", realm_id)
 
     # --- reset -----------------------------------------------------------------------------------
 
     def reset(self, realm_id: str | None = None) -> None:
-        """Forget everything (or one company's books and requestids; its tokens stay valid)."""
+        """Forget every company's books (or one company's books and requestids). Tokens are the OAuth
+        provider's (kit/oauth.py): a full reset forgets them there."""
         with self.transaction():
             if realm_id is None:
-                for table in (
-                    "companies", "entities", "sequences", "request_log", "journal", "oauth_codes",
-                    "oauth_grants", "oauth_refresh_tokens", "oauth_access_tokens",
-                ):
+                for table in ("companies", "entities", "sequences", "request_log", "journal"):
                     self.execute(f"DELETE FROM {table}")
             else:
                 for table in ("companies", "entities", "sequences", "request_log", "journal"):

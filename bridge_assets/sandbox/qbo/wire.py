@@ -8,13 +8,14 @@ with Decimal so that 0.1 + 0.2 problems never reach a money rule.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 import time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from starlette.responses import Response
+
+from bridge_assets.sandbox.kit import wire as json_codec
 
 try:
     from zoneinfo import ZoneInfo
@@ -42,19 +43,11 @@ def to_decimal(value: Any) -> Decimal | None:
         return None
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        # Integral amounts stay integral ("Qty": 2); others keep their digits as a JSON number.
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
 def dumps(payload: Any) -> bytes:
-    return json.dumps(payload, default=_default, separators=(",", ":")).encode("utf-8")
+    return json_codec.dumps(payload)
 
 
-def loads(raw: bytes | str) -> Any:
-    return json.loads(raw, parse_float=Decimal)
+loads = json_codec.loads
 
 
 def company_now(epoch: float | None = None) -> dt.datetime:

@@ -44,24 +44,6 @@ the field names marked in models.py. The bridge's client copes with every settin
 from bridge_assets.sandbox.sedona_api.app import create_app
 from bridge_assets.sandbox.sedona_api.seed import SeedData, seed_from_book
 from bridge_assets.sandbox.sedona_api.server import (
-    AdminCallFailed,
-    AdminClient,
-    EmulatorHandle,
-    SpawnedEmulator,
-    run_emulator,
-    spawn_emulator,
+    AdminCallFailed, AdminClient, EmulatorHandle, SpawnedEmulator, run_emulator, spawn_emulator,
 )
 from bridge_assets.sandbox.sedona_api.settings import EmulatorSettings
-
-__all__ = [
-    "AdminCallFailed",
-    "AdminClient",
-    "EmulatorHandle",
-    "EmulatorSettings",
-    "SeedData",
-    "SpawnedEmulator",
-    "create_app",
-    "run_emulator",
-    "seed_from_book",
-    "spawn_emulator",
-]

@@ -19,25 +19,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from bridge_assets.sandbox import serving
+from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
+from bridge_assets.sandbox.kit.emulator import Parts
+from bridge_assets.sandbox.kit.serving import ADMIN_PREFIX as PREFIX
 from bridge_assets.sandbox.sedona_api import wire
 from bridge_assets.sandbox.sedona_api.api import present, present_period
-from bridge_assets.sandbox.sedona_api.faults import FaultInjector
 from bridge_assets.sandbox.sedona_api.models import (
     BILL_CYCLES, CUSTOMER_STATUSES, INVOICE_TYPES, MODELS, PERIOD_STATUSES, POSTED_MODELS, POSTING_STATUSES,
     TICKET_STATUSES, Model, model_named,
 )
 from bridge_assets.sandbox.sedona_api.seed import SeedData, seed_from_book
-from bridge_assets.sandbox.sedona_api.settings import EmulatorSettings
 from bridge_assets.sandbox.sedona_api.store import Store
-
-PREFIX = serving.ADMIN_PREFIX
-
-
-class AdminError(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -61,40 +53,34 @@ def load_seed(store: Store, seed: SeedData) -> dict[str, Any]:
 
 
 class Admin:
-    def __init__(self, store: Store, settings: EmulatorSettings, faults: FaultInjector) -> None:
-        self.store = store
-        self.settings = settings
-        self.faults = faults
+    def __init__(self, parts: Parts) -> None:
+        self.store, self.settings, self.faults = parts.store, parts.settings, parts.faults
+        self.panel = AdminPanel(
+            self.store, _json, wire.loads, self.faults, settings_view=self.settings.public_mapping, reset=self.reset,
+            health=lambda: {"records": self.store.counts(), "book_seed": self.store.meta("book_seed")})
 
     def routes(self) -> list[BaseRoute]:
-        route = serving.admin_router(self._guarded)
-        return [
-            route("/health", self.health, ["GET"]),
-            route("/settings", self.read_settings, ["GET"]),
-            route("/reset", self.reset, ["POST"]),
-            route("/seed", self.seed, ["POST"]),
-            route("/records/{model}", self.dump, ["GET"]),
-            route("/records/{model}", self.create, ["POST"]),
-            route("/records/{model}/{record_id}", self.edit, ["PATCH", "POST"]),
-            route("/records/{model}/{record_id}", self.delete, ["DELETE"]),
-            route("/invoices", self.create_invoice, ["POST"]),
-            route("/invoices/{number}", self.edit_invoice, ["PATCH", "POST"]),
-            route("/invoices/{number}", self.delete_invoice, ["DELETE"]),
-            route("/periods", self.list_periods, ["GET"]),
-            route("/periods/{period}", self.set_period_status, ["POST"]),
-            route("/tokens/expire", self.expire_tokens, ["POST"]),
-            route("/faults", self.read_faults, ["GET"]),
-            route("/faults", self.set_faults, ["POST"]),
-            route("/faults", self.clear_faults, ["DELETE"]),
-            route("/journal", self.journal, ["GET"]),
-        ]
+        return self.panel.routes([
+            ("/seed", self.seed, ["POST"]),
+            ("/records/{model}", self.dump, ["GET"]),
+            ("/records/{model}", self.create, ["POST"]),
+            ("/records/{model}/{record_id}", self.edit, ["PATCH", "POST"]),
+            ("/records/{model}/{record_id}", self.delete, ["DELETE"]),
+            ("/invoices", self.create_invoice, ["POST"]),
+            ("/invoices/{number}", self.edit_invoice, ["PATCH", "POST"]),
+            ("/invoices/{number}", self.delete_invoice, ["DELETE"]),
+            ("/periods", self.list_periods, ["GET"]),
+            ("/periods/{period}", self.set_period_status, ["POST"]),
+            ("/tokens/expire", self.expire_tokens, ["POST"]),
+        ])
 
-    def _guarded(self, endpoint):
-        return serving.guard_admin_endpoint(endpoint, AdminError, _json)
+    async def _body(self, request: Request) -> dict[str, Any]:
+        return await self.panel.body(request)
 
-    @staticmethod
-    async def _body(request: Request) -> dict[str, Any]:
-        return await serving.read_json_object(request, wire.loads, AdminError)
+    def reset(self, body: dict[str, Any]) -> str:
+        self.store.reset()
+        self.faults.restore_initial()
+        return "all"
 
     @staticmethod
     def _model(name: str) -> Model:
@@ -108,17 +94,6 @@ class Admin:
         return request.query_params.get("force", "").lower() in ("1", "true", "yes")
 
     # --- set-up ----------------------------------------------------------------------------------
-
-    async def health(self, request: Request) -> Response:
-        return _json({"status": "ok", "records": self.store.counts(), "book_seed": self.store.meta("book_seed")})
-
-    async def read_settings(self, request: Request) -> Response:
-        return _json(self.settings.public_mapping())
-
-    async def reset(self, request: Request) -> Response:
-        self.store.reset()
-        self.faults.restore_initial()
-        return _json({"reset": "all"})
 
     async def seed(self, request: Request) -> Response:
         """{"book": Book.to_dict()} or {"seed", "lines", "first_period", "months"}; "open_periods" optional."""
@@ -269,20 +244,6 @@ class Admin:
 
     async def expire_tokens(self, request: Request) -> Response:
         return _json({"expired": self.store.expire_tokens()})
-
-    async def read_faults(self, request: Request) -> Response:
-        return _json({"plan": self.faults.plan()})
-
-    async def set_faults(self, request: Request) -> Response:
-        plan = self.faults.set_plan(await self._body(request))
-        return _json({"plan": plan.to_mapping()})
-
-    async def clear_faults(self, request: Request) -> Response:
-        self.faults.clear()
-        return _json({"plan": self.faults.plan()})
-
-    async def journal(self, request: Request) -> Response:
-        return _json({"journal": self.store.journal()})
 
 
 def _period_of(date_text: Any) -> str | None:

@@ -28,11 +28,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bridge_assets.sandbox.sedona_api import wire
-from bridge_assets.sandbox.sedona_api.auth import Authenticator
-from bridge_assets.sandbox.sedona_api.faults import FaultInjector
+from bridge_assets.sandbox.kit.emulator import Parts
 from bridge_assets.sandbox.sedona_api.models import PERIOD_MODEL, Model, model_named
 from bridge_assets.sandbox.sedona_api.settings import EmulatorSettings
-from bridge_assets.sandbox.sedona_api.store import Store, StoredRecord
+from bridge_assets.sandbox.sedona_api.store import StoredRecord
 
 
 class ApiError(Exception):
@@ -62,11 +61,8 @@ def present_period(row: Any) -> dict[str, Any]:
 
 
 class TenantApi:
-    def __init__(self, store: Store, settings: EmulatorSettings, auth: Authenticator, faults: FaultInjector) -> None:
-        self.store = store
-        self.settings = settings
-        self.auth = auth
-        self.faults = faults
+    def __init__(self, parts: Parts) -> None:
+        self.store, self.settings, self.auth, self.faults = parts.store, parts.settings, parts.auth, parts.faults
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -78,7 +74,7 @@ class TenantApi:
     async def _journaled_token(self, request: Request) -> Response:
         response = await self.auth.token_endpoint(request)
         self.store.journal_append(request.method, request.url.path, "", response.status_code,
-                                  "token" if response.status_code == 200 else "token_refused", None)
+                                  "token" if response.status_code == 200 else "token_refused", ordinal=None)
         return response
 
     def _guarded(self, work: Callable[[Request], Response]):
@@ -92,24 +88,17 @@ class TenantApi:
             if not allowed:
                 response, outcome = self.auth.denied(why), "unauthorized"
             elif decision.status is not None:
-                response, outcome = self._injected(decision.status), "injected"
+                response, outcome = self.faults.rules.response(decision.status), "injected"
             else:
                 try:
                     response, outcome = work(request), "ok"
                 except ApiError as problem:
                     response, outcome = wire.error_response(self.settings, problem.status, problem.message), problem.outcome
             self.store.journal_append(request.method, request.url.path, request.url.query, response.status_code,
-                                      outcome, decision.ordinal)
+                                      outcome, ordinal=decision.ordinal)
             return response
 
         return call
-
-    def _injected(self, status: int) -> Response:
-        if status == 503:
-            return wire.service_unavailable()
-        if status == 502:
-            return wire.bad_gateway()
-        return wire.error_response(self.settings, 500, "An error has occurred.")
 
     # --- parameters ------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from bridge_assets.sandbox.cli_support import settings_from_mapping
+from bridge_assets.sandbox.kit.settings import SettingsBase
 
 AUTH_SCHEMES = ("token", "basic", "api_key")
 PAGING_STYLES = ("page", "skip")
@@ -40,7 +40,7 @@ TIMESTAMP_FORMATS = ("sedona", "iso")
 
 
 @dataclasses.dataclass(frozen=True)
-class EmulatorSettings:
+class EmulatorSettings(SettingsBase):
     # Credentials the emulated tenant accepts (sandbox values; nothing real).
     auth_scheme: str = "token"
     username: str = "bridge"
@@ -67,6 +67,7 @@ class EmulatorSettings:
     faults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for name, value, choices in (
             ("auth_scheme", self.auth_scheme, AUTH_SCHEMES),
             ("paging", self.paging, PAGING_STYLES),
@@ -82,16 +83,6 @@ class EmulatorSettings:
             raise ValueError("page sizes must be at least 1")
         if self.open_periods < 0:
             raise ValueError("open_periods cannot be negative")
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> "EmulatorSettings":
-        """Build from JSON-ish values (the CLI's --settings-json); unknown keys are an error."""
-        return settings_from_mapping(cls, values)
-
-    def to_mapping(self) -> dict[str, Any]:
-        values = dataclasses.asdict(self)
-        values["faults"] = dict(self.faults)
-        return values
 
     def public_mapping(self) -> dict[str, Any]:
         """What GET /_emulator/settings shows: the credentials stay out of answers and logs."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from bridge_assets.sandbox.sedona_api import wire
 from bridge_assets.sandbox.sedona_api.models import Model
-from bridge_assets.sandbox.sqlite_state import SqliteState
+from bridge_assets.sandbox.kit.state import SqliteState, journal_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -51,21 +51,14 @@ CREATE TABLE IF NOT EXISTS tokens (
     issued_at REAL NOT NULL,
     expires_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS journal (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    query TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    outcome TEXT NOT NULL,             -- ok | token | token_refused | unauthorized | injected | bad_request | not_found
-    ordinal INTEGER                    -- the data request's number under the current fault plan
-);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
 """
+# The journal (kit/state.py) with this emulator's own columns.
+# outcome: ok | token | token_refused | unauthorized | injected | bad_request | not_found
+SCHEMA += journal_schema("ordinal INTEGER")
 
 
 @dataclasses.dataclass
@@ -222,16 +215,6 @@ class Store(SqliteState):
     def expire_tokens(self) -> int:
         now = time.time()
         return self.execute("UPDATE tokens SET expires_at = ? WHERE expires_at > ?", (now - 1, now)).rowcount
-
-    # --- journal ---------------------------------------------------------------------------------
-
-    def journal_append(self, method: str, path: str, query: str, status: int, outcome: str,
-                       ordinal: int | None) -> None:
-        self.execute("INSERT INTO journal (at, method, path, query, status, outcome, ordinal) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (time.time(), method, path, query, status, outcome, ordinal))
-
-    def journal(self) -> list[dict[str, Any]]:
-        return [dict(row) for row in self.fetchall("SELECT * FROM journal ORDER BY seq")]
 
     # --- reset -----------------------------------------------------------------------------------
 

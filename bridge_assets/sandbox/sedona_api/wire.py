@@ -8,11 +8,11 @@ Time stamps are the tenant's wall-clock time with no offset, to the second.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from decimal import Decimal
 from typing import Any
 
 from starlette.responses import Response
+
+from bridge_assets.sandbox.kit import wire as json_codec
 
 from bridge_assets.sandbox.sedona_api.settings import EmulatorSettings
 
@@ -54,19 +54,11 @@ def parse_timestamp(text: str) -> dt.datetime:
     return moment.replace(tzinfo=None, microsecond=0)
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        # JSON numbers, as a .NET decimal serialises; integral amounts stay integral.
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
 def dumps(payload: Any) -> bytes:
-    return json.dumps(payload, default=_default, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return json_codec.dumps(payload, ascii_only=False)  # as a .NET decimal serialises: 2.00 stays 2.0
 
 
-def loads(raw: bytes | str) -> Any:
-    return json.loads(raw, parse_float=Decimal)
+loads = json_codec.loads
 
 
 def json_response(payload: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -45,8 +45,8 @@ Admin (no auth, no faults, not journaled; plain JSON)                           
     GET  /_emulator/journal?since=seq            every API request: method, path, query, status,
                                                  outcome (processed|refused|unauthorized|injected|error), principal
 
-Unconfirmed behaviour is configurable in one place each: wire field names in
-`sources/servicetrade_mapping.ServiceTradeFieldMap` (overridable by `EmulatorSettings.field_map`),
+Unconfirmed behaviour is configurable in one place each: wire field names in the emulator's own
+`fields.WireFields` (overridable by `EmulatorSettings.field_map`; the bridge's map is not imported),
 status transitions in `statuses.py` (+ `extra_transitions`/`removed_transitions`), everything else
 (session cap, lifetimes, limit handling, line tax, items in lists) in `settings.py`.
 """
@@ -54,26 +54,7 @@ status transitions in `statuses.py` (+ `extra_transitions`/`removed_transitions`
 from bridge_assets.sandbox.servicetrade.app import create_app
 from bridge_assets.sandbox.servicetrade.seed import seed_from_book
 from bridge_assets.sandbox.servicetrade.server import (
-    AdminCallFailed,
-    AdminClient,
-    EmulatorHandle,
-    SpawnedEmulator,
-    run_emulator,
-    spawn_emulator,
+    AdminCallFailed, AdminClient, EmulatorHandle, SpawnedEmulator, run_emulator, spawn_emulator,
 )
 from bridge_assets.sandbox.servicetrade.settings import EmulatorSettings
 from bridge_assets.sandbox.servicetrade.statuses import DEFAULT_TRANSITIONS, STATUSES
-
-__all__ = [
-    "DEFAULT_TRANSITIONS",
-    "STATUSES",
-    "AdminCallFailed",
-    "AdminClient",
-    "EmulatorHandle",
-    "EmulatorSettings",
-    "SpawnedEmulator",
-    "create_app",
-    "run_emulator",
-    "seed_from_book",
-    "spawn_emulator",
-]

@@ -13,69 +13,44 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from bridge_assets.sandbox import serving
+from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
+from bridge_assets.sandbox.kit.emulator import Parts
 from bridge_assets.sandbox.servicetrade import records, wire
 from bridge_assets.sandbox.servicetrade.api import api_url
-from bridge_assets.sandbox.servicetrade.auth import Auth
-from bridge_assets.sandbox.servicetrade.faults import FaultInjector
 from bridge_assets.sandbox.servicetrade.seed import seed_from_book
-from bridge_assets.sandbox.servicetrade.settings import EmulatorSettings
-from bridge_assets.sandbox.servicetrade.store import Store, load_json
-
-PREFIX = serving.ADMIN_PREFIX
-
-
-class AdminError(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
+from bridge_assets.sandbox.servicetrade.store import load_json
 
 def _json(payload: Any, status: int = 200) -> Response:
     return wire.json_response(payload, status)
 
 
 class Admin:
-    def __init__(self, store: Store, settings: EmulatorSettings, auth: Auth, faults: FaultInjector) -> None:
-        self.store = store
-        self.settings = settings
-        self.auth = auth
-        self.faults = faults
-        self.fields = settings.fields
+    def __init__(self, parts: Parts) -> None:
+        self.store, self.settings, self.auth, self.faults = parts.store, parts.settings, parts.auth, parts.faults
+        self.fields = self.settings.fields
+        self.panel = AdminPanel(self.store, _json, wire.loads, self.faults, health=self._health,
+                                settings_view=self._settings, reset=self.reset, oauth=self.auth.oauth)
 
     def routes(self) -> list[BaseRoute]:
-        route = serving.admin_router(self._guarded)
-        return [
-            route("/health", self.health, ["GET"]),
-            route("/settings", self.read_settings, ["GET"]),
-            route("/reset", self.reset, ["POST"]),
-            route("/seed", self.seed, ["POST"]),
-            route("/users", self.register_user, ["POST"]),
-            route("/clients", self.register_client, ["POST"]),
-            route("/oauth/tokens", self.mint_tokens, ["POST"]),
-            route("/expire", self.expire, ["POST"]),
-            route("/sessions", self.sessions, ["GET"]),
-            route("/tokens", self.tokens, ["GET"]),
-            route("/invoices", self.dump_invoices, ["GET"]),
-            route("/invoices", self.create_invoices, ["POST"]),
-            route("/invoices/{invoice_id}", self.read_invoice, ["GET"]),
-            route("/invoices/{invoice_id}", self.edit_invoice, ["POST"]),
-            route("/comments", self.dump_comments, ["GET"]),
-            route("/customers", self.dump_customers, ["GET"]),
-            route("/locations", self.dump_locations, ["GET"]),
-            route("/jobs", self.dump_jobs, ["GET"]),
-            route("/faults", self.read_faults, ["GET"]),
-            route("/faults", self.set_faults, ["POST"]),
-            route("/faults", self.clear_faults, ["DELETE"]),
-            route("/journal", self.journal, ["GET"]),
-        ]
+        return self.panel.routes([
+            ("/seed", self.seed, ["POST"]),
+            ("/users", self.register_user, ["POST"]),
+            ("/oauth/tokens", self.mint_tokens, ["POST"]),
+            ("/expire", self.expire, ["POST"]),
+            ("/sessions", self.sessions, ["GET"]),
+            ("/tokens", self.tokens, ["GET"]),
+            ("/invoices", self.dump_invoices, ["GET"]),
+            ("/invoices", self.create_invoices, ["POST"]),
+            ("/invoices/{invoice_id}", self.read_invoice, ["GET"]),
+            ("/invoices/{invoice_id}", self.edit_invoice, ["POST"]),
+            ("/comments", self.dump_comments, ["GET"]),
+            ("/customers", self.dump_customers, ["GET"]),
+            ("/locations", self.dump_locations, ["GET"]),
+            ("/jobs", self.dump_jobs, ["GET"]),
+        ])
 
-    def _guarded(self, endpoint):
-        return serving.guard_admin_endpoint(endpoint, AdminError, _json)
-
-    @staticmethod
-    async def _body(request: Request) -> dict[str, Any]:
-        return await serving.read_json_object(request, wire.loads, AdminError)
+    async def _body(self, request: Request) -> dict[str, Any]:
+        return await self.panel.body(request)
 
     def _render(self, request: Request, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
         refs = records.References.load(self.store, found)
@@ -84,20 +59,19 @@ class Admin:
 
     # --- set-up ------------------------------------------------------------------------------------
 
-    async def health(self, request: Request) -> Response:
-        count = self.store.fetchone("SELECT COUNT(*) AS n FROM invoices")["n"]
-        return _json({"status": "ok", "invoices": count})
+    def _health(self) -> dict[str, Any]:
+        return {"invoices": self.store.fetchone("SELECT COUNT(*) AS n FROM invoices")["n"]}
 
-    async def read_settings(self, request: Request) -> Response:
-        return _json({**self.settings.to_mapping(), "resolved_field_map": self.fields.to_mapping(),
-                      "transitions": {k: sorted(v) for k, v in self.settings.transitions.allowed.items()}})
+    def _settings(self) -> dict[str, Any]:
+        return {**self.settings.to_mapping(), "resolved_field_map": self.fields.to_mapping(),
+                "transitions": {k: sorted(v) for k, v in self.settings.transitions.allowed.items()}}
 
-    async def reset(self, request: Request) -> Response:
+    def reset(self, body: dict[str, Any]) -> str:
         """Forget everything: records, sessions, tokens, journal; back to the start-up accounts and faults."""
         self.store.reset()
-        self.auth.ensure_accounts()
+        self.auth.reset()
         self.faults.restore_initial()
-        return _json({"reset": "all"})
+        return "all"
 
     async def seed(self, request: Request) -> Response:
         body = await self._body(request)
@@ -119,13 +93,6 @@ class Admin:
             raise AdminError("username and password are required")
         self.auth.register_user(str(body["username"]), str(body["password"]))
         return _json({"username": body["username"]})
-
-    async def register_client(self, request: Request) -> Response:
-        body = await self._body(request)
-        if not body.get("client_id") or not body.get("client_secret"):
-            raise AdminError("client_id and client_secret are required")
-        self.auth.register_client(str(body["client_id"]), str(body["client_secret"]))
-        return _json({"client_id": body["client_id"]})
 
     async def mint_tokens(self, request: Request) -> Response:
         body = await self._body(request)
@@ -199,20 +166,3 @@ class Admin:
         rows = self.store.fetchall("SELECT * FROM jobs ORDER BY id")
         return _json({"jobs": [{"id": r["id"], "customer_id": r["customer_id"], "location_id": r["location_id"],
                                 **load_json(r["doc"])} for r in rows]})
-
-    # --- faults and journal ----------------------------------------------------------------------------
-
-    async def read_faults(self, request: Request) -> Response:
-        return _json({"faults": self.faults.plan()})
-
-    async def set_faults(self, request: Request) -> Response:
-        plan = self.faults.set_plan(await self._body(request))
-        return _json({"faults": plan.to_mapping()})
-
-    async def clear_faults(self, request: Request) -> Response:
-        self.faults.clear()
-        return _json({"faults": None})
-
-    async def journal(self, request: Request) -> Response:
-        since = int(request.query_params.get("since") or 0)
-        return _json({"journal": self.store.journal(since)})

@@ -20,11 +20,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bridge_assets.sandbox.servicetrade import records, wire
-from bridge_assets.sandbox.servicetrade.auth import SESSION_COOKIE, Auth, Principal
-from bridge_assets.sandbox.servicetrade.faults import FaultInjector, injected_response
-from bridge_assets.sandbox.servicetrade.settings import EmulatorSettings
+from bridge_assets.sandbox.servicetrade.auth import SESSION_COOKIE, Principal
+from bridge_assets.sandbox.kit.emulator import Parts
 from bridge_assets.sandbox.servicetrade.statuses import STATUSES
-from bridge_assets.sandbox.servicetrade.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +51,9 @@ async def json_body(request: Request) -> Any:
 
 
 class ServiceTradeApi:
-    def __init__(self, store: Store, settings: EmulatorSettings, auth: Auth, faults: FaultInjector) -> None:
-        self.store = store
-        self.settings = settings
-        self.auth = auth
-        self.faults = faults
-        self.fields = settings.fields
-        self.transitions = settings.transitions
+    def __init__(self, parts: Parts) -> None:
+        self.store, self.settings, self.auth, self.faults = parts.store, parts.settings, parts.auth, parts.faults
+        self.fields, self.transitions = self.settings.fields, self.settings.transitions
 
     def routes(self) -> list[BaseRoute]:
         def route(path: str, handler: Handler, methods: list[str], *, authenticated: bool = True) -> Route:
@@ -85,11 +79,11 @@ class ServiceTradeApi:
 
     async def serve(self, request: Request, handler: Handler, *, authenticated: bool) -> Response:
         method, path = request.method, request.url.path
-        decision = self.faults.decide(method, path)
-        if decision.delay_s:
-            await asyncio.sleep(decision.delay_s)
+        decision = self.faults.decide(method=method, path=path)
+        if decision.latency_s:
+            await asyncio.sleep(decision.latency_s)
         if decision.status:
-            return self._answer(request, injected_response(decision.status), "injected", "")
+            return self._answer(request, self.faults.rules.response(decision.status), "injected", "")
         # Read the body now: a handler must not suspend inside its transaction, or another request on
         # the same event loop (and thread, so the same re-entrant lock) would join that transaction.
         await request.body()
@@ -114,7 +108,7 @@ class ServiceTradeApi:
 
     def _answer(self, request: Request, response: Response, outcome: str, principal: str) -> Response:
         self.store.journal_append(request.method, request.url.path, request.url.query, response.status_code,
-                                  outcome, principal)
+                                  outcome, principal=principal)
         return response
 
     # --- auth --------------------------------------------------------------------------------------

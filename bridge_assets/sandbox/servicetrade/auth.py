@@ -22,11 +22,11 @@ import json
 import secrets
 import time
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 
+from bridge_assets.sandbox.kit.oauth import OAuthPolicy, OAuthProvider, TokenFormat
 from bridge_assets.sandbox.servicetrade import wire
 from bridge_assets.sandbox.servicetrade.settings import EmulatorSettings
 from bridge_assets.sandbox.servicetrade.store import Store
@@ -45,22 +45,47 @@ class Principal:
         return f"{self.kind}:{self.name}#{self.serial}"
 
 
-class OAuthError(Exception):
-    def __init__(self, error: str, status: int = 400, description: str | None = None) -> None:
-        super().__init__(error)
-        self.error, self.status, self.description = error, status, description
+# The wording of ServiceTrade's OAuth refusals (unconfirmed), by situation (kit/oauth.py ERRORS).
+_BAD_REFRESH = ("invalid_grant", 400, "The refresh token is invalid, expired or already used")
+_BAD_GRANT = ("unsupported_grant_type", 400, "grant_type must be client_credentials, refresh_token or password")
+ERRORS = {
+    "client_malformed": ("invalid_client", 401, "Malformed Basic credentials"),
+    "client_invalid": ("invalid_client", 401, "Unknown client or wrong secret"),
+    "password_invalid": ("invalid_grant", 400, "Invalid username or password"),
+    "refresh_missing": _BAD_REFRESH, "refresh_invalid": _BAD_REFRESH,
+    "grant_type_missing": _BAD_GRANT, "grant_type_unsupported": _BAD_GRANT,
+    "token_missing": None,  # like most OAuth servers: a revoke answers 200 whatever it was given
+}
 
-    def response(self) -> Response:
-        body: dict[str, Any] = {"error": self.error}
-        if self.description:
-            body["error_description"] = self.description
-        return JSONResponse(body, status_code=self.status)
+
+def oauth_policy(settings: EmulatorSettings) -> OAuthPolicy:
+    return OAuthPolicy(
+        grants=("client_credentials", "refresh_token", "password"),
+        access_token_lifetime_s=settings.access_token_lifetime_s,
+        refresh_token_lifetime_s=settings.refresh_token_lifetime_s,
+        rotation="always" if settings.rotate_refresh_tokens else "never", rolling_refresh_expiry=False,
+        grace_s=settings.refresh_token_grace_s, revoke_ends_grant=False, basic_client_auth=False,
+        form_only=True, token_type="Bearer", no_store=False, time_scale=settings.time_scale,
+    )
+
+
+def _access_token(subject: str, issued: float, expires: float) -> str:
+    return _jwt({"iss": "servicetrade-emulator", "sub": subject, "iat": int(issued), "exp": int(expires) + 1,
+                 "jti": secrets.token_hex(8)})
+
+
+TOKENS = TokenFormat(access=_access_token, refresh=lambda: "rt_" + secrets.token_urlsafe(32))
 
 
 class Auth:
     def __init__(self, store: Store, settings: EmulatorSettings) -> None:
         self.store = store
         self.settings = settings
+        self.oauth = OAuthProvider(store, oauth_policy(settings), clients=settings.clients, errors=ERRORS,
+                                   tokens=TOKENS, password_check=self._password_ok,
+                                   revoke_response=lambda: JSONResponse({}))
+        self.token_endpoint = self.oauth.token_endpoint
+        self.revoke_endpoint = self.oauth.revoke_endpoint
         self.ensure_accounts()
 
     # --- accounts --------------------------------------------------------------------------------
@@ -68,24 +93,23 @@ class Auth:
     def ensure_accounts(self) -> None:
         for username, password in self.settings.users.items():
             self.register_user(username, password)
-        for client_id, secret in self.settings.clients.items():
-            self.register_client(client_id, secret)
+        self.oauth.register_clients()
 
     def register_user(self, username: str, password: str) -> None:
         self.store.execute("INSERT INTO users (username, password) VALUES (?, ?) "
                            "ON CONFLICT (username) DO UPDATE SET password = excluded.password", (username, password))
 
     def register_client(self, client_id: str, client_secret: str) -> None:
-        self.store.execute("INSERT INTO oauth_clients (client_id, client_secret) VALUES (?, ?) ON CONFLICT "
-                           "(client_id) DO UPDATE SET client_secret = excluded.client_secret", (client_id, client_secret))
+        self.oauth.register_client(client_id, client_secret)
+
+    def reset(self) -> None:
+        """Forget every session, token and account; the start-up accounts come back."""
+        self.oauth.reset(clients=True)
+        self.ensure_accounts()
 
     def _password_ok(self, username: str, password: str) -> bool:
         row = self.store.fetchone("SELECT password FROM users WHERE username = ?", (username,))
         return row is not None and secrets.compare_digest(row["password"].encode(), password.encode())
-
-    def _client_ok(self, client_id: str, client_secret: str) -> bool:
-        row = self.store.fetchone("SELECT client_secret FROM oauth_clients WHERE client_id = ?", (client_id,))
-        return row is not None and secrets.compare_digest(row["client_secret"].encode(), client_secret.encode())
 
     # --- sessions --------------------------------------------------------------------------------
 
@@ -147,10 +171,8 @@ class Auth:
     # --- bearer tokens ---------------------------------------------------------------------------
 
     def bearer_for(self, token: str) -> Principal | None:
-        row = self.store.fetchone("SELECT * FROM oauth_tokens WHERE token = ? AND kind = 'access'", (token,))
-        if row is None or row["revoked_at"] is not None or row["expires_at"] <= time.time():
-            return None
-        return Principal("oauth", row["client_id"], row["serial"])
+        found = self.oauth.access(token)
+        return Principal("oauth", found.client_id, found.serial) if found and found.state == "valid" else None
 
     def authenticate(self, request: Request) -> Principal:
         header = request.headers.get("authorization", "")
@@ -164,64 +186,8 @@ class Auth:
         return principal
 
     def mint_tokens(self, client_id: str) -> dict[str, Any]:
-        now = time.time()
-        access_expiry = now + self.settings.real_seconds(self.settings.access_token_lifetime_s)
-        access = _jwt({"iss": "servicetrade-emulator", "sub": client_id, "iat": int(now),
-                       "exp": int(access_expiry) + 1, "jti": secrets.token_hex(8)})
-        refresh = "rt_" + secrets.token_urlsafe(32)
-        with self.store.transaction():
-            self.store.execute("INSERT INTO oauth_tokens (token, kind, client_id, issued_at, expires_at) "
-                               "VALUES (?, 'access', ?, ?, ?)", (access, client_id, now, access_expiry))
-            self.store.execute(
-                "INSERT INTO oauth_tokens (token, kind, client_id, issued_at, expires_at) VALUES (?, 'refresh', ?, ?, ?)",
-                (refresh, client_id, now, now + self.settings.real_seconds(self.settings.refresh_token_lifetime_s)))
-        return {"access_token": access, "token_type": "Bearer",
-                "expires_in": int(self.settings.access_token_lifetime_s), "refresh_token": refresh}
-
-    async def token_endpoint(self, request: Request) -> Response:
-        try:
-            form = await _form(request)
-            grant = form.get("grant_type")
-            if grant == "client_credentials":
-                client_id, secret = _client_credentials(request, form)
-                if not self._client_ok(client_id, secret):
-                    raise OAuthError("invalid_client", 401, "Unknown client or wrong secret")
-                return JSONResponse(self.mint_tokens(client_id))
-            if grant == "password":
-                username, password = form.get("username", ""), form.get("password", "")
-                if not self._password_ok(username, password):
-                    raise OAuthError("invalid_grant", 400, "Invalid username or password")
-                return JSONResponse(self.mint_tokens(username))
-            if grant == "refresh_token":
-                return JSONResponse(self._refresh(form.get("refresh_token", "")))
-            raise OAuthError("unsupported_grant_type", 400,
-                             "grant_type must be client_credentials, refresh_token or password")
-        except OAuthError as failure:
-            return failure.response()
-
-    def _refresh(self, token: str) -> dict[str, Any]:
-        now = time.time()
-        row = self.store.fetchone("SELECT * FROM oauth_tokens WHERE token = ? AND kind = 'refresh'", (token,))
-        if row is None or row["revoked_at"] is not None or row["expires_at"] <= now:
-            raise OAuthError("invalid_grant", 400, "The refresh token is invalid, expired or already used")
-        answer = self.mint_tokens(row["client_id"])
-        if self.settings.rotate_refresh_tokens:
-            self.store.execute("UPDATE oauth_tokens SET revoked_at = ?, revoked_reason = 'rotated' WHERE serial = ?",
-                               (now, row["serial"]))
-        else:
-            self.store.execute("DELETE FROM oauth_tokens WHERE token = ?", (answer["refresh_token"],))
-            answer["refresh_token"] = token
-        return answer
-
-    async def revoke_endpoint(self, request: Request) -> Response:
-        try:
-            form = await _form(request)
-        except OAuthError as failure:
-            return failure.response()
-        token = form.get("refresh_token") or form.get("token") or ""
-        self.store.execute("UPDATE oauth_tokens SET revoked_at = ?, revoked_reason = 'revoked' "
-                           "WHERE token = ? AND revoked_at IS NULL", (time.time(), token))
-        return JSONResponse({})  # like most OAuth servers: 200 whether or not the token was known
+        """A token pair for a client, without the token endpoint (the admin panel's shortcut)."""
+        return self.oauth.mint_tokens(client_id, client_id)
 
     # --- admin -----------------------------------------------------------------------------------
 
@@ -235,41 +201,14 @@ class Auth:
                 if username:
                     sql, params = sql + " AND username = ?", params + [username]
                 counts["sessions"] = self.store.execute(sql, tuple(params)).rowcount
-            for kind, wanted in (("access", access_tokens), ("refresh", refresh_tokens)):
-                if not wanted or username is not None:
-                    continue
-                sql = ("UPDATE oauth_tokens SET expires_at = ?, revoked_reason = 'expired' "
-                       "WHERE kind = ? AND revoked_at IS NULL AND expires_at > ?")
-                params = [now, kind, now]
-                if client_id:
-                    sql, params = sql + " AND client_id = ?", params + [client_id]
-                counts[f"{kind}_tokens"] = self.store.execute(sql, tuple(params)).rowcount
+        kinds = tuple(kind for kind, wanted in (("access", access_tokens), ("refresh", refresh_tokens)) if wanted)
+        if username is None:
+            for kind, count in self.oauth.expire(kinds, client_id=client_id).items():
+                counts[f"{kind}_tokens"] = count
         return counts
 
     def tokens(self) -> list[dict[str, Any]]:
-        now = time.time()
-        rows = self.store.fetchall("SELECT serial, kind, client_id, issued_at, expires_at, revoked_at, revoked_reason "
-                                   "FROM oauth_tokens ORDER BY serial")
-        return [{**dict(row), "live": row["revoked_at"] is None and row["expires_at"] > now} for row in rows]
-
-
-async def _form(request: Request) -> dict[str, str]:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        raise OAuthError("invalid_request", 400, "The token endpoint takes application/x-www-form-urlencoded")
-    raw = (await request.body()).decode("utf-8", "replace")
-    return {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
-
-
-def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, str]:
-    header = request.headers.get("authorization", "")
-    if header[:6].lower() == "basic ":
-        try:
-            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
-            return client_id, secret
-        except ValueError:
-            raise OAuthError("invalid_client", 401, "Malformed Basic credentials") from None
-    return form.get("client_id", ""), form.get("client_secret", "")
+        return self.oauth.tokens()
 
 
 def _b64(raw: bytes) -> str:

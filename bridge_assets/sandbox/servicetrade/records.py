@@ -21,11 +21,11 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bridge_assets.documents import line_amount, money
+from bridge_assets.sandbox.kit.money import line_amount, money
 from bridge_assets.sandbox.servicetrade import wire
+from bridge_assets.sandbox.servicetrade.fields import WireFields, day_start
 from bridge_assets.sandbox.servicetrade.statuses import STATUSES, TransitionTable
 from bridge_assets.sandbox.servicetrade.store import Store, dump_json, load_json
-from bridge_assets.sources.servicetrade_mapping import ServiceTradeFieldMap, day_start
 
 ENTITY_TYPES = ("invoice", "job", "location", "customer")
 INVOICE_NUMBER_MAX = 50  # unconfirmed
@@ -122,7 +122,7 @@ def normalise_items(store: Store, items: Iterable[dict[str, Any]]) -> list[dict[
     return out
 
 
-def build_invoice(store: Store, spec: dict[str, Any], fields: ServiceTradeFieldMap, *,
+def build_invoice(store: Store, spec: dict[str, Any], fields: WireFields, *,
                   now: float | None = None) -> dict[str, Any]:
     """An invoice record from an admin spec (internal names; customer/location by id or name)."""
     now = int(now or time.time())
@@ -270,7 +270,7 @@ def apply_api_update(store: Store, record: dict[str, Any], body: Any, transition
     return changed
 
 
-def apply_admin_edit(store: Store, record: dict[str, Any], changes: dict[str, Any], fields: ServiceTradeFieldMap,
+def apply_admin_edit(store: Store, record: dict[str, Any], changes: dict[str, Any], fields: WireFields,
                      now: float | None = None) -> dict[str, Any]:
     """What a person does in the ServiceTrade UI: any field, any status, no transition rules."""
     allowed = {"status", "invoice_number", "type", "notes", "po_number", "due_date", "tax_amount", "items",
@@ -338,7 +338,7 @@ def invoice_amounts(record: dict[str, Any]) -> tuple[list[Decimal], Decimal, Dec
     return amounts, subtotal, money(Decimal(record["tax_amount"]))
 
 
-def render_invoice(record: dict[str, Any], refs: References, fields: ServiceTradeFieldMap, api_url: str, *,
+def render_invoice(record: dict[str, Any], refs: References, fields: WireFields, api_url: str, *,
                    include_items: bool = True, line_tax: bool = False) -> dict[str, Any]:
     f = fields
     amounts, subtotal, tax = invoice_amounts(record)

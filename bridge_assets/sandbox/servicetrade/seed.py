@@ -27,17 +27,13 @@ from typing import Any
 from bridge_assets.sandbox.servicetrade import records
 from bridge_assets.sandbox.servicetrade.statuses import STATUSES
 from bridge_assets.sandbox.servicetrade.store import Store
-from bridge_assets.sources.servicetrade_mapping import (
-    FIELD_MAP,
-    ServiceTradeFieldMap,
-    day_start,
-)
+from bridge_assets.sandbox.servicetrade.fields import FIELDS, WireFields, day_start
 
 CREDIT_STYLES = ("negative_quantity", "negative_price")
 CREATED_AT_HOUR = 17
 
 
-def seed_from_book(book: Any, store: Store, *, fields: ServiceTradeFieldMap = FIELD_MAP,
+def seed_from_book(book: Any, store: Store, *, fields: WireFields = FIELDS,
                    status: str = "pending_accounting", credit_style: str = "negative_quantity",
                    replace: bool = True) -> dict[str, Any]:
     """Write the book's customers, sites and documents as ServiceTrade records; returns counts."""

@@ -10,39 +10,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import subprocess
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bridge_assets.sandbox import serving
+from bridge_assets.sandbox.kit import emulator, serving
+from bridge_assets.sandbox.kit.serving import AdminCallFailed
 from bridge_assets.sandbox.servicetrade.app import create_app
+from bridge_assets.sandbox.servicetrade.seed import seed_from_book
 from bridge_assets.sandbox.servicetrade.settings import EmulatorSettings
-
-# The shared plumbing, under the names this module has always offered.
-LISTENING = serving.LISTENING
-PROJECT_ROOT = serving.PROJECT_ROOT
-bind_loopback = serving.bind_loopback
-uvicorn_config = serving.uvicorn_config
-
-EMULATOR_NAME = "ServiceTrade"  # as in "the ServiceTrade emulator did not start"
-EMULATOR_MODULE = "bridge_assets.sandbox.servicetrade"
-
-
-class AdminCallFailed(RuntimeError):
-    pass
 
 
 class AdminClient(serving.AdminHttpClient):
     """The `/_emulator/...` endpoints as methods, for tests and for the bridge's sandbox set-up."""
-
-    call_failed = AdminCallFailed
 
     def _decode(self, response: httpx.Response) -> Any:
         return json.loads(response.content, parse_float=Decimal)  # money stays exact
@@ -108,7 +91,7 @@ class AdminClient(serving.AdminHttpClient):
         return self._call("GET", "/jobs")["jobs"]
 
     def set_faults(self, **plan: Any) -> dict[str, Any]:
-        return self._call("POST", "/faults", plan)["faults"]
+        return self._call("POST", "/faults", plan)["plan"]
 
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
@@ -118,9 +101,7 @@ class AdminClient(serving.AdminHttpClient):
 
 
 @dataclasses.dataclass
-class EmulatorHandle:
-    base_url: str
-    state_path: Path
+class EmulatorHandle(emulator.EmulatorHandle):
     settings: EmulatorSettings
     admin: AdminClient
 
@@ -130,41 +111,22 @@ class EmulatorHandle:
         return self.base_url + "/api"
 
 
-@dataclasses.dataclass
-class SpawnedEmulator(EmulatorHandle, serving.ChildProcessControl):
-    process: subprocess.Popen | None = None
-    log_path: Path | None = None
+SpawnedEmulator = emulator.spawned_type(EmulatorHandle)
 
 
-@contextlib.contextmanager
-def run_emulator(state_path: str | Path, settings: EmulatorSettings | None = None, *,
-                 host: str = "127.0.0.1", port: int = 0) -> Iterator[EmulatorHandle]:
-    """The emulator in a background thread of this process; stops (and closes its file) on exit."""
-    settings = settings or EmulatorSettings()
-    app = create_app(state_path, settings)
-    with (
-        serving.serve_in_thread(uvicorn_config(app), name=EMULATOR_NAME, thread_name="servicetrade-emulator",
-                                host=host, port=port, after_stop=app.state.emulator.store.close) as base_url,
-        contextlib.closing(AdminClient(base_url)) as admin,
-    ):
-        yield EmulatorHandle(base_url, Path(state_path), settings, admin)
+def _seed_at_start(app: Any, args: Any, settings: EmulatorSettings) -> None:
+    book = emulator.book_from_arguments(args)
+    if book is not None:
+        seed_from_book(book, app.state.emulator.store, fields=settings.fields)
 
 
-@contextlib.contextmanager
-def spawn_emulator(state_path: str | Path, settings: EmulatorSettings | None = None, *,
-                   host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 30.0) -> Iterator[SpawnedEmulator]:
-    """The emulator as `python -m bridge_assets.sandbox.servicetrade` in its own process.
-
-    Pass the `port` of a previous (killed) emulator to come back at the same URL. The child's log
-    goes to `<state_path>.log`.
-    """
-    settings = settings or EmulatorSettings()
-    state_path = Path(state_path)
-
-    def make_handle(base_url: str, process: subprocess.Popen, log_path: Path) -> SpawnedEmulator:
-        return SpawnedEmulator(base_url, state_path, settings, AdminClient(base_url), process, log_path)
-
-    with serving.spawn_module(EMULATOR_MODULE, name=EMULATOR_NAME, state_path=state_path, settings=settings.to_mapping(),
-                              make_handle=make_handle, host=host, port=port,
-                              startup_timeout=startup_timeout) as handle:
-        yield handle
+KIND = emulator.EmulatorKind(
+    name="ServiceTrade", module="bridge_assets.sandbox.servicetrade",
+    description="Local emulator of the ServiceTrade API (invoices, comments, auth).",
+    state_help="SQLite file holding the account", create_app=create_app, settings_type=EmulatorSettings,
+    admin_client=AdminClient, handle=EmulatorHandle, spawned=SpawnedEmulator,
+    options=(emulator.TIME_SCALE, *emulator.seed_options(lines=300)), overrides=("time_scale",),
+    prepare=_seed_at_start,
+)
+run_emulator = KIND.run
+spawn_emulator = KIND.spawn

@@ -12,15 +12,15 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from bridge_assets.sandbox.cli_support import settings_from_mapping
+from bridge_assets.sandbox.kit.settings import SettingsBase
 from bridge_assets.sandbox.servicetrade.statuses import STATUSES, TransitionTable
-from bridge_assets.sources.servicetrade_mapping import ServiceTradeFieldMap
+from bridge_assets.sandbox.servicetrade.fields import WireFields
 
 LIMIT_POLICIES = ("cap", "refuse")
 
 
 @dataclasses.dataclass(frozen=True)
-class EmulatorSettings:
+class EmulatorSettings(SettingsBase):
     # Emulated seconds per real second. 1.0 is real time.
     time_scale: float = 1.0
 
@@ -39,6 +39,8 @@ class EmulatorSettings:
     refresh_token_lifetime_s: float = 30 * 24 * 3600
     # Whether a refresh_token grant returns a new refresh token and retires the old one.
     rotate_refresh_tokens: bool = True
+    # How long a rotated refresh token still refreshes (a lost answer forgiven); unconfirmed, so none.
+    refresh_token_grace_s: float = 0
 
     # GET /api/invoice paging: default and maximum `limit` are 2000 (facts). What happens above the
     # maximum is not documented: "cap" answers with at most `max_limit` records per page (and pages
@@ -56,15 +58,14 @@ class EmulatorSettings:
     extra_transitions: tuple[tuple[str, str], ...] = ()
     removed_transitions: tuple[tuple[str, str], ...] = ()
 
-    # Overrides of the wire names in `ServiceTradeFieldMap` (sources/servicetrade_mapping.py).
+    # Overrides of the wire names in `WireFields` (fields.py), e.g. {"item_code": "itemName"}.
     field_map: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     # Initial fault plan (same keys as POST /_emulator/faults).
     faults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.time_scale <= 0:
-            raise ValueError("time_scale must be positive (60 makes a minute last one second)")
+        super().__post_init__()
         if self.max_sessions_per_user < 1:
             raise ValueError("max_sessions_per_user must be at least 1")
         if self.limit_over_max not in LIMIT_POLICIES:
@@ -77,27 +78,12 @@ class EmulatorSettings:
                 if len(pair) != 2 or any(status not in STATUSES for status in pair):
                     raise ValueError(f"{name}: {list(pair)} is not a [from, to] pair of statuses {STATUSES}")
             object.__setattr__(self, name, pairs)
-        ServiceTradeFieldMap.from_mapping(self.field_map)  # fail early on a typo
-
-    def real_seconds(self, emulated_seconds: float) -> float:
-        return emulated_seconds / self.time_scale
+        WireFields.from_mapping(self.field_map)  # fail early on a typo
 
     @property
-    def fields(self) -> ServiceTradeFieldMap:
-        return ServiceTradeFieldMap.from_mapping(self.field_map)
+    def fields(self) -> WireFields:
+        return WireFields.from_mapping(self.field_map)
 
     @property
     def transitions(self) -> TransitionTable:
         return TransitionTable.with_changes(self.extra_transitions, self.removed_transitions)
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> EmulatorSettings:
-        return settings_from_mapping(cls, values)
-
-    def to_mapping(self) -> dict[str, Any]:
-        values = dataclasses.asdict(self)
-        for name in ("users", "clients", "field_map", "faults"):
-            values[name] = dict(getattr(self, name))
-        for name in ("extra_transitions", "removed_transitions"):
-            values[name] = [list(pair) for pair in getattr(self, name)]
-        return values

@@ -9,10 +9,9 @@ does not log everybody out.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
-from bridge_assets.sandbox.sqlite_state import SqliteState
+from bridge_assets.sandbox.kit.state import SqliteState, journal_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -27,20 +26,6 @@ CREATE TABLE IF NOT EXISTS sessions (
     last_seen REAL NOT NULL,
     ended_at REAL,
     ended_reason TEXT                  -- logout | dropped | expired
-);
-CREATE TABLE IF NOT EXISTS oauth_clients (
-    client_id TEXT PRIMARY KEY,
-    client_secret TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS oauth_tokens (
-    serial INTEGER PRIMARY KEY AUTOINCREMENT,
-    token TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,                -- access | refresh
-    client_id TEXT NOT NULL,
-    issued_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    revoked_at REAL,
-    revoked_reason TEXT                -- rotated | revoked | expired
 );
 CREATE TABLE IF NOT EXISTS customers (
     id INTEGER PRIMARY KEY,
@@ -83,20 +68,13 @@ CREATE TABLE IF NOT EXISTS sequences (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS journal (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    query TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    outcome TEXT NOT NULL,             -- processed | unauthorized | injected | refused
-    principal TEXT NOT NULL            -- session:<user>#<serial> | oauth:<client>#<serial> | ""
-);
 """
+# The journal (kit/state.py) with this emulator's own columns.
+# outcome: processed | unauthorized | injected | refused | error
+SCHEMA += journal_schema("principal TEXT NOT NULL")
 
 DATA_TABLES = ("customers", "locations", "jobs", "invoices", "comments", "sequences")
-AUTH_TABLES = ("users", "sessions", "oauth_clients", "oauth_tokens")
+AUTH_TABLES = ("users", "sessions")  # OAuth clients and tokens: the kit's provider (kit/oauth.py)
 
 # Where each id sequence starts: large, like ServiceTrade's own ids, and distinct per entity.
 SEQUENCE_STARTS = {
@@ -112,10 +90,6 @@ class Store(SqliteState):
     # Nested use joins the outer transaction (no savepoints): what a caller groups commits together.
     savepoints = False
 
-    def executemany(self, sql: str, rows: list[tuple]) -> None:
-        with self._lock:
-            self._conn.executemany(sql, rows)
-
     def next_id(self, name: str, count: int = 1) -> int:
         """Reserve `count` ids of a sequence; returns the first."""
         with self.transaction():
@@ -124,17 +98,6 @@ class Store(SqliteState):
             self.execute("INSERT INTO sequences (name, value) VALUES (?, ?) "
                          "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, first + count - 1))
             return first
-
-    # --- journal ---------------------------------------------------------------------------------
-
-    def journal_append(self, method: str, path: str, query: str, status: int, outcome: str, principal: str) -> None:
-        self.execute(
-            "INSERT INTO journal (at, method, path, query, status, outcome, principal) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (time.time(), method, path, query, status, outcome, principal),
-        )
-
-    def journal(self, since: int = 0) -> list[dict[str, Any]]:
-        return [dict(row) for row in self.fetchall("SELECT * FROM journal WHERE seq > ? ORDER BY seq", (since,))]
 
     # --- reset -----------------------------------------------------------------------------------
 

@@ -10,11 +10,11 @@ The OAuth2 token endpoint answers plain OAuth JSON (`access_token`, `error`), as
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Any
 
 from starlette.responses import Response
+
+from bridge_assets.sandbox.kit import wire as json_codec
 
 JSON_MEDIA_TYPE = "application/json"
 NOT_FOUND = "Not found"
@@ -50,19 +50,11 @@ def unauthorized() -> ApiError:
     return ApiError(401, [AUTH_REQUIRED])
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        # Integral amounts stay integral; others keep their digits as a JSON number.
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
 def dumps(payload: Any) -> bytes:
-    return json.dumps(payload, default=_default, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return json_codec.dumps(payload, ascii_only=False, whole_as_int=True)
 
 
-def loads(raw: bytes | str) -> Any:
-    return json.loads(raw, parse_float=Decimal)
+loads = json_codec.loads
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

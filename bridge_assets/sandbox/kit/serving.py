@@ -1,18 +1,17 @@
 """How every local emulator (`qbo`, `sedona_api`, `servicetrade`) is put on a loopback port.
 
-Each emulator's `server.py` keeps its own public face (`run_emulator`, `spawn_emulator`, its handle
-classes and `AdminClient`); what they have in common lives here, once:
+`emulator.EmulatorKind` builds each emulator's `run_emulator` / `spawn_emulator` / `python -m` from
+these pieces:
 
 - `bind_loopback` and `uvicorn_config`: the socket and the uvicorn settings every emulator runs with;
 - `serve_in_thread`: uvicorn in a background thread of the calling process (`run_emulator`);
 - `spawn_module`: `python -m <emulator>` as a child process that a test can kill -9 and start again
   on the same state file (`spawn_emulator`), with `ChildProcessControl` for the handle's
   `alive` / `kill` / `stop`;
-- `AdminHttpClient`: the client side of the `/_emulator/...` control panel;
-- `admin_router`, `guard_admin_endpoint` and `read_json_object`: the server side of that panel.
+- `AdminHttpClient`: the client side of the `/_emulator/...` control panel (admin.py is the server side).
 
 The line a child prints first, `<Name> emulator listening on http://HOST:PORT`, is written by
-`cli_support.announce_and_serve` and read back here with `LISTENING`.
+`cli.announce_and_serve` and read back here with `LISTENING`.
 """
 
 from __future__ import annotations
@@ -26,24 +25,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
 import uvicorn
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 LISTENING = re.compile(r"listening on (http://\S+)")
 # The directory holding the `bridge_assets` package: put on the child's PYTHONPATH so that
 # `python -m bridge_assets.sandbox.<name>` imports this checkout even when it is not installed.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 ADMIN_PREFIX = "/_emulator"
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 # --- the listening socket and uvicorn ----------------------------------------------------------------
@@ -207,7 +201,7 @@ def spawn_module(module: str, *, name: str, state_path: Path, settings: Mapping[
             raise RuntimeError(f"the {name} emulator did not start; see {log_path}")
         drain_stdout(process)
         handle = make_handle(match.group(1), process, log_path)
-        wait_healthy(handle.admin.health, startup_timeout, (httpx.HTTPError, handle.admin.call_failed))
+        wait_healthy(handle.admin.health, startup_timeout, (httpx.HTTPError, AdminCallFailed))
     except BaseException:
         process.kill()
         process.wait()
@@ -250,16 +244,18 @@ class ChildProcessControl:
 
 # --- the /_emulator control panel: client side -------------------------------------------------------
 
+class AdminCallFailed(RuntimeError):
+    """An admin call answered anything but 200; the message has the method, path, status and answer."""
+
+
 class AdminHttpClient:
     """What every emulator's `AdminClient` shares: one HTTP client on `<base_url>/_emulator`.
 
     `_call(method, path, payload, params)` sends one request and returns the decoded answer; any
-    status but 200 raises `call_failed` (each emulator's own `AdminCallFailed`) with the answer's
-    text. How the payload goes out (`_request_body`) and how the answer is read (`_decode`) are the
-    emulators' own business and may be overridden.
+    status but 200 raises `AdminCallFailed` with the answer's text. How the payload goes out
+    (`_request_body`) and how the answer is read (`_decode`) are the emulators' own business and may
+    be overridden.
     """
-
-    call_failed: type[Exception] = RuntimeError
 
     def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
         self._http = httpx.Client(base_url=f"{base_url}{ADMIN_PREFIX}", timeout=timeout)
@@ -277,54 +273,9 @@ class AdminHttpClient:
     def _call(self, method: str, path: str, payload: Any = None, params: dict[str, Any] | None = None) -> Any:
         response = self._http.request(method, path, params=params, **self._request_body(payload))
         if response.status_code != 200:
-            raise self.call_failed(
+            raise AdminCallFailed(
                 f"{method} {ADMIN_PREFIX}{path} answered {response.status_code}: {response.text}")
         return self._decode(response)
 
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/health")
-
-
-# --- the /_emulator control panel: server side -------------------------------------------------------
-
-def admin_router(guard: Callable[[Endpoint], Endpoint]) -> Callable[[str, Endpoint, list[str]], Route]:
-    """`route(path, endpoint, methods)`: a Route at `/_emulator<path>` serving `guard(endpoint)`."""
-    def route(path: str, endpoint: Endpoint, methods: list[str]) -> Route:
-        return Route(ADMIN_PREFIX + path, guard(endpoint), methods=methods)
-
-    return route
-
-
-def guard_admin_endpoint(endpoint: Endpoint, refusal: type[Exception],
-                         respond: Callable[[Any, int], Response]) -> Endpoint:
-    """`endpoint`, answering a refusal or bad input with `{"error": ...}` instead of a bare 500.
-
-    `refusal` is the emulator's `AdminError`, which carries the status to answer with (`.status`);
-    ValueError, TypeError and KeyError are a malformed body or parameter and answer 400, named by
-    type so the test that sent it can see which. `respond(payload, status)` is the emulator's JSON
-    response. (The QBO emulator's panel answers its own way and does not use this.)
-    """
-    async def call(request: Request) -> Response:
-        try:
-            return await endpoint(request)
-        except refusal as problem:
-            return respond({"error": str(problem)}, problem.status)
-        except (ValueError, TypeError, KeyError) as problem:
-            return respond({"error": f"{type(problem).__name__}: {problem}"}, 400)
-
-    return call
-
-
-async def read_json_object(request: Request, loads: Callable[[bytes], Any],
-                           refusal: type[Exception]) -> dict[str, Any]:
-    """The request body as a JSON object (`loads` is the emulator's parser); an empty body is `{}`.
-
-    Anything but an object raises `refusal("the body must be a JSON object")`.
-    """
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    body = loads(raw)
-    if not isinstance(body, dict):
-        raise refusal("the body must be a JSON object")
-    return body

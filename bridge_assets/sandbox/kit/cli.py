@@ -3,21 +3,20 @@
 The command line is the contract with `serving.spawn_module`: it passes `--host`, `--port`,
 `--state` and `--settings-json`, and reads back the first stdout line,
 `<Name> emulator listening on http://HOST:PORT`. Options beyond those (`--seed`, `--time-scale`,
-...) stay in the emulator's own `__main__.py`.
+...) are the emulator's `EmulatorKind.options` (emulator.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
 
-from bridge_assets.sandbox.serving import base_url_of, bind_loopback
+from bridge_assets.sandbox.kit.serving import base_url_of, bind_loopback
 
 S = TypeVar("S")
 
@@ -49,20 +48,6 @@ def settings_from_arguments(parser: argparse.ArgumentParser, args: argparse.Name
         return settings_type.from_mapping(values)
     except (TypeError, ValueError) as problem:
         parser.error(str(problem))
-
-
-def settings_from_mapping(settings_type: type[S], values: Mapping[str, Any] | None) -> S:
-    """A settings dataclass from JSON-ish values; an unknown key is a ValueError naming the known ones.
-
-    Unknown keys are refused rather than ignored so that a typo in a test's settings fails loudly
-    instead of silently testing the default.
-    """
-    values = dict(values or {})
-    known = {f.name for f in dataclasses.fields(settings_type)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"unknown emulator settings {unknown}; known: {sorted(known)}")
-    return settings_type(**values)
 
 
 def announce_and_serve(app: Any, *, name: str, host: str, port: int, log_level: str,
