@@ -18,9 +18,10 @@ class BridgeResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """At the start of every run, before its first step asks for a pool slot: a run that died
         without a word (its process gone) is marked failed and its slots freed, so this run proceeds."""
-        if context.instance is None or not context.run_id:
+        if context.instance is None or context.run is None:
             return
-        settled = settle_dead_runs(context.instance, exclude=context.run_id, who=f"run {context.run_id[:8]} as it started")
+        run_id = context.run.run_id
+        settled = settle_dead_runs(context.instance, exclude=run_id, who=f"run {run_id[:8]} as it started")
         if (settled.failed or settled.freed) and context.log:
             context.log.warning(settled.describe())
 
