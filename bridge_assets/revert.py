@@ -441,7 +441,8 @@ def _carry_out(db: Database, destination: Destination, run_id: str, steps: list[
                 _carry_out_batch(db, destination, run_id, stretch[start:start + BATCH], report, settling)
                 done += len(stretch[start:start + BATCH])
                 if done == total or done % 100 < BATCH:
-                    progress(f"{destination.name}: {done}/{total} documents {'settled' if settling else 'done'}")
+                    progress(f"{destination.name}: {done}/{total} documents looked at "
+                             f"({'settling' if settling else 'reverting'}; what was done is summed up at the end)")
         finally:
             report.files.extend(destination.end_run())
 
