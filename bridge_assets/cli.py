@@ -476,7 +476,10 @@ def _revert(args: argparse.Namespace, settings: BridgeSettings) -> int:
                   f"settled (looked up, and undone only if they are not yet)")
     steps = sum(len(plan.steps) for plan in plans)
     if not steps and not any(unsettled.values()):
-        print("\nNothing to revert: nothing was changed.")
+        by_hand = sum(1 for plan in plans for left in plan.left_out if left.by_hand)
+        print("\nNothing to revert: nothing was changed."
+              + (f" {by_hand} document(s) are left to you, listed above (an earlier revert found the destination "
+                 f"cannot undo them; the bridge does not try again)." if by_hand else ""))
         return 0
     if steps and not args.yes:
         where = ", ".join(plan.destination for plan in plans if plan.steps)
@@ -505,6 +508,8 @@ def _revert(args: argparse.Namespace, settings: BridgeSettings) -> int:
                   f"plan {plan.plan_id})")
         for number, why in report.skipped[:20]:
             print(f"  {number} left alone: {why}")
+        for number, what in report.by_hand[:20]:
+            print(f"  {number} to do by hand (recorded once; not tried again): {what}")
         for path in report.files:
             print(f"  wrote {path}")
         failed += len(report.failures)
@@ -525,11 +530,17 @@ def _print_plan(plan, show: int = 15) -> None:
               f"{(step.customer or '')[:24]:<24} {total:>12}  {step.reason}")
     if len(plan.steps) > show:
         print(f"        ... and {len(plan.steps) - show} more")
-    if plan.left_out:
+    by_hand = [left for left in plan.left_out if left.by_hand]
+    for left in by_hand[:20]:
+        print(f"  {left.doc_number} {left.reason}")
+    if len(by_hand) > 20:
+        print(f"  ... and {len(by_hand) - 20} more left to do by hand (table revert_left_out, plan {plan.plan_id})")
+    others = [left for left in plan.left_out if not left.by_hand]
+    if others:
         reasons: dict[str, int] = {}
-        for left in plan.left_out:
+        for left in others:
             reasons[left.reason] = reasons.get(left.reason, 0) + 1
-        print(f"  left alone: {len(plan.left_out)} document(s)")
+        print(f"  left alone: {len(others)} document(s)")
         for reason, n in sorted(reasons.items(), key=lambda r: -r[1])[:5]:
             print(f"    {n:>6} {reason}")
 

@@ -407,6 +407,11 @@ def map_periods(
             CASE WHEN d.bad_rows = 0 AND greatest(abs(d.total), abs(d.subtotal)) >= 10000000000000000
                  THEN 'the lines add up to ' || d.total || ', more than the 16 digits an amount may have' END,
             CASE WHEN d.negative_tax > 0 THEN 'a line has negative tax; export the credit as a Credit document' END,
+            -- One definition of valid for every destination: QuickBooks refuses a negative invoice, so none receives it.
+            CASE WHEN d.doc_type = 'invoice' AND d.bad_rows = 0 AND d.total < 0
+                 THEN 'invoice ' || d.source_id || ' totals ' || d.total || ', below zero: QuickBooks refuses a negative '
+                      || 'invoice; issue it as a credit memo in SedonaOffice or ServiceTrade (a credit applying to the '
+                      || 'invoice it corrects) and export again' END,
             CASE WHEN d.doc_type = 'credit_memo' AND d.applies_to_number IS NULL
                  THEN 'credit ' || d.source_id || ' has no AppliesToInvoice' END,
             CASE WHEN length(d.doc_number) > 21 THEN 'document number ' || d.doc_number

@@ -31,13 +31,27 @@ class PostingReport:
     periods: tuple[str, ...]
     resolved: dict[str, int] = dataclasses.field(default_factory=dict)
     outcomes: dict[str, int] = dataclasses.field(default_factory=dict)
-    skipped: int = 0
+    skipped: int = 0                   # unchanged since posted (by the plan, or found so when about to send)
+    already_done: int = 0              # planned, but another run posted (or voided) it first: nothing sent
     held: int = 0                      # held by the plan (closed period), nothing sent
     files: list[str] = dataclasses.field(default_factory=list)
     failures: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)  # doc_number, code, message
 
     def count(self, bucket: dict[str, int], status: Status) -> None:
         bucket[status.value] = bucket.get(status.value, 0) + 1
+
+    def describe(self) -> str:
+        """What this run did in the destination (never what was planned)."""
+        done = [f"{n} {word}" for word, n in sorted(self.outcomes.items())]
+        if self.resolved:
+            done.append("settled from an interrupted run: " + ", ".join(f"{n} {w}" for w, n in sorted(self.resolved.items())))
+        if self.already_done:
+            done.append(f"{self.already_done} already done by another run (nothing sent)")
+        if self.skipped:
+            done.append(f"{self.skipped} unchanged (nothing sent)")
+        if self.held:
+            done.append(f"{self.held} held")
+        return f"{self.destination}: " + ("; ".join(done) if done else "nothing to do")
 
 
 class ContentHashMismatch(RuntimeError):
@@ -215,22 +229,27 @@ def execute_plan(db: Database, destination: Destination, periods: Sequence[str],
             # Cancellations first, payments before credits before invoices: a destination refuses to void
             # an invoice that a payment or credit still applies to.
             if voids:
-                _void(db, destination, run_id, voids, report)
-                progress(f"{name} {period}: {len(voids)} cancelled document(s) handled")
-            done = 0
+                sent = _void(db, destination, run_id, voids, report)
+                progress(f"{name} {period}: {sent} of {len(voids)} cancelled document(s) voided or deleted"
+                         + (f", {len(voids) - sent} already were" if sent < len(voids) else ""))
+            done = sent = 0
             for start in range(0, len(planned), batch_size):
                 chunk = planned[start:start + batch_size]
-                _post_batch(db, destination, run_id, chunk, report)
+                sent += _post_batch(db, destination, run_id, chunk, report)
                 done += len(chunk)
                 if done == len(planned) or done % max(batch_size, 1000) < batch_size:
-                    progress(f"{name} {period}: {done}/{len(planned)} documents sent")
+                    # What was sent, not what was planned: another run may have posted some meanwhile.
+                    progress(f"{name} {period}: {sent} document(s) sent of {done}/{len(planned)} planned"
+                             + (f", {done - sent} already posted or changed since the plan (nothing sent)"
+                                if sent < done else ""))
         finally:
             report.files.extend(destination.end_run())
     return report
 
 
 def _post_batch(db: Database, destination: Destination, run_id: str, chunk: Sequence[tuple[str, str, str]],
-                report: PostingReport) -> None:
+                report: PostingReport) -> int:
+    """Send what the ledger still says to send of `chunk`; returns how many requests were sent."""
     name = destination.name
     keys = [k for k, _, _ in chunk]
     with db.transaction() as con:
@@ -249,14 +268,14 @@ def _post_batch(db: Database, destination: Destination, run_id: str, chunk: Sequ
                 )
             action = _current_action(postings.get(doc_key), document.content_hash)
             if action is None:
-                report.skipped += 1
+                report.already_done += 1      # planned, but another run got there first
                 continue
             live.append((doc_key, action.value, planned_hash))
         previous = ledger.last_sent(con, name, [k for k, a, _ in live if a == "update"])
         pairs = _requests_for(live, documents, postings, previous, name)
         ledger.mark_sending(con, name, run_id, [s for s, _ in pairs])
     if not pairs:
-        return
+        return 0
     outcomes = destination.post([r for _, r in pairs])
     if len(outcomes) != len(pairs):
         raise RuntimeError(f"destination {name} answered {len(outcomes)} outcomes for {len(pairs)} requests")
@@ -266,6 +285,7 @@ def _post_batch(db: Database, destination: Destination, run_id: str, chunk: Sequ
         report.count(report.outcomes, outcome.status)
         if outcome.status in (Status.FAILED, Status.HELD):
             report.failures.append((request.document.doc_number, outcome.error_code or "", outcome.message or ""))
+    return len(pairs)
 
 
 def _planned_voids(db: Database, name: str, period: str) -> list[tuple]:
@@ -279,20 +299,23 @@ def _planned_voids(db: Database, name: str, period: str) -> list[tuple]:
         ).fetchall()
 
 
-def _void(db: Database, destination: Destination, run_id: str, voids: Sequence[tuple], report: PostingReport) -> None:
+def _void(db: Database, destination: Destination, run_id: str, voids: Sequence[tuple], report: PostingReport) -> int:
     """Void (invoice) or delete (credit memo, payment) each cancelled document once, with the reason in
     the ledger. The ledger is re-checked first: a document already voided is never sent again."""
     name = destination.name
+    sent = 0
     for doc_key, doc_type, doc_number, planned_hash, rid, reason, doc_period in voids:
         with db.transaction() as con:
             row = ledger.rows(con, name, [doc_key]).get(doc_key)
             if row is None or row.state == "voided" or not row.dest_id:
-                report.skipped += 1
+                report.already_done += 1
                 continue
             sending = ledger.Sending(doc_key, doc_period, doc_type, doc_number, planned_hash, Action.VOID, rid)
             ledger.mark_sending(con, name, run_id, [sending])
         outcome = destination.void_or_delete(doc_type, row.dest_id, row.sync_token)
+        sent += 1
         _record_void(db, destination, run_id, sending, outcome, reason, report)
+    return sent
 
 
 def _record_void(db: Database, destination: Destination, run_id: str, sending: ledger.Sending, outcome: Outcome,

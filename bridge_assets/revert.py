@@ -52,6 +52,9 @@ TYPE_ORDER = {"payment": 0, "credit_memo": 1, "invoice": 2}
 KIND = {"invoice": "invoice", "credit_memo": "credit memo", "payment": "payment"}
 BATCH = 25          # documents marked `reverting` per commit
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+# A left-out reason that starts so: an earlier revert found the destination cannot do it (an IIF file cannot
+# void what QuickBooks Desktop imported); it was recorded once, with what to do by hand, and is not retried.
+BY_HAND = "left to do by hand (the destination cannot): "
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS revert_plans (
@@ -67,7 +70,7 @@ CREATE TABLE IF NOT EXISTS revert_steps (
     dest_id VARCHAR NOT NULL, before_json VARCHAR, restored_hash VARCHAR,
     expected_state VARCHAR NOT NULL, expected_hash VARCHAR,   -- the ledger row as previewed
     reason VARCHAR NOT NULL,
-    state VARCHAR NOT NULL,             -- planned | reverting | reverted | failed | held | skipped
+    state VARCHAR NOT NULL,             -- planned | reverting | reverted | failed | held | skipped | by_hand
     message VARCHAR, updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (plan_id, step_no)
 );
@@ -109,6 +112,10 @@ class LeftOut:
     doc_number: str
     reason: str
 
+    @property
+    def by_hand(self) -> bool:
+        return self.reason.startswith(BY_HAND)
+
 
 @dataclasses.dataclass(frozen=True)
 class RevertPlan:
@@ -144,10 +151,11 @@ class RevertPlan:
 class RevertReport:
     plan_id: str
     destination: str
-    outcomes: dict[str, int] = dataclasses.field(default_factory=dict)   # reverted | failed | held | retry | skipped
+    outcomes: dict[str, int] = dataclasses.field(default_factory=dict)   # reverted | failed | held | retry | skipped | by_hand
     settled: dict[str, int] = dataclasses.field(default_factory=dict)    # rows an interrupted revert left
     failures: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)   # doc_number, code, message
     skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)         # doc_number, why
+    by_hand: list[tuple[str, str]] = dataclasses.field(default_factory=list)         # doc_number, what to do
     files: list[str] = dataclasses.field(default_factory=list)
 
     def count(self, bucket: dict[str, int], outcome: str) -> None:
@@ -196,6 +204,8 @@ def preview_revert(con: duckdb.DuckDBPyConnection, destination: str | Destinatio
         steps, left_out = _run_steps(con, name, run_id, source)
     else:
         steps, left_out = _period_steps(con, name, period, source)
+    steps, by_hand = _not_left_by_hand(con, name, steps)
+    left_out += by_hand
     steps.sort(key=lambda s: (TYPE_ORDER.get(s.doc_type, 3), s.period, s.doc_number, s.doc_key))
     steps = [dataclasses.replace(s, order=i + 1) for i, s in enumerate(steps)]
     plan = RevertPlan(f"rv-{uuid.uuid4().hex[:12]}", name, run_id, period, source, _now(), "previewed",
@@ -290,6 +300,25 @@ def _period_steps(con: duckdb.DuckDBPyConnection, name: str, period: str,
                                     None, state, posted_hash,
                                     f"posted by the bridge for {period}: {action} the {KIND.get(doc_type, doc_type)}"))
     return steps, left_out
+
+
+def _not_left_by_hand(con: duckdb.DuckDBPyConnection, name: str,
+                      steps: list[RevertStep]) -> tuple[list[RevertStep], list[LeftOut]]:
+    """Steps an earlier revert already found the destination cannot do (same document as posted, same
+    action) are not tried again: they are left out, with what to do by hand."""
+    recorded = {doc_key: (dest_id, expected_hash, action, message) for doc_key, dest_id, expected_hash, action, message
+                in con.execute("""SELECT s.doc_key, s.dest_id, s.expected_hash, s.action, s.message
+                                  FROM revert_steps s JOIN revert_plans p USING (plan_id)
+                                  WHERE p.destination = ? AND s.state = 'by_hand' ORDER BY s.updated_at""",
+                               [name]).fetchall()}
+    kept, left_out = [], []
+    for step in steps:
+        done = recorded.get(step.doc_key)
+        if done and done[:3] == (step.dest_id, step.expected_hash, step.action):
+            left_out.append(LeftOut(step.doc_key, step.doc_type, step.doc_number, BY_HAND + (done[3] or "")))
+        else:
+            kept.append(step)
+    return kept, left_out
 
 
 def _blocked(state: str, last_run: str | None) -> str | None:
@@ -412,7 +441,8 @@ def _carry_out(db: Database, destination: Destination, run_id: str, steps: list[
                 _carry_out_batch(db, destination, run_id, stretch[start:start + BATCH], report, settling)
                 done += len(stretch[start:start + BATCH])
                 if done == total or done % 100 < BATCH:
-                    progress(f"{destination.name}: {done}/{total} documents {'settled' if settling else 'done'}")
+                    progress(f"{destination.name}: {done}/{total} documents looked at "
+                             f"({'settling' if settling else 'reverting'}; what was done is summed up at the end)")
         finally:
             report.files.extend(destination.end_run())
 
@@ -471,7 +501,9 @@ def _record(db: Database, name: str, run_id: str, answered: list[tuple[str, Reve
     for _, step, outcome in answered:
         word = _outcome_word(outcome)
         report.count(report.settled if settling else report.outcomes, word)
-        if word in ("failed", "held", "retry"):
+        if word == "by_hand":
+            report.by_hand.append((step.doc_number, outcome.message or ""))
+        elif word in ("failed", "held", "retry"):
             report.failures.append((step.doc_number, outcome.error_code or word, outcome.message or ""))
 
 
@@ -498,6 +530,8 @@ def _reverting(step: RevertStep) -> ledger.Reverting:
 def _outcome_word(outcome: Outcome) -> str:
     if outcome.status in (Status.VOIDED, Status.UPDATED):
         return "reverted"
+    if outcome.status is Status.FAILED and outcome.error_code in ledger.NEEDS_A_PERSON:
+        return "by_hand"        # the destination can never do it: recorded once, not retried
     return {Status.RETRY: "retry", Status.HELD: "held"}.get(outcome.status, "failed")
 
 

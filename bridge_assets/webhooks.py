@@ -2,7 +2,9 @@
 
 Intuit signs every notification: header `intuit-signature` = base64(HMAC-SHA256(verifier token, raw
 body)) (API_FACTS.md, "Webhooks"). The receiver checks it with a constant-time comparison before it
-reads anything else; a missing or wrong signature is answered 401 and leaves no trace.
+reads anything else; a missing or wrong signature is answered 401 and leaves no trace. A body is read
+chunk by chunk and refused (413) the moment it passes MAX_BODY_BYTES; a signed body that is not a
+notification (not JSON, or another shape) is answered 400 with the reason in a few words.
 
 A verified notification is answered 200 at once (Intuit wants an answer within 3 s and retries for
 hours otherwise) and recorded as a refresh request: one small JSON file in a spool folder, written
@@ -81,13 +83,51 @@ def spool_folder(home: Path | str, environ: Mapping[str, str] | None = None) -> 
 # --- what a notification says ---------------------------------------------------------------------
 
 
+class NotificationShapeError(ValueError):
+    """A signed body that is not a QuickBooks notification; the message says what is wrong, in a few words."""
+
+
+def _records(value: Any, where: str) -> list[dict]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise NotificationShapeError(f"{where} must be a list of objects")
+    return value
+
+
+def notification_entities(body: bytes) -> list[dict[str, str]]:
+    """The entities a signed body names, or NotificationShapeError saying why it is not a notification
+    (not JSON, or neither Intuit's legacy shape nor its CloudEvents list)."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise NotificationShapeError("the body is not JSON") from None
+    if isinstance(payload, dict) and "eventNotifications" in payload:
+        for note in _records(payload["eventNotifications"], "eventNotifications"):
+            change = note.get("dataChangeEvent")
+            if change is not None and not isinstance(change, dict):
+                raise NotificationShapeError("dataChangeEvent must be an object")
+            _records((change or {}).get("entities"), "dataChangeEvent.entities")
+    elif isinstance(payload, list):
+        _records(payload, "a CloudEvents body")
+    else:
+        raise NotificationShapeError("expected {\"eventNotifications\": [...]} or a list of CloudEvents")
+    return changed_entities(payload)
+
+
 def changed_entities(payload: Any) -> list[dict[str, str]]:
-    """The entities a notification names, from the legacy body or the CloudEvents list (for the log)."""
+    """The entities a notification names, from the legacy body or the CloudEvents list (for the log);
+    anything of another shape names none (`notification_entities` refuses it first)."""
     found: list[dict[str, str]] = []
     if isinstance(payload, dict):
         for note in payload.get("eventNotifications") or []:
+            if not isinstance(note, dict):
+                continue
             realm = str(note.get("realmId") or "")
-            for entity in ((note.get("dataChangeEvent") or {}).get("entities") or []):
+            change = note.get("dataChangeEvent")
+            for entity in (change.get("entities") or []) if isinstance(change, dict) else []:
+                if not isinstance(entity, dict):
+                    continue
                 found.append({"realm_id": realm, "name": str(entity.get("name") or ""), "id": str(entity.get("id") or ""),
                               "operation": str(entity.get("operation") or ""),
                               "last_updated": str(entity.get("lastUpdated") or "")})
@@ -127,14 +167,14 @@ class RefreshSpool:
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
 
-    def record(self, body: bytes) -> RefreshRequest:
+    def record(self, body: bytes, entities: list[dict[str, str]] | None = None) -> RefreshRequest:
         self.folder.mkdir(parents=True, exist_ok=True)
         key = hashlib.sha256(body).hexdigest()
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            payload = None      # signed by Intuit but unreadable: still a reason to look
-        entities = changed_entities(payload)
+        if entities is None:
+            try:
+                entities = changed_entities(json.loads(body))
+            except ValueError:
+                entities = []       # unreadable: still a reason to look
         received_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         record = {"key": key, "received_at": received_at, "entities": entities}
         target = self.folder / f"{key[:32]}.json"
@@ -171,20 +211,40 @@ class RefreshSpool:
 # --- the HTTP side --------------------------------------------------------------------------------
 
 
+async def _body_within_limit(request: Request) -> bytes | None:
+    """The body, read chunk by chunk and given up (None) as soon as it passes MAX_BODY_BYTES: a huge
+    body is never held whole in memory. A declared Content-Length over the limit is refused unread."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def create_app(verifier_token: str, spool: RefreshSpool) -> Starlette:
     if not verifier_token:
         raise WebhookSettingMissing(f"the webhook receiver needs a verifier token ({VERIFIER_TOKEN_ENV})")
 
     async def receive(request: Request) -> JSONResponse:
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return JSONResponse({"error": "notification too large"}, status_code=413)
+        body = await _body_within_limit(request)
+        if body is None:
+            return JSONResponse({"error": f"notification larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
         if not signature_matches(verifier_token, body, request.headers.get(SIGNATURE_HEADER)):
             # Say nothing about why: a forger learns nothing; the log says enough for us.
             log.warning("refused a webhook from %s: %s header missing or wrong",
                         request.client.host if request.client else "?", SIGNATURE_HEADER)
             return JSONResponse({"error": "signature does not match"}, status_code=401)
-        recorded = spool.record(body)
+        try:
+            entities = notification_entities(body)
+        except NotificationShapeError as wrong:
+            log.warning("refused a signed webhook that is not a QuickBooks notification: %s", wrong)
+            return JSONResponse({"error": f"not a QuickBooks notification: {wrong}"}, status_code=400)
+        recorded = spool.record(body, entities)
         log.info("QuickBooks notification %s recorded: %s", recorded.key[:12], recorded.describe())
         return JSONResponse({"recorded": recorded.key})
 

@@ -164,7 +164,8 @@ def execute(db: Database, client: ServiceTradeClient, items: Sequence[Writeback]
         report.counts[item.outcome] = report.counts.get(item.outcome, 0) + 1
         report.done.append(item)
         if n % 200 == 0:
-            progress(f"ServiceTrade write-back: {n}/{len(items)}")
+            progress(f"ServiceTrade write-back: {n}/{len(items)} looked at, {len(report.done)} written, "
+                     f"{len(report.errors)} refused by ServiceTrade")
     return report
 
 

@@ -164,3 +164,21 @@ def test_request_ids_in_the_plan_equal_the_ledger_derivation(db, settings):
     for key, digest, generation, rid, payload in rows:
         assert rid == ledger.request_id(DEST, key, digest, generation)
         assert json.loads(payload)["doc_key"] == key
+
+
+def test_a_run_whose_plan_another_run_carried_out_says_it_sent_nothing(db, settings):
+    """Two runs with the same plan (the second waited for the pool while the first posted): the second
+    sends nothing and its log and report say so, never "2/2 documents sent"."""
+    from bridge_assets.destinations.registry import build_destination
+
+    receive_and_map(db, settings, [_two_invoices(settings)], ["2026-09"], destinations=(DEST,))
+    first, second = [], []
+    posting.execute_plan(db, build_destination(DEST, settings), ["2026-09"], "run-1", progress=first.append)
+    report = posting.execute_plan(db, build_destination(DEST, settings), ["2026-09"], "run-2", progress=second.append)
+    assert first == [f"{DEST} 2026-09: 2 document(s) sent of 2/2 planned"]
+    assert second == [f"{DEST} 2026-09: 0 document(s) sent of 2/2 planned, 2 already posted or changed since the plan "
+                      "(nothing sent)"]
+    assert report.outcomes == {} and report.already_done == 2
+    assert report.describe() == f"{DEST}: 2 already done by another run (nothing sent)"
+    with db.connect() as con:
+        assert con.execute("SELECT count(*) FROM ledger_events WHERE run_id = 'run-2'").fetchall()[0][0] == 0

@@ -171,3 +171,53 @@ def test_cloud_events_notifications_are_understood_too():
              "intuitaccountid": "9341453000000000", "time": "2026-09-03T17:33:39Z"}]
     assert webhooks.changed_entities(body) == [{"realm_id": "9341453000000000", "name": "Invoice", "id": "42",
                                                 "operation": "Updated", "last_updated": "2026-09-03T17:33:39Z"}]
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b'{"eventNotifications": "Invoice 42 changed"}', "eventNotifications must be a list of objects"),
+    (b'{"eventNotifications": [{"realmId": "1", "dataChangeEvent": []}]}', "dataChangeEvent must be an object"),
+    (b'{"eventNotifications": [{"dataChangeEvent": {"entities": ["Invoice"]}}]}', "entities must be a list of objects"),
+    (b'[1, 2]', "CloudEvents body must be a list of objects"),
+    (b'{"hello": "world"}', "expected"),
+    (b'not json at all', "not JSON"),
+])
+def test_a_signed_body_of_the_wrong_shape_is_answered_400_with_the_reason_and_records_nothing(
+        settings, receiver, body, reason):
+    url, spool = receiver
+    answer = httpx.post(url, content=body, headers={"intuit-signature": webhooks.signature(VERIFIER, body)})
+    assert answer.status_code == 400, answer.text
+    assert reason in answer.json()["error"]
+    assert not spool.pending()
+
+
+def test_a_huge_body_is_refused_413_while_reading_not_after_reading_it_whole(settings):
+    """20 MB sent in 64 KB chunks without a Content-Length: the receiver stops asking for more soon
+    after the 1 MB limit (a declared Content-Length over the limit is refused before reading anything)."""
+    import asyncio
+
+    app = webhooks.create_app(VERIFIER, webhooks.RefreshSpool(webhooks.spool_folder(settings.home)))
+    chunk, chunks = b"x" * 65536, 20 * 16
+
+    def call(headers: list[tuple[bytes, bytes]]) -> tuple[int, int]:
+        pulled, status = 0, []
+
+        async def receive():
+            nonlocal pulled
+            pulled += 1
+            return {"type": "http.request", "body": chunk, "more_body": pulled < chunks}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        scope = {"type": "http", "method": "POST", "path": webhooks.PATH, "raw_path": webhooks.PATH.encode(),
+                 "query_string": b"", "headers": headers, "http_version": "1.1", "scheme": "http",
+                 "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000), "root_path": ""}
+        asyncio.run(app(scope, receive, send))
+        return status[0], pulled
+
+    status, pulled = call([])
+    assert status == 413
+    assert pulled * len(chunk) <= webhooks.MAX_BODY_BYTES + len(chunk), f"read {pulled} chunks of {chunks}"
+    status, pulled = call([(b"content-length", str(chunks * len(chunk)).encode())])
+    assert (status, pulled) == (413, 0)

@@ -242,3 +242,38 @@ def test_staging_undo_is_recognised_as_done_when_asked_again(tmp_path):
     assert destination.void_or_delete("invoice", first.dest_id, None).status is Status.VOIDED
     [path] = destination.end_run()
     assert [r["action"] for r in _rows(Path(path))] == ["void"]
+
+
+def test_an_iif_revert_is_recorded_once_as_by_hand_and_a_second_revert_finds_nothing_to_do(
+        db, settings, monkeypatch, capsys):
+    """An IIF file cannot void what QuickBooks Desktop imported: the first revert says what to void by hand
+    and records it; the second asks nothing, sends nothing and says what was left by hand."""
+    monkeypatch.setenv("BRIDGE_HOME", str(settings.home))
+    monkeypatch.setenv("BRIDGE_DESTINATIONS", "qbd_iif")
+    receive_and_map(db, settings, [write_export(settings.inbox / "a.csv", [
+        line(number="1"), line(number="2", customer="C002", name="Jones, K")])], [PERIOD])
+    with db.transaction() as con:
+        planning.plan_periods(con, "qbd_iif", [PERIOD])
+    assert posting.execute_plan(db, build_destination("qbd_iif", settings), [PERIOD], "run-1").outcomes == {"created": 2}
+
+    assert cli.main(["revert", "--run", "run-1", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "qbd_iif: 2 by_hand" in out
+    for number in ("1", "2"):
+        assert f"  {number} to do by hand (recorded once; not tried again): IIF cannot void" in out
+    assert "void it by hand (Edit > Void)" in out
+    with db.connect() as con:
+        events = con.execute("SELECT count(*) FROM ledger_events WHERE action = 'revert'").fetchall()[0][0]
+        assert con.execute("SELECT state, count(*) FROM revert_steps GROUP BY ALL").fetchall() == [("by_hand", 2)]
+    assert events == 4          # per document: `reverting` before asking, then the refusal, once
+
+    def no_question(prompt):
+        raise AssertionError(f"asked again: {prompt}")
+
+    monkeypatch.setattr("builtins.input", no_question)
+    assert cli.main(["revert", "--run", "run-1"]) == 0
+    out = capsys.readouterr().out
+    assert "Nothing to revert: nothing was changed. 2 document(s) are left to you" in out
+    assert "  1 left to do by hand (the destination cannot): IIF cannot void" in out and "invoice 2 in QuickBooks" in out
+    with db.connect() as con:
+        assert con.execute("SELECT count(*) FROM ledger_events WHERE action = 'revert'").fetchall()[0][0] == events

@@ -43,3 +43,43 @@ def test_unique_numbers_and_totals_checks_catch_what_slips_past_mapping(db, sett
         assert not validation.unique_document_numbers(con, ["2026-09"]).passed
         assert not validation.totals_balance(con, ["2026-09"]).passed
         assert not validation.schema_valid(con, ["2026-09"]).passed
+
+
+def test_a_negative_invoice_is_rejected_once_so_quickbooks_the_iif_and_the_staging_csv_agree(
+        settings, db, tmp_path, monkeypatch):
+    """QuickBooks refuses a negative invoice; the bridge rejects it before any destination sees it, with a
+    sentence saying to issue a credit memo, and the summary lists it. A zero invoice stays valid (QuickBooks
+    Online accepts $0 invoices); only the IIF file cannot carry it, which its ledger row says by name."""
+    import io
+
+    import dagster as dg
+
+    from bridge_assets.cli import print_summary
+
+    from .conftest import quickbooks
+    from .test_reconciliation import run_job
+
+    good = [line(number=f"7001{n:02d}", customer=f"C{n:03d}") for n in range(1, 31)]
+    negative = line(number="700901", customer="C901", qty="-1", amount="-29.95", total="-29.95")
+    zero = line(number="700902", customer="C902", rate="0.00", amount="0.00", total="0.00")
+    write_export(settings.inbox / "september.csv", [*good, negative, zero])
+    with quickbooks(tmp_path, monkeypatch) as (qbo, realm):
+        monkeypatch.setenv("BRIDGE_DESTINATIONS", "qbo,staging_csv,qbd_iif")
+        run = run_job(settings, "2026-09", "2026-09", dg.DagsterInstance.ephemeral())
+        in_books = {i["DocNumber"] for i in qbo.admin.dump(realm, "Invoice")}
+    staging = "".join(p.read_text() for p in (settings.output / "staging").rglob("*.csv"))
+    iif = "".join(p.read_text(encoding="cp1252") for p in (settings.output / "qbd_iif").rglob("*.iif"))
+    expected = {f"7001{n:02d}" for n in range(1, 31)} | {"700902"}
+    assert in_books == expected
+    for number in expected:
+        assert number in staging and (number in iif or number == "700902"), number
+    assert "700901" not in staging and "700901" not in iif
+    with db.connect() as con:
+        assert con.execute("SELECT last_error_code FROM ledger_postings WHERE destination = 'qbd_iif' AND "
+                           "doc_number = '700902'").fetchall() == [("zero_amount",)]
+        (reasons,) = con.execute("SELECT reasons FROM rejected_documents WHERE source_id = '700901'").fetchall()[0]
+        assert con.execute("SELECT count(*) FROM ledger_postings WHERE doc_number = '700901'").fetchall()[0][0] == 0
+    assert "below zero" in reasons and "credit memo in SedonaOffice or ServiceTrade" in reasons
+    out = io.StringIO()
+    print_summary(settings, ["2026-09"], run.run_id, out=out)
+    assert "rejected           1 documents" in out.getvalue() and "700901" in out.getvalue()

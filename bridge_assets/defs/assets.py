@@ -186,6 +186,7 @@ def quickbooks_postings(context: dg.AssetExecutionContext, bridge: BridgeResourc
         with opened(name, settings) as destination:
             report = posting.execute_plan(db, destination, periods, context.run.run_id, progress=context.log.info)
         reports.append(report)
+        context.log.info(report.describe())     # what was done, not what was planned
         for doc_number, code, message in report.failures[:20]:
             context.log.warning(f"{name}: {doc_number} {code}: {message}")
     with db.connect() as con:

@@ -81,7 +81,8 @@ def postings_metadata(con: duckdb.DuckDBPyConnection, periods: Sequence[str], re
         "ledger states": md_table(["destination", "state", "documents"], states),
         "this run": dg.MetadataValue.json([
             {"destination": r.destination, "outcomes": r.outcomes, "resolved from earlier runs": r.resolved,
-             "skipped": r.skipped, "files": r.files} for r in reports
+             "skipped": r.skipped, "already done by another run": r.already_done, "held": r.held,
+             "files": r.files} for r in reports
         ]),
         "failed or held": md_table(["destination", "document", "code", "what to do"], failures),
         "files written": dg.MetadataValue.json([f for r in reports for f in r.files]),

@@ -12,6 +12,7 @@ from bridge_assets.storage import Database, DatabaseBusy
 from bridge_assets.sources.sedona_export import AliasTable, ExportFileRefused
 
 from .api_sources import api_source_sensors
+from .dead_runs import dead_run_sensor
 from .jobs import bridge_job
 from .partitions import RANGE_END, RANGE_START, billing_periods
 from .resources import BridgeResource
@@ -96,4 +97,4 @@ def held_documents_replay_sensor(
     return dg.SensorResult(run_requests=requests)
 
 
-sensors = [sedona_export_folder_sensor, held_documents_replay_sensor, *api_source_sensors]
+sensors = [sedona_export_folder_sensor, held_documents_replay_sensor, dead_run_sensor, *api_source_sensors]
