@@ -1,0 +1,157 @@
+"""Taking a file out of the inbox without losing a line.
+
+A writer may still hold a file open (SedonaOffice pausing mid-export, a slow copy). So a file is never
+moved while it may be open: its bytes are COPIED into the archive (hashed on the way, named by their
+sha256), read from that copy, and only once the run has received them is the inbox file removed, and
+only if it still holds exactly those bytes (same size, time and sha256). A file that grew or changed
+stays in the inbox and is taken later as a new version of itself.
+
+The removal itself cannot lose a late write either: the file is first renamed aside (a writer that
+opens the name again starts a new file, taken later), checked through an open handle, unlinked, and
+checked once more through that handle; bytes written in between are put back into the inbox.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+_CHUNK = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Taken:
+    """The bytes of an inbox file as read: a copy in the archive, and what the file looked like then."""
+
+    path: Path            # the file in the inbox (or the archived file itself, when re-reading one)
+    copy: Path            # the bytes read, in the archive: `<sha256[:12]>_<name>`
+    sha256: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def archive_path(name: str, archive: Path, sha256: str) -> Path:
+    return archive / f"{sha256[:12]}_{name}"
+
+
+def is_quiet(path: Path, quiet_seconds: float, now: float | None = None) -> bool:
+    """Not written to for `quiet_seconds` (BRIDGE_INBOX_QUIET_SECONDS)."""
+    now = now if now is not None else dt.datetime.now().timestamp()
+    return now - path.stat().st_mtime >= quiet_seconds
+
+
+def digest(handle) -> str:
+    handle.seek(0)
+    hashed = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(_CHUNK), b""):
+        hashed.update(chunk)
+    return hashed.hexdigest()
+
+
+def take(path: Path, archive: Path) -> Taken | None:
+    """Copy `path` into the archive, hashing on the way. None when it changed while being copied
+    (it is being written: left in the inbox for a later look)."""
+    if archive in path.parents:                    # re-reading an archived file: it is its own copy
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            return Taken(path, path, digest(handle), stat.st_size, stat.st_mtime_ns)
+    archive.mkdir(parents=True, exist_ok=True)
+    temp = archive / f".taking-{os.getpid()}-{path.name}"     # hidden: never taken for an archived file
+    hashed = hashlib.sha256()
+    copied = 0
+    try:
+        with open(path, "rb") as source, open(temp, "wb") as target:
+            before = os.fstat(source.fileno())
+            for chunk in iter(lambda: source.read(_CHUNK), b""):
+                hashed.update(chunk)
+                target.write(chunk)
+                copied += len(chunk)
+            target.flush()
+            os.fsync(target.fileno())
+            after = os.fstat(source.fileno())
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or copied != after.st_size:
+            temp.unlink(missing_ok=True)
+            return None
+        sha = hashed.hexdigest()
+        copy = archive_path(path.name, archive, sha)
+        os.replace(temp, copy)                     # the same name always holds the same bytes
+        return Taken(path, copy, sha, after.st_size, after.st_mtime_ns)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def still_as_taken(taken: Taken) -> bool:
+    """The inbox file holds exactly the bytes taken (same size, time and sha256)."""
+    try:
+        with open(taken.path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            return (stat.st_size, stat.st_mtime_ns) == (taken.size, taken.mtime_ns) and digest(handle) == taken.sha256
+    except FileNotFoundError:
+        return False
+
+
+def remove_if_unchanged(taken: Taken) -> bool:
+    """Remove the inbox file if it still holds exactly the bytes taken; True when removed. A file that
+    changed stays (under its name, or beside it if the name was taken again meanwhile)."""
+    if taken.path == taken.copy:
+        return True
+    aside = taken.path.with_name(f".removing-{os.getpid()}-{taken.path.name}")
+    try:
+        os.rename(taken.path, aside)
+    except FileNotFoundError:
+        return False
+    with open(aside, "rb") as handle:
+        stat = os.fstat(handle.fileno())
+        if (stat.st_size, stat.st_mtime_ns) != (taken.size, taken.mtime_ns) or digest(handle) != taken.sha256:
+            put_back(aside, taken.path)
+            return False
+        os.unlink(aside)
+        later = os.fstat(handle.fileno())
+        if (later.st_size, later.st_mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+            # written to in the instant between the check and the unlink: the whole file goes back
+            handle.seek(0)
+            restored = free_name(taken.path)
+            with open(restored, "xb") as out:
+                shutil.copyfileobj(handle, out)
+            return False
+    return True
+
+
+def free_name(path: Path) -> Path:
+    """`path`, or `name (2).csv`, `name (3).csv`, ... the first that does not exist."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+    return candidate
+
+
+def put_back(aside: Path, path: Path) -> Path:
+    """Return a file renamed aside to its name, never replacing a file that took the name meanwhile."""
+    while True:
+        target = free_name(path)
+        try:
+            os.link(aside, target)                 # fails if the name exists: never overwrites
+        except FileExistsError:
+            continue
+        os.unlink(aside)
+        return target
+
+
+def move_aside(path: Path, folder: Path, note_suffix: str, note: str, *, name: str | None = None) -> Path:
+    """Move a file out of the inbox into `folder`, stamped, with a note beside it. Never deletes it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    target = free_name(folder / f"{stamp}_{name or path.name}")
+    target.with_name(target.name + note_suffix).write_text(note, encoding="utf-8")
+    if path.exists():
+        shutil.move(str(path), str(target))
+    return target
