@@ -112,6 +112,13 @@ CREATE OR REPLACE TEMP MACRO _sedona_date(s) AS
 CREATE OR REPLACE TEMP MACRO _q(s) AS chr(39) || s || chr(39);
 CREATE OR REPLACE TEMP MACRO _dec_text(d) AS
     CASE WHEN d = 0 THEN '0' ELSE regexp_replace(CAST(CAST(d AS DECIMAL(18,4)) AS VARCHAR), '\.?0+$', '') END;
+-- why a value is not a number: too many digits for its column (DECIMAL(18,2): 16 before the point;
+-- DECIMAL(18,4): 14), or not a number at all (`otherwise`)
+CREATE OR REPLACE TEMP MACRO _not_number(x, digits, otherwise) AS
+    CASE WHEN regexp_full_match(x, '-?\d+(\.\d+)?') AND length(regexp_replace(split_part(x, '.', 1), '^-?0*', '')) > digits
+         THEN ' has more than ' || digits || ' digits before the decimal point: too large for an amount in the books '
+              || '(check the column in the report style: an ID or a phone number exported as a number?)'
+         ELSE otherwise END;
 CREATE OR REPLACE TEMP MACRO _x_price(qty, price) AS round(CAST(qty AS DECIMAL(18,4)) * CAST(price AS DECIMAL(18,4)), 2);
 """
 _TEMP_TABLES = ("_rows", "_heads", "_row_errs", "_line_errs", "_docs", "_base", "_known", "_verdicts", "_good", "_lines", "_hashes")
@@ -216,11 +223,12 @@ def map_periods(
             FROM current_rows
         ), v AS (
             SELECT *,
-                CASE WHEN regexp_full_match(amount_c, '-?\d+(\.\d{1,2})?') THEN CAST(amount_c AS DECIMAL(18,2)) END AS amount_v,
-                CASE WHEN regexp_full_match(qty_c, '-?(\d+(\.\d{1,4})?|\.\d{1,4})') THEN CAST(qty_c AS DECIMAL(18,4)) END AS qty_v,
-                CASE WHEN regexp_full_match(rate_c, '-?(\d+(\.\d{1,4})?|\.\d{1,4})') THEN CAST(rate_c AS DECIMAL(18,4)) END AS rate_v,
-                CASE WHEN regexp_full_match(tax_c, '-?\d+(\.\d{1,2})?') THEN CAST(tax_c AS DECIMAL(18,2)) END AS tax_v,
-                CASE WHEN regexp_full_match(total_c, '-?\d+(\.\d{1,2})?') THEN CAST(total_c AS DECIMAL(18,2)) END AS total_v
+                -- TRY_CAST: a number too large for its column (a 25-digit quantity) is NULL, and a defect below
+                CASE WHEN regexp_full_match(amount_c, '-?\d+(\.\d{1,2})?') THEN TRY_CAST(amount_c AS DECIMAL(18,2)) END AS amount_v,
+                CASE WHEN regexp_full_match(qty_c, '-?(\d+(\.\d{1,4})?|\.\d{1,4})') THEN TRY_CAST(qty_c AS DECIMAL(18,4)) END AS qty_v,
+                CASE WHEN regexp_full_match(rate_c, '-?(\d+(\.\d{1,4})?|\.\d{1,4})') THEN TRY_CAST(rate_c AS DECIMAL(18,4)) END AS rate_v,
+                CASE WHEN regexp_full_match(tax_c, '-?\d+(\.\d{1,2})?') THEN TRY_CAST(tax_c AS DECIMAL(18,2)) END AS tax_v,
+                CASE WHEN regexp_full_match(total_c, '-?\d+(\.\d{1,2})?') THEN TRY_CAST(total_c AS DECIMAL(18,2)) END AS total_v
             FROM c
         ), t AS (
             SELECT
@@ -258,11 +266,11 @@ def map_periods(
                     CASE WHEN _blank(customer_name) THEN 'CustomerName is empty' END,
                     CASE WHEN _blank(item_code) THEN 'ItemCode is empty' END,
                     CASE WHEN coalesce(amount_c, '') = '' THEN 'Amount is empty'
-                         WHEN amount_v IS NULL THEN 'Amount ' || _q(amount) || ' is not an amount of money' END,
-                    CASE WHEN coalesce(qty_c, '') <> '' AND qty_v IS NULL THEN 'Quantity ' || _q(quantity) || ' is not a number (at most 4 decimals)' END,
-                    CASE WHEN coalesce(rate_c, '') <> '' AND rate_v IS NULL THEN 'Rate ' || _q(rate) || ' is not a number (at most 4 decimals)' END,
-                    CASE WHEN coalesce(tax_c, '') <> '' AND tax_v IS NULL THEN 'TaxAmount ' || _q(tax_amount) || ' is not an amount of money' END,
-                    CASE WHEN coalesce(total_c, '') <> '' AND total_v IS NULL THEN 'InvoiceTotal ' || _q(invoice_total) || ' is not an amount of money' END,
+                         WHEN amount_v IS NULL THEN 'Amount ' || _q(amount) || _not_number(amount_c, 16, ' is not an amount of money') END,
+                    CASE WHEN coalesce(qty_c, '') <> '' AND qty_v IS NULL THEN 'Quantity ' || _q(quantity) || _not_number(qty_c, 14, ' is not a number (at most 4 decimals)') END,
+                    CASE WHEN coalesce(rate_c, '') <> '' AND rate_v IS NULL THEN 'Rate ' || _q(rate) || _not_number(rate_c, 14, ' is not a number (at most 4 decimals)') END,
+                    CASE WHEN coalesce(tax_c, '') <> '' AND tax_v IS NULL THEN 'TaxAmount ' || _q(tax_amount) || _not_number(tax_c, 16, ' is not an amount of money') END,
+                    CASE WHEN coalesce(total_c, '') <> '' AND total_v IS NULL THEN 'InvoiceTotal ' || _q(invoice_total) || _not_number(total_c, 16, ' is not an amount of money') END,
                     CASE WHEN coalesce(taxable_c, '') NOT IN ('', 'N', 'NO', 'F', 'FALSE', '0', 'Y', 'YES', 'T', 'TRUE', '1', 'X')
                          THEN 'Taxable ' || _q(taxable_c) || ' is not Y or N' END,
                     CASE WHEN start_v IS NULL AND NOT _blank(service_start_date) AND trim(service_start_date) <> '12/30/1899'
@@ -372,6 +380,8 @@ def map_periods(
             CASE WHEN d.bad_rows = 0 AND d.has_total AND NOT d.mixed_totals AND d.total_given <> d.total
                  THEN 'InvoiceTotal ' || d.total_given || ' is not the lines ' || d.subtotal || ' + tax ' || d.tax_total
                       || ' = ' || d.total END,
+            CASE WHEN d.bad_rows = 0 AND abs(d.total) >= 1e16 THEN 'the lines add up to ' || d.total
+                 || ', more than 16 digits before the decimal point: too large for a document in the books' END,
             CASE WHEN d.negative_tax > 0 THEN 'a line has negative tax; export the credit as a Credit document' END,
             CASE WHEN d.doc_type = 'credit_memo' AND d.applies_to_number IS NULL
                  THEN 'credit ' || d.source_id || ' has no AppliesToInvoice' END,

@@ -270,8 +270,10 @@ def load_export_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, table:
     params = {"path": str(export.csv_path), "skip": export.header_row, "columns": read_cols}
     try:
         return _load(con, export, table, reader, is_line, select, inv, date, params)
-    except duckdb.InvalidInputException as exc:    # what the CSV reader raises for text it cannot read
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except duckdb.Error as exc:
+        if not isinstance(exc, duckdb.InvalidInputException) and "CSV Error" not in str(exc):
+            raise                                   # not about the file's text: the caller says what it was
+        first = str(exc).strip().splitlines()[0]
         raise ExportFileRefused(export.name, f"it cannot be read as a CSV export ({first}); export it again from "
                                              "SedonaOffice as CSV and drop the new file") from None
 
