@@ -233,6 +233,9 @@ def receive_all(
             raise                                   # not this file's fault: the run fails and says why
         except Exception as exc:                    # anything about this one file: the others still flow
             reason = exc.reason if isinstance(exc, ExportFileRefused) else unreadable_reason(exc)
+            if folders.archive in path.parents:     # re-reading an archived file: it stays where it is
+                run.refused.append(Quarantined(path.name, reason, str(path)))
+                continue
             run.refused.append(quarantine(getattr(exc, "quarantine_instead", None) or path, folders, reason,
                                           name=path.name))
         else:
@@ -297,6 +300,32 @@ def periods_in(path: Path, aliases: AliasTable | None = None, work_dir: Path | N
         return export, loaded.periods
     finally:
         con.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class NewVersion:
+    """A file that replaced an earlier version of the same name (it grew after it was first read, or a
+    re-export was dropped under the same name): its documents updated the earlier ones."""
+
+    file_name: str
+    sha256: str
+    received_at: dt.datetime
+    earlier_sha256: str
+    earlier_received_at: dt.datetime
+    periods: str
+
+
+def new_versions(con: duckdb.DuckDBPyConnection, periods: list[str] | None = None) -> list[NewVersion]:
+    """Every file that superseded an earlier version (of `periods`, when given), oldest first."""
+    recorded = con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND column_name = 'supersedes'",
+                           [FILES_TABLE]).fetchall()[0][0]
+    if not recorded:
+        return []
+    return [NewVersion(*row) for row in con.execute(
+        f"SELECT f.file_name, f.file_sha256, f.received_at, e.file_sha256, e.received_at, f.periods "
+        f"FROM {FILES_TABLE} f JOIN {FILES_TABLE} e ON e.file_sha256 = f.supersedes "
+        "WHERE ? IS NULL OR list_has_any(string_split(f.periods, ','), ?) ORDER BY f.seq",
+        [periods, periods]).fetchall()]
 
 
 def _split(periods: str | None) -> tuple[str, ...]:

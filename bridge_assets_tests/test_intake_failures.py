@@ -165,3 +165,84 @@ def test_sales_tax_header_and_taxable_flag_side_by_side(db, settings):
                         header=header)
     receive_and_map(db, settings, [path], ["2026-09"])
     assert _rejections(db) == {}
+
+
+def _run_request(defs, request, instance):
+    """Execute a run the sensor requested, as the daemon would: its config and its tags."""
+    return defs.resolve_job_def("bridge_job").execute_in_process(
+        instance=instance, run_config=request.run_config, tags=request.tags, raise_on_error=False)
+
+
+def _levy_file(settings, name="levy.csv"):
+    header = list(BASELINE_HEADER)
+    header[header.index("TaxAmount")] = "Levy"            # a spelling no alias table knows
+    return write_export(settings.inbox / name, [line(number="41", taxable="Y", tax="2.40", total="32.35")],
+                        header=header)
+
+
+def _posted(db):
+    with db.connect() as con:
+        return con.execute("SELECT l.doc_number, CAST(d.total AS VARCHAR), count(e.*) FILTER (WHERE e.outcome = 'created') "
+                           "FROM ledger_postings l JOIN accounting_documents d USING (doc_key) "
+                           "LEFT JOIN ledger_events e ON e.doc_key = l.doc_key AND e.destination = l.destination "
+                           "WHERE l.state = 'posted' GROUP BY ALL ORDER BY 1").fetchall()
+
+
+def test_after_the_alias_table_is_fixed_the_same_file_dropped_again_is_read_again(db, settings, monkeypatch):
+    """Point 9: the sha256 run key was "already completed" and a forced run said "already received"."""
+    from bridge_assets.definitions import build_definitions
+
+    monkeypatch.setenv("BRIDGE_DESTINATIONS", "staging_csv")
+    defs, instance = build_definitions(settings.home), dg.DagsterInstance.ephemeral()
+    path = _levy_file(settings)
+    content = path.read_bytes()
+    (request,) = _two_looks(settings).run_requests
+    assert _run_request(defs, request, instance).success is False          # the blocking check stops the period
+    assert "InvoiceTotal 32.35 is not the lines 29.95 + tax 0.00" in _rejections(db)["41"]
+    assert not path.exists()
+
+    aliases = settings.home / "aliases.toml"
+    aliases.write_text('TaxAmount = ["Levy"]\n', encoding="utf-8")
+    monkeypatch.setenv("BRIDGE_HEADER_ALIASES", str(aliases))
+    path.write_bytes(content)                                                   # the same bytes, dropped again
+    (again,) = _two_looks(settings).run_requests
+    assert again.run_key != request.run_key and again.tags["bridge/reread"]
+    assert _run_request(defs, again, instance).success
+    assert _rejections(db) == {} and _posted(db) == [("41", "32.35", 1)]
+    assert not path.exists() and not list(settings.folders.duplicates.glob("*"))
+    with db.connect() as con:
+        assert con.execute("SELECT count(*), count(reread_at) FROM export_files").fetchall() == [(1, 1)]
+        assert con.execute("SELECT count(*) FROM sedona_export_lines").fetchall() == [(1,)]
+    # the same bytes once more under this configuration: a second copy, set aside
+    path.write_bytes(content)
+    assert _two_looks(settings).run_requests == [] and not path.exists()
+    assert len(list(settings.folders.duplicates.glob("*.duplicate.txt"))) == 1
+
+
+def test_bridge_reread_reads_one_archived_file_again_and_posts_nothing_twice(db, settings, monkeypatch, capsys, tmp_path):
+    """Point 9: a documented command re-reads one archived file (by sha256 prefix or archived path)."""
+    from bridge_assets import cli
+
+    monkeypatch.setenv("BRIDGE_HOME", str(settings.home))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("BRIDGE_DESTINATIONS", "staging_csv")
+    monkeypatch.setenv("QBO_CLIENT_ID", "not-used")        # no QuickBooks emulator: the file destination only
+    good = write_export(settings.inbox / "good.csv", [line(number="40")])
+    levy = _levy_file(settings)
+    sha = hashlib.sha256(levy.read_bytes()).hexdigest()
+    receive_and_map(db, settings, [good, levy], ["2026-09"])
+    assert "41" in _rejections(db)
+
+    assert cli.main(["reread", "zz-not-a-file"]) == 2
+    assert "neither a file nor the start of a sha256" in capsys.readouterr().err
+    aliases = settings.home / "aliases.toml"
+    aliases.write_text('TaxAmount = ["Levy"]\n', encoding="utf-8")
+    monkeypatch.setenv("BRIDGE_HEADER_ALIASES", str(aliases))
+    assert cli.main(["reread", sha[:8]]) == 0
+    out = capsys.readouterr().out
+    assert f"Reading levy.csv (archived as {settings.archive / (sha[:12] + '_levy.csv')}) again for 2026-09" in out
+    assert _rejections(db) == {} and _posted(db) == [("40", "29.95", 1), ("41", "32.35", 1)]
+    # again, by the archived path: the same reading, nothing new posted
+    assert cli.main(["reread", str(settings.archive / f"{sha[:12]}_levy.csv")]) == 0
+    assert "This run posted nothing new" in capsys.readouterr().out
+    assert _posted(db) == [("40", "29.95", 1), ("41", "32.35", 1)]
