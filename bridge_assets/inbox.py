@@ -6,6 +6,9 @@ sha256), read from that copy, and only once the run has received them is the inb
 only if it still holds exactly those bytes (same size, time and sha256). A file that grew or changed
 stays in the inbox and is taken later as a new version of itself.
 
+A file another program still has open is neither taken nor removed nor moved: on Linux the kernel
+says so (a file lease can be taken only on a file nobody else has open); elsewhere the quiet period
+alone decides. Unlinking a file a paused writer still holds would lose whatever it writes next.
 The removal itself cannot lose a late write either: the file is first renamed aside (a writer that
 opens the name again starts a new file, taken later), checked through an open handle, unlinked, and
 checked once more through that handle; bytes written in between are put back into the inbox.
@@ -15,10 +18,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import hashlib
 import os
 import shutil
+import signal
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:          # not POSIX: the quiet period alone decides
+    fcntl = None  # type: ignore[assignment]
 
 _CHUNK = 1 << 20
 
@@ -46,6 +56,29 @@ def is_quiet(path: Path, quiet_seconds: float, now: float | None = None) -> bool
     """Not written to for `quiet_seconds` (BRIDGE_INBOX_QUIET_SECONDS)."""
     now = now if now is not None else dt.datetime.now().timestamp()
     return now - path.stat().st_mtime >= quiet_seconds
+
+
+def open_elsewhere(path: Path) -> bool:
+    """Another program has the file open (Linux: a write lease is refused on a file open anywhere else).
+    False when the system cannot tell (no leases here): then the quiet period alone decides."""
+    if fcntl is None or not hasattr(fcntl, "F_SETLEASE"):
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        # Should an open() race the lease, the kernel signals its holder: SIGURG (ignored by default),
+        # never the default SIGIO, which would end this process.
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETSIG", 10), signal.SIGURG)
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+    except OSError as exc:
+        return exc.errno in (errno.EAGAIN, errno.EBUSY)
+    else:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        return False
+    finally:
+        os.close(fd)
 
 
 def digest(handle) -> str:
@@ -103,6 +136,8 @@ def remove_if_unchanged(taken: Taken) -> bool:
     changed stays (under its name, or beside it if the name was taken again meanwhile)."""
     if taken.path == taken.copy:
         return True
+    if open_elsewhere(taken.path):
+        return False                               # a paused writer may still add to it: looked at again later
     aside = taken.path.with_name(f".removing-{os.getpid()}-{taken.path.name}")
     try:
         os.rename(taken.path, aside)

@@ -135,7 +135,8 @@ def stable_files(folder: Path, min_age_seconds: float = 2.0, now: float | None =
     """Candidate files in the inbox not modified for `min_age_seconds` (a file still being copied is left)."""
     if not folder.exists():
         return []
-    return sorted(p for p in folder.iterdir() if is_candidate(p) and inbox.is_quiet(p, min_age_seconds, now))
+    return sorted(p for p in folder.iterdir()
+                  if is_candidate(p) and inbox.is_quiet(p, min_age_seconds, now) and not inbox.open_elsewhere(p))
 
 
 QUARANTINE_NOTE = """File: {name}
@@ -280,7 +281,9 @@ def _receive_one(con_factory, path: Path, folders: Folders, aliases: AliasTable 
     if first is not None and taken.path != Path(first[2] or ""):
         if taken.copy not in (taken.path, Path(first[2] or "")):
             taken.copy.unlink(missing_ok=True)           # the bytes are archived once, under the first name
-        if inbox.still_as_taken(taken):
+        if first[1] == path.name and inbox.remove_if_unchanged(taken):
+            return outcome                              # the received file itself, left by an interrupted run
+        if inbox.still_as_taken(taken) and not inbox.open_elsewhere(path):
             moved = set_aside_duplicate(path, folders, taken.sha256, first[1], first[2], first[3])
             return dataclasses.replace(outcome, set_aside=str(moved))
         return dataclasses.replace(outcome, removed_from_inbox=False)

@@ -101,6 +101,10 @@ def decide(taken: inbox.Taken, folders: intake.Folders, aliases: AliasTable, kno
     path = taken.path
     first = (known or {}).get(taken.sha256)
     try:
+        if first is not None and first[0] == aliases.config_version and first[1] == path.name \
+                and inbox.remove_if_unchanged(taken):
+            return NotTaken(path, "duplicate", f"{path.name} is the file already received (archived as {first[2]}), "
+                                               "left in the inbox by an interrupted run; removed")
         if first is not None and first[0] == aliases.config_version:
             if not inbox.still_as_taken(taken):
                 return NotTaken(path, "changing", f"{path.name} changed while it was looked at; looked at again later")

@@ -5,7 +5,7 @@ import dagster as dg
 import duckdb as duckdb_errors
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import queue, watch
+from bridge_assets import inbox, queue, watch
 from bridge_assets.destinations.registry import book_close_dates
 from bridge_assets.storage import Database, DatabaseBusy
 from bridge_assets.sources.sedona_export import AliasTable
@@ -46,14 +46,17 @@ def sedona_export_folder_sensor(context: dg.SensorEvaluationContext, bridge: Bri
     ready = watch.stable(previous, current, settings.inbox_quiet_seconds)
     aliases = AliasTable.from_toml(settings.header_aliases_file)
     kept = billing_periods.get_partition_keys()
-    probes = {}
+    probes, words = {}, []
     for path in ready:
+        if inbox.open_elsewhere(path):
+            words.append(f"{path.name} is still open in another program (being written); taken once it is closed")
+            continue
         try:
             probes[path] = watch.probe(path, folders)
         except OSError as exc:
             context.log.error(f"{path.name} could not be read ({exc}); it is left in the inbox and looked at again")
     known = watch.received_before(settings.database_path, [t.sha256 for t in probes.values() if t is not None])
-    requests, words = [], []
+    requests = []
     for path, taken in probes.items():
         if taken is None:
             words.append(f"{path.name} changed while it was looked at; looked at again later")
@@ -64,7 +67,10 @@ def sedona_export_folder_sensor(context: dg.SensorEvaluationContext, bridge: Bri
             continue
         words.append(outcome.sentence)
         (context.log.error if outcome.outcome == "quarantined" else context.log.info)(outcome.sentence)
-    cursor = json.dumps(watch.still_waiting(current, ready), sort_keys=True)
+    # A file still open is looked at again on the next tick (it stays in the cursor, so once closed and
+    # unchanged it is taken at once rather than after two more looks).
+    taken_now = [p for p in ready if p in probes]
+    cursor = json.dumps(watch.still_waiting(current, taken_now), sort_keys=True)
     skip = None if requests else (
         f"{len(current) - len(ready)} file(s) waiting to be stable and quiet; {len(ready)} looked at"
         + (f": {'; '.join(words)}" if words else ""))
