@@ -132,8 +132,9 @@ def still_as_taken(taken: Taken) -> bool:
 
 
 def remove_if_unchanged(taken: Taken) -> bool:
-    """Remove the inbox file if it still holds exactly the bytes taken; True when removed. A file that
-    changed stays (under its name, or beside it if the name was taken again meanwhile)."""
+    """Remove the inbox file if it still holds exactly the bytes taken; True when it is gone from the inbox
+    (removed, or already gone). A file that changed stays (under its name, or beside it if the name was
+    taken again meanwhile)."""
     if taken.path == taken.copy:
         return True
     if open_elsewhere(taken.path):
@@ -142,7 +143,7 @@ def remove_if_unchanged(taken: Taken) -> bool:
     try:
         os.rename(taken.path, aside)
     except FileNotFoundError:
-        return False
+        return True                                # already gone (the sensor removed a leftover copy)
     with open(aside, "rb") as handle:
         stat = os.fstat(handle.fileno())
         if (stat.st_size, stat.st_mtime_ns) != (taken.size, taken.mtime_ns) or digest(handle) != taken.sha256:
