@@ -131,24 +131,27 @@ def still_as_taken(taken: Taken) -> bool:
         return False
 
 
-def remove_if_unchanged(taken: Taken) -> bool:
-    """Remove the inbox file if it still holds exactly the bytes taken; True when it is gone from the inbox
-    (removed, or already gone). A file that changed stays (under its name, or beside it if the name was
-    taken again meanwhile)."""
+REMOVED, STILL_OPEN, CHANGED = "removed", "still open", "changed"
+
+
+def remove_if_unchanged(taken: Taken) -> str:
+    """Remove the inbox file if it still holds exactly the bytes taken and nobody has it open. Returns
+    REMOVED (also when it is already gone), STILL_OPEN or CHANGED; a file not removed stays (under its
+    name, or beside it if the name was taken again meanwhile)."""
     if taken.path == taken.copy:
-        return True
+        return REMOVED
     if open_elsewhere(taken.path):
-        return False                               # a paused writer may still add to it: looked at again later
+        return STILL_OPEN                          # a paused writer may still add to it: looked at again later
     aside = taken.path.with_name(f".removing-{os.getpid()}-{taken.path.name}")
     try:
         os.rename(taken.path, aside)
     except FileNotFoundError:
-        return True                                # already gone (the sensor removed a leftover copy)
+        return REMOVED                             # already gone (the sensor removed a leftover copy)
     with open(aside, "rb") as handle:
         stat = os.fstat(handle.fileno())
         if (stat.st_size, stat.st_mtime_ns) != (taken.size, taken.mtime_ns) or digest(handle) != taken.sha256:
             put_back(aside, taken.path)
-            return False
+            return CHANGED
         os.unlink(aside)
         later = os.fstat(handle.fileno())
         if (later.st_size, later.st_mtime_ns) != (stat.st_size, stat.st_mtime_ns):
@@ -157,8 +160,8 @@ def remove_if_unchanged(taken: Taken) -> bool:
             restored = free_name(taken.path)
             with open(restored, "xb") as out:
                 shutil.copyfileobj(handle, out)
-            return False
-    return True
+            return CHANGED
+    return REMOVED
 
 
 def free_name(path: Path) -> Path:

@@ -89,7 +89,7 @@ class Received:
     reread: bool = False                   # the same bytes read again (new configuration, or `bridge reread`)
     earlier_periods: tuple[str, ...] = ()  # re-read: the periods its earlier reading held
     set_aside: str | None = None           # a second copy of bytes already received: where it was moved
-    removed_from_inbox: bool = True        # False: the inbox file changed after it was read; taken again later
+    inbox_file: str = inbox.REMOVED         # or STILL_OPEN / CHANGED: it stays in the inbox (see `sentence`)
 
     @property
     def sentence(self) -> str:
@@ -103,8 +103,11 @@ class Received:
         if self.supersedes:
             text += (f"; a new version of {self.file_name} (the earlier one, sha256 {self.supersedes[:12]}, was "
                      "received before): its documents update the earlier ones")
-        if not self.removed_from_inbox:
+        if self.inbox_file == inbox.CHANGED:
             text += "; the file in the inbox changed after it was read, so it stays there and is taken as a new version"
+        elif self.inbox_file == inbox.STILL_OPEN:
+            text += ("; the file is still open in another program, so it stays in the inbox: it is removed once closed "
+                     "unchanged, or taken as a new version if it grows")
         return text
 
 
@@ -166,6 +169,14 @@ def set_aside_duplicate(path: Path, folders: Folders, sha256: str, first_name: s
             f"that file once.\n\nNothing to do; you may delete this copy. To read the file again on purpose (after "
             f"changing the header alias table, say), run: bridge reread {sha256[:12]}\n")
     return inbox.move_aside(path, folders.duplicates, ".duplicate.txt", note)
+
+
+def left_behind(taken: inbox.Taken, first: tuple) -> bool:
+    """The file received itself, still in the inbox (a run interrupted before it removed it, or a writer
+    that held it open then): same name, and not written to since it was received. A copy dropped again
+    after it was received is a second copy instead, set aside with a note."""
+    written = dt.datetime.fromtimestamp(taken.mtime_ns / 1e9, dt.timezone.utc).replace(tzinfo=None)
+    return first[1] == taken.name and written <= first[3]
 
 
 def already_received(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple | None:
@@ -281,13 +292,13 @@ def _receive_one(con_factory, path: Path, folders: Folders, aliases: AliasTable 
     if first is not None and taken.path != Path(first[2] or ""):
         if taken.copy not in (taken.path, Path(first[2] or "")):
             taken.copy.unlink(missing_ok=True)           # the bytes are archived once, under the first name
-        if first[1] == path.name and inbox.remove_if_unchanged(taken):
+        if left_behind(taken, first) and inbox.remove_if_unchanged(taken) == inbox.REMOVED:
             return outcome                              # the received file itself, left by an interrupted run
         if inbox.still_as_taken(taken) and not inbox.open_elsewhere(path):
             moved = set_aside_duplicate(path, folders, taken.sha256, first[1], first[2], first[3])
             return dataclasses.replace(outcome, set_aside=str(moved))
-        return dataclasses.replace(outcome, removed_from_inbox=False)
-    return dataclasses.replace(outcome, removed_from_inbox=inbox.remove_if_unchanged(taken))
+        return dataclasses.replace(outcome, inbox_file=inbox.STILL_OPEN if inbox.open_elsewhere(path) else inbox.CHANGED)
+    return dataclasses.replace(outcome, inbox_file=inbox.remove_if_unchanged(taken))
 
 
 def periods_in(path: Path, aliases: AliasTable | None = None, work_dir: Path | None = None,

@@ -101,8 +101,8 @@ def decide(taken: inbox.Taken, folders: intake.Folders, aliases: AliasTable, kno
     path = taken.path
     first = (known or {}).get(taken.sha256)
     try:
-        if first is not None and first[0] == aliases.config_version and first[1] == path.name \
-                and inbox.remove_if_unchanged(taken):
+        if first is not None and first[0] == aliases.config_version and intake.left_behind(taken, first) \
+                and inbox.remove_if_unchanged(taken) == inbox.REMOVED:
             return NotTaken(path, "duplicate", f"{path.name} is the file already received (archived as {first[2]}), "
                                                "left in the inbox by an interrupted run; removed")
         if first is not None and first[0] == aliases.config_version:

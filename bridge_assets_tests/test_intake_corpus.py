@@ -101,6 +101,12 @@ def _corpus(settings) -> tuple[dict[str, bytes], dict[str, tuple]]:
     good("negative_discount_lines.csv", _csv(sorted(discount, key=lambda r: r[0])), 300900)
     good("export_as_text.txt", _csv(_invoices(301000)), 301000)
 
+    _with_one_bad_document(files, expect, ticket)
+    _unreadable_copies_and_temporary(files, expect)
+    return files, expect
+
+
+def _with_one_bad_document(files: dict, expect: dict, ticket: dict) -> None:
     def one_bad(name, first, words, **bad):
         files[name] = _csv(_one_bad(first, **bad))
         expect[name] = ("posted", {str(n) for n in range(first, first + GOOD_PER_FILE)}, {str(first + GOOD_PER_FILE)}, words)
@@ -124,6 +130,9 @@ def _corpus(settings) -> tuple[dict[str, bytes], dict[str, tuple]]:
     expect["one_number_two_customers.csv"] = ("posted", {str(n) for n in range(310700, 310740)}, {"310740"},
                                               "is used by different customers")
 
+
+
+def _unreadable_copies_and_temporary(files: dict, expect: dict) -> None:
     def refused(name, data, words):
         files[name] = data
         expect[name] = ("quarantined", set(), set(), words)
@@ -152,7 +161,6 @@ def _corpus(settings) -> tuple[dict[str, bytes], dict[str, tuple]]:
     for name in ("upload.csv.part", "~$locked.csv", ".hidden.csv", "export.csv.tmp", "export.csv.partial"):
         files[name] = _csv(_invoices(330000))
         expect[name] = ("left", set(), set(), "temporary or hidden name")
-    return files, expect
 
 
 def _outcomes(settings, db, names) -> dict[str, tuple[str, str]]:

@@ -150,3 +150,33 @@ class _Log:
         self.lines.append(msg)
 
     warning = error = info
+
+
+def test_a_file_still_open_when_its_run_ends_stays_until_closed_then_goes_without_a_word(db, settings):
+    """Received while another program holds it open (a run given the file by hand): it is not removed
+    then (a paused writer could still add to it). Closed unchanged, it is the file already received, so
+    the sensor removes it: no second run, no duplicate note."""
+    from .conftest import receive_and_map, write_export
+    from .test_intake_failures import _two_looks
+
+    path = write_export(settings.inbox / "held_open.csv", [line(number="77")])
+    holder = subprocess.Popen([sys.executable, "-c", f"f = open({str(path)!r}, 'rb'); import time; time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 10
+        while not inbox_open(path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (received,), _ = receive_and_map(db, settings, [path], ["2026-09"])
+        assert received.inbox_file == "still open" and path.exists()
+        assert "still open in another program, so it stays in the inbox" in received.sentence
+        assert _two_looks(settings).run_requests == [] and path.exists()        # not taken while open
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _two_looks(settings).run_requests == [] and not path.exists()
+    assert not settings.folders.duplicates.exists() or not any(settings.folders.duplicates.iterdir())
+
+
+def inbox_open(path) -> bool:
+    from bridge_assets.inbox import open_elsewhere
+
+    return open_elsewhere(path)

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import canonical, intake, ledger, planning, posting, queue, validation
+from bridge_assets import canonical, inbox, intake, ledger, planning, posting, queue, validation
 from bridge_assets.destinations.registry import book_close_dates, opened
 from bridge_assets.sources.sedona_export import AliasTable
 from bridge_assets.storage import Database
@@ -59,7 +59,7 @@ def sedona_export_lines(
     taken = intake.receive_all(db.connect, paths, folders, aliases, reread=config.reread)
     received, refused = taken
     for item in received:
-        (context.log.warning if item.supersedes or not item.removed_from_inbox else context.log.info)(item.sentence)
+        (context.log.warning if item.supersedes or item.inbox_file != inbox.REMOVED else context.log.info)(item.sentence)
     for item in refused:
         context.log.error(f"{item.file_name} quarantined: {item.reason}")
     for sentence in taken.left:
