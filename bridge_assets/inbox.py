@@ -42,6 +42,7 @@ class Taken:
     sha256: str
     size: int
     mtime_ns: int
+    fresh: bool = False   # the copy was made now (False: the archive already held these bytes under this name)
 
     @property
     def name(self) -> str:
@@ -115,8 +116,10 @@ def take(path: Path, archive: Path) -> Taken | None:
             return None
         sha = hashed.hexdigest()
         copy = archive_path(path.name, archive, sha)
-        os.replace(temp, copy)                     # the same name always holds the same bytes
-        return Taken(path, copy, sha, after.st_size, after.st_mtime_ns)
+        if copy.exists():                          # the same name always holds the same bytes: keep the first
+            return Taken(path, copy, sha, after.st_size, after.st_mtime_ns, fresh=False)
+        os.replace(temp, copy)
+        return Taken(path, copy, sha, after.st_size, after.st_mtime_ns, fresh=True)
     finally:
         temp.unlink(missing_ok=True)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
 from pathlib import Path
 from typing import Iterable
 
@@ -284,13 +285,14 @@ def _receive_one(con_factory, path: Path, folders: Folders, aliases: AliasTable 
         if taken.copy != taken.path:
             if not isinstance(exc, DatabaseBusy) and not inbox.still_as_taken(taken):
                 # the inbox file changed since: the bytes read are quarantined instead, and the file
-                # stays to be looked at again as it is now
-                exc.quarantine_instead = taken.copy     # type: ignore[attr-defined]
-            else:
+                # stays to be looked at again as it is now (an archived file received earlier stays too)
+                exc.quarantine_instead = taken.copy if taken.fresh else Path(  # type: ignore[attr-defined]
+                    shutil.copyfile(taken.copy, folders.work / taken.copy.name))
+            elif taken.fresh:
                 taken.copy.unlink(missing_ok=True)      # the inbox file is the one kept
         raise
     if first is not None and taken.path != Path(first[2] or ""):
-        if taken.copy not in (taken.path, Path(first[2] or "")):
+        if taken.fresh and taken.copy != Path(first[2] or ""):
             taken.copy.unlink(missing_ok=True)           # the bytes are archived once, under the first name
         if left_behind(taken, first) and inbox.remove_if_unchanged(taken) == inbox.REMOVED:
             return outcome                              # the received file itself, left by an interrupted run
