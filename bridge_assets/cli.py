@@ -1,5 +1,5 @@
 """The commands the README gives: `bridge demo`, `bridge ui`, `bridge summary`, `bridge revert`,
-`bridge held` (held_cli.py), `bridge webhooks`.
+`bridge held` (held_cli.py), `bridge reread`, `bridge webhooks`.
 
 `demo` runs the real code path on the embedded defaults: it generates a sample alarm-company book,
 drops its export files into the watched inbox, materializes every asset for those billing periods in
@@ -173,7 +173,7 @@ def drop_sample_exports(settings: BridgeSettings, *, seed: int, lines: int, firs
     return dropped
 
 
-def run_periods(settings: BridgeSettings, first: str, last: str, files: list[Path] | None = None):
+def run_periods(settings: BridgeSettings, first: str, last: str, files: list[Path] | None = None, reread: bool = False):
     """One run of the whole job over a range of billing periods (a single-run backfill)."""
     import dagster as dg
 
@@ -184,7 +184,8 @@ def run_periods(settings: BridgeSettings, first: str, last: str, files: list[Pat
     defs = build_definitions(settings.home)
     job = defs.resolve_job_def("bridge_job")
     run_config = {
-        "ops": {"sedona_export_lines": {"config": {"files": [str(f) for f in files or []], "min_age_seconds": 0}}},
+        "ops": {"sedona_export_lines": {"config": {"files": [str(f) for f in files or []], "min_age_seconds": 0,
+                                                   "reread": reread}}},
         # Progress and problems on the terminal; the step-by-step engine events stay in the UI.
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
     }
@@ -286,7 +287,10 @@ def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | No
                     extra = f", {explained} listed to act on (held, failed or by hand)" if explained else ""
                     books = f", books {books_total}" if books_total is not None else ", books not read back"
                     print(f"  {period}  {dest:<12} {verdict}{extra} (source {source_total}{books})", file=out)
+        _print_file_versions(con, tables, p, out)
         quarantined = sorted(settings.quarantine.glob("*.error.txt")) if settings.quarantine.exists() else []
+        duplicates = sorted(settings.folders.duplicates.glob("*.duplicate.txt")) \
+            if settings.folders.duplicates.exists() else []
         print("\nWhere things are:", file=out)
         print(f"  database     {settings.database_path}", file=out)
         print(f"  outputs      {settings.output}", file=out)
@@ -295,6 +299,19 @@ def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | No
             print(f"    {folder.name:<10} {len(files)} file(s){', newest ' + files[-1].name if files else ''}", file=out)
         print(f"  inbox        {settings.inbox}", file=out)
         print(f"  quarantine   {settings.quarantine} ({len(quarantined)} file(s))", file=out)
+        print(f"  duplicates   {settings.folders.duplicates} ({len(duplicates)} second copies of files already "
+              "received, set aside)", file=out)
+
+
+def _print_file_versions(con, tables: set, periods: list[str], out) -> None:
+    from bridge_assets.intake import new_versions
+
+    versions = new_versions(con, periods) if "export_files" in tables else []
+    if versions:
+        print("\nNew versions of files received earlier (their documents update the earlier ones):", file=out)
+    for v in versions:
+        print(f"  {v.file_name} {v.sha256[:12]} received {v.received_at:%Y-%m-%d %H:%M} replaces "
+              f"{v.earlier_sha256[:12]} received {v.earlier_received_at:%Y-%m-%d %H:%M}", file=out)
 
 
 def _period_range(first: str, months: int) -> list[str]:
@@ -340,6 +357,30 @@ def _demo(args: argparse.Namespace, settings: BridgeSettings) -> int:
         print(f"\nThe run did not finish (run id {result.run_id}); open the UI (`bridge ui`) to see which step failed and why.")
         return 1
     return 0
+
+
+def cmd_reread(args: argparse.Namespace) -> int:
+    """Read one archived file again under the current configuration and run the periods it touches."""
+    from bridge_assets import intake, reread
+    from bridge_assets.sources.sedona_export import AliasTable, ExportFileRefused
+    from bridge_assets.storage import Database
+
+    settings = BridgeSettings.from_env()
+    try:
+        with Database(settings.database_path).connect() as con:
+            intake.ensure_schema(con)
+            found = reread.find(con, args.file)
+        aliases = AliasTable.from_toml(settings.header_aliases_file)
+        _, periods = intake.periods_in(found.archived_as, aliases, settings.work, name=found.file_name)
+    except (reread.RereadError, ExportFileRefused, ValueError) as problem:
+        print(f"Nothing was read again: {problem}", file=sys.stderr)
+        return 2
+    periods = sorted(set(periods) | set(found.periods))
+    print(f"Reading {found.file_name} (archived as {found.archived_as}) again for {', '.join(periods)}")
+    with quickbooks_sandbox(settings):
+        result = run_periods(BridgeSettings.from_env(), periods[0], periods[-1], files=[found.archived_as], reread=True)
+    print_summary(settings, periods, result.run_id, run_succeeded=result.success)
+    return 0 if result.success else 1
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -415,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
     from bridge_assets.held_cli import add_held_command
 
     add_held_command(sub)
+    again = sub.add_parser("reread", help="read one archived export file again (after changing the header alias "
+                                          "table), then run its periods; nothing is posted twice")
+    again.add_argument("file", help="the archived file (path or name) or the first characters of its sha256")
+    again.set_defaults(func=cmd_reread)
     hooks = sub.add_parser("webhooks", help="receive QuickBooks Online webhooks (signed with QBO_WEBHOOK_VERIFIER_TOKEN) "
                                             "and request mirror refreshes")
     hooks.add_argument("--host", default=os.environ.get("BRIDGE_WEBHOOK_HOST", "127.0.0.1"))

@@ -142,7 +142,7 @@ CREATE OR REPLACE TEMP MACRO _dec_text(d) AS
 -- Why a present value was not read: too many digits for the column (DECIMAL(18,2) keeps 16 before the
 -- point, DECIMAL(18,4) 14), or not a number at all. Never a cast error that stops the period.
 CREATE OR REPLACE TEMP MACRO _unreadable(c, digits, what) AS
-    CASE WHEN regexp_full_match(c, '-?\d*(\.\d*)?') AND length(regexp_extract(c, '\d*')) > digits
+    CASE WHEN regexp_full_match(c, '-?\d*(\.\d*)?') AND length(regexp_replace(split_part(c, '.', 1), '^-?0*', '')) > digits
          THEN ' is out of range (more than ' || digits || ' digits before the decimal point)'
          ELSE ' is not ' || what END;
 -- DECIMAL(38,4): two DECIMAL(18,4) multiplied would overflow 64 bits (and raise) from about 92 billion on.

@@ -6,7 +6,9 @@ what the problem is right now):
   change, so a new set is a new alert and the same set found again at night is not;
 - documents held or failed in the ledger: about one destination, period and state; a document is
   told about once, until it leaves that state (a held credit until it is posted);
-- a failed run: about that run, told once.
+- a failed run: about that run, told once;
+- a new version of an export file (one that grew after it was first read, or a re-export dropped under
+  the same name): about that version, told once.
 
 The orchestration layer (defs/alerts.py) reads Dagster and hands plain values to these functions;
 nothing here imports Dagster, so the rules can be tested and read on their own.
@@ -22,6 +24,7 @@ from typing import Iterable, Sequence
 import duckdb
 
 from bridge_assets.alerts import FIRST_DOCUMENTS, Alert, AlertRecord, Log, announce
+from bridge_assets.intake import NewVersion
 
 _ROW_TEXT_LIMIT = 300
 _ERROR_TEXT_LIMIT = 600
@@ -311,3 +314,36 @@ def raise_run_failure_alert(record: AlertRecord, run: FailedRun, documents: Sequ
         announce(alert, log)
         return alert
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# New versions of export files
+
+
+def new_version_alert(version: NewVersion) -> Alert:
+    return Alert(
+        key=f"file-version:{version.sha256}",
+        period=", ".join(p for p in version.periods.split(",") if p),
+        what_failed=f"{version.file_name} was received again with different content: a new version replaced the earlier one",
+        detail=(f"The version received {version.received_at:%Y-%m-%d %H:%M} UTC (sha256 {version.sha256[:12]}) follows the "
+                f"one received {version.earlier_received_at:%Y-%m-%d %H:%M} UTC (sha256 {version.earlier_sha256[:12]}): "
+                "its documents update the earlier ones. Either the file grew after it was first read (a writer that "
+                "paused), or a corrected export was dropped under the same name."),
+        what_to_do=("If the file was still being written when first read, nothing is lost: every line of the final "
+                    "version was received, and documents already posted were updated. Raise BRIDGE_INBOX_QUIET_SECONDS "
+                    "above the longest pause of the writer, or have it write under a .part name and rename when done. "
+                    "If it is a re-export, check that the changes were meant."),
+        reference=f"export_files in the bridge database; both versions are in the archive ({version.sha256[:12]}_"
+                  f"{version.file_name} and {version.earlier_sha256[:12]}_{version.file_name})",
+    )
+
+
+def raise_version_alerts(record: AlertRecord, versions: Iterable[NewVersion], log: Log) -> list[Alert]:
+    """One alert per new version of a file, once."""
+    raised = []
+    for version in versions:
+        alert = new_version_alert(version)
+        if record.raise_alert(alert):
+            announce(alert, log)
+            raised.append(alert)
+    return raised

@@ -53,10 +53,13 @@ class BridgeSettings:
     servicetrade_enabled: bool = False
     servicetrade_doc_prefix: str = "ST-"
     servicetrade_books: str = ""
+    # A file in the inbox is taken only once nothing has written to it for this long.
+    inbox_quiet_seconds: float = 120.0
+    duplicates: Path | None = None
 
     @property
     def folders(self) -> Folders:
-        return Folders(self.inbox, self.archive, self.quarantine, self.work)
+        return Folders(self.inbox, self.archive, self.quarantine, self.work, self.duplicates)
 
     @classmethod
     def from_env(cls, home: Path | str | None = None) -> "BridgeSettings":
@@ -65,6 +68,7 @@ class BridgeSettings:
             share = float(_env("BRIDGE_MAX_REJECTED_SHARE", "0.05"))
             rmr = float(_env("BRIDGE_MAX_RMR_CHANGE", "0.5"))
             docnum = int(_env("BRIDGE_IIF_MAX_DOCNUM", "12"))
+            quiet = float(_env("BRIDGE_INBOX_QUIET_SECONDS", "120"))
         except ValueError as exc:
             raise ValueError(f"a numeric BRIDGE_* setting is not a number: {exc}") from None
         return cls(
@@ -83,6 +87,8 @@ class BridgeSettings:
             iif_max_docnum=docnum,
             first_period=_env("BRIDGE_FIRST_PERIOD", "2025-01"),
             books_closed_through=_date_setting("BRIDGE_BOOKS_CLOSED_THROUGH"),
+            inbox_quiet_seconds=max(quiet, 0.0),
+            duplicates=Path(_env("BRIDGE_DUPLICATES", str(base / "duplicates"))),
             **_source_settings(),
         )
 

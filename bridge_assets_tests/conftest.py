@@ -45,8 +45,11 @@ def write_export(path: Path, rows: list[list[str]], header: list[str] | None = N
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch) -> BridgeSettings:
     for name in ("BRIDGE_DESTINATIONS", "BRIDGE_DATABASE", "BRIDGE_INBOX", "BRIDGE_OUTPUT", "BRIDGE_HEADER_ALIASES",
-                 "SEDONA_API_BASE_URL", "SERVICETRADE_BASE_URL", "BRIDGE_SEDONA_FULL_CREDIT_MEANS_CANCELLED"):
+                 "SEDONA_API_BASE_URL", "SERVICETRADE_BASE_URL", "BRIDGE_SEDONA_FULL_CREDIT_MEANS_CANCELLED",
+                 "BRIDGE_DUPLICATES"):
         monkeypatch.delenv(name, raising=False)
+    # Tests write a file and look at once; the tests of the quiet period set their own.
+    monkeypatch.setenv("BRIDGE_INBOX_QUIET_SECONDS", "0")
     settings = BridgeSettings.from_env(tmp_path / "home")
     settings.folders.create()
     return settings

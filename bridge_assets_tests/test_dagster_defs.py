@@ -12,6 +12,7 @@ from bridge_assets.definitions import build_definitions
 from bridge_assets.defs.resources import BridgeResource
 from bridge_assets.defs.schedules import open_and_previous_period
 from bridge_assets.defs.sensors import RANGE_END, RANGE_START, sedona_export_folder_sensor
+from bridge_assets.sources.sedona_export import AliasTable
 from bridge_assets.validation import BLOCKING_CHECKS, WARNING_CHECKS
 
 from .conftest import BASELINE_HEADER, line, write_export
@@ -133,7 +134,8 @@ def test_sensor_takes_a_file_only_once_it_is_stable_and_keys_the_run_by_sha256(s
     assert second.run_requests == []
     third = _tick(settings, second.cursor)
     (request,) = third.run_requests
-    assert request.run_key == hashlib.sha256(path.read_bytes()).hexdigest()
+    # the sha256 and the parser configuration it is read under (issue 9 point 9: a new configuration reads again)
+    assert request.run_key == f"{hashlib.sha256(path.read_bytes()).hexdigest()}:{AliasTable.baseline().config_version}"
     assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-09", "2026-10")
     assert request.run_config["ops"]["sedona_export_lines"]["config"]["files"] == [str(path)]
     # the same bytes under another name get the same run key: Dagster will not run them twice

@@ -15,7 +15,7 @@ import duckdb as duckdb_errors
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import alerts, problems
+from bridge_assets import alerts, intake, problems
 from bridge_assets.storage import Database, DatabaseBusy
 
 from .resources import BridgeResource
@@ -139,8 +139,8 @@ def problem_alert_sensor(
     context: dg.SensorEvaluationContext, bridge: BridgeResource, duckdb: DuckDBResource
 ) -> dg.SkipReason:
     """Tells a person, once per problem, about a failed ERROR check (any asset, any check: the
-    blocking checks on the canonical documents, a period that does not reconcile), and about
-    documents held or failed in the ledger. Sends to the webhook in BRIDGE_ALERT_WEBHOOK_URL (the log
+    blocking checks on the canonical documents, a period that does not reconcile), about
+    documents held or failed in the ledger, and about each new version of an export file. Sends to the webhook in BRIDGE_ALERT_WEBHOOK_URL (the log
     when unset), and retries messages the webhook did not take. Requests no runs."""
     settings = bridge.settings()
     if context.repository_def is None:
@@ -148,6 +148,7 @@ def problem_alert_sensor(
     graph = context.repository_def.asset_graph
     evaluations = latest_check_evaluations(context.instance, graph)
     held_or_failed, not_read = _read_ledger(duckdb.database, problems.problem_documents)
+    versions, _ = _read_ledger(duckdb.database, intake.new_versions)
     webhook = alerts.Webhook.from_env()
     with alerts.AlertRecord.open(alerts.record_path(settings.home), context.log) as record:
         raised = problems.raise_check_alerts(record, evaluations, _blocking_checks(graph), context.log)
@@ -156,6 +157,7 @@ def problem_alert_sensor(
             context.log.info(f"{not_read}; held and failed documents are looked at again next tick")
         else:
             raised += problems.raise_ledger_alerts(record, held_or_failed, context.log)
+        raised += problems.raise_version_alerts(record, versions or [], context.log)
         delivery = alerts.deliver(record, webhook, context.log)
         record.prune()
     return dg.SkipReason(f"{len(raised)} new problem(s); {delivery.summary()}"

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import canonical, intake, ledger, planning, posting, queue, validation
+from bridge_assets import canonical, inbox, intake, ledger, planning, posting, queue, validation
 from bridge_assets.destinations.registry import book_close_dates, opened
 from bridge_assets.sources.sedona_export import AliasTable
 from bridge_assets.storage import Database
@@ -29,8 +29,11 @@ def _periods(context: dg.AssetExecutionContext) -> list[str]:
 
 class ExportFilesConfig(dg.Config):
     files: list[str] = []
-    """Files to receive (the folder sensor names the one it saw). Empty: every stable file in the inbox."""
-    min_age_seconds: float = 2.0
+    """Files to receive (the folder sensor names the one it saw). Empty: every quiet file in the inbox."""
+    min_age_seconds: float | None = None
+    """Take only files not written to for this long; unset: BRIDGE_INBOX_QUIET_SECONDS."""
+    reread: bool = False
+    """Read the files again even if their bytes were received under the same configuration (`bridge reread`)."""
 
 
 @dg.asset(
@@ -51,13 +54,16 @@ def sedona_export_lines(
     folders = settings.folders.create()
     db = Database(duckdb.database)
     aliases = AliasTable.from_toml(settings.header_aliases_file)
-    paths = [Path(f) for f in config.files] if config.files else intake.stable_files(folders.inbox, config.min_age_seconds)
-    received, refused = intake.receive_all(db.connect, paths, folders, aliases)
+    quiet = settings.inbox_quiet_seconds if config.min_age_seconds is None else config.min_age_seconds
+    paths = [Path(f) for f in config.files] if config.files else intake.stable_files(folders.inbox, quiet)
+    taken = intake.receive_all(db.connect, paths, folders, aliases, reread=config.reread)
+    received, refused = taken
     for item in received:
-        context.log.info(f"{item.file_name}: {'already received' if item.already_received else f'{item.line_rows} lines'} "
-                         f"for {', '.join(item.periods)}")
+        (context.log.warning if item.supersedes or item.inbox_file != inbox.REMOVED else context.log.info)(item.sentence)
     for item in refused:
         context.log.error(f"{item.file_name} quarantined: {item.reason}")
+    for sentence in taken.left:
+        context.log.warning(sentence)
     periods = _periods(context)
     with db.connect() as con:
         intake.ensure_schema(con)
@@ -71,9 +77,12 @@ def sedona_export_lines(
         "lines per period": md_table(["period", "lines", "files"], per_period),
         "files received this run": dg.MetadataValue.json(
             [{"file": r.file_name, "sha256": r.sha256, "periods": list(r.periods), "lines": r.line_rows,
-              "ignored rows (blank/total)": r.ignored_rows, "already received": r.already_received} for r in received]
+              "ignored rows (blank/total)": r.ignored_rows, "already received": r.already_received,
+              "new version of an earlier file (its sha256)": r.supersedes, "read again": r.reread,
+              "set aside as a duplicate": r.set_aside, "what happened": r.sentence} for r in received]
         ),
         "files quarantined": dg.MetadataValue.json([{"file": q.file_name, "reason": q.reason, "moved to": q.moved_to} for q in refused]),
+        "files left in the inbox (still being written)": dg.MetadataValue.json(taken.left),
     })
 
 

@@ -1,15 +1,14 @@
 import json
-from pathlib import Path
 
 import dagster as dg
 
 import duckdb as duckdb_errors
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import intake, queue, watch
+from bridge_assets import inbox, queue, watch
 from bridge_assets.destinations.registry import book_close_dates
 from bridge_assets.storage import Database, DatabaseBusy
-from bridge_assets.sources.sedona_export import AliasTable, ExportFileRefused
+from bridge_assets.sources.sedona_export import AliasTable
 
 from .api_sources import api_source_sensors
 from .dead_runs import dead_run_sensor
@@ -19,48 +18,63 @@ from .resources import BridgeResource
 
 
 
-def file_run_request(path: Path, bridge: BridgeResource, log) -> dg.RunRequest | intake.Quarantined:
-    """One run per file, over exactly the periods it holds; its sha256 is the run key."""
-    settings = bridge.settings()
-    folders = settings.folders.create()
-    try:
-        export, periods = intake.periods_in(path, AliasTable.from_toml(settings.header_aliases_file), folders.work)
-        known = set(billing_periods.get_partition_keys())
-        outside = [p for p in periods if p not in known]
-        if outside:
-            raise ExportFileRefused(
-                path,
-                f"it holds invoices dated in {', '.join(outside)}, outside the billing periods the bridge keeps "
-                f"({billing_periods.get_first_partition_key()} to {billing_periods.get_last_partition_key()}); "
-                "check the invoice dates, or set BRIDGE_FIRST_PERIOD to an earlier month",
-            )
-    except ExportFileRefused as exc:
-        moved = intake.quarantine(path, folders, exc.reason)
-        log.error(f"{path.name} quarantined: {exc.reason}")
-        return moved
+def file_run_request(ready: watch.Ready) -> dg.RunRequest:
+    """One run per file, over exactly the periods it holds; its sha256 and the parser configuration
+    it is read under are the run key (the same bytes under a new configuration are read again)."""
+    tags = {RANGE_START: ready.periods[0], RANGE_END: ready.periods[-1], "bridge/file": ready.path.name,
+            "bridge/sha256": ready.sha256}
+    if ready.reread:
+        tags["bridge/reread"] = "new parser configuration"
     return dg.RunRequest(
-        run_key=export.sha256,
-        run_config={"ops": {"sedona_export_lines": {"config": {"files": [str(path)], "min_age_seconds": 0}}}},
-        tags={RANGE_START: periods[0], RANGE_END: periods[-1], "bridge/file": path.name, "bridge/sha256": export.sha256},
+        run_key=ready.run_key,
+        run_config={"ops": {"sedona_export_lines": {"config": {"files": [str(ready.path)], "min_age_seconds": 0}}}},
+        tags=tags,
     )
 
 
 @dg.sensor(job=bridge_job, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING)
 def sedona_export_folder_sensor(context: dg.SensorEvaluationContext, bridge: BridgeResource) -> dg.SensorResult:
-    """Watches the export inbox. A file is taken once it is stable (same size and time on two looks);
-    it starts one run for exactly the billing periods it holds, keyed by its sha256 so the same file
-    never runs twice. A file that cannot be read is moved to quarantine with a note saying why."""
+    """Watches the export inbox. A file is taken once it is stable (same size and time on two looks)
+    and quiet (nothing written to it for BRIDGE_INBOX_QUIET_SECONDS); it starts one run for exactly the
+    billing periods it holds, keyed by its sha256 and parser configuration so the same bytes never run
+    twice. A second copy of a file already received is set aside in the duplicates folder; a file that
+    cannot be read (binary, empty, cut short, ...) is moved to quarantine with a note saying why. Each
+    file is looked at on its own: one bad file never stops the others."""
     settings = bridge.settings()
+    folders = settings.folders.create()
     previous = json.loads(context.cursor) if context.cursor else {}
     current = watch.scan(settings.inbox)
-    ready = watch.stable(previous, current)
-    requests = []
+    ready = watch.stable(previous, current, settings.inbox_quiet_seconds)
+    aliases = AliasTable.from_toml(settings.header_aliases_file)
+    kept = billing_periods.get_partition_keys()
+    probes, words = {}, []
     for path in ready:
-        outcome = file_run_request(path, bridge, context.log)
-        if isinstance(outcome, dg.RunRequest):
-            requests.append(outcome)
-    cursor = json.dumps(watch.still_waiting(current, ready), sort_keys=True)
-    skip = None if requests else f"{len(current) - len(ready)} file(s) waiting to be stable; {len(ready)} taken"
+        if inbox.open_elsewhere(path):
+            words.append(f"{path.name} is still open in another program (being written); taken once it is closed")
+            continue
+        try:
+            probes[path] = watch.probe(path, folders)
+        except OSError as exc:
+            context.log.error(f"{path.name} could not be read ({exc}); it is left in the inbox and looked at again")
+    known = watch.received_before(settings.database_path, [t.sha256 for t in probes.values() if t is not None])
+    requests = []
+    for path, taken in probes.items():
+        if taken is None:
+            words.append(f"{path.name} changed while it was looked at; looked at again later")
+            continue
+        outcome = watch.decide(taken, folders, aliases, known, kept)
+        if isinstance(outcome, watch.Ready):
+            requests.append(file_run_request(outcome))
+            continue
+        words.append(outcome.sentence)
+        (context.log.error if outcome.outcome == "quarantined" else context.log.info)(outcome.sentence)
+    # A file still open is looked at again on the next tick (it stays in the cursor, so once closed and
+    # unchanged it is taken at once rather than after two more looks).
+    taken_now = [p for p in ready if p in probes]
+    cursor = json.dumps(watch.still_waiting(current, taken_now), sort_keys=True)
+    skip = None if requests else (
+        f"{len(current) - len(ready)} file(s) waiting to be stable and quiet; {len(ready)} looked at"
+        + (f": {'; '.join(words)}" if words else ""))
     return dg.SensorResult(run_requests=requests, cursor=cursor, skip_reason=skip)
 
 

@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import io
+import json
 import re
 import tempfile
 import tomllib
@@ -27,8 +28,8 @@ from typing import Iterable, Mapping
 
 import duckdb
 
-PARSER_VERSION = "sedona-export/1"
-ALIAS_TABLE_VERSION = "2026.11-1"
+PARSER_VERSION = "sedona-export/2"        # 2: quoted line breaks inside fields
+ALIAS_TABLE_VERSION = "2026.12-1"         # 2026.12: `Tax` is the tax amount, no longer the Taxable flag
 
 # Canonical column -> spellings seen in report styles. Matching ignores case, spaces and punctuation,
 # so "Invoice #", "invoice_number" and "INVOICE NUMBER" are one spelling.
@@ -49,8 +50,9 @@ BASELINE_ALIASES: dict[str, tuple[str, ...]] = {
     "Quantity": ("Quantity", "Qty", "Quan", "Units"),
     "Rate": ("Rate", "Unit Price", "Price", "Unit Rate", "Monthly Amount"),
     "Amount": ("Amount", "Line Amount", "Extended Amount", "Ext Amount", "Net Amount", "Line Total"),
-    "Taxable": ("Taxable", "Tax", "Is Taxable", "Tax Flag"),
-    "TaxAmount": ("TaxAmount", "Tax Amount", "Sales Tax", "Tax Amt", "Line Tax"),
+    "Taxable": ("Taxable", "Is Taxable", "Tax Flag", "Taxable Flag"),
+    "TaxAmount": ("TaxAmount", "Tax Amount", "Tax", "Sales Tax", "Sales Tax Amount", "Tax Amt", "Line Tax", "Tax Total",
+                  "Total Tax"),
     "InvoiceTotal": ("InvoiceTotal", "Invoice Total", "Total", "Document Total", "Invoice Amount"),
     "TermCode": ("TermCode", "Terms", "Term", "Terms Code", "Payment Terms"),
     "PONumber": ("PONumber", "PO", "PO Number", "PO #", "Purchase Order"),
@@ -119,6 +121,14 @@ class AliasTable:
         extra = {k: [v] if isinstance(v, str) else list(v) for k, v in extra.items()}
         return table.extended(extra, source=str(path))
 
+    @property
+    def config_version(self) -> str:
+        """What decides how a file is read: the parser's version and every spelling of the alias table
+        (the baseline plus the user's file, as parsed: a comment edited in that file changes nothing).
+        A file is "already received" only under the same configuration; under a new one it is read again."""
+        table = json.dumps({c: list(s) for c, s in sorted(self.aliases.items())}, ensure_ascii=False)
+        return hashlib.sha256(f"{PARSER_VERSION}\n{table}".encode()).hexdigest()[:12]
+
     def match(self, headers: list[str]) -> tuple[dict[str, int], list[str]]:
         """Map canonical columns to header positions; returns (mapping, headers left unknown)."""
         positions = {normalise_header(h): i for i, h in reversed(list(enumerate(headers))) if h.strip()}
@@ -147,10 +157,12 @@ class ExportFile:
     unknown_columns: tuple[str, ...]
     alias_version: str
     csv_path: Path                       # UTF-8 CSV DuckDB reads (the file itself, or a transcoded copy)
+    config_version: str = ""             # AliasTable.config_version this file was read under
+    file_name: str = ""                  # the name it was dropped under, when read from a copy (the archive)
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return self.file_name or self.path.name
 
 
 def is_candidate(path: Path) -> bool:
@@ -173,23 +185,35 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def open_export(path: Path | str, aliases: AliasTable | None = None, *, work_dir: Path | None = None) -> ExportFile:
-    """Recognise an export file or raise ExportFileRefused saying why and what to do."""
+BINARY_CONTENT = ("not a text export (binary content: {what}); it is not an \"Export Invoice Detail\" CSV. "
+                  "Export the report again as CSV (or XLSX) and drop that file")
+
+
+def open_export(path: Path | str, aliases: AliasTable | None = None, *, work_dir: Path | None = None,
+                name: str | None = None, sha256: str | None = None) -> ExportFile:
+    """Recognise an export file or raise ExportFileRefused saying why and what to do.
+
+    `name`: the name the file was dropped under, when `path` is a copy of it (the intake reads the
+    archived copy, never the inbox file a writer may still hold); `sha256`: its digest, when known."""
     path = Path(path)
+    shown = Path(name) if name else path
     aliases = aliases or AliasTable.baseline()
     if not path.exists():
-        raise ExportFileRefused(path, "the file does not exist (was it moved while being read?)")
+        raise ExportFileRefused(shown, "the file does not exist (was it moved while being read?)")
     if path.stat().st_size == 0:
-        raise ExportFileRefused(path, "the file is empty; export it again from SedonaOffice")
-    sha = file_sha256(path)
-    suffix = path.suffix.lower()
+        raise ExportFileRefused(shown, "the file is empty; export it again from SedonaOffice")
+    sha = sha256 or file_sha256(path)
+    suffix = shown.suffix.lower()
     if suffix == ".xlsx":
-        csv_path, encoding = _xlsx_to_csv(path, sha, work_dir), "xlsx"
+        csv_path, encoding = _xlsx_to_csv(path, sha, work_dir, shown), "xlsx"
     elif suffix in (".csv", ".txt"):
+        with open(path, "rb") as handle:
+            if b"\0" in handle.read(1 << 16):
+                raise ExportFileRefused(shown, BINARY_CONTENT.format(what="it holds NUL bytes, which no text file has"))
         encoding = _detect_encoding(path)
-        csv_path = path if encoding in ("utf-8", "utf-8-sig") else _transcode(path, sha, encoding, work_dir)
+        csv_path = path if encoding in ("utf-8", "utf-8-sig") else _transcode(path, sha, encoding, work_dir, shown)
     else:
-        raise ExportFileRefused(path, f"'{suffix}' files are not exports; drop CSV or XLSX files (Export Invoice Detail)")
+        raise ExportFileRefused(shown, f"'{suffix}' files are not exports; drop CSV or XLSX files (Export Invoice Detail)")
 
     head = _first_rows(csv_path, _HEADER_SCAN_ROWS)
     header_index, mapping, unknown = _find_header(head, aliases)
@@ -198,16 +222,19 @@ def open_export(path: Path | str, aliases: AliasTable | None = None, *, work_dir
         first = next((row for row in head if any(cell.strip() for cell in row)), [])
         tried = "; ".join(f"{c}: {', '.join(aliases.aliases[c])}" for c in missing)
         raise ExportFileRefused(
-            path,
+            shown,
             f"required column(s) {', '.join(missing)} not found in the header "
             f"({', '.join(h for h in first if h.strip()) or 'no header row'}). Aliases tried: {tried}. "
             f"Rename the column in the report style, or add its spelling to the header alias file "
             f"(BRIDGE_HEADER_ALIASES), then drop the file again.",
         )
     headers = tuple(head[header_index])
+    if encoding != "xlsx":
+        _check_complete(csv_path, shown, len(headers))
     return ExportFile(
         path=path, sha256=sha, encoding=encoding, header_row=header_index + 1, headers=headers,
         columns=mapping, unknown_columns=tuple(unknown), alias_version=aliases.version, csv_path=csv_path,
+        config_version=aliases.config_version, file_name=name or "",
     )
 
 
@@ -234,11 +261,25 @@ def load_export_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, table:
         for c in CANONICAL_COLUMNS
     )
     inv, item, date = (f"c{export.columns[c]}" for c in ("InvoiceNumber", "ItemCode", "InvoiceDate"))
+    # parallel = false: DuckDB's parallel scanner cannot pad short rows (report totals) when a quoted field
+    # holds a line break (a description written on two lines), and it costs little (measured in the README).
     reader = ("read_csv($path, header = false, skip = $skip, columns = $columns, delim = ',', quote = '\"', escape = '\"', "
-              "null_padding = true, strict_mode = false, all_varchar = true, auto_detect = false)")
+              "null_padding = true, strict_mode = false, all_varchar = true, auto_detect = false, parallel = false)")
     is_line = (f"NOT (coalesce(trim({inv}), '') = '' AND coalesce(trim({item}), '') = '') "
                f"AND NOT (lower(coalesce({inv}, '')) LIKE '%total%' AND coalesce(trim({item}), '') = '')")
     params = {"path": str(export.csv_path), "skip": export.header_row, "columns": read_cols}
+    try:
+        return _load(con, export, table, reader, is_line, select, inv, date, params)
+    except duckdb.Error as exc:
+        if not isinstance(exc, duckdb.InvalidInputException) and "CSV Error" not in str(exc):
+            raise                                   # not about the file's text: the caller says what it was
+        first = str(exc).strip().splitlines()[0]
+        raise ExportFileRefused(export.name, f"it cannot be read as a CSV export ({first}); export it again from "
+                                             "SedonaOffice as CSV and drop the new file") from None
+
+
+def _load(con, export: ExportFile, table: str, reader: str, is_line: str, select: str, inv: str, date: str,
+          params: dict) -> LoadedLines:
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _export_documents AS
         SELECT trim({inv}) AS invoice_number,
@@ -309,17 +350,45 @@ def _work_file(path: Path, sha256: str, work_dir: Path | None, suffix: str) -> P
     return work_dir / f"{path.stem}.{sha256[:16]}{suffix}"
 
 
-def _transcode(path: Path, sha256: str, encoding: str, work_dir: Path | None) -> Path:
-    target = _work_file(path, sha256, work_dir, ".utf8.csv")
+def _transcode(path: Path, sha256: str, encoding: str, work_dir: Path | None, shown: Path) -> Path:
+    target = _work_file(shown, sha256, work_dir, ".utf8.csv")
     if not target.exists():
         # Written aside and renamed: an interrupted conversion is never mistaken for a finished one.
         tmp = target.with_suffix(".tmp")
-        with open(path, "r", encoding=encoding, errors="strict", newline="") as src, \
-                open(tmp, "w", encoding="utf-8", newline="") as dst:
-            for chunk in iter(lambda: src.read(1 << 22), ""):
-                dst.write(chunk)
+        try:
+            with open(path, "r", encoding=encoding, errors="strict", newline="") as src, \
+                    open(tmp, "w", encoding="utf-8", newline="") as dst:
+                for chunk in iter(lambda: src.read(1 << 22), ""):
+                    dst.write(chunk)
+        except UnicodeDecodeError as exc:
+            tmp.unlink(missing_ok=True)
+            raise ExportFileRefused(shown, BINARY_CONTENT.format(
+                what=f"byte 0x{exc.object[exc.start]:02X} is neither UTF-8 nor Windows-1252 text")) from None
         tmp.replace(target)
     return target
+
+
+def _check_complete(csv_path: Path, shown: Path, width: int) -> None:
+    """Refuse a file cut short: a quoted field never closed (an odd number of quote characters: a
+    doubled quote inside a field counts two), or a last row with fewer columns than the header and no
+    line break after it. Either would otherwise be read as a shorter, wrong document without a word."""
+    quotes, tail = 0, b""
+    with open(csv_path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            quotes += chunk.count(b'"')
+            tail = (tail + chunk)[-(1 << 16):]
+    if quotes % 2:
+        raise ExportFileRefused(shown, "a quoted field is opened with \" and never closed: the file is cut short or a "
+                                       "value holds a stray quote character, so rows after it cannot be told apart. "
+                                       "Export it again (or remove the stray quote) and drop the new file")
+    if tail and not tail.endswith((b"\n", b"\r")):
+        last = tail.splitlines()[-1].decode("utf-8", errors="replace")
+        fields = next(csv.reader([last]), [])
+        if 0 < len(fields) < width:
+            raise ExportFileRefused(shown, f"the last row stops after {len(fields)} of the header's {width} columns "
+                                           f"({last[:60]!r}) with no line break after it: the file looks cut short "
+                                           "(still being written, or an interrupted copy). Export it again and drop "
+                                           "the complete file")
 
 
 def _xlsx_cell_text(value: object) -> str:
@@ -335,16 +404,16 @@ def _xlsx_cell_text(value: object) -> str:
     return str(value)
 
 
-def _xlsx_to_csv(path: Path, sha256: str, work_dir: Path | None) -> Path:
+def _xlsx_to_csv(path: Path, sha256: str, work_dir: Path | None, shown: Path) -> Path:
     from openpyxl import load_workbook
 
-    target = _work_file(path, sha256, work_dir, ".xlsx.csv")
+    target = _work_file(shown, sha256, work_dir, ".xlsx.csv")
     if target.exists():
         return target
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or half-copied workbook
-        raise ExportFileRefused(path, f"not a readable Excel workbook ({type(exc).__name__}: {exc}); save it again as .xlsx or CSV") from None
+        raise ExportFileRefused(shown, f"not a readable Excel workbook ({type(exc).__name__}: {exc}); save it again as .xlsx or CSV") from None
     try:
         sheet = workbook.worksheets[0]
         tmp = target.with_suffix(".tmp")
