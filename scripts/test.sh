@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest "$@"
+# Both cores by default (tests start their own emulators on free ports); BRIDGE_TEST_WORKERS=0 runs in one process.
+exec .venv/bin/python -m pytest -n "${BRIDGE_TEST_WORKERS:-2}" "$@"
