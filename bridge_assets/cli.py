@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Iterator
 
-from bridge_assets.settings import BridgeSettings
+from bridge_assets.runtime.settings import BridgeSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -197,7 +197,7 @@ def run_periods(settings: BridgeSettings, first: str, last: str, files: list[Pat
 
 def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | None = None, out=None,
                   run_succeeded: bool = True) -> None:
-    from bridge_assets.storage import Database
+    from bridge_assets.runtime.storage import Database
 
     out = out or sys.stdout
     db = Database(settings.database_path)
@@ -304,7 +304,7 @@ def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | No
 
 
 def _print_file_versions(con, tables: set, periods: list[str], out) -> None:
-    from bridge_assets.intake import new_versions
+    from bridge_assets.sources.sedona_export.intake import new_versions
 
     versions = new_versions(con, periods) if "export_files" in tables else []
     if versions:
@@ -361,9 +361,10 @@ def _demo(args: argparse.Namespace, settings: BridgeSettings) -> int:
 
 def cmd_reread(args: argparse.Namespace) -> int:
     """Read one archived file again under the current configuration and run the periods it touches."""
-    from bridge_assets import intake, reread
-    from bridge_assets.sources.sedona_export import AliasTable, ExportFileRefused
-    from bridge_assets.storage import Database
+    from bridge_assets.sources.sedona_export import intake
+    from bridge_assets.sources.sedona_export import reread
+    from bridge_assets.sources.sedona_export.parser import AliasTable, ExportFileRefused
+    from bridge_assets.runtime.storage import Database
 
     settings = BridgeSettings.from_env()
     try:
@@ -419,8 +420,8 @@ def _ui(args: argparse.Namespace, settings: BridgeSettings) -> int:
 
 
 def cmd_webhooks(args: argparse.Namespace) -> int:
-    """Serve the QuickBooks Online webhook receiver (see bridge_assets/webhooks.py)."""
-    from bridge_assets import webhooks
+    """Serve the QuickBooks Online webhook receiver (see bridge_assets/destinations/qbo/webhooks.py)."""
+    from bridge_assets.destinations.qbo import webhooks
 
     settings = BridgeSettings.from_env()
     try:
@@ -453,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
     add_revert_command(sub)
-    from bridge_assets.held_cli import add_held_command
+    from bridge_assets.commands.held import add_held_command
 
     add_held_command(sub)
     again = sub.add_parser("reread", help="read one archived export file again (after changing the header alias "
@@ -477,7 +478,7 @@ def cmd_revert(args: argparse.Namespace) -> int:
     """Preview the revert of a run or a period in the destinations, ask, then carry out exactly that preview.
     With --release, let the next run post reverted documents again instead."""
     from bridge_assets.destinations.base import DestinationError
-    from bridge_assets.revert import RevertError
+    from bridge_assets.ledger.revert import RevertError
 
     settings = BridgeSettings.from_env()
     try:
@@ -491,9 +492,9 @@ def cmd_revert(args: argparse.Namespace) -> int:
 def _revert(args: argparse.Namespace, settings: BridgeSettings) -> int:
     import uuid
 
-    from bridge_assets import revert
+    from bridge_assets.ledger import revert
     from bridge_assets.destinations.registry import KNOWN, opened
-    from bridge_assets.storage import Database
+    from bridge_assets.runtime.storage import Database
 
     names = [args.destination] if args.destination else list(settings.destinations)
     unknown = [n for n in names if n not in KNOWN]

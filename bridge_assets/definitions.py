@@ -14,7 +14,7 @@ from bridge_assets.defs.resources import BridgeResource
 from bridge_assets.defs.revert import revert_job
 from bridge_assets.defs.schedules import schedules
 from bridge_assets.defs.sensors import sensors
-from bridge_assets.settings import BridgeSettings
+from bridge_assets.runtime.settings import BridgeSettings
 
 
 def build_definitions(home: str | Path | None = None) -> dg.Definitions:

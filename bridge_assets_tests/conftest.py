@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bridge_assets import intake, ledger, mapping, planning
-from bridge_assets.settings import BridgeSettings
-from bridge_assets.storage import Database
+from bridge_assets.sources.sedona_export import intake
+from bridge_assets.ledger import store as ledger
+from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.ledger import plan as planning
+from bridge_assets.runtime.settings import BridgeSettings
+from bridge_assets.runtime.storage import Database
 
 warnings.filterwarnings("ignore", module="dagster")
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from bridge_assets.destinations.qbo import QboDestination, QboLimits
-from bridge_assets.destinations.qbo_payloads import dumps
+from bridge_assets.destinations.qbo.adapter import QboDestination, QboLimits
+from bridge_assets.destinations.qbo.payloads import dumps
 from bridge_assets.sandbox.qbo import EmulatorHandle, EmulatorSettings
 
 CLIENT_ID = "bridge-mirror-test"

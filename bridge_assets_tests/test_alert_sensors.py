@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import alerts
+from bridge_assets.alerts import notify as alerts
 from bridge_assets.definitions import build_definitions
 from bridge_assets.defs.alerts import problem_alert_sensor, run_failure_alert_sensor, sensors as alert_sensors
 from bridge_assets.defs.partitions import billing_periods

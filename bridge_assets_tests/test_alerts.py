@@ -7,8 +7,11 @@ import socket
 
 import pytest
 
-from bridge_assets import alerts, ledger, planning, problems
-from bridge_assets.alerts import Alert, AlertNotDelivered, AlertRecord, Webhook
+from bridge_assets.alerts import notify as alerts
+from bridge_assets.ledger import store as ledger
+from bridge_assets.ledger import plan as planning
+from bridge_assets.alerts import problems
+from bridge_assets.alerts.notify import Alert, AlertNotDelivered, AlertRecord, Webhook
 from bridge_assets.destinations.base import Action
 
 from .webhook_receiver import running_receiver

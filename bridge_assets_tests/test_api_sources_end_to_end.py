@@ -21,9 +21,9 @@ from bridge_assets.defs.resources import BridgeResource
 from bridge_assets.defs.sensors import RANGE_END, RANGE_START
 from bridge_assets.destinations.registry import opened
 from bridge_assets.sandbox.book import generate_book
-from bridge_assets.settings import BridgeSettings
-from bridge_assets.sources.servicetrade import ServiceTradeClient
-from bridge_assets.sources.servicetrade_mapping import servicetrade_invoice_to_document
+from bridge_assets.runtime.settings import BridgeSettings
+from bridge_assets.sources.servicetrade.client import ServiceTradeClient
+from bridge_assets.sources.servicetrade.mapping import servicetrade_invoice_to_document
 
 from .conftest import quickbooks
 

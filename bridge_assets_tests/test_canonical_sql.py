@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import duckdb
 
-from bridge_assets import canonical_sql, mapping
-from bridge_assets.documents import decimal_text
+from bridge_assets.model import hash_sql as canonical_sql
+from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.model.document import decimal_text
 
 from .conftest import line, receive_and_map, write_export
 
@@ -63,8 +64,8 @@ def test_documents_stored_from_python_load_back_exactly_with_several_application
     them is the Python serialization, a payment's applications sorted by document key."""
     import datetime as dt
 
-    from bridge_assets import document_store
-    from bridge_assets.documents import AccountingDocument, Application, DocumentLine, canonical_json, content_hash
+    from bridge_assets.canonical import store as document_store
+    from bridge_assets.model.document import AccountingDocument, Application, DocumentLine, canonical_json, content_hash
 
     invoice = AccountingDocument(
         doc_key="servicetrade:invoice:77", source="servicetrade", doc_type="invoice", source_id="77", doc_number="ST-77",

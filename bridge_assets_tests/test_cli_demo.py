@@ -33,7 +33,7 @@ def _sandbox_section() -> str:
 def test_the_readme_names_the_state_files_the_sandbox_really_writes(tmp_path, monkeypatch):
     import re
 
-    from bridge_assets.settings import BridgeSettings
+    from bridge_assets.runtime.settings import BridgeSettings
 
     monkeypatch.setenv("BRIDGE_HOME", str(tmp_path / "home"))
     for name in ("QBO_CLIENT_ID", "SEDONA_API_BASE_URL", "SERVICETRADE_BASE_URL", "BRIDGE_DESTINATIONS"):
@@ -56,7 +56,7 @@ def test_a_third_party_app_connects_to_the_sandbox_company_as_the_readme_says(tm
 
     import httpx
 
-    from bridge_assets.settings import BridgeSettings
+    from bridge_assets.runtime.settings import BridgeSettings
 
     monkeypatch.setenv("BRIDGE_HOME", str(tmp_path / "home"))
     for name in ("QBO_CLIENT_ID", "BRIDGE_DESTINATIONS"):

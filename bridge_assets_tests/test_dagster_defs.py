@@ -12,8 +12,8 @@ from bridge_assets.definitions import build_definitions
 from bridge_assets.defs.resources import BridgeResource
 from bridge_assets.defs.schedules import open_and_previous_period
 from bridge_assets.defs.sensors import RANGE_END, RANGE_START, sedona_export_folder_sensor
-from bridge_assets.sources.sedona_export import AliasTable
-from bridge_assets.validation import BLOCKING_CHECKS, WARNING_CHECKS
+from bridge_assets.sources.sedona_export.parser import AliasTable
+from bridge_assets.canonical.validation import BLOCKING_CHECKS, WARNING_CHECKS
 
 from .conftest import BASELINE_HEADER, line, write_export
 

@@ -55,7 +55,7 @@ def emulator(tmp_path_factory) -> Iterator[SpawnedEmulator]:
 
 @pytest.fixture(scope="module")
 def forkserver():
-    return warm_forkserver("dagster", "bridge_assets.definitions", "bridge_assets.destinations.qbo", __name__)
+    return warm_forkserver("dagster", "bridge_assets.definitions", "bridge_assets.destinations.qbo.adapter", __name__)
 
 
 @pytest.fixture(scope="module")

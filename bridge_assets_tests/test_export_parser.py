@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from bridge_assets import mapping
-from bridge_assets.documents import line_amount, money
-from bridge_assets.sources.sedona_export import AliasTable, ExportFileRefused, open_export
+from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.model.document import line_amount, money
+from bridge_assets.sources.sedona_export.parser import AliasTable, ExportFileRefused, open_export
 
 from .conftest import BASELINE_HEADER, line, receive_and_map, write_export
 
@@ -82,7 +82,7 @@ def test_trailing_blank_and_total_rows_are_ignored_not_rejected(db, settings):
 
 
 def test_each_document_is_filed_under_its_period_and_an_undated_one_under_the_files_usual_period(db, settings):
-    from bridge_assets import intake
+    from bridge_assets.sources.sedona_export import intake
 
     rows = [
         line(number="1", date="09/01/2026"), line(number="1", date="09/01/2026", item="RMR-CELL"),
@@ -255,8 +255,8 @@ def test_sql_and_python_canonical_serialisations_agree(db, settings):
     including a document with more lines than the SQL picks by number and one whose rows are scattered."""
     import hashlib
 
-    from bridge_assets import canonical_sql
-    from bridge_assets.documents import canonical_json, content_hash
+    from bridge_assets.model import hash_sql as canonical_sql
+    from bridge_assets.model.document import canonical_json, content_hash
 
     name = 'Café "Olé" \\ Co/Ltd'
     many = [line(number="3", item=f"PRT-{n}", cycle="", start="", end="", qty=str(n), rate="1.5",

@@ -22,10 +22,10 @@ import pytest
 from bridge_assets.destinations.base import Action, DestinationError, PostRequest, Status
 from bridge_assets.destinations.kit.cells import neutralise_formula
 from bridge_assets.destinations.kit.files import PARTIAL_SUFFIX
-from bridge_assets.destinations.iif import IifDestination, to_ascii
-from bridge_assets.destinations.staging_csv import StagingCsvDestination
-from bridge_assets.documents import document_from_dict as document_from_canonical_dict
-from bridge_assets.documents import (
+from bridge_assets.destinations.iif.adapter import IifDestination, to_ascii
+from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
+from bridge_assets.model.document import document_from_dict as document_from_canonical_dict
+from bridge_assets.model.document import (
     AccountingDocument,
     Application,
     DocumentLine,
@@ -425,7 +425,7 @@ def test_kill_during_a_run_loses_no_acknowledged_document(tmp_path):
         from decimal import Decimal
         sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
         from bridge_assets_tests.test_file_destinations import create, document
-        from bridge_assets.destinations.iif import IifDestination
+        from bridge_assets.destinations.iif.adapter import IifDestination
         destination = IifDestination({str(tmp_path)!r})
         destination.begin_run("killed", "{PERIOD}")
         outcome, = destination.post([create(document("1001"))])

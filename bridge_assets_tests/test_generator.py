@@ -20,7 +20,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bridge_assets.documents import line_amount, money
+from bridge_assets.model.document import line_amount, money
 from bridge_assets.sandbox import generator
 from bridge_assets.sandbox.book import CYCLE_MONTHS, generate_book
 from bridge_assets.sandbox.export_writer import (

@@ -10,7 +10,7 @@ import shutil
 
 import dagster as dg
 
-from bridge_assets import intake
+from bridge_assets.sources.sedona_export import intake
 from bridge_assets.defs.resources import BridgeResource
 from bridge_assets.defs.sensors import sedona_export_folder_sensor
 

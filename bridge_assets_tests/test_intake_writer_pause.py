@@ -11,11 +11,13 @@ import time
 
 import dagster as dg
 
-from bridge_assets import alerts, intake, problems
+from bridge_assets.alerts import notify as alerts
+from bridge_assets.sources.sedona_export import intake
+from bridge_assets.alerts import problems
 from bridge_assets.definitions import build_definitions
 from bridge_assets.defs.resources import BridgeResource
 from bridge_assets.defs.sensors import sedona_export_folder_sensor
-from bridge_assets.sources.sedona_export import is_candidate
+from bridge_assets.sources.sedona_export.parser import is_candidate
 
 from .conftest import BASELINE_HEADER, line
 
@@ -177,6 +179,6 @@ def test_a_file_still_open_when_its_run_ends_stays_until_closed_then_goes_withou
 
 
 def inbox_open(path) -> bool:
-    from bridge_assets.inbox import open_elsewhere
+    from bridge_assets.sources.sedona_export.inbox import open_elsewhere
 
     return open_elsewhere(path)

@@ -3,7 +3,9 @@ period flows, and the next run of the period works as well (issue 9, point 5).""
 
 from __future__ import annotations
 
-from bridge_assets import ledger, mapping, validation
+from bridge_assets.ledger import store as ledger
+from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.canonical import validation
 
 from .conftest import line, receive_and_map, write_export
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import json
 
-from bridge_assets import ledger, mapping, planning, posting
+from bridge_assets.ledger import store as ledger
+from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.ledger import plan as planning
+from bridge_assets.ledger import posting
 from bridge_assets.destinations.base import Action
 from bridge_assets.destinations.registry import build_destination
 

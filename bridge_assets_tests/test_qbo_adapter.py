@@ -23,18 +23,20 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 
-from bridge_assets import ledger, planning, posting
+from bridge_assets.ledger import store as ledger
+from bridge_assets.ledger import plan as planning
+from bridge_assets.ledger import posting
 from bridge_assets.destinations.base import Action, DestinationError, PostRequest, Status
-from bridge_assets.destinations.qbo import (
+from bridge_assets.destinations.qbo.adapter import (
     QboAuthError,
     QboDestination,
     QboLimits,
     QboReconnectRequired,
     batch_request_id,
 )
-from bridge_assets.destinations.qbo_payloads import dumps, qbo_name, query_literal
-from bridge_assets.destinations.qbo_tokens import TokenStore, Tokens
-from bridge_assets.documents import AccountingDocument, Application, DocumentLine, line_amount, money
+from bridge_assets.destinations.qbo.payloads import dumps, qbo_name, query_literal
+from bridge_assets.destinations.qbo.auth import TokenStore, Tokens
+from bridge_assets.model.document import AccountingDocument, Application, DocumentLine, line_amount, money
 from bridge_assets.sandbox.qbo import EmulatorHandle, EmulatorSettings, run_emulator
 
 from .conftest import line, receive_and_map, write_export
@@ -451,8 +453,8 @@ import json, sys, time, datetime as dt
 from decimal import Decimal
 from pathlib import Path
 from bridge_assets.destinations.base import Action, PostRequest
-from bridge_assets.destinations.qbo import QboDestination, QboLimits
-from bridge_assets.documents import AccountingDocument, DocumentLine
+from bridge_assets.destinations.qbo.adapter import QboDestination, QboLimits
+from bridge_assets.model.document import AccountingDocument, DocumentLine
 
 options, number, folder = json.loads(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 options["limits"] = QboLimits(**options["limits"])

@@ -23,12 +23,13 @@ from typing import Any, Iterator
 
 import pytest
 
-from bridge_assets import planning, posting
-from bridge_assets.destinations.qbo import QboDestination, QboLimits
-from bridge_assets.destinations.qbo_payloads import is_credit_application
+from bridge_assets.ledger import plan as planning
+from bridge_assets.ledger import posting
+from bridge_assets.destinations.qbo.adapter import QboDestination, QboLimits
+from bridge_assets.destinations.qbo.payloads import is_credit_application
 from bridge_assets.sandbox.qbo import EmulatorSettings, SpawnedEmulator, spawn_emulator
-from bridge_assets.settings import BridgeSettings
-from bridge_assets.storage import Database
+from bridge_assets.runtime.settings import BridgeSettings
+from bridge_assets.runtime.storage import Database
 
 from .conftest import line, receive_and_map, warm_forkserver, write_export
 
@@ -90,7 +91,7 @@ def emulator(tmp_path_factory) -> Iterator[SpawnedEmulator]:
 
 @pytest.fixture(scope="module")
 def forkserver():
-    return warm_forkserver("bridge_assets.posting", "bridge_assets.destinations.qbo", __name__)
+    return warm_forkserver("bridge_assets.ledger.posting", "bridge_assets.destinations.qbo.adapter", __name__)
 
 
 def _options(emulator: SpawnedEmulator, realm_id: str, refresh_token: str, store: Path, **extra: Any) -> dict:

@@ -10,10 +10,10 @@ from typing import Iterator
 
 import pytest
 
-from bridge_assets import mirror
-from bridge_assets.destinations.qbo_payloads import dumps
+from bridge_assets.books import mirror
+from bridge_assets.destinations.qbo.payloads import dumps
 from bridge_assets.sandbox.qbo import EmulatorHandle, run_emulator
-from bridge_assets.storage import Database
+from bridge_assets.runtime.storage import Database
 
 from .qbo_books import EMULATOR_SETTINGS, Books
 

@@ -17,7 +17,7 @@ import dagster as dg
 import httpx
 import pytest
 
-from bridge_assets import webhooks
+from bridge_assets.destinations.qbo import webhooks
 from bridge_assets.definitions import build_definitions
 from bridge_assets.defs.reconciliation import quickbooks_webhook_sensor, reconcile_after_books_change_sensor
 from bridge_assets.defs.resources import BridgeResource

@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import reconcile
+from bridge_assets.books import reconcile
 from bridge_assets.definitions import build_definitions
 from bridge_assets.defs.resources import BridgeResource
 from bridge_assets.defs.sensors import RANGE_END, RANGE_START
@@ -244,7 +244,7 @@ def test_an_invoice_edited_by_hand_raises_one_alert_naming_it_until_the_edit_is_
                                                                                         monkeypatch):
     from dagster_duckdb import DuckDBResource
 
-    from bridge_assets import alerts
+    from bridge_assets.alerts import notify as alerts
     from bridge_assets.defs.alerts import problem_alert_sensor
     from bridge_assets.defs.resources import BridgeResource
 
@@ -280,7 +280,7 @@ def test_an_invoice_edited_by_hand_raises_one_alert_naming_it_until_the_edit_is_
 
 def test_documents_reverted_on_purpose_are_listed_without_failing_and_a_restored_one_is_compared_as_restored(
         settings, db, books: Books):
-    from bridge_assets import revert
+    from bridge_assets.ledger import revert
     from bridge_assets.destinations.registry import opened
 
     instance = dg.DagsterInstance.ephemeral()

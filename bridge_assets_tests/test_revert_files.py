@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge_assets import cli, ledger, planning, posting, revert
+from bridge_assets import cli
+from bridge_assets.ledger import store as ledger
+from bridge_assets.ledger import plan as planning
+from bridge_assets.ledger import posting
+from bridge_assets.ledger import revert
 from bridge_assets.defs.resources import BridgeResource
 from bridge_assets.defs.revert import revert_job
 from bridge_assets.destinations.base import Status
@@ -220,8 +224,8 @@ def test_revert_command_previews_asks_and_reverts(db, settings, monkeypatch, cap
 
 def test_staging_undo_is_recognised_as_done_when_asked_again(tmp_path):
     """What settling an interrupted revert relies on: asking again writes nothing twice."""
-    from bridge_assets.destinations.staging_csv import StagingCsvDestination
-    from bridge_assets.documents import canonical_dict
+    from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
+    from bridge_assets.model.document import canonical_dict
 
     from .test_file_destinations import create, document, run, update
 

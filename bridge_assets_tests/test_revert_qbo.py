@@ -17,14 +17,18 @@ from typing import Any, Iterator
 
 import pytest
 
-from bridge_assets import document_store, planning, posting, revert, sedona_api_sync
-from bridge_assets.destinations.qbo import QboDestination, QboLimits
-from bridge_assets.destinations.qbo_payloads import is_voided
+from bridge_assets.canonical import store as document_store
+from bridge_assets.ledger import plan as planning
+from bridge_assets.ledger import posting
+from bridge_assets.ledger import revert
+from bridge_assets.sources.sedona_api import sync as sedona_api_sync
+from bridge_assets.destinations.qbo.adapter import QboDestination, QboLimits
+from bridge_assets.destinations.qbo.payloads import is_voided
 from bridge_assets.destinations.registry import opened
-from bridge_assets.documents import AccountingDocument, DocumentLine
+from bridge_assets.model.document import AccountingDocument, DocumentLine
 from bridge_assets.sandbox.qbo import EmulatorSettings, SpawnedEmulator, spawn_emulator
-from bridge_assets.settings import BridgeSettings
-from bridge_assets.storage import Database
+from bridge_assets.runtime.settings import BridgeSettings
+from bridge_assets.runtime.storage import Database
 
 from .conftest import line, receive_and_map, warm_forkserver, write_export
 
@@ -46,7 +50,7 @@ def emulator(tmp_path_factory) -> Iterator[SpawnedEmulator]:
 
 @pytest.fixture(scope="module")
 def forkserver():
-    return warm_forkserver("bridge_assets.revert", "bridge_assets.destinations.qbo", __name__)
+    return warm_forkserver("bridge_assets.ledger.revert", "bridge_assets.destinations.qbo.adapter", __name__)
 
 
 # --- the book: run-1 posts 5 invoices and a credit; run-2 changes those 5 and creates the rest ------------

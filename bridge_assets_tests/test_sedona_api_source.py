@@ -14,13 +14,16 @@ from typing import Any, Iterator
 
 import pytest
 
-from bridge_assets import intake, ledger, mapping, planning
+from bridge_assets.sources.sedona_export import intake
+from bridge_assets.ledger import store as ledger
+from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.ledger import plan as planning
 from bridge_assets.sandbox.book import Book, generate_book
 from bridge_assets.sandbox.export_writer import write_exports
 from bridge_assets.sandbox.sedona_api import EmulatorHandle, EmulatorSettings, run_emulator
-from bridge_assets.settings import BridgeSettings
-from bridge_assets.sources import sedona_api_rows
-from bridge_assets.sources.sedona_api import (
+from bridge_assets.runtime.settings import BridgeSettings
+from bridge_assets.sources.sedona_api import rows as sedona_api_rows
+from bridge_assets.sources.sedona_api.client import (
     SedonaApiAuthError,
     SedonaApiClient,
     SedonaApiConfig,
@@ -35,7 +38,7 @@ from bridge_assets.sources.sedona_api import (
     save_records,
     save_watermark,
 )
-from bridge_assets.storage import Database
+from bridge_assets.runtime.storage import Database
 
 PERIOD = "2026-09"          # Open in the seeded company, so the bookkeeper may still change it
 INVOICES = ("CustomerInvoice",)

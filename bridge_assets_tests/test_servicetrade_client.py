@@ -16,7 +16,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from bridge_assets.documents import (
+from bridge_assets.model.document import (
     DOCUMENTS_SCHEMA,
     LINES_SCHEMA,
     canonical_dict,
@@ -28,7 +28,7 @@ from bridge_assets.sandbox.servicetrade import (
     EmulatorSettings,
     run_emulator,
 )
-from bridge_assets.sources.servicetrade import (
+from bridge_assets.sources.servicetrade.client import (
     RetryPolicy,
     ServiceTradeAuthError,
     ServiceTradeClient,
@@ -37,7 +37,7 @@ from bridge_assets.sources.servicetrade import (
     ServiceTradeUnavailable,
     raw_json,
 )
-from bridge_assets.sources.servicetrade_mapping import (
+from bridge_assets.sources.servicetrade.mapping import (
     FIELD_MAP,
     ServiceTradeFieldMap,
     ServiceTradeInvoiceUnreadable,
@@ -296,7 +296,7 @@ def test_a_comment_whose_answer_was_a_5xx_is_not_posted_twice(st):
 # --- secrets ---------------------------------------------------------------------------------------
 
 def test_secrets_stay_out_of_logs_errors_reprs_and_comments(st, caplog):
-    caplog.set_level(logging.DEBUG, logger="bridge_assets.sources.servicetrade")
+    caplog.set_level(logging.DEBUG, logger="bridge_assets.sources.servicetrade.client")
     transport = Interjecting(page(2), lambda: st.admin.expire())
     client = session_client(st, page_size=30, transport=transport)
     with client:

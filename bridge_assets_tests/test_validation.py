@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge_assets import validation
+from bridge_assets.canonical import validation
 
 from .conftest import line, receive_and_map, write_export
 

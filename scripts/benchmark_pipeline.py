@@ -35,8 +35,12 @@ def _peak_mb() -> float:
 
 
 def run_bridge(export_dir: Path, work: Path) -> dict:
-    from bridge_assets import intake, ledger, mapping, planning, validation
-    from bridge_assets.storage import Database
+    from bridge_assets.sources.sedona_export import intake
+    from bridge_assets.ledger import store as ledger
+    from bridge_assets.sources.sedona_export import mapping
+    from bridge_assets.ledger import plan as planning
+    from bridge_assets.canonical import validation
+    from bridge_assets.runtime.storage import Database
 
     folders = intake.Folders(work / "inbox", work / "archive", work / "quarantine", work / "work").create()
     files = []

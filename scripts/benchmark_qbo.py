@@ -33,10 +33,14 @@ import httpx
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from bridge_assets import intake, ledger, mapping, planning, posting
-from bridge_assets.destinations.qbo import QBO_BATCH_MAX, QboDestination, QboLimits
-from bridge_assets.destinations.qbo_client import loads
-from bridge_assets.destinations.qbo_payloads import (
+from bridge_assets.sources.sedona_export import intake
+from bridge_assets.ledger import store as ledger
+from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.ledger import plan as planning
+from bridge_assets.ledger import posting
+from bridge_assets.destinations.qbo.adapter import QBO_BATCH_MAX, QboDestination, QboLimits
+from bridge_assets.destinations.qbo.client import loads
+from bridge_assets.destinations.qbo.payloads import (
     credit_application_body,
     dumps,
     entity_for,
@@ -45,8 +49,8 @@ from bridge_assets.destinations.qbo_payloads import (
 from bridge_assets.sandbox.book import generate_book
 from bridge_assets.sandbox.export_writer import write_exports
 from bridge_assets.sandbox.qbo import EmulatorSettings, SpawnedEmulator, spawn_emulator
-from bridge_assets.settings import BridgeSettings
-from bridge_assets.storage import Database
+from bridge_assets.runtime.settings import BridgeSettings
+from bridge_assets.runtime.storage import Database
 
 PERIOD = "2026-09"
 CLIENT_ID, CLIENT_SECRET = "bridge-sandbox-client", "bridge-sandbox-secret"

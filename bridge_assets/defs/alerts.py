@@ -1,6 +1,6 @@
 """The alert sensors: a failed run, a failed ERROR check, a document held or failed in the ledger.
 
-Each problem is told once (see bridge_assets/alerts.py for where that is recorded and why), to the
+Each problem is told once (see bridge_assets/alerts/notify.py for where that is recorded and why), to the
 webhook in BRIDGE_ALERT_WEBHOOK_URL, or to the sensor's log when it is not set.
 """
 
@@ -15,8 +15,10 @@ import duckdb as duckdb_errors
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import alerts, intake, problems
-from bridge_assets.storage import Database, DatabaseBusy
+from bridge_assets.alerts import notify as alerts
+from bridge_assets.sources.sedona_export import intake
+from bridge_assets.alerts import problems
+from bridge_assets.runtime.storage import Database, DatabaseBusy
 
 from .resources import BridgeResource
 from .partitions import RANGE_END, RANGE_START, billing_periods

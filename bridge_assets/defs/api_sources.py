@@ -13,10 +13,12 @@ from collections import defaultdict
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import sedona_api_sync, servicetrade_sync, writeback
-from bridge_assets.sources.sedona_api import SedonaApiClient
-from bridge_assets.sources.servicetrade import PENDING, ServiceTradeClient
-from bridge_assets.storage import Database
+from bridge_assets.sources.sedona_api import sync as sedona_api_sync
+from bridge_assets.sources.servicetrade import sync as servicetrade_sync
+from bridge_assets.sources.servicetrade import writeback
+from bridge_assets.sources.sedona_api.client import SedonaApiClient
+from bridge_assets.sources.servicetrade.client import PENDING, ServiceTradeClient
+from bridge_assets.runtime.storage import Database
 
 from .metadata import md_table
 from .partitions import RANGE_END, RANGE_START, billing_periods

@@ -10,10 +10,17 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import canonical, inbox, intake, ledger, planning, posting, queue, validation
+from bridge_assets.canonical import loader as canonical
+from bridge_assets.sources.sedona_export import inbox
+from bridge_assets.sources.sedona_export import intake
+from bridge_assets.ledger import store as ledger
+from bridge_assets.ledger import plan as planning
+from bridge_assets.ledger import posting
+from bridge_assets.ledger import held_queue as queue
+from bridge_assets.canonical import validation
 from bridge_assets.destinations.registry import book_close_dates, opened
-from bridge_assets.sources.sedona_export import AliasTable
-from bridge_assets.storage import Database
+from bridge_assets.sources.sedona_export.parser import AliasTable
+from bridge_assets.runtime.storage import Database
 
 from .api_sources import api_source_assets
 from .metadata import documents_metadata, md_table, plan_metadata, postings_metadata, rejected_metadata

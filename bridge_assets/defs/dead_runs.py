@@ -24,7 +24,7 @@ import dataclasses
 
 import dagster as dg
 
-from bridge_assets.processes import process_gone
+from bridge_assets.runtime.processes import process_gone
 
 ACTIVE = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]

@@ -8,7 +8,7 @@ Launch it from the UI (Jobs > held_document_decision > Launchpad) with, for exam
 
 `release` lets the next run of the document's period apply the new version as an update, once; `reject`
 keeps what the books hold and refuses that version (a later, different version is judged again). The
-same decision again changes nothing. The work is `bridge_assets.number_reuse` (no Dagster there).
+same decision again changes nothing. The work is `bridge_assets.ledger.number_reuse` (no Dagster there).
 """
 
 import hashlib
@@ -17,8 +17,8 @@ import dagster as dg
 import duckdb as duckdb_errors
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import number_reuse
-from bridge_assets.storage import Database, DatabaseBusy
+from bridge_assets.ledger import number_reuse
+from bridge_assets.runtime.storage import Database, DatabaseBusy
 
 from .jobs import bridge_job
 from .metadata import md_table

@@ -7,7 +7,7 @@ from typing import Sequence
 import dagster as dg
 import duckdb
 
-from bridge_assets import ledger
+from bridge_assets.ledger import store as ledger
 
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> dg.MetadataValue:

@@ -12,9 +12,11 @@ import json
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import mirror, reconcile, webhooks
+from bridge_assets.books import mirror
+from bridge_assets.books import reconcile
+from bridge_assets.destinations.qbo import webhooks
 from bridge_assets.destinations.registry import opened
-from bridge_assets.storage import Database
+from bridge_assets.runtime.storage import Database
 
 from .assets import quickbooks_postings
 from .metadata import md_table

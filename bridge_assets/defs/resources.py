@@ -1,7 +1,7 @@
 import dagster as dg
 
-from bridge_assets.settings import BridgeSettings
-from bridge_assets.storage import Database
+from bridge_assets.runtime.settings import BridgeSettings
+from bridge_assets.runtime.storage import Database
 
 from .dead_runs import settle_dead_runs
 

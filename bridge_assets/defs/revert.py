@@ -9,12 +9,12 @@ Launch it from the UI (Jobs > revert_job > Launchpad) with, for example:
 Unconfirmed, it only previews: the `preview` output shows what would be voided, deleted or restored, with
 counts and totals, and the plan id of each destination. To carry out exactly that preview, launch it again
 with `confirm: true` and `plan_ids: [...]`; `confirm: true` without plan ids previews and carries out the
-preview in the same run. The work itself is `bridge_assets.revert` (no Dagster there).
+preview in the same run. The work itself is `bridge_assets.ledger.revert` (no Dagster there).
 """
 
 import dagster as dg
 
-from bridge_assets import revert
+from bridge_assets.ledger import revert
 from bridge_assets.destinations.registry import opened
 
 from .metadata import md_table

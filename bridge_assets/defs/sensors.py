@@ -5,10 +5,12 @@ import dagster as dg
 import duckdb as duckdb_errors
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets import inbox, queue, watch
+from bridge_assets.sources.sedona_export import inbox
+from bridge_assets.ledger import held_queue as queue
+from bridge_assets.sources.sedona_export import watch
 from bridge_assets.destinations.registry import book_close_dates
-from bridge_assets.storage import Database, DatabaseBusy
-from bridge_assets.sources.sedona_export import AliasTable
+from bridge_assets.runtime.storage import Database, DatabaseBusy
+from bridge_assets.sources.sedona_export.parser import AliasTable
 
 from .api_sources import api_source_sensors
 from .dead_runs import dead_run_sensor

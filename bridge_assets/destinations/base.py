@@ -11,7 +11,7 @@ import dataclasses
 import enum
 from typing import Protocol, Sequence
 
-from bridge_assets.documents import AccountingDocument
+from bridge_assets.model.document import AccountingDocument
 
 
 class Action(str, enum.Enum):

@@ -7,10 +7,10 @@ import datetime as dt
 from typing import Iterable, Iterator
 
 from bridge_assets.destinations.base import Destination, DestinationError
-from bridge_assets.destinations.iif import IifDestination
-from bridge_assets.destinations.qbo import QboDestination
-from bridge_assets.destinations.staging_csv import StagingCsvDestination
-from bridge_assets.settings import BridgeSettings
+from bridge_assets.destinations.iif.adapter import IifDestination
+from bridge_assets.destinations.qbo.adapter import QboDestination
+from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
+from bridge_assets.runtime.settings import BridgeSettings
 
 KNOWN = ("qbo", "staging_csv", "qbd_iif")
 

@@ -12,7 +12,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Callable, Mapping, Sequence
 
-from bridge_assets.documents import decimal_text, money
+from bridge_assets.model.document import decimal_text, money
 
 # OWASP "CSV injection": =, +, -, @ start a formula, and so do tab and CR in some importers.
 # The full-width forms are included because some spreadsheet locales fold them to ASCII.

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from bridge_assets.destinations.base import DestinationError
-from bridge_assets.durable import fsync_folder
+from bridge_assets.runtime.durable import fsync_folder
 
 try:  # POSIX only; see the module docstring for what happens without it.
     import fcntl

@@ -1,7 +1,7 @@
 """How one SedonaAPI emulator behaves, including every choice the public material leaves open.
 
 API_FACTS.md: "Auth scheme, error body and paging are not public." So each of them is a setting
-here, with a plausible default, and the bridge's client (`bridge_assets/sources/sedona_api.py`) is
+here, with a plausible default, and the bridge's client (`bridge_assets/sources/sedona_api/client.py`) is
 written to cope with every value. Nothing below is confirmed against a real tenant:
 
     auth_scheme          "token"   POST {token_path} with grant_type=password, username, password

@@ -1,0 +1,1 @@
+"""What the destination holds (the read-back mirror) and reconciliation against it."""

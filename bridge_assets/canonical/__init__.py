@@ -1,0 +1,1 @@
+"""The one owner of the canonical tables: the writer, the loader, cancellations, validation."""

@@ -1,0 +1,1 @@
+"""Bodies of the `bridge` commands (cli.py only wires argparse)."""

@@ -1,0 +1,1 @@
+"""The QuickBooks Desktop IIF file destination."""

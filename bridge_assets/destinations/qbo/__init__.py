@@ -1,0 +1,1 @@
+"""QuickBooks Online: adapter, client, payloads, auth and the webhook receiver."""

@@ -1,0 +1,1 @@
+"""The staging CSV destination."""

@@ -1,0 +1,210 @@
+"""The posting plan: per document and destination, what would be done and why. Nothing is sent.
+
+The plan is a preview a bookkeeper can read (create / update / skip / hold, with a reason and the
+payload). Execution re-checks every action against the ledger at send time, so a stale plan can never
+cause a second post.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Sequence
+
+import duckdb
+
+from bridge_assets.model import hash_sql as canonical_sql
+from bridge_assets.canonical import cancellations
+from bridge_assets.ledger import store as ledger
+from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.ledger import number_reuse
+
+SCHEMA_DDL = """
+CREATE TABLE IF NOT EXISTS posting_plan (
+    period VARCHAR NOT NULL, destination VARCHAR NOT NULL, doc_key VARCHAR NOT NULL, doc_type VARCHAR NOT NULL,
+    doc_number VARCHAR NOT NULL, customer_key VARCHAR NOT NULL, total DECIMAL(18,2) NOT NULL, txn_date DATE NOT NULL,
+    action VARCHAR NOT NULL, reason VARCHAR NOT NULL, content_hash VARCHAR NOT NULL, posted_hash VARCHAR,
+    ledger_state VARCHAR, dest_id VARCHAR, generation INTEGER NOT NULL, request_id VARCHAR NOT NULL,
+    planned_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (destination, doc_key)
+);
+-- why a `hold`: period_closed (posts when the books reopen) or number_reused (waits for a person)
+ALTER TABLE posting_plan ADD COLUMN IF NOT EXISTS hold_code VARCHAR;
+-- The payload that would be sent is the document's canonical JSON, built from the stored document and
+-- its lines by the SQL that hashed it; the view shows it beside the plan instead of copying 400,000
+-- documents into a second table.
+CREATE OR REPLACE VIEW posting_plan_payloads AS
+    SELECT p.*, j.canonical_json AS payload
+    FROM posting_plan p
+    JOIN ({canonical}) j ON j.doc_key = p.doc_key AND j.content_hash = p.content_hash;
+""".replace(
+    "{canonical}", canonical_sql.canonical_json_sql(
+        "SELECT * FROM accounting_documents", "SELECT * FROM accounting_document_lines", "content_hash",
+        applications="SELECT * FROM accounting_document_applications"))
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanSummary:
+    destination: str
+    periods: tuple[str, ...]
+    counts: dict[str, int]
+    totals: dict[str, str]
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    ledger.ensure_schema(con)
+    mapping.ensure_schema(con)
+    cancellations.ensure_schema(con)
+    number_reuse.ensure_schema(con)
+    con.execute(SCHEMA_DDL)
+
+
+def plan_periods(
+    con: duckdb.DuckDBPyConnection,
+    destination: str,
+    periods: Sequence[str],
+    *,
+    closed_through: dt.date | None = None,
+) -> PlanSummary:
+    """Replace the plan of `destination` for `periods` (inside the caller's transaction)."""
+    ensure_schema(con)
+    periods = tuple(sorted(set(periods)))
+    con.execute("DELETE FROM posting_plan WHERE destination = ? AND period IN (SELECT unnest(?))", [destination, list(periods)])
+    number_reuse.remember_versions(con, periods)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    con.execute(
+        """
+        INSERT INTO posting_plan
+        WITH joined AS (
+            SELECT d.*, l.state, l.content_hash AS posted_hash, l.dest_id, coalesce(l.generation, 0) AS generation,
+                   l.last_error, l.last_error_code, l.failed_hash, l.last_posted_at, l.sending_action, l.reverted_hash,
+                   {reuse_columns}
+            FROM accounting_documents d
+            LEFT JOIN ledger_postings l ON l.destination = $destination AND l.doc_key = d.doc_key
+            {reuse_joins}
+            WHERE d.period IN (SELECT unnest($periods))
+              AND d.doc_key NOT IN (SELECT doc_key FROM cancelled_documents)
+        ), decided AS (
+            SELECT *,
+                CASE
+                    -- A revert is the bookkeeper's decision: never undone silently by a nightly run (see revert.py).
+                    WHEN state = 'reverting' THEN 'skip'
+                    WHEN state = 'reverted' AND reverted_hash = content_hash THEN 'skip'
+                    -- another customer or period under a posted number: a person decides (number_reuse.py)
+                    WHEN reused AND decision = 'reject' THEN 'skip'
+                    WHEN reused AND decision IS NULL THEN 'hold'
+                    WHEN $closed IS NOT NULL AND txn_date <= $closed AND coalesce(state, '') <> 'posted' THEN 'hold'
+                    WHEN $closed IS NOT NULL AND txn_date <= $closed AND posted_hash IS DISTINCT FROM content_hash THEN 'hold'
+                    WHEN state IS NULL THEN 'create'
+                    WHEN state = 'sending' THEN coalesce(sending_action, 'create')
+                    WHEN state = 'posted' AND posted_hash = content_hash THEN 'skip'
+                    WHEN state = 'posted' THEN 'update'
+                    WHEN state = 'failed' AND failed_hash = content_hash AND last_error_code IN (SELECT unnest($needs_person))
+                         THEN 'skip'
+                    WHEN state IN ('failed', 'held') AND dest_id IS NOT NULL AND posted_hash IS NOT NULL
+                         AND posted_hash = content_hash THEN 'skip'
+                    WHEN state IN ('failed', 'held') AND dest_id IS NOT NULL THEN 'update'
+                    WHEN state = 'reverted' AND dest_id IS NOT NULL THEN 'update'
+                    WHEN state = 'reverted' THEN 'create'
+                    WHEN state = 'voided' THEN 'create'
+                    ELSE 'create'
+                END AS action
+            FROM joined
+        )
+        SELECT period, $destination, doc_key, doc_type, doc_number, customer_key, total, txn_date, action,
+            CASE
+                WHEN action = 'hold' AND reused THEN {hold_reason}
+                WHEN action = 'skip' AND reused THEN {rejected_reason}
+                WHEN action = 'update' AND reused THEN {released_reason}
+                WHEN action = 'hold' THEN 'dated ' || strftime(txn_date, '%m/%d/%Y') || ', on or before the closed date '
+                     || strftime(CAST($closed AS DATE), '%m/%d/%Y') || '; posts when the period reopens'
+                WHEN state = 'reverting' THEN 'a revert of it was interrupted; the next `bridge revert` (or revert_job) finishes '
+                     || 'it first, and it is not posted meanwhile'
+                WHEN state = 'reverted' AND action = 'skip' THEN 'reverted, and unchanged in the source since, so it is not posted '
+                     || 'again; to post it again run `bridge revert --release --doc ' || doc_key || '` (a changed document '
+                     || 'posts by itself)'
+                WHEN state IS NULL THEN 'new document'
+                WHEN state = 'sending' THEN 'an earlier attempt''s outcome is unknown; it is resolved (looked up) before anything is sent'
+                WHEN action = 'skip' AND state = 'failed' THEN 'needs a person, not a retry: ' || coalesce(last_error, last_error_code)
+                WHEN action = 'skip' THEN 'unchanged since posted' || coalesce(' on ' || strftime(last_posted_at, '%Y-%m-%d %H:%M'), '')
+                WHEN state = 'posted' THEN 'content changed since it was posted (was ' || left(posted_hash, 12) || ', now ' || left(content_hash, 12) || ')'
+                WHEN state = 'failed' THEN 'retry after failure: ' || coalesce(last_error, 'no reason recorded')
+                WHEN state = 'held' THEN 'was held: ' || coalesce(last_error, 'period closed') || '; trying again'
+                WHEN state = 'reverted' THEN 'was reverted; ' || CASE WHEN reverted_hash IS NULL THEN 'released'
+                     ELSE 'changed in the source since' END || ', so it is posted again'
+                WHEN state = 'voided' THEN 'was voided as cancelled at the source; it is current again, so it is posted afresh'
+                ELSE 'retry'
+            END,
+            content_hash, posted_hash, state, dest_id, generation,
+            {rid}, $now,
+            CASE WHEN action = 'hold' AND reused THEN '{reused_code}' WHEN action = 'hold' THEN 'period_closed' END
+        FROM decided
+        """.replace("{rid}", ledger.request_id_sql("$destination", "doc_key", "content_hash", "generation"))
+           .replace("{reuse_columns}", number_reuse.PLAN_COLUMNS).replace("{reuse_joins}", number_reuse.PLAN_JOINS)
+           .replace("{hold_reason}", number_reuse.HOLD_REASON_SQL)
+           .replace("{rejected_reason}", number_reuse.REJECTED_REASON_SQL)
+           .replace("{released_reason}", number_reuse.RELEASED_REASON_SQL)
+           .replace("{reused_code}", number_reuse.REASON_CODE),
+        {"destination": destination, "periods": list(periods), "closed": closed_through, "now": now,
+         "needs_person": list(ledger.NEEDS_A_PERSON)},
+    )
+    _plan_cancelled(con, destination, periods, closed_through, now)
+    return summarise(con, destination, periods)
+
+
+def _plan_cancelled(con: duckdb.DuckDBPyConnection, destination: str, periods: Sequence[str],
+                    closed_through: dt.date | None, now: dt.datetime) -> None:
+    """Documents cancelled at the source: void (or delete) once where they were posted, skip otherwise.
+
+    The void's request id is derived from `void:` + the content, never equal to the create's, so a
+    destination that replays answers by request id cannot hand back the original create."""
+    con.execute(
+        """
+        INSERT OR REPLACE INTO posting_plan
+        WITH joined AS (
+            SELECT c.*, l.state, l.content_hash AS posted_hash, l.dest_id, coalesce(l.generation, 0) AS generation,
+                   l.last_error, l.last_error_code, l.failed_hash, l.sending_action
+            FROM cancelled_documents c
+            LEFT JOIN ledger_postings l ON l.destination = $destination AND l.doc_key = c.doc_key
+            WHERE c.acted_in_period IN (SELECT unnest($periods))
+        ), decided AS (
+            SELECT *,
+                CASE
+                    WHEN state = 'voided' THEN 'skip'
+                    WHEN state = 'failed' AND last_error_code IN (SELECT unnest($needs_person)) AND sending_action IS NULL
+                         AND failed_hash = 'void:' || content_hash THEN 'skip'
+                    WHEN state = 'sending' THEN coalesce(sending_action, 'void')
+                    WHEN dest_id IS NULL THEN 'skip'
+                    WHEN $closed IS NOT NULL AND txn_date <= $closed THEN 'hold'
+                    ELSE 'void'
+                END AS action
+            FROM joined
+        )
+        SELECT acted_in_period, $destination, doc_key, doc_type, doc_number, customer_key, total, txn_date, action,
+            CASE
+                WHEN state = 'voided' THEN 'already voided: ' || reason
+                WHEN action = 'skip' AND state = 'failed' THEN 'needs a person, not a retry: ' || coalesce(last_error, last_error_code)
+                WHEN action = 'skip' THEN 'cancelled before it was posted, so nothing is sent: ' || reason
+                WHEN action = 'hold' THEN 'cancelled (' || reason || '), but dated on or before the closed date '
+                     || strftime(CAST($closed AS DATE), '%m/%d/%Y') || '; voided when the period reopens'
+                WHEN state = 'sending' THEN 'an earlier attempt''s outcome is unknown; it is resolved before anything is sent'
+                ELSE 'void: ' || reason
+            END,
+            'void:' || content_hash, posted_hash, state, dest_id, generation,
+            {rid}, $now, CASE WHEN action = 'hold' THEN 'period_closed' END
+        FROM decided
+        """.replace("{rid}", ledger.request_id_sql("$destination", "doc_key", "'void:' || content_hash", "generation")),
+        {"destination": destination, "periods": list(periods), "closed": closed_through, "now": now,
+         "needs_person": list(ledger.NEEDS_A_PERSON)},
+    )
+
+
+def summarise(con: duckdb.DuckDBPyConnection, destination: str, periods: Sequence[str]) -> PlanSummary:
+    rows = con.execute(
+        "SELECT action, count(*), CAST(sum(total) AS VARCHAR) FROM posting_plan "
+        "WHERE destination = ? AND period IN (SELECT unnest(?)) GROUP BY action ORDER BY action",
+        [destination, list(periods)],
+    ).fetchall()
+    return PlanSummary(
+        destination, tuple(periods), {a: n for a, n, _ in rows}, {a: t for a, _, t in rows}
+    )

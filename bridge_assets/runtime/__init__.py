@@ -1,0 +1,1 @@
+"""Configuration, the DuckDB file, fsync and process checks: used by every layer."""

@@ -1,0 +1,1 @@
+"""SedonaAPI: the client, its rows and the sync into canonical rows."""

@@ -1,0 +1,1 @@
+"""SedonaOffice export files: intake, the parser and the mapping into canonical rows."""
