@@ -1,5 +1,5 @@
 """The commands the README gives: `bridge demo`, `bridge ui`, `bridge summary`, `bridge revert`,
-`bridge held` (held_cli.py), `bridge reread`, `bridge webhooks`.
+`bridge held` (commands/held.py), `bridge reread`, `bridge webhooks`.
 
 `demo` runs the real code path on the embedded defaults: it generates a sample alarm-company book,
 drops its export files into the watched inbox, materializes every asset for those billing periods in

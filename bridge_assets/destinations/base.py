@@ -8,27 +8,12 @@ an earlier attempt has an unknown outcome, and undoes what it did.
 from __future__ import annotations
 
 import dataclasses
-import enum
 from typing import Protocol, Sequence
 
 from bridge_assets.model.document import AccountingDocument
+from bridge_assets.model.outcome import Action, Outcome, Status
 
-
-class Action(str, enum.Enum):
-    CREATE = "create"
-    UPDATE = "update"
-    SKIP = "skip"
-    VOID = "void"
-    HOLD = "hold"
-
-
-class Status(str, enum.Enum):
-    CREATED = "created"
-    UPDATED = "updated"
-    VOIDED = "voided"
-    HELD = "held"          # the destination's period is closed; post again when it reopens
-    FAILED = "failed"      # permanent: a person must act (the message says what)
-    RETRY = "retry"        # transient: throttled, unavailable, outcome unknown; safe to send again
+__all__ = ["Action", "Capabilities", "Destination", "DestinationError", "Outcome", "PostRequest", "Status"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,19 +23,6 @@ class Capabilities:
     honours_request_id: bool
     batch_size: int
     reads_back: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    status: Status
-    dest_id: str | None = None
-    dest_doc_number: str | None = None
-    version: str | None = None          # SyncToken / EditSequence / file generation
-    http_status: int | None = None
-    error_code: str | None = None
-    message: str | None = None          # a sentence a bookkeeper can act on
-    before: dict | None = None          # the destination's state before this action
-    after: dict | None = None           # what the destination holds (or was sent) afterwards
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,14 +7,14 @@ August invoice moved into November after August was reconciled. So the plan neve
 
 - `document_versions` remembers, for every content hash planned, whose document it was (customer, total,
   date, period): so the version the books hold can be compared with the newest source data;
-- the plan (planning.py) holds such an update with the reason code `number_reused` and a sentence naming
+- the plan (ledger/plan.py) holds such an update with the reason code `number_reused` and a sentence naming
   both versions; the ledger records the hold once (not again every night while nothing changes), and the
   replay sensor for closed books leaves it alone (queue.py);
 - a person decides, per destination and content hash (`held_decisions`): `release` lets the next run of
   its period apply exactly that content as an ordinary update, once; `reject` keeps the books as they are
   and refuses that content (a later, different content is judged again). Deciding twice does nothing.
 
-Commands: `bridge held list|release|reject` (held_cli.py) and the `held_document_decision` job in the UI.
+Commands: `bridge held list|release|reject` (commands/held.py) and the `held_document_decision` job in the UI.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS held_decisions (
 );
 """
 
-# Columns the plan adds per document (planning.py joins `l` = ledger_postings, `d` = the document):
+# Columns the plan adds per document (ledger/plan.py joins `l` = ledger_postings, `d` = the document):
 # whether an update would move the posted document to another customer or period, and the person's word.
 PLAN_JOINS = """
     LEFT JOIN document_versions v ON v.doc_key = d.doc_key AND v.content_hash = l.content_hash

@@ -26,7 +26,7 @@ Execution keeps the posting discipline (posting.py):
 
 A reverted document is not posted again by a normal run while its source content is unchanged (that would
 silently undo the bookkeeper's revert); `release` lets the next run post it again, and a document that
-changes in the source posts by itself (planning.py).
+changes in the source posts by itself (ledger/plan.py).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 import duckdb
 import pandas as pd
 
-from bridge_assets.destinations.base import Action, Outcome, Status
+from bridge_assets.model.outcome import Action, Outcome, Status
 
 STATES = ("sending", "posted", "failed", "held", "voided", "reverting", "reverted")
 

@@ -3,7 +3,7 @@
 Money is `Decimal` quantized to the cent (or integer cents inside data frames), never float.
 `content_hash` is the sha256 of `canonical_json(document)`: sorted keys, decimals and dates as
 strings, lines in `line_no` order. The same serialization is produced in SQL by
-`canonical_sql` (from the stored columns, so it is never stored itself); tests keep the two in agreement.
+`model.hash_sql` (from the stored columns, so it is never stored itself); tests keep the two in agreement.
 
 This module imports nothing of ours and nothing of Dagster.
 """

@@ -11,7 +11,24 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from bridge_assets.sources.sedona_export.intake import Folders
+
+# The folders intake works in (here so configuration needs nothing from the sources).
+@dataclasses.dataclass(frozen=True)
+class Folders:
+    inbox: Path
+    archive: Path
+    quarantine: Path
+    work: Path
+    duplicates_folder: Path | None = None     # default: `duplicates` beside the quarantine folder
+
+    @property
+    def duplicates(self) -> Path:
+        return self.duplicates_folder or self.quarantine.parent / "duplicates"
+
+    def create(self) -> "Folders":
+        for folder in (self.inbox, self.archive, self.quarantine, self.work):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
 
 
 def _date_setting(name: str) -> dt.date | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bridge_assets.destinations.base import Outcome, Status
+from bridge_assets.model.outcome import Outcome, Status
 from bridge_assets.destinations.kit.files import OutputFolder, RunFile
 from bridge_assets.model.document import AccountingDocument
 

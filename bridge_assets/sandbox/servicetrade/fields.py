@@ -1,6 +1,6 @@
 """ServiceTrade's wire field names, as this emulator writes them: the emulator's own table.
 
-The bridge reads ServiceTrade through its own map (`sources/servicetrade_mapping.ServiceTradeFieldMap`);
+The bridge reads ServiceTrade through its own map (`sources/servicetrade/mapping.ServiceTradeFieldMap`);
 the emulator deliberately does not import it, so a misread field cannot be wrong on both sides and
 pass. API_FACTS.md confirms only `id`, `status`, `invoiceNumber`, `transactionDate`, `totalPrice`,
 `customer.id`, `type` and `notes`; every other name here is a best reading of public material. A test

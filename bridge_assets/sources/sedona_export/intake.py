@@ -26,6 +26,7 @@ from typing import Iterable
 import duckdb
 
 from bridge_assets.sources.sedona_export import inbox
+from bridge_assets.runtime.settings import Folders
 from bridge_assets.runtime.storage import DatabaseBusy
 from bridge_assets.sources.sedona_export.parser import (
     AliasTable,
@@ -57,24 +58,6 @@ ALTER TABLE {FILES_TABLE} ADD COLUMN IF NOT EXISTS supersedes VARCHAR;
 ALTER TABLE {FILES_TABLE} ADD COLUMN IF NOT EXISTS reread_at TIMESTAMP;
 """
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class Folders:
-    inbox: Path
-    archive: Path
-    quarantine: Path
-    work: Path
-    duplicates_folder: Path | None = None     # default: `duplicates` beside the quarantine folder
-
-    @property
-    def duplicates(self) -> Path:
-        return self.duplicates_folder or self.quarantine.parent / "duplicates"
-
-    def create(self) -> "Folders":
-        for folder in (self.inbox, self.archive, self.quarantine, self.work):
-            folder.mkdir(parents=True, exist_ok=True)
-        return self
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,7 @@ with any defective row is not half-kept: the whole document goes to `rejected_do
 reasons, and everything else flows. When several files carry the same invoice number, the most
 recently received file is the document's current version (a re-export after an edit is an update).
 
-The canonical serialization is built in SQL (`canonical_sql`) with the same keys, order and number
+The canonical serialization is built in SQL (`model.hash_sql`) with the same keys, order and number
 formats as `documents.canonical_json`, so `content_hash` is identical whichever side computes it. It is
 built to be hashed and not stored: loading a document builds it again from the stored columns.
 """
@@ -490,7 +490,7 @@ def map_periods(
         FROM _docs d JOIN _verdicts v USING (source_id) WHERE v.reasons = ''
     """)
     # A number whose current version is now in these periods leaves the period it was mapped in before:
-    # one document per number, whichever period runs first (a posted one moved is held: planning.py).
+    # one document per number, whichever period runs first (a posted one moved is held: ledger/plan.py).
     for table in ("accounting_document_lines", "accounting_documents"):
         con.execute(f"DELETE FROM {table} WHERE period NOT IN (SELECT period FROM _periods) "
                     "AND doc_key IN (SELECT doc_key FROM _good)")

@@ -8,7 +8,7 @@ period after it has left the pending list.
 
 Cancellations: an invoice the bridge has taken that is `void` in ServiceTrade now is looked for on every
 fetch (void is final there); it becomes a cancelled document, voided once in the books where it was
-posted (`cancellations.py`, `planning.py`).
+posted (`cancellations.py`, `ledger/plan.py`).
 """
 
 from __future__ import annotations
