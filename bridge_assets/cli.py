@@ -455,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     ui.set_defaults(func=cmd_ui)
     from bridge_assets.commands.revert import add_revert_command
 
-    add_revert_command(sub)
+    add_revert_command(sub, quickbooks_sandbox)
     from bridge_assets.commands.held import add_held_command
 
     add_held_command(sub)

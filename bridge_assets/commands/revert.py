@@ -15,13 +15,12 @@ import sys
 from bridge_assets.runtime.settings import BridgeSettings
 
 
-def cmd_revert(args: argparse.Namespace) -> int:
+def cmd_revert(args: argparse.Namespace, quickbooks_sandbox) -> int:
     """Preview the revert of a run or a period in the destinations, ask, then carry out exactly that preview.
-    With --release, let the next run post reverted documents again instead."""
+    With --release, let the next run post reverted documents again instead. `quickbooks_sandbox` (from cli.py)
+    starts the sandbox QuickBooks company when no real one is configured."""
     from bridge_assets.destinations.base import DestinationError
     from bridge_assets.ledger.revert import RevertError
-
-    from bridge_assets.cli import quickbooks_sandbox    # the sandbox QuickBooks company, when no real one is set
 
     settings = BridgeSettings.from_env()
     try:
@@ -134,7 +133,7 @@ def _print_plan(plan, show: int = 15) -> None:
             print(f"    {n:>6} {reason}")
 
 
-def add_revert_command(sub) -> None:
+def add_revert_command(sub, quickbooks_sandbox) -> None:
     revert = sub.add_parser("revert", help="undo a run or a billing period in the destinations (previews, then asks)")
     scope = revert.add_mutually_exclusive_group()
     scope.add_argument("--run", help="the run id to revert (from the Dagster UI or the run's output)")
@@ -145,4 +144,4 @@ def add_revert_command(sub) -> None:
     revert.add_argument("--release", action="store_true",
                         help="let the next run post reverted documents again (by --run, --period or --doc)")
     revert.add_argument("--doc", action="append", help="with --release: a document (doc_key or number); repeatable")
-    revert.set_defaults(func=cmd_revert)
+    revert.set_defaults(func=lambda args: cmd_revert(args, quickbooks_sandbox))
