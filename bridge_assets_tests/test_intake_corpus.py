@@ -120,6 +120,8 @@ def _with_one_bad_document(files: dict, expect: dict, ticket: dict) -> None:
     one_bad("total_does_not_add_up.csv", 310400, "InvoiceTotal 99.00 is not the lines 29.95 + tax 0.00", total="99.00")
     one_bad("credit_for_unknown_invoice.csv", 310500, "applies to invoice 999999, which is in no export received",
             doc_type="Credit", applies="999999", cycle="", start="", end="")
+    one_bad("negative_invoice.csv", 310800, "below zero: QuickBooks refuses a negative invoice; issue it as a credit memo",
+            qty="-1", amount="-29.95", total="-29.95")
     truncated = _one_bad(310600)
     truncated[-1] = truncated[-1][:6]                       # cut after CustomerName, the line break kept
     files["truncated_mid_row.csv"] = _csv(truncated)
