@@ -18,7 +18,7 @@ from dagster_duckdb import DuckDBResource
 
 from bridge_assets.ledger import number_reuse
 
-from .decorators import bridge_sensor
+from .decorators import WRITER_POOL, bridge_sensor
 from .jobs import bridge_job
 from .metadata import md_table
 from .partitions import RANGE_END, RANGE_START
@@ -34,7 +34,7 @@ class HeldDecisionConfig(dg.Config):
     """`release` (apply the new version) or `reject` (keep the posted one)."""
 
 
-@dg.op(pool="duckdb_writer")
+@dg.op(pool=WRITER_POOL)
 def held_document_decision_op(context: dg.OpExecutionContext, config: HeldDecisionConfig,
                               bridge: BridgeResource) -> dg.Output:
     """Records the decision per destination; a run of the document's period then applies it."""
