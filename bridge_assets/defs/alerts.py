@@ -9,18 +9,14 @@ from __future__ import annotations
 import dataclasses
 
 import dagster as dg
-import duckdb as duckdb_errors
-# Not exported by `dagster`; stable through 1.13 (pinned in pyproject). Filtering by it keeps the
-# "planned" rows every run writes out of the history read below.
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster_duckdb import DuckDBResource
 
 from bridge_assets.alerts import notify as alerts
 from bridge_assets.sources.sedona_export import intake
 from bridge_assets.alerts import problems
-from bridge_assets.runtime.storage import Database, DatabaseBusy
 
-from .resources import BridgeResource
+from .decorators import bridge_run_failure_sensor, bridge_sensor
+from .resources import BUSY, BridgeResource, ledger_database, read_briefly
 from .partitions import RANGE_END, RANGE_START, billing_periods
 
 # A sensor reads the ledger between runs' writes: DuckDB lets a reader in only while no process
@@ -29,7 +25,9 @@ from .partitions import RANGE_END, RANGE_START, billing_periods
 LEDGER_LOCK_WAIT_S = 2.0
 # Evaluations read per check and tick: enough to see every period a night's runs touched.
 CHECK_HISTORY = 25
-_COMPLETED = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
+# The statuses of a check evaluation that has completed, by name: the status type is not exported by
+# `dagster`, so the "planned" rows every run writes are left out of the history here, page by page.
+_COMPLETED = {"SUCCEEDED", "FAILED"}
 _CHECK_FAILED_ERROR = "DagsterAssetCheckFailedError"
 
 
@@ -48,6 +46,18 @@ def _metadata_text(value) -> str:
     return raw if isinstance(raw, str) else repr(raw)
 
 
+def completed_check_history(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> list:
+    """The latest CHECK_HISTORY completed evaluations of one check, newest first (planned ones skipped)."""
+    completed, cursor = [], None
+    while len(completed) < CHECK_HISTORY:
+        page = instance.event_log_storage.get_asset_check_execution_history(key, limit=CHECK_HISTORY, cursor=cursor)
+        completed += [r for r in page if r.status.value in _COMPLETED]
+        if len(page) < CHECK_HISTORY:
+            break
+        cursor = page[-1].id
+    return completed[:CHECK_HISTORY]
+
+
 def latest_check_evaluations(instance: dg.DagsterInstance, asset_graph) -> list[problems.CheckEvaluation]:
     """The latest completed evaluation of every check in the code location, per period.
 
@@ -56,8 +66,7 @@ def latest_check_evaluations(instance: dg.DagsterInstance, asset_graph) -> list[
     then the period is the one its run covered, taken from the run's tags."""
     found: list[tuple[dg.AssetCheckKey, object]] = []
     for key in sorted(asset_graph.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
-        found += [(key, r) for r in instance.event_log_storage.get_asset_check_execution_history(
-            key, limit=CHECK_HISTORY, status=_COMPLETED) if r.event is not None]
+        found += [(key, r) for r in completed_check_history(instance, key) if r.event is not None]
     run_ids = sorted({r.run_id for _, r in found if not r.partition})
     tags = {rec.dagster_run.run_id: rec.dagster_run.tags
             for rec in (instance.get_run_records(filters=dg.RunsFilter(run_ids=run_ids)) if run_ids else [])}
@@ -122,21 +131,17 @@ def _blocking_checks(asset_graph) -> set[tuple[str, str]]:
             if asset_graph.get_check_spec(k).blocking}
 
 
-def _read_ledger(database: str, read):
+def _read_ledger(duckdb: DuckDBResource, read):
     """`read(con)` on the bridge database, or None when a run holds it (a reason is returned too)."""
-    db = Database(database, lock_timeout_s=LEDGER_LOCK_WAIT_S)
-    if not db.path.exists():
+    if not ledger_database(duckdb).path.exists():
         return [], "nothing posted yet"
-    try:
-        with db.connect(read_only=True) as con:
-            return read(con), ""
-    except DatabaseBusy:
+    found, unread = read_briefly(duckdb, read, lock_timeout_s=LEDGER_LOCK_WAIT_S)
+    if unread == BUSY:
         return None, "the bridge database is busy with a run"
-    except duckdb_errors.CatalogException:
-        return [], "nothing posted yet"
+    return ([], "nothing posted yet") if unread else (found, "")
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@bridge_sensor(minimum_interval_seconds=60)
 def problem_alert_sensor(
     context: dg.SensorEvaluationContext, bridge: BridgeResource, duckdb: DuckDBResource
 ) -> dg.SkipReason:
@@ -149,8 +154,8 @@ def problem_alert_sensor(
         raise dg.DagsterInvariantViolationError("problem_alert_sensor needs its code location to know the checks")
     graph = context.repository_def.asset_graph
     evaluations = latest_check_evaluations(context.instance, graph)
-    held_or_failed, not_read = _read_ledger(duckdb.database, problems.problem_documents)
-    versions, _ = _read_ledger(duckdb.database, intake.new_versions)
+    held_or_failed, not_read = _read_ledger(duckdb, problems.problem_documents)
+    versions, _ = _read_ledger(duckdb, intake.new_versions)
     webhook = alerts.Webhook.from_env()
     with alerts.AlertRecord.open(alerts.record_path(settings.home), context.log) as record:
         raised = problems.raise_check_alerts(record, evaluations, _blocking_checks(graph), context.log)
@@ -175,7 +180,7 @@ def _root_error(error) -> str:
     return f"{error.cls_name}: {text}" if error.cls_name else text
 
 
-@dg.run_failure_sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@bridge_run_failure_sensor(minimum_interval_seconds=60)
 def run_failure_alert_sensor(
     context: dg.RunFailureSensorContext, bridge: BridgeResource, duckdb: DuckDBResource
 ) -> None:
@@ -194,7 +199,7 @@ def run_failure_alert_sensor(
         message=context.failure_event.message or "the run failed",
         step_errors=tuple((step, _root_error(error)) for step, error in step_errors),
     )
-    documents, _ = _read_ledger(duckdb.database, lambda con: problems.documents_left_by_run(con, run.run_id))
+    documents, _ = _read_ledger(duckdb, lambda con: problems.documents_left_by_run(con, run.run_id))
     with alerts.AlertRecord.open(alerts.record_path(bridge.settings().home), context.log) as record:
         problems.raise_run_failure_alert(record, failed, documents, context.log)
         # Whatever the webhook does not take now, problem_alert_sensor sends at its next tick.

@@ -18,21 +18,20 @@ from bridge_assets.sources.servicetrade import sync as servicetrade_sync
 from bridge_assets.sources.servicetrade import writeback
 from bridge_assets.sources.sedona_api.client import SedonaApiClient
 from bridge_assets.sources.servicetrade.client import PENDING, ServiceTradeClient
-from bridge_assets.runtime.storage import Database
 
+from .decorators import bridge_sensor, period_asset
 from .metadata import md_table
 from .partitions import RANGE_END, RANGE_START, billing_periods
-from .resources import BridgeResource
+from .resources import BridgeResource, ledger_database
 
 
+def _switched_off(source: str, variable: str, to_do: str) -> dg.MaterializeResult:
+    """What an asset of a source that is off says in the UI: how to switch it on."""
+    return dg.MaterializeResult(metadata={"status": f"{source} is off: set {variable} and its credentials to {to_do} "
+                                                    "(see README)"})
 
-@dg.asset(
-    partitions_def=billing_periods,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="sedona",
-    kinds={"duckdb", "api"},
-    pool="duckdb_writer",
-)
+
+@period_asset("receive", group_name="sedona", kinds={"duckdb", "api"})
 def sedona_api_documents(context: dg.AssetExecutionContext, bridge: BridgeResource,
                          duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Invoices, credits, payments, recurring lines and tickets pulled from SedonaAPI 2.0 for the period,
@@ -40,14 +39,12 @@ def sedona_api_documents(context: dg.AssetExecutionContext, bridge: BridgeResour
     the first pull of a period, and the first after `SEDONA_API_FULL_PULL_HOURS` (20), reads the whole
     period, which is how an invoice deleted in SedonaOffice is noticed and voided in the books."""
     settings = bridge.settings()
-    periods = list(context.partition_keys)
     if not settings.sedona_api_enabled:
-        return dg.MaterializeResult(metadata={"status": "SedonaAPI is off: set SEDONA_API_BASE_URL and its "
-                                                        "credentials to read SedonaOffice by API (see README)"})
-    db = Database(duckdb.database)
+        return _switched_off("SedonaAPI", "SEDONA_API_BASE_URL", "read SedonaOffice by API")
+    db = ledger_database(duckdb)
     reports = []
     with SedonaApiClient.from_env() as client:
-        for period in periods:
+        for period in context.partition_keys:
             report = sedona_api_sync.pull_period(
                 db, client, period, run_id=context.run.run_id,
                 full_pull_after=dt.timedelta(hours=settings.sedona_api_full_pull_hours))
@@ -66,26 +63,18 @@ def sedona_api_documents(context: dg.AssetExecutionContext, bridge: BridgeResour
     })
 
 
-@dg.asset(
-    partitions_def=billing_periods,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="servicetrade",
-    kinds={"duckdb", "api"},
-    pool="duckdb_writer",
-)
+@period_asset("receive", group_name="servicetrade", kinds={"duckdb", "api"})
 def servicetrade_invoices(context: dg.AssetExecutionContext, bridge: BridgeResource,
                           duckdb: DuckDBResource) -> dg.MaterializeResult:
     """ServiceTrade invoices waiting in `pending_accounting` for the period, kept as received (raw JSON),
     and any invoice taken earlier that has been voided in ServiceTrade since (it is voided in the books)."""
     settings = bridge.settings()
-    periods = list(context.partition_keys)
     if not settings.servicetrade_enabled:
-        return dg.MaterializeResult(metadata={"status": "ServiceTrade is off: set SERVICETRADE_BASE_URL and its "
-                                                        "credentials to collect invoices (see README)"})
-    db = Database(duckdb.database)
+        return _switched_off("ServiceTrade", "SERVICETRADE_BASE_URL", "collect invoices")
+    db = ledger_database(duckdb)
     rows = []
     with ServiceTradeClient.from_env() as client:
-        for period in periods:
+        for period in context.partition_keys:
             with db.connect() as con:
                 known = servicetrade_sync.known_invoice_ids(con, period)
             invoices, report = servicetrade_sync.fetch_period(client, period, known)
@@ -100,14 +89,7 @@ def servicetrade_invoices(context: dg.AssetExecutionContext, bridge: BridgeResou
     })
 
 
-@dg.asset(
-    deps=["quickbooks_postings"],
-    partitions_def=billing_periods,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="servicetrade",
-    kinds={"api"},
-    pool="duckdb_writer",
-)
+@period_asset("write_back", group_name="servicetrade", kinds={"api"}, deps=["quickbooks_postings"])
 def servicetrade_writeback(context: dg.AssetExecutionContext, bridge: BridgeResource,
                            duckdb: DuckDBResource) -> dg.MaterializeResult:
     """What ServiceTrade is told: `processed` with the books' document number for a posted invoice,
@@ -117,7 +99,7 @@ def servicetrade_writeback(context: dg.AssetExecutionContext, bridge: BridgeReso
     periods = list(context.partition_keys)
     if not settings.servicetrade_enabled:
         return dg.MaterializeResult(metadata={"status": "ServiceTrade is off"})
-    db = Database(duckdb.database)
+    db = ledger_database(duckdb)
     with db.connect() as con:
         items, unchanged = writeback.decide(con, periods, settings.servicetrade_books)
     with ServiceTradeClient.from_env() as client:
@@ -140,7 +122,7 @@ def servicetrade_writeback(context: dg.AssetExecutionContext, bridge: BridgeReso
     })
 
 
-@dg.sensor(job_name="bridge_job", minimum_interval_seconds=600, default_status=dg.DefaultSensorStatus.RUNNING)
+@bridge_sensor(job_name="bridge_job", minimum_interval_seconds=600)
 def servicetrade_pending_sensor(context: dg.SensorEvaluationContext, bridge: BridgeResource) -> dg.SensorResult | dg.SkipReason:
     """Polls ServiceTrade for invoices in `pending_accounting` and requests one run per billing period
     that has some. The run key is the set of pending invoices (and their last change), so the same
@@ -170,6 +152,3 @@ def servicetrade_pending_sensor(context: dg.SensorEvaluationContext, bridge: Bri
         context.log.info(f"ServiceTrade: {len(marks)} invoice(s) pending for {period}")
     return dg.SensorResult(run_requests=requests)
 
-
-api_source_assets = [sedona_api_documents, servicetrade_invoices, servicetrade_writeback]
-api_source_sensors = [servicetrade_pending_sensor]

@@ -20,12 +20,10 @@ from bridge_assets.ledger import held_queue as queue
 from bridge_assets.canonical import validation
 from bridge_assets.destinations.registry import book_close_dates, opened
 from bridge_assets.sources.sedona_export.parser import AliasTable
-from bridge_assets.runtime.storage import Database
 
-from .api_sources import api_source_assets
+from .decorators import period_asset
 from .metadata import documents_metadata, md_table, plan_metadata, postings_metadata, rejected_metadata
-from .partitions import billing_periods
-from .resources import BridgeResource
+from .resources import BridgeResource, ledger_database
 
 KNOWN_DOC_KEYS_SQL = ledger.KNOWN_DOC_KEYS_SQL
 
@@ -43,13 +41,7 @@ class ExportFilesConfig(dg.Config):
     """Read the files again even if their bytes were received under the same configuration (`bridge reread`)."""
 
 
-@dg.asset(
-    partitions_def=billing_periods,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="sedona",
-    kinds={"duckdb", "csv"},
-    pool="duckdb_writer",
-)
+@period_asset("receive", group_name="sedona", kinds={"duckdb", "csv"})
 def sedona_export_lines(
     context: dg.AssetExecutionContext, config: ExportFilesConfig, bridge: BridgeResource, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
@@ -59,7 +51,7 @@ def sedona_export_lines(
     a `.error.txt` saying why. Receiving the same file twice changes nothing."""
     settings = bridge.settings()
     folders = settings.folders.create()
-    db = Database(duckdb.database)
+    db = ledger_database(duckdb)
     aliases = AliasTable.from_toml(settings.header_aliases_file)
     quiet = settings.inbox_quiet_seconds if config.min_age_seconds is None else config.min_age_seconds
     paths = [Path(f) for f in config.files] if config.files else intake.stable_files(folders.inbox, quiet)
@@ -106,13 +98,10 @@ CHECK_DESCRIPTIONS = {
 }
 
 
-@dg.asset(
-    deps=[sedona_export_lines, "sedona_api_documents", "servicetrade_invoices"],
-    partitions_def=billing_periods,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="canonical",
+@period_asset(
+    "canonical",
     kinds={"duckdb", "pandas"},
-    pool="duckdb_writer",
+    deps=[sedona_export_lines, "sedona_api_documents", "servicetrade_invoices"],
     check_specs=[
         dg.AssetCheckSpec(name, asset="accounting_documents", blocking=name in validation.BLOCKING_CHECKS,
                           description=text)
@@ -128,7 +117,7 @@ def accounting_documents(
     listed with its reasons; everything else flows. This is the only input the posting side reads."""
     settings = bridge.settings()
     periods = _periods(context)
-    db = Database(duckdb.database)
+    db = ledger_database(duckdb)
     with db.transaction() as con:
         result = canonical.map_all(con, periods, settings)
     with db.connect() as con:
@@ -155,20 +144,13 @@ def accounting_documents(
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
 
-@dg.asset(
-    deps=[accounting_documents],
-    partitions_def=billing_periods,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="posting",
-    kinds={"duckdb"},
-    pool="duckdb_writer",
-)
+@period_asset("posting", kinds={"duckdb"}, deps=[accounting_documents])
 def posting_plan(context: dg.AssetExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """What would be done for each document and destination: create, update, skip or hold, with the
     reason and the payload. Nothing is sent here; this is the preview."""
     settings = bridge.settings()
     periods = _periods(context)
-    db = Database(duckdb.database)
+    db = ledger_database(duckdb)
     summaries = []
     # Asked before the transaction: a destination may need the network to say where its books close.
     closed = book_close_dates(settings.destinations, settings)
@@ -180,13 +162,10 @@ def posting_plan(context: dg.AssetExecutionContext, bridge: BridgeResource, duck
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(
-    deps=[posting_plan],
-    partitions_def=billing_periods,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="posting",
+@period_asset(
+    "posting",
     kinds={"duckdb"},
-    pool="duckdb_writer",
+    deps=[posting_plan],
     # Safe only because posting is idempotent (the ledger); the single retry layer (no run retries).
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
 )
@@ -196,7 +175,7 @@ def quickbooks_postings(context: dg.AssetExecutionContext, bridge: BridgeResourc
     by an interrupted run are resolved first, so nothing is ever posted twice."""
     settings = bridge.settings()
     periods = _periods(context)
-    db = Database(duckdb.database)
+    db = ledger_database(duckdb)
     reports = []
     for name in settings.destinations:
         with opened(name, settings) as destination:
@@ -210,21 +189,14 @@ def quickbooks_postings(context: dg.AssetExecutionContext, bridge: BridgeResourc
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(
-    deps=[quickbooks_postings],
-    partitions_def=billing_periods,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="posting",
-    kinds={"duckdb"},
-    pool="duckdb_writer",
-)
+@period_asset("posting", kinds={"duckdb"}, deps=[quickbooks_postings])
 def credit_queue(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Documents held because their date is in a closed accounting period, per destination, with the
     reason. They are not lost: when the books reopen (the close date moves before their date), the
     replay sensor requests one run that posts them. Documents held because their number was reused for
     another customer or period are listed too; they wait for a person (`bridge held`, held_document_decision)."""
     periods = _periods(context)
-    db = Database(duckdb.database)
+    db = ledger_database(duckdb)
     with db.connect() as con:
         planning.ensure_schema(con)
         rows = con.execute(queue.HELD_SQL, [periods]).fetchall()
@@ -234,5 +206,3 @@ def credit_queue(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
                                    [(d, p, n, t, date, total, why) for d, p, _, n, t, date, total, why in rows[:50]]),
     })
 
-
-assets = [sedona_export_lines, accounting_documents, posting_plan, quickbooks_postings, credit_queue, *api_source_assets]

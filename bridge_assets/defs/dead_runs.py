@@ -26,6 +26,8 @@ import dagster as dg
 
 from bridge_assets.runtime.processes import process_gone
 
+from .decorators import bridge_sensor
+
 ACTIVE = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 
@@ -96,7 +98,7 @@ def _free_slots(instance: dg.DagsterInstance, run_id: str) -> None:
     instance.event_log_storage.free_concurrency_slots_for_run(run_id)
 
 
-@dg.sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+@bridge_sensor(minimum_interval_seconds=30)
 def dead_run_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     """Finds runs whose process died without a word (killed, crashed): still marked started and
     holding the `duckdb_writer` pool slot, they would make the next run wait forever. Each is marked

@@ -14,16 +14,15 @@ same decision again changes nothing. The work is `bridge_assets.ledger.number_re
 import hashlib
 
 import dagster as dg
-import duckdb as duckdb_errors
 from dagster_duckdb import DuckDBResource
 
 from bridge_assets.ledger import number_reuse
-from bridge_assets.runtime.storage import Database, DatabaseBusy
 
+from .decorators import WRITER_POOL, bridge_sensor
 from .jobs import bridge_job
 from .metadata import md_table
 from .partitions import RANGE_END, RANGE_START
-from .resources import BridgeResource
+from .resources import BUSY, BridgeResource, read_briefly
 
 
 class HeldDecisionConfig(dg.Config):
@@ -35,7 +34,7 @@ class HeldDecisionConfig(dg.Config):
     """`release` (apply the new version) or `reject` (keep the posted one)."""
 
 
-@dg.op(pool="duckdb_writer")
+@dg.op(pool=WRITER_POOL)
 def held_document_decision_op(context: dg.OpExecutionContext, config: HeldDecisionConfig,
                               bridge: BridgeResource) -> dg.Output:
     """Records the decision per destination; a run of the document's period then applies it."""
@@ -60,18 +59,15 @@ def held_document_decision():
     held_document_decision_op()
 
 
-@dg.sensor(job=bridge_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@bridge_sensor(job=bridge_job, minimum_interval_seconds=60)
 def released_documents_sensor(context: dg.SensorEvaluationContext, duckdb: DuckDBResource) -> dg.SensorResult | dg.SkipReason:
     """A person released a document held because its number was reused: one run of its period applies
     the new version (keyed by the released versions, so the same release never runs twice). Documents
     still waiting for a decision are never run for: only a person moves them."""
-    try:
-        with Database(duckdb.database, lock_timeout_s=5).connect(read_only=True) as con:
-            waiting = number_reuse.released_waiting(con)
-    except DatabaseBusy:
-        return dg.SkipReason("the bridge database is busy with a run; looking again next tick")
-    except duckdb_errors.CatalogException:
-        return dg.SkipReason("no decision has been taken yet")
+    waiting, unread = read_briefly(duckdb, number_reuse.released_waiting, lock_timeout_s=5)
+    if unread:
+        return dg.SkipReason("the bridge database is busy with a run; looking again next tick" if unread == BUSY
+                             else "no decision has been taken yet")
     by_period: dict[str, list[str]] = {}
     for period, destination, doc_key, digest in waiting:
         by_period.setdefault(period, []).append(f"{destination}|{doc_key}|{digest}")

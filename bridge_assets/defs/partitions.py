@@ -1,10 +1,12 @@
-import os
+"""The billing periods every partitioned asset is kept by, and the run tags of a range of them."""
 
 import dagster as dg
 
+from bridge_assets.runtime.settings import BridgeSettings
+
 # Billing periods. end_offset=1 makes the open month a partition, so today's invoices have a home.
 billing_periods = dg.MonthlyPartitionsDefinition(
-    start_date=os.environ.get("BRIDGE_FIRST_PERIOD", "2025-01"), fmt="%Y-%m", end_offset=1
+    start_date=BridgeSettings.from_env().first_period, fmt="%Y-%m", end_offset=1
 )
 
 # The run tags of a single-run backfill over a range of billing periods (sensors, schedules, the CLI).

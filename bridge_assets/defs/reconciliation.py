@@ -16,15 +16,13 @@ from bridge_assets.books import mirror
 from bridge_assets.books import reconcile
 from bridge_assets.destinations.qbo import webhooks
 from bridge_assets.destinations.registry import opened
-from bridge_assets.runtime.storage import Database
 
-from .assets import quickbooks_postings
+from .decorators import bridge_asset, bridge_asset_sensor, bridge_sensor, period_asset
 from .metadata import md_table
 from .partitions import RANGE_END, RANGE_START, billing_periods
-from .resources import BridgeResource
+from .resources import BridgeResource, ledger_database
 
-# Dagster's own tag names for a single run over a range of partitions (as in sensors.py, which
-# cannot be imported here: it needs the job that needs these assets).
+# Offending rows shown per failed check; the count says how many there are in all.
 FAILING_SHOWN = 20
 
 
@@ -33,12 +31,7 @@ class MirrorConfig(dg.Config):
     """Read every object again instead of only the changes (change data capture)."""
 
 
-@dg.asset(
-    deps=[quickbooks_postings],
-    group_name="books",
-    kinds={"duckdb"},
-    pool="duckdb_writer",
-)
+@bridge_asset("books", kinds={"duckdb"}, deps=["quickbooks_postings"])
 def quickbooks_mirror(context: dg.AssetExecutionContext, config: MirrorConfig, bridge: BridgeResource,
                       duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Invoice, CreditMemo, Payment, Customer and Item read back from QuickBooks Online into DuckDB
@@ -51,7 +44,7 @@ def quickbooks_mirror(context: dg.AssetExecutionContext, config: MirrorConfig, b
         return dg.MaterializeResult(metadata={
             "note": "QuickBooks Online is not among BRIDGE_DESTINATIONS; there are no books to read back",
             "changes": 0})
-    db = Database(duckdb.database)
+    db = ledger_database(duckdb)
     with opened("qbo", settings) as destination:
         try:
             report = mirror.refresh(db, destination.client, destination.realm_id, full=config.full_read,
@@ -78,13 +71,10 @@ CHECK_DESCRIPTION = ("The books agree with the source and the ledger: nothing mi
                      "or edited by hand in QuickBooks after posting.")
 
 
-@dg.asset(
-    deps=[quickbooks_postings, quickbooks_mirror],
-    partitions_def=billing_periods,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="books",
+@period_asset(
+    "books",
     kinds={"duckdb"},
-    pool="duckdb_writer",
+    deps=["quickbooks_postings", quickbooks_mirror],
     # One materialization per billing period is logged below with that period's own figures, so the
     # UI plots differences over periods (a single-run backfill would otherwise repeat one summary).
     output_required=False,
@@ -99,7 +89,7 @@ def reconciliation(context: dg.AssetExecutionContext, bridge: BridgeResource, du
     `reconciliation_totals`."""
     settings = bridge.settings()
     periods = sorted(context.partition_keys)
-    db = Database(duckdb.database)
+    db = ledger_database(duckdb)
     targets = reconcile.destinations_to_reconcile(settings.destinations, settings)
     with db.transaction() as con:
         results = reconcile.reconcile(con, periods, targets)
@@ -185,7 +175,7 @@ reconciliation_job = dg.define_asset_job(
 )
 
 
-@dg.sensor(job=quickbooks_mirror_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+@bridge_sensor(job=quickbooks_mirror_job, minimum_interval_seconds=30)
 def quickbooks_webhook_sensor(context: dg.SensorEvaluationContext, bridge: BridgeResource) -> dg.SensorResult:
     """Turns the QuickBooks notifications the webhook receiver (`bridge webhooks`) recorded into one
     mirror refresh. The run key comes from the notifications, so a notification Intuit delivers
@@ -209,8 +199,7 @@ def quickbooks_webhook_sensor(context: dg.SensorEvaluationContext, bridge: Bridg
     )
 
 
-@dg.asset_sensor(asset_key=dg.AssetKey("quickbooks_mirror"), job=reconciliation_job,
-                 default_status=dg.DefaultSensorStatus.RUNNING)
+@bridge_asset_sensor(asset_key=dg.AssetKey("quickbooks_mirror"), job=reconciliation_job)
 def reconcile_after_books_change_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
     """When a webhook-driven mirror refresh finds documents changed in QuickBooks (an invoice edited
     by hand, a deletion), reconciles the billing periods they belong to at once instead of waiting
@@ -227,7 +216,3 @@ def reconcile_after_books_change_sensor(context: dg.SensorEvaluationContext, ass
     return dg.RunRequest(run_key=f"reconcile-after-books-change:{asset_event.run_id}",
                          tags={RANGE_START: periods[0], RANGE_END: periods[-1]})
 
-
-reconciliation_assets = [quickbooks_mirror, reconciliation]
-reconciliation_jobs = [quickbooks_mirror_job, reconciliation_job]
-reconciliation_sensors = [quickbooks_webhook_sensor, reconcile_after_books_change_sensor]

@@ -17,6 +17,7 @@ import dagster as dg
 from bridge_assets.ledger import revert
 from bridge_assets.destinations.registry import opened
 
+from .decorators import WRITER_POOL
 from .metadata import md_table
 from .resources import BridgeResource
 
@@ -56,7 +57,7 @@ def _preview_metadata(plans: list[revert.RevertPlan]) -> dict:
 @dg.op(
     out={"preview": dg.Out(list, description="the plan ids previewed"),
          "confirmed": dg.Out(list, is_required=False, description="the plan ids to carry out (only when confirmed)")},
-    pool="duckdb_writer",
+    pool=WRITER_POOL,
 )
 def revert_preview(context: dg.OpExecutionContext, config: RevertConfig, bridge: BridgeResource):
     """What the revert would do in each destination, stored as a plan; nothing is sent."""
@@ -85,7 +86,7 @@ def revert_preview(context: dg.OpExecutionContext, config: RevertConfig, bridge:
         context.log.info(f"Preview only. To carry it out, launch revert_job with confirm: true and plan_ids: {ids}")
 
 
-@dg.op(pool="duckdb_writer")
+@dg.op(pool=WRITER_POOL)
 def revert_execute(context: dg.OpExecutionContext, bridge: BridgeResource, confirmed: list) -> dg.Output:
     """Carries out the confirmed plans exactly once; an interrupted revert is settled first."""
     settings = bridge.settings()

@@ -1,8 +1,12 @@
+"""The nightly run of the previous and the open billing period."""
+
 import datetime as dt
-import os
 
 import dagster as dg
 
+from bridge_assets.runtime.settings import BridgeSettings
+
+from .decorators import bridge_schedule
 from .jobs import bridge_job
 from .partitions import RANGE_END, RANGE_START
 
@@ -13,14 +17,12 @@ def open_and_previous_period(day: dt.date) -> tuple[str, str]:
     return previous.strftime("%Y-%m"), first.strftime("%Y-%m")
 
 
+_settings = BridgeSettings.from_env()
+
+
 # Written by hand rather than built from the partitioned job: that would target only the open month,
 # and late credits and re-exports land in the month that just closed.
-@dg.schedule(
-    job=bridge_job,
-    cron_schedule=os.environ.get("BRIDGE_NIGHTLY_CRON", "0 2 * * *"),
-    execution_timezone=os.environ.get("BRIDGE_TIMEZONE", "America/New_York"),
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
+@bridge_schedule(job=bridge_job, cron_schedule=_settings.nightly_cron, execution_timezone=_settings.timezone)
 def nightly_open_and_previous_period(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """Every night: receive anything waiting in the inbox and re-run the previous and the open billing
     period (re-running is safe: unchanged documents are skipped, changed ones updated)."""
@@ -30,5 +32,3 @@ def nightly_open_and_previous_period(context: dg.ScheduleEvaluationContext) -> d
         tags={RANGE_START: previous, RANGE_END: current},
     )
 
-
-schedules = [nightly_open_and_previous_period]

@@ -1,22 +1,21 @@
+"""The sensors that start runs of bridge_job: the export inbox, and held documents whose books reopened."""
+
 import json
 
 import dagster as dg
 
-import duckdb as duckdb_errors
 from dagster_duckdb import DuckDBResource
 
 from bridge_assets.sources.sedona_export import inbox
 from bridge_assets.ledger import held_queue as queue
 from bridge_assets.sources.sedona_export import watch
 from bridge_assets.destinations.registry import book_close_dates
-from bridge_assets.runtime.storage import Database, DatabaseBusy
 from bridge_assets.sources.sedona_export.parser import AliasTable
 
-from .api_sources import api_source_sensors
-from .dead_runs import dead_run_sensor
+from .decorators import bridge_sensor
 from .jobs import bridge_job
 from .partitions import RANGE_END, RANGE_START, billing_periods
-from .resources import BridgeResource
+from .resources import BUSY, BridgeResource, read_briefly
 
 
 
@@ -34,7 +33,7 @@ def file_run_request(ready: watch.Ready) -> dg.RunRequest:
     )
 
 
-@dg.sensor(job=bridge_job, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING)
+@bridge_sensor(job=bridge_job, minimum_interval_seconds=15)
 def sedona_export_folder_sensor(context: dg.SensorEvaluationContext, bridge: BridgeResource) -> dg.SensorResult:
     """Watches the export inbox. A file is taken once it is stable (same size and time on two looks)
     and quiet (nothing written to it for BRIDGE_INBOX_QUIET_SECONDS); it starts one run for exactly the
@@ -80,7 +79,7 @@ def sedona_export_folder_sensor(context: dg.SensorEvaluationContext, bridge: Bri
     return dg.SensorResult(run_requests=requests, cursor=cursor, skip_reason=skip)
 
 
-@dg.sensor(job=bridge_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
+@bridge_sensor(job=bridge_job, minimum_interval_seconds=300)
 def held_documents_replay_sensor(
     context: dg.SensorEvaluationContext, bridge: BridgeResource, duckdb: DuckDBResource
 ) -> dg.SensorResult | dg.SkipReason:
@@ -88,13 +87,10 @@ def held_documents_replay_sensor(
     documents (its close date moves before their date), it requests one run for that period, which
     posts them. The run key names the close date, so each reopening replays once."""
     settings = bridge.settings()
-    try:
-        with Database(duckdb.database, lock_timeout_s=5).connect(read_only=True) as con:
-            held = queue.held_periods(con)
-    except DatabaseBusy:
-        return dg.SkipReason("the bridge database is busy with a run; looking again next tick")
-    except duckdb_errors.CatalogException:
-        return dg.SkipReason("nothing has been posted yet")
+    held, unread = read_briefly(duckdb, queue.held_periods, lock_timeout_s=5)
+    if unread:
+        return dg.SkipReason("the bridge database is busy with a run; looking again next tick" if unread == BUSY
+                             else "nothing has been posted yet")
     if not held:
         return dg.SkipReason("no held documents")
     closes = book_close_dates(sorted({h.destination for h in held}), settings)
@@ -112,5 +108,3 @@ def held_documents_replay_sensor(
         return dg.SkipReason(f"{sum(h.documents for h in held)} held document(s); their periods are still closed")
     return dg.SensorResult(run_requests=requests)
 
-
-sensors = [sedona_export_folder_sensor, held_documents_replay_sensor, dead_run_sensor, *api_source_sensors]

@@ -73,6 +73,9 @@ class BridgeSettings:
     # A file in the inbox is taken only once nothing has written to it for this long.
     inbox_quiet_seconds: float = 120.0
     duplicates: Path | None = None
+    # When the nightly run starts (cron), in the company's time zone.
+    nightly_cron: str = "0 2 * * *"
+    timezone: str = "America/New_York"
 
     @property
     def folders(self) -> Folders:
@@ -106,6 +109,8 @@ class BridgeSettings:
             books_closed_through=_date_setting("BRIDGE_BOOKS_CLOSED_THROUGH"),
             inbox_quiet_seconds=max(quiet, 0.0),
             duplicates=Path(_env("BRIDGE_DUPLICATES", str(base / "duplicates"))),
+            nightly_cron=_env("BRIDGE_NIGHTLY_CRON", "0 2 * * *"),
+            timezone=_env("BRIDGE_TIMEZONE", "America/New_York"),
             **_source_settings(),
         )
 
