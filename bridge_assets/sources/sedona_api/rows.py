@@ -26,12 +26,8 @@ from typing import Any, Iterable, Mapping
 import duckdb
 import pandas as pd
 
-from bridge_assets.sources.sedona_api.client import (
-    SedonaRecord,
-    period_bounds,
-    sedona_date_text,
-    stored_records,
-)
+from bridge_assets.sources.sedona_api.records import SedonaRecord, period_bounds, sedona_date_text
+from bridge_assets.sources.sedona_api.store import stored_records
 from bridge_assets.sources.sedona_export.parser import CANONICAL_COLUMNS, SQL_NAMES
 
 ROWS_VERSION = "sedona-api-rows/1"

@@ -26,15 +26,10 @@ from bridge_assets.canonical import store as document_store
 from bridge_assets.sources.sedona_export import intake
 from bridge_assets.model.document import AccountingDocument, Application, doc_key, money
 from bridge_assets.sources.sedona_api import rows as sedona_api_rows
-from bridge_assets.sources.sedona_api import client as sedona_api
-from bridge_assets.sources.sedona_api.client import (
-    SedonaApiClient,
-    extract_period,
-    load_watermark,
-    save_records,
-    save_watermark,
-    stored_records,
-)
+from bridge_assets.sources.sedona_api import store as sedona_api_store
+from bridge_assets.sources.sedona_api.client import SedonaApiClient
+from bridge_assets.sources.sedona_api.extract import extract_period
+from bridge_assets.sources.sedona_api.store import load_watermark, save_records, save_watermark, stored_records
 from bridge_assets.runtime.storage import Database
 
 SOURCE = "sedona"
@@ -53,7 +48,7 @@ DEFAULT_FULL_PULL_AFTER = dt.timedelta(hours=20)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    sedona_api.ensure_schema(con)
+    sedona_api_store.ensure_schema(con)
     con.execute(SCHEMA_DDL)
     con.execute(sedona_api_rows.STATEMENTS_DDL)
 
