@@ -345,7 +345,6 @@ class Books:
         previous = {k: decimal(v) for k, v in (existing.internal.get("applications") or {}).items()} if existing else {}
         applications, targets, lines = self._payment_lines(fields, customer)
         applied = _checked_applications(applications, targets, previous, total)
-
         entity_id = existing.id if existing else self._next_id("Payment")
         for key in sorted(set(previous) | set(applications)):
             if previous.get(key) != applications.get(key):
@@ -369,7 +368,7 @@ class Books:
         """Each line's amount per linked invoice or credit memo of this customer ("Type:Id" keys)."""
         applications: dict[str, Decimal] = {}
         targets: dict[str, EntityRow] = {}
-        lines: list[dict[str, Any]] = []
+        lines: list[dict[str, Any]] = []  # as stored: each line's amount and the one transaction it links
         for raw in fields.get("Line") or []:
             if not isinstance(raw, dict):
                 raise errors.invalid_property("Property Name:Line specified is unsupported or invalid", "Line")
@@ -574,8 +573,7 @@ class Books:
 
 def _checked_applications(applications: dict[str, Decimal], targets: dict[str, EntityRow],
                           previous: dict[str, Decimal], total: Decimal) -> Decimal:
-    """Refuse an application that is negative or above the open balance (this payment's own share
-    counted as open), and lines above the payment's total; returns the net amount applied."""
+    """Refuse amounts below zero, above an open balance (this payment's share counts as open) or the total."""
     for key, amount in applications.items():
         txn_type, txn_id = key.split(":")
         if amount < 0:
