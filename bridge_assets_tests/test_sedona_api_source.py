@@ -23,21 +23,16 @@ from bridge_assets.sandbox.export_writer import write_exports
 from bridge_assets.sandbox.sedona_api import EmulatorHandle, EmulatorSettings, run_emulator
 from bridge_assets.runtime.settings import BridgeSettings
 from bridge_assets.sources.sedona_api import rows as sedona_api_rows
-from bridge_assets.sources.sedona_api.client import (
+from bridge_assets.sources.sedona_api.client import SedonaApiClient
+from bridge_assets.sources.sedona_api.config import (
     SedonaApiAuthError,
-    SedonaApiClient,
     SedonaApiConfig,
     SedonaApiConfigError,
     SedonaApiUnavailable,
-    SedonaRecord,
-    Watermark,
-    ensure_schema,
-    extract_period,
-    load_watermark,
-    parse_sedona_time,
-    save_records,
-    save_watermark,
 )
+from bridge_assets.sources.sedona_api.extract import Watermark, extract_period
+from bridge_assets.sources.sedona_api.records import SedonaRecord, parse_sedona_time
+from bridge_assets.sources.sedona_api.store import ensure_schema, load_watermark, save_records, save_watermark
 from bridge_assets.runtime.storage import Database
 
 PERIOD = "2026-09"          # Open in the seeded company, so the bookkeeper may still change it

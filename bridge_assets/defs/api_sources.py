@@ -15,7 +15,7 @@ from dagster_duckdb import DuckDBResource
 
 from bridge_assets.sources.sedona_api import sync as sedona_api_sync
 from bridge_assets.sources.servicetrade import sync as servicetrade_sync
-from bridge_assets.sources.servicetrade import writeback
+from bridge_assets.ledger import servicetrade_writeback as writeback
 from bridge_assets.sources.sedona_api.client import SedonaApiClient
 from bridge_assets.sources.servicetrade.client import PENDING, ServiceTradeClient
 

@@ -59,33 +59,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(SCHEMA_DDL)
 
 
-def plan_periods(
-    con: duckdb.DuckDBPyConnection,
-    destination: str,
-    periods: Sequence[str],
-    *,
-    closed_through: dt.date | None = None,
-) -> PlanSummary:
-    """Replace the plan of `destination` for `periods` (inside the caller's transaction)."""
-    ensure_schema(con)
-    periods = tuple(sorted(set(periods)))
-    con.execute("DELETE FROM posting_plan WHERE destination = ? AND period IN (SELECT unnest(?))", [destination, list(periods)])
-    number_reuse.remember_versions(con, periods)
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    con.execute(
-        """
-        INSERT INTO posting_plan
-        WITH joined AS (
-            SELECT d.*, l.state, l.content_hash AS posted_hash, l.dest_id, coalesce(l.generation, 0) AS generation,
-                   l.last_error, l.last_error_code, l.failed_hash, l.last_posted_at, l.sending_action, l.reverted_hash,
-                   {reuse_columns}
-            FROM accounting_documents d
-            LEFT JOIN ledger_postings l ON l.destination = $destination AND l.doc_key = d.doc_key
-            {reuse_joins}
-            WHERE d.period IN (SELECT unnest($periods))
-              AND d.doc_key NOT IN (SELECT doc_key FROM cancelled_documents)
-        ), decided AS (
-            SELECT *,
+# What the plan does with each document of the period, by its ledger state: the first match wins.
+_PLAN_ACTION_SQL = """
                 CASE
                     -- A revert is the bookkeeper's decision: never undone silently by a nightly run (see revert.py).
                     WHEN state = 'reverting' THEN 'skip'
@@ -108,10 +83,10 @@ def plan_periods(
                     WHEN state = 'reverted' THEN 'create'
                     WHEN state = 'voided' THEN 'create'
                     ELSE 'create'
-                END AS action
-            FROM joined
-        )
-        SELECT period, $destination, doc_key, doc_type, doc_number, customer_key, total, txn_date, action,
+                END"""
+
+# The sentence a bookkeeper reads beside each action.
+_PLAN_REASON_SQL = """
             CASE
                 WHEN action = 'hold' AND reused THEN {hold_reason}
                 WHEN action = 'skip' AND reused THEN {rejected_reason}
@@ -134,17 +109,61 @@ def plan_periods(
                      ELSE 'changed in the source since' END || ', so it is posted again'
                 WHEN state = 'voided' THEN 'was voided as cancelled at the source; it is current again, so it is posted afresh'
                 ELSE 'retry'
-            END,
+            END"""
+
+# One statement plans every document of the periods against the ledger ($destination, $periods,
+# $closed, $now and $needs_person bound as parameters).
+_PLAN_SQL = (
+    """
+        INSERT INTO posting_plan
+        WITH joined AS (
+            SELECT d.*, l.state, l.content_hash AS posted_hash, l.dest_id, coalesce(l.generation, 0) AS generation,
+                   l.last_error, l.last_error_code, l.failed_hash, l.last_posted_at, l.sending_action, l.reverted_hash,
+                   {reuse_columns}
+            FROM accounting_documents d
+            LEFT JOIN ledger_postings l ON l.destination = $destination AND l.doc_key = d.doc_key
+            {reuse_joins}
+            WHERE d.period IN (SELECT unnest($periods))
+              AND d.doc_key NOT IN (SELECT doc_key FROM cancelled_documents)
+        ), decided AS (
+            SELECT *,
+                {action} AS action
+            FROM joined
+        )
+        SELECT period, $destination, doc_key, doc_type, doc_number, customer_key, total, txn_date, action,
+            {reason},
             content_hash, posted_hash, state, dest_id, generation,
             {rid}, $now,
             CASE WHEN action = 'hold' AND reused THEN '{reused_code}' WHEN action = 'hold' THEN 'period_closed' END
         FROM decided
-        """.replace("{rid}", ledger.request_id_sql("$destination", "doc_key", "content_hash", "generation"))
-           .replace("{reuse_columns}", number_reuse.PLAN_COLUMNS).replace("{reuse_joins}", number_reuse.PLAN_JOINS)
-           .replace("{hold_reason}", number_reuse.HOLD_REASON_SQL)
-           .replace("{rejected_reason}", number_reuse.REJECTED_REASON_SQL)
-           .replace("{released_reason}", number_reuse.RELEASED_REASON_SQL)
-           .replace("{reused_code}", number_reuse.REASON_CODE),
+"""
+    .replace("{action}", _PLAN_ACTION_SQL.strip())
+    .replace("{reason}", _PLAN_REASON_SQL.strip())
+    .replace("{rid}", ledger.request_id_sql("$destination", "doc_key", "content_hash", "generation"))
+    .replace("{reuse_columns}", number_reuse.PLAN_COLUMNS)
+    .replace("{reuse_joins}", number_reuse.PLAN_JOINS)
+    .replace("{hold_reason}", number_reuse.HOLD_REASON_SQL)
+    .replace("{rejected_reason}", number_reuse.REJECTED_REASON_SQL)
+    .replace("{released_reason}", number_reuse.RELEASED_REASON_SQL)
+    .replace("{reused_code}", number_reuse.REASON_CODE)
+)
+
+
+def plan_periods(
+    con: duckdb.DuckDBPyConnection,
+    destination: str,
+    periods: Sequence[str],
+    *,
+    closed_through: dt.date | None = None,
+) -> PlanSummary:
+    """Replace the plan of `destination` for `periods` (inside the caller's transaction)."""
+    ensure_schema(con)
+    periods = tuple(sorted(set(periods)))
+    con.execute("DELETE FROM posting_plan WHERE destination = ? AND period IN (SELECT unnest(?))", [destination, list(periods)])
+    number_reuse.remember_versions(con, periods)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    con.execute(
+        _PLAN_SQL,
         {"destination": destination, "periods": list(periods), "closed": closed_through, "now": now,
          "needs_person": list(ledger.NEEDS_A_PERSON)},
     )

@@ -343,9 +343,32 @@ class Books:
         rules.check_period_open(company.book_close_date(self.preferences()), txn_date, self._date_of(existing))
 
         previous = {k: decimal(v) for k, v in (existing.internal.get("applications") or {}).items()} if existing else {}
+        applications, targets, lines = self._payment_lines(fields, customer)
+        applied = _checked_applications(applications, targets, previous, total)
+        entity_id = existing.id if existing else self._next_id("Payment")
+        for key in sorted(set(previous) | set(applications)):
+            if previous.get(key) != applications.get(key):
+                self._set_application(key, entity_id, applications.get(key), now)
+
+        doc = fields
+        doc.update({
+            "CustomerRef": {"value": customer["Id"], "name": customer.get("DisplayName")},
+            "DepositToAccountRef": {"value": account["Id"], "name": account.get("Name")},
+            "TxnDate": txn_date.isoformat(),
+            "TotalAmt": total,
+            "UnappliedAmt": total - applied,
+            "Line": lines,
+        })
+        doc.setdefault("ProcessPayment", False)
+        doc.setdefault("CurrencyRef", USD)
+        return self._commit("Payment", doc, {"applications": applications}, existing, now, entity_id)
+
+    def _payment_lines(self, fields: dict[str, Any], customer: dict[str, Any]
+                       ) -> tuple[dict[str, Decimal], dict[str, EntityRow], list[dict[str, Any]]]:
+        """Each line's amount per linked invoice or credit memo of this customer ("Type:Id" keys)."""
         applications: dict[str, Decimal] = {}
         targets: dict[str, EntityRow] = {}
-        lines: list[dict[str, Any]] = []
+        lines: list[dict[str, Any]] = []  # as stored: each line's amount and the one transaction it links
         for raw in fields.get("Line") or []:
             if not isinstance(raw, dict):
                 raise errors.invalid_property("Property Name:Line specified is unsupported or invalid", "Line")
@@ -371,40 +394,7 @@ class Books:
             applications[key] = applications.get(key, ZERO) + amount
             targets[key] = target
             lines.append({"Amount": amount, "LinkedTxn": [{"TxnId": target.id, "TxnType": txn_type}]})
-
-        for key, amount in applications.items():
-            txn_type, txn_id = key.split(":")
-            if amount < 0:
-                raise errors.business_validation("An amount applied to a transaction can not be negative.",
-                                                 "Line.Amount")
-            available = decimal(targets[key].doc.get("Balance")) + previous.get(key, ZERO)
-            if amount > available:
-                raise errors.business_validation(
-                    f"The amount applied to {txn_type} {txn_id} ({amount}) is more than its open balance "
-                    f"({available}).", "Line.Amount")
-        applied = _net_applied(applications)
-        if applied > total:
-            raise errors.business_validation(
-                f"The amounts applied on the lines ({applied}) are more than the payment's TotalAmt ({total}).",
-                "TotalAmt")
-
-        entity_id = existing.id if existing else self._next_id("Payment")
-        for key in sorted(set(previous) | set(applications)):
-            if previous.get(key) != applications.get(key):
-                self._set_application(key, entity_id, applications.get(key), now)
-
-        doc = fields
-        doc.update({
-            "CustomerRef": {"value": customer["Id"], "name": customer.get("DisplayName")},
-            "DepositToAccountRef": {"value": account["Id"], "name": account.get("Name")},
-            "TxnDate": txn_date.isoformat(),
-            "TotalAmt": total,
-            "UnappliedAmt": total - applied,
-            "Line": lines,
-        })
-        doc.setdefault("ProcessPayment", False)
-        doc.setdefault("CurrencyRef", USD)
-        return self._commit("Payment", doc, {"applications": applications}, existing, now, entity_id)
+        return applications, targets, lines
 
     def _set_application(self, key: str, payment_id: str, amount: Decimal | None, now: float) -> None:
         """Record how much of a payment is applied to one invoice or credit memo (None = unlink)."""
@@ -579,6 +569,27 @@ class Books:
                 company.book_close_date(preferences) is None:
             raise ValueError("BookCloseDate must be YYYY-MM-DD")
         return self._commit("Preferences", preferences, {}, existing, time.time()).doc
+
+
+def _checked_applications(applications: dict[str, Decimal], targets: dict[str, EntityRow],
+                          previous: dict[str, Decimal], total: Decimal) -> Decimal:
+    """Refuse amounts below zero, above an open balance (this payment's share counts as open) or the total."""
+    for key, amount in applications.items():
+        txn_type, txn_id = key.split(":")
+        if amount < 0:
+            raise errors.business_validation("An amount applied to a transaction can not be negative.",
+                                             "Line.Amount")
+        available = decimal(targets[key].doc.get("Balance")) + previous.get(key, ZERO)
+        if amount > available:
+            raise errors.business_validation(
+                f"The amount applied to {txn_type} {txn_id} ({amount}) is more than its open balance "
+                f"({available}).", "Line.Amount")
+    applied = _net_applied(applications)
+    if applied > total:
+        raise errors.business_validation(
+            f"The amounts applied on the lines ({applied}) are more than the payment's TotalAmt ({total}).",
+            "TotalAmt")
+    return applied
 
 
 def _net_applied(applications: dict[str, Decimal]) -> Decimal:

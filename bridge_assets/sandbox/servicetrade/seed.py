@@ -46,76 +46,108 @@ def seed_from_book(book: Any, store: Store, *, fields: WireFields = FIELDS,
     with store.transaction():
         if replace:
             store.reset(data=True, auth=False, journal=False)
-        customer_ids: dict[str, int] = {}
-        location_ids: dict[tuple[str, str], int] = {}
+        places = _Places(store)
         for customer in plain["customers"]:
-            number = customer["customer_number"]
-            customer_ids[number] = records.create_customer(store, customer["customer_name"], external={
-                "customer_number": number, "master_account": customer.get("master_account", ""),
-                "state": customer.get("state", ""), "terms": customer.get("terms", "")})
-            for site in customer.get("sites", ()):
-                location_ids[(number, site["name"])] = records.create_location(
-                    store, customer_ids[number], site["name"])
-
-        job_by_ticket: dict[int, int] = {}
-        placed: dict[int, tuple[int | None, int | None]] = {}   # book number -> (job, location)
+            places.add_customer(customer)
         invoices, credits, lines = [], 0, 0
         for doc in plain["invoices"]:
-            number = int(doc["number"])
-            customer_number = doc["customer_number"]
-            customer_id = customer_ids.get(customer_number)
-            if customer_id is None:
-                customer_id = customer_ids[customer_number] = records.create_customer(store, doc["customer_name"])
             is_credit = doc["doc_type"] == "credit_memo"
-            applies_to = doc.get("applies_to")
-            if is_credit and applies_to is not None and int(applies_to) in placed:
-                job_id, location_id = placed[int(applies_to)]
-            else:
-                key = (customer_number, doc["site_name"])
-                location_id = location_ids.get(key)
-                if location_id is None and doc["site_name"]:
-                    location_id = location_ids[key] = records.create_location(store, customer_id, doc["site_name"])
-                ticket = doc.get("ticket_number")
-                if ticket is not None and int(ticket) in job_by_ticket:
-                    job_id = job_by_ticket[int(ticket)]
-                else:
-                    job_number = f"T{ticket}" if ticket is not None else f"B{number}"
-                    job_id = records.create_job(store, customer_id, location_id, job_number)
-                    if ticket is not None:
-                        job_by_ticket[int(ticket)] = job_id
-            placed[number] = (job_id, location_id)
-
-            items = []
-            for line in doc["lines"]:
-                quantity, price, tax = Decimal(line["quantity"]), Decimal(line["rate"]), Decimal(line["tax_amount"])
-                if is_credit:
-                    tax = -tax
-                    if credit_style == "negative_quantity":
-                        quantity = -quantity
-                    else:
-                        price = -price
-                items.append({"code": line["item_code"], "description": line["description"], "quantity": quantity,
-                              "price": price, "taxable": bool(line["taxable"]), "tax_amount": tax})
+            customer_id, location_id, job_id = places.place(doc, is_credit)
+            items = _items(doc, is_credit, credit_style)
             lines += len(items)
             credits += is_credit
-            day = dt.date.fromisoformat(doc["invoice_date"])
-            midnight = day_start(day, zone)
+            midnight = day_start(dt.date.fromisoformat(doc["invoice_date"]), zone)
             due = doc.get("due_date")
-            notes = f"Credit against invoice {applies_to}" if is_credit and applies_to else ""
-            if doc.get("ticket_number") is not None:
-                notes = (notes + "; " if notes else "") + f"Service ticket {doc['ticket_number']}"
             invoices.append(records.build_invoice(store, {
                 "status": status, "customer": {"id": customer_id},
                 "location": None if location_id is None else {"id": location_id},
                 "job": None if job_id is None else {"id": job_id},
                 "transaction_date": midnight, "created": midnight + CREATED_AT_HOUR * 3600,
-                "invoice_number": str(number), "type": "invoice", "notes": notes,
+                "invoice_number": str(int(doc["number"])), "type": "invoice", "notes": _notes(doc, is_credit),
                 "po_number": doc.get("po_number") or "",
                 "due_date": None if not due else day_start(dt.date.fromisoformat(due), zone),
                 "items": items,
             }, fields))
         records.insert_invoices(store, invoices)
-    return {"seed": plain.get("seed"), "periods": list(plain.get("periods", [])), "customers": len(customer_ids),
-            "locations": len(location_ids), "jobs": len({j for j, _ in placed.values() if j}),
+    return {"seed": plain.get("seed"), "periods": list(plain.get("periods", [])),
+            "customers": len(places.customer_ids), "locations": len(places.location_ids),
+            "jobs": len({j for j, _ in places.placed.values() if j}),
             "invoices": len(invoices) - credits, "credits": credits, "lines": lines, "status": status,
             "credit_style": credit_style}
+
+
+class _Places:
+    """The customers, locations and jobs made so far, so documents of one site or ticket share them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.customer_ids: dict[str, int] = {}
+        self.location_ids: dict[tuple[str, str], int] = {}
+        self.job_by_ticket: dict[int, int] = {}
+        self.placed: dict[int, tuple[int | None, int | None]] = {}   # book number -> (job, location)
+
+    def add_customer(self, customer: Mapping[str, Any]) -> None:
+        number = customer["customer_number"]
+        self.customer_ids[number] = records.create_customer(self.store, customer["customer_name"], external={
+            "customer_number": number, "master_account": customer.get("master_account", ""),
+            "state": customer.get("state", ""), "terms": customer.get("terms", "")})
+        for site in customer.get("sites", ()):
+            self.location_ids[(number, site["name"])] = records.create_location(
+                self.store, self.customer_ids[number], site["name"])
+
+    def place(self, doc: Mapping[str, Any], is_credit: bool) -> tuple[int, int | None, int | None]:
+        """(customer, location, job) of one document; a credit goes where the invoice it credits went."""
+        number = int(doc["number"])
+        customer_number = doc["customer_number"]
+        customer_id = self.customer_ids.get(customer_number)
+        if customer_id is None:
+            customer_id = self.customer_ids[customer_number] = records.create_customer(self.store, doc["customer_name"])
+        applies_to = doc.get("applies_to")
+        if is_credit and applies_to is not None and int(applies_to) in self.placed:
+            job_id, location_id = self.placed[int(applies_to)]
+        else:
+            location_id = self._location(customer_id, customer_number, doc["site_name"])
+            job_id = self._job(customer_id, location_id, doc.get("ticket_number"), number)
+        self.placed[number] = (job_id, location_id)
+        return customer_id, location_id, job_id
+
+    def _location(self, customer_id: int, customer_number: str, site_name: str) -> int | None:
+        key = (customer_number, site_name)
+        location_id = self.location_ids.get(key)
+        if location_id is None and site_name:
+            location_id = self.location_ids[key] = records.create_location(self.store, customer_id, site_name)
+        return location_id
+
+    def _job(self, customer_id: int, location_id: int | None, ticket: Any, number: int) -> int:
+        """Service-ticket invoices share a job per ticket; any other invoice gets a job of its own."""
+        if ticket is not None and int(ticket) in self.job_by_ticket:
+            return self.job_by_ticket[int(ticket)]
+        job_number = f"T{ticket}" if ticket is not None else f"B{number}"
+        job_id = records.create_job(self.store, customer_id, location_id, job_number)
+        if ticket is not None:
+            self.job_by_ticket[int(ticket)] = job_id
+        return job_id
+
+
+def _items(doc: Mapping[str, Any], is_credit: bool, credit_style: str) -> list[dict[str, Any]]:
+    """The document's lines as ServiceTrade items; a credit's quantities (or prices) and tax negative."""
+    items = []
+    for line in doc["lines"]:
+        quantity, price, tax = Decimal(line["quantity"]), Decimal(line["rate"]), Decimal(line["tax_amount"])
+        if is_credit:
+            tax = -tax
+            if credit_style == "negative_quantity":
+                quantity = -quantity
+            else:
+                price = -price
+        items.append({"code": line["item_code"], "description": line["description"], "quantity": quantity,
+                      "price": price, "taxable": bool(line["taxable"]), "tax_amount": tax})
+    return items
+
+
+def _notes(doc: Mapping[str, Any], is_credit: bool) -> str:
+    applies_to = doc.get("applies_to")
+    notes = f"Credit against invoice {applies_to}" if is_credit and applies_to else ""
+    if doc.get("ticket_number") is not None:
+        notes = (notes + "; " if notes else "") + f"Service ticket {doc['ticket_number']}"
+    return notes

@@ -26,29 +26,20 @@ from typing import Any, Iterable, Mapping
 import duckdb
 import pandas as pd
 
-from bridge_assets.sources.sedona_api.client import (
-    SedonaRecord,
-    period_bounds,
-    sedona_date_text,
-    stored_records,
+from bridge_assets.sources.sedona_api.records import SedonaRecord, period_bounds, sedona_date_text
+from bridge_assets.sources.sedona_api.store import stored_records
+from bridge_assets.sources.sedona_lines import (  # shared with the export files' source
+    CANONICAL_COLUMNS,
+    FILE_NAME_PREFIX,
+    FILES_TABLE,
+    LINES_TABLE,
+    SQL_NAMES,
+    STATEMENTS_DDL,
+    STATEMENTS_TABLE,
 )
-from bridge_assets.sources.sedona_export.parser import CANONICAL_COLUMNS, SQL_NAMES
 
 ROWS_VERSION = "sedona-api-rows/1"
-FILE_NAME_PREFIX = "sedonaapi:"
 NULL_DATE_TEXT = "12/30/1899"
-LINES_TABLE = "sedona_export_lines"
-FILES_TABLE = "export_files"
-# Every pull states the period's rows as SedonaAPI gave them at that moment (`seq` from the files' sequence,
-# so it orders against export files). A full pull is a complete statement of its period: a document it
-# does not contain, received last before it, was deleted in SedonaOffice (see mapping.standing_sql).
-STATEMENTS_TABLE = "sedona_api_statements"
-STATEMENTS_DDL = f"""
-CREATE TABLE IF NOT EXISTS {STATEMENTS_TABLE} (
-    period VARCHAR NOT NULL, file_sha256 VARCHAR NOT NULL, seq BIGINT NOT NULL, full_pull BOOLEAN NOT NULL,
-    stated_at TIMESTAMP NOT NULL
-);
-"""
 
 # Export column -> its source in the API. A credit's rows come from CustomerCredit and its Items.
 SOURCE_OF_COLUMN: dict[str, str] = {
@@ -241,7 +232,7 @@ def _require_intake_schema(con: duckdb.DuckDBPyConnection) -> None:
     sequences = {row[0] for row in con.execute("SELECT sequence_name FROM duckdb_sequences()").fetchall()}
     if not {LINES_TABLE, FILES_TABLE} <= tables or "export_file_seq" not in sequences:
         raise SedonaRowsError(f"the tables {LINES_TABLE} and {FILES_TABLE} do not exist yet; "
-                              "call bridge_assets.sources.sedona_export.intake.ensure_schema(con) before loading SedonaAPI rows")
+                              "call bridge_assets.sources.sedona_lines.ensure_schema(con) before loading SedonaAPI rows")
 
 
 def _row_period(row: Mapping[str, str], default: str) -> str:

@@ -1,6 +1,6 @@
 """SedonaAPI 2.0 as a source: pull a period, keep the records, hand them to the mapping.
 
-Invoices and credits go the export path's way (`sources/sedona_api_rows.py`: written as the rows an
+Invoices and credits go the export path's way (`sources/sedona_api/rows.py`: written as the rows an
 export holds, mapped by `mapping.map_periods`, so both paths give the same content hashes). Payments
 have no export layout; they become canonical payment documents here, one application per invoice
 they name, and the destination applies them by its own ids.
@@ -23,18 +23,13 @@ import duckdb
 
 from bridge_assets.canonical import cancellations
 from bridge_assets.canonical import store as document_store
-from bridge_assets.sources.sedona_export import intake
+from bridge_assets.sources import sedona_lines
 from bridge_assets.model.document import AccountingDocument, Application, doc_key, money
 from bridge_assets.sources.sedona_api import rows as sedona_api_rows
-from bridge_assets.sources.sedona_api import client as sedona_api
-from bridge_assets.sources.sedona_api.client import (
-    SedonaApiClient,
-    extract_period,
-    load_watermark,
-    save_records,
-    save_watermark,
-    stored_records,
-)
+from bridge_assets.sources.sedona_api import store as sedona_api_store
+from bridge_assets.sources.sedona_api.client import SedonaApiClient
+from bridge_assets.sources.sedona_api.extract import extract_period
+from bridge_assets.sources.sedona_api.store import load_watermark, save_records, save_watermark, stored_records
 from bridge_assets.runtime.storage import Database
 
 SOURCE = "sedona"
@@ -53,9 +48,9 @@ DEFAULT_FULL_PULL_AFTER = dt.timedelta(hours=20)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    sedona_api.ensure_schema(con)
+    sedona_api_store.ensure_schema(con)
     con.execute(SCHEMA_DDL)
-    con.execute(sedona_api_rows.STATEMENTS_DDL)
+    con.execute(sedona_lines.STATEMENTS_DDL)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +76,7 @@ def needs_full_pull(con: duckdb.DuckDBPyConnection, period: str, full_pull_after
 def pull_period(db: Database, client: SedonaApiClient, period: str, *, run_id: str | None = None,
                 full: bool | None = None, full_pull_after: dt.timedelta = DEFAULT_FULL_PULL_AFTER) -> PullReport:
     with db.connect() as con:
-        intake.ensure_schema(con)
+        sedona_lines.ensure_schema(con)
         ensure_schema(con)
         if full is None:
             full = needs_full_pull(con, period, full_pull_after)
@@ -110,12 +105,12 @@ def reject_unconvertible(con: duckdb.DuckDBPyConnection, periods: Sequence[str])
     con.execute(
         f"""INSERT INTO rejected_documents (doc_key, period, source_id, doc_type, customer_key, total_text, file_name,
                                             file_sha256, rows, reasons, rejected_at)
-            SELECT '{SOURCE}:' || CASE model WHEN 'CustomerCredit' THEN 'credit_memo' ELSE 'invoice' END || ':'
+            SELECT ? || ':' || CASE model WHEN 'CustomerCredit' THEN 'credit_memo' ELSE 'invoice' END || ':'
                    || coalesce(number, record_id), period, coalesce(number, record_id),
                    CASE model WHEN 'CustomerCredit' THEN 'credit_memo' ELSE 'invoice' END, NULL, NULL,
-                   '{sedona_api_rows.FILE_NAME_PREFIX}' || period, NULL, model || ' ' || record_id, reason, ?
+                   ? || period, NULL, model || ' ' || record_id, reason, ?
             FROM {UNCONVERTIBLE_TABLE} WHERE period IN (SELECT unnest(?))""",
-        [now, list(periods)],
+        [SOURCE, sedona_lines.FILE_NAME_PREFIX, now, list(periods)],
     )
     return con.execute(f"SELECT count(*) FROM {UNCONVERTIBLE_TABLE} WHERE period IN (SELECT unnest(?))",
                        [list(periods)]).fetchall()[0][0]

@@ -25,6 +25,7 @@ from typing import Iterable
 
 import duckdb
 
+from bridge_assets.sources import sedona_lines
 from bridge_assets.sources.sedona_export import inbox
 from bridge_assets.runtime.settings import Folders
 from bridge_assets.runtime.storage import DatabaseBusy
@@ -33,31 +34,14 @@ from bridge_assets.sources.sedona_export.parser import (
     ExportFile,
     ExportFileRefused,
     is_candidate,
-    lines_table_ddl,
     load_export_lines,
     open_export,
 )
 
-LINES_TABLE = "sedona_export_lines"
-FILES_TABLE = "export_files"
-
-SCHEMA_DDL = (
-    lines_table_ddl(LINES_TABLE, with_period=True)
-    + f""";
-CREATE SEQUENCE IF NOT EXISTS export_file_seq START 1;
-CREATE TABLE IF NOT EXISTS {FILES_TABLE} (
-    file_sha256 VARCHAR PRIMARY KEY, file_name VARCHAR NOT NULL, seq BIGINT NOT NULL,
-    received_at TIMESTAMP NOT NULL, encoding VARCHAR NOT NULL, header_row INTEGER NOT NULL,
-    columns_json VARCHAR NOT NULL, unknown_columns VARCHAR NOT NULL, alias_version VARCHAR NOT NULL,
-    line_rows BIGINT NOT NULL, ignored_rows BIGINT NOT NULL, periods VARCHAR NOT NULL, archived_as VARCHAR
-);
--- the parser configuration the rows were read under; the earlier version of the same name this file follows;
--- when the bytes were last read again (bridge reread, or a new configuration)
-ALTER TABLE {FILES_TABLE} ADD COLUMN IF NOT EXISTS config_version VARCHAR;
-ALTER TABLE {FILES_TABLE} ADD COLUMN IF NOT EXISTS supersedes VARCHAR;
-ALTER TABLE {FILES_TABLE} ADD COLUMN IF NOT EXISTS reread_at TIMESTAMP;
-"""
-)
+# The tables received lines go to are shared with SedonaAPI's rows: they are defined in sources/sedona_lines.py.
+LINES_TABLE = sedona_lines.LINES_TABLE
+FILES_TABLE = sedona_lines.FILES_TABLE
+SCHEMA_DDL = sedona_lines.SCHEMA_DDL
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +99,7 @@ class IntakeRun:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(SCHEMA_DDL)
+    sedona_lines.ensure_schema(con)
 
 
 def stable_files(folder: Path, min_age_seconds: float = 2.0, now: float | None = None) -> list[Path]:
@@ -292,7 +276,7 @@ def periods_in(path: Path, aliases: AliasTable | None = None, work_dir: Path | N
     export = open_export(path, aliases, work_dir=work_dir, name=name)
     con = duckdb.connect()
     try:
-        con.execute(lines_table_ddl("_probe", temporary=True, with_period=True))
+        con.execute(sedona_lines.lines_table_ddl("_probe", temporary=True, with_period=True))
         loaded = load_export_lines(con, export, "_probe")
         if loaded.line_rows == 0:
             raise ExportFileRefused(export.name, "the file has a header but no invoice lines; export it again with a date range that has invoices")

@@ -22,7 +22,7 @@ import duckdb
 from bridge_assets.model import hash_sql as canonical_sql
 from bridge_assets.canonical import cancellations
 from bridge_assets.model.document import AccountingDocument, document_from_dict
-from bridge_assets.sources.sedona_api import rows as sedona_api_rows
+from bridge_assets.sources import sedona_lines as sedona_api_rows  # shared Sedona line tables (no sideways import)
 
 MAPPING_VERSION = "sedona-map/1"
 # Rows loaded from SedonaAPI are named like files with this prefix.

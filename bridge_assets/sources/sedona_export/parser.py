@@ -28,6 +28,8 @@ from typing import Iterable, Mapping
 
 import duckdb
 
+from bridge_assets.sources.sedona_lines import CANONICAL_COLUMNS, SQL_NAMES
+
 PARSER_VERSION = "sedona-export/2"        # 2: quoted line breaks inside fields
 ALIAS_TABLE_VERSION = "2026.12-1"         # 2026.12: `Tax` is the tax amount, no longer the Taxable flag
 
@@ -57,13 +59,9 @@ BASELINE_ALIASES: dict[str, tuple[str, ...]] = {
     "TermCode": ("TermCode", "Terms", "Term", "Terms Code", "Payment Terms"),
     "PONumber": ("PONumber", "PO", "PO Number", "PO #", "Purchase Order"),
 }
-CANONICAL_COLUMNS: tuple[str, ...] = tuple(BASELINE_ALIASES)
+if tuple(BASELINE_ALIASES) != CANONICAL_COLUMNS:  # one list of columns, two tables over it
+    raise RuntimeError("parser.BASELINE_ALIASES must name exactly sources/sedona_lines.CANONICAL_COLUMNS, in order")
 REQUIRED_COLUMNS: tuple[str, ...] = ("InvoiceNumber", "InvoiceDate", "CustomerNumber", "CustomerName", "ItemCode", "Amount")
-
-# DuckDB column names for the canonical columns (snake case).
-SQL_NAMES: dict[str, str] = {
-    c: "po_number" if c == "PONumber" else re.sub(r"(?<!^)(?=[A-Z])", "_", c).lower() for c in CANONICAL_COLUMNS
-}
 
 _HEADER_SCAN_ROWS = 30
 _IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", "~")
@@ -313,17 +311,6 @@ def _load(con, export: ExportFile, table: str, reader: str, is_line: str, select
     if loaded != line_rows:
         raise RuntimeError(f"{export.name}: loaded {loaded} lines but counted {line_rows}; the file changed while it was read")
     return LoadedLines(line_rows, data_rows, periods)
-
-
-def lines_table_ddl(table: str, temporary: bool = False, with_period: bool = False) -> str:
-    """Text columns for every canonical column, after the lineage columns (and the period, when kept)."""
-    cols = ",\n    ".join(f"{SQL_NAMES[c]} VARCHAR" for c in CANONICAL_COLUMNS)
-    temp = "TEMP " if temporary else ""
-    period = "    period VARCHAR,\n" if with_period else ""
-    return (
-        f"CREATE {temp}TABLE IF NOT EXISTS {table} (\n    file_sha256 VARCHAR NOT NULL,\n    file_name VARCHAR NOT NULL,\n"
-        f"    row_number BIGINT NOT NULL,\n    parser_version VARCHAR NOT NULL,\n{period}    {cols}\n)"
-    )
 
 
 # --- encodings -------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from bridge_assets.sources.sedona_export import intake
-from bridge_assets.sources.sedona_api import rows as sedona_api_rows
+from bridge_assets.sources import sedona_lines
 from bridge_assets.sources.sedona_export.parser import file_sha256
 
 
@@ -64,7 +64,7 @@ def _rows(con: duckdb.DuckDBPyConnection, where: str, *params: str) -> list[tupl
     try:
         return con.execute(
             f"SELECT file_sha256, file_name, archived_as, periods, config_version FROM {intake.FILES_TABLE} "
-            f"WHERE {where} AND NOT starts_with(file_name, ?) ORDER BY seq", [*params, sedona_api_rows.FILE_NAME_PREFIX],
+            f"WHERE {where} AND NOT starts_with(file_name, ?) ORDER BY seq", [*params, sedona_lines.FILE_NAME_PREFIX],
         ).fetchall()
     except duckdb.CatalogException:
         return []

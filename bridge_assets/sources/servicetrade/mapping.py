@@ -176,7 +176,47 @@ def servicetrade_invoice_to_document(
     credit = is_credit(invoice, fields)
     doc_type = "credit_memo" if credit else "invoice"
     sign = Decimal(-1) if credit and _negative_total(invoice, fields) else Decimal(1)
+    txn_date, due_date = _dates(invoice, fields, where)
+    lines = _lines(invoice, fields, where, source_id, sign)
+    subtotal = money(sum((line.amount for line in lines), Decimal(0)))
+    tax_total = money(sum((line.tax_amount for line in lines), Decimal(0)))
+    total = subtotal + tax_total
+    _check_totals(invoice, fields, where, sign, subtotal, tax_total)
+    number, doc_number = _numbers(number, doc_number_prefix, where)
+    customer_key, customer_name, site = _party(invoice, fields, where)
+    notes = _text(invoice.get(fields.notes))
+    kind_word = "credit" if credit else "invoice"
+    memo = f"ServiceTrade {kind_word} {number}" + (f" - {notes}" if notes else "")
 
+    return AccountingDocument(
+        doc_key=doc_key(SOURCE, doc_type, source_id),
+        source=SOURCE,
+        doc_type=doc_type,
+        source_id=source_id,
+        doc_number=doc_number,
+        txn_date=txn_date,
+        period=f"{txn_date:%Y-%m}",
+        due_date=due_date,
+        customer_key=customer_key,
+        customer_name=customer_name,
+        master_account="",
+        site=site,
+        terms="",
+        po_number=_text(invoice.get(fields.po_number)),
+        subtotal=subtotal,
+        tax_total=tax_total,
+        total=total,
+        currency=currency,
+        memo=memo,
+        source_ref=_text(invoice.get(fields.uri)) or f"servicetrade:invoice/{source_id}",
+        lines=lines,
+    ).with_hash()
+
+
+# --- the parts of one invoice --------------------------------------------------------------------
+
+def _dates(invoice: Mapping[str, Any], fields: ServiceTradeFieldMap, where: str) -> tuple[dt.date, dt.date | None]:
+    """The transaction day and the due day (if any), read in the account's time zone."""
     zone = fields.zone
     raw_date = invoice.get(fields.transaction_date)
     try:
@@ -191,7 +231,12 @@ def servicetrade_invoice_to_document(
         except (TypeError, ValueError, InvalidOperation, OverflowError):
             raise ServiceTradeInvoiceUnreadable(
                 f"{where}: '{fields.due_date}' is {invoice[fields.due_date]!r}, not Unix seconds") from None
+    return txn_date, due_date
 
+
+def _lines(invoice: Mapping[str, Any], fields: ServiceTradeFieldMap, where: str, source_id: str,
+           sign: Decimal) -> tuple[DocumentLine, ...]:
+    """The canonical lines, amounts made positive for a credit, with their share of the tax."""
     raw_items = invoice.get(fields.items)
     if not isinstance(raw_items, list) or not raw_items:
         raise ServiceTradeInvoiceUnreadable(
@@ -216,17 +261,23 @@ def servicetrade_invoice_to_document(
         partial_lines.append((position, _kind(code), code, description, qty, price, amount,
                               _truthy(item.get(fields.item_taxable))))
 
-    subtotal = money(sum(amounts, Decimal(0)))
     header_tax = _decimal(invoice.get(fields.tax_total))
     header_tax = money(header_tax * sign) if header_tax is not None else None
     taxes = _line_taxes(where, fields, amounts, [p[7] for p in partial_lines],
                         [money(t * sign) if t is not None else None for t in line_taxes], header_tax)
-    tax_total = money(sum(taxes, Decimal(0)))
-    total = subtotal + tax_total
+    return tuple(
+        DocumentLine(line_no=position, kind=kind, item_code=code, description=description, qty=qty,
+                     unit_price=price, amount=amount, taxable=taxable, tax_amount=tax)
+        for (position, kind, code, description, qty, price, amount, taxable), tax in zip(partial_lines, taxes)
+    )
 
+
+def _check_totals(invoice: Mapping[str, Any], fields: ServiceTradeFieldMap, where: str, sign: Decimal,
+                  subtotal: Decimal, tax_total: Decimal) -> None:
+    """The header's total (and subtotal, when given) must be what the lines add up to; never repaired."""
     given_total = _decimal(invoice.get(fields.total))
     if given_total is not None:
-        expected = total if fields.total_includes_tax else subtotal
+        expected = subtotal + tax_total if fields.total_includes_tax else subtotal
         if money(given_total * sign) != expected:
             raise ServiceTradeInvoiceUnreadable(
                 f"{where}: '{fields.total}' is {given_total} but its lines add up to {subtotal * sign}"
@@ -236,6 +287,9 @@ def servicetrade_invoice_to_document(
         raise ServiceTradeInvoiceUnreadable(
             f"{where}: '{fields.subtotal}' is {given_subtotal} but its lines add up to {subtotal * sign}")
 
+
+def _numbers(number: str, doc_number_prefix: str, where: str) -> tuple[str, str]:
+    """ServiceTrade's number without our prefix, and the document number with it."""
     # The bridge may write the posted number (prefix included) back into ServiceTrade: read it back as-is.
     if doc_number_prefix and number.startswith(doc_number_prefix):
         number = number[len(doc_number_prefix):]
@@ -244,7 +298,11 @@ def servicetrade_invoice_to_document(
         raise ServiceTradeInvoiceUnreadable(
             f"{where}: document number {doc_number!r} is longer than the {DOC_NUMBER_MAX} characters "
             f"QuickBooks allows; shorten the configured prefix {doc_number_prefix!r}")
+    return number, doc_number
 
+
+def _party(invoice: Mapping[str, Any], fields: ServiceTradeFieldMap, where: str) -> tuple[str, str, str]:
+    """The customer's key and name, and the site (the location's name)."""
     customer = invoice.get(fields.customer) or {}
     customer_key = _text(customer.get(fields.ref_id)) if isinstance(customer, Mapping) else ""
     if not customer_key:
@@ -252,38 +310,7 @@ def servicetrade_invoice_to_document(
     customer_name = _text(customer.get(fields.ref_name)) or f"ServiceTrade customer {customer_key}"
     location = invoice.get(fields.location)
     site = _text(location.get(fields.ref_name)) if isinstance(location, Mapping) else ""
-    notes = _text(invoice.get(fields.notes))
-    kind_word = "credit" if credit else "invoice"
-    memo = f"ServiceTrade {kind_word} {number}" + (f" - {notes}" if notes else "")
-
-    lines = tuple(
-        DocumentLine(line_no=position, kind=kind, item_code=code, description=description, qty=qty,
-                     unit_price=price, amount=amount, taxable=taxable, tax_amount=tax)
-        for (position, kind, code, description, qty, price, amount, taxable), tax in zip(partial_lines, taxes)
-    )
-    return AccountingDocument(
-        doc_key=doc_key(SOURCE, doc_type, source_id),
-        source=SOURCE,
-        doc_type=doc_type,
-        source_id=source_id,
-        doc_number=doc_number,
-        txn_date=txn_date,
-        period=f"{txn_date:%Y-%m}",
-        due_date=due_date,
-        customer_key=customer_key,
-        customer_name=customer_name,
-        master_account="",
-        site=site,
-        terms="",
-        po_number=_text(invoice.get(fields.po_number)),
-        subtotal=subtotal,
-        tax_total=tax_total,
-        total=total,
-        currency=currency,
-        memo=memo,
-        source_ref=_text(invoice.get(fields.uri)) or f"servicetrade:invoice/{source_id}",
-        lines=lines,
-    ).with_hash()
+    return customer_key, customer_name, site
 
 
 # --- helpers -------------------------------------------------------------------------------------

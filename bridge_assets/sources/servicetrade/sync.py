@@ -1,7 +1,7 @@
 """ServiceTrade as a source: collect the period's invoices, keep them raw, map them to canonical documents.
 
 The integration contract (API_FACTS.md): fetch invoices in `pending_accounting`, deliver them, and set
-each one `processed` or `failed` (see `writeback.py`). Every invoice fetched is kept as received, raw
+each one `processed` or `failed` (see `ledger/servicetrade_writeback.py`). Every invoice fetched is kept as received, raw
 JSON and all, in `servicetrade_invoices` (one row per invoice, the latest version), so a period can be
 mapped again without asking ServiceTrade, and an invoice already `processed` stays a document of its
 period after it has left the pending list.

@@ -1,4 +1,4 @@
-"""Telling ServiceTrade what happened to each invoice it handed over.
+"""Telling ServiceTrade what happened to each invoice it handed over (a use case: it reads the ledger).
 
 ServiceTrade's integration contract: an invoice in `pending_accounting` is delivered to accounting and
 then set `processed` (with the accounting system's document number) or `failed` with a private comment
@@ -80,14 +80,14 @@ class WritebackReport:
 _DECIDE_SQL = f"""
 WITH inv AS (
     SELECT s.invoice_id, s.period, s.status FROM servicetrade_invoices s
-    WHERE s.period IN (SELECT unnest($periods)) AND s.status IN ('{PENDING}', 'failed')
+    WHERE s.period IN (SELECT unnest($periods)) AND s.status IN ($pending, 'failed')
 ), doc AS (
-    SELECT source_id AS invoice_id, doc_key, doc_number, content_hash FROM accounting_documents WHERE source = '{SOURCE}'
+    SELECT source_id AS invoice_id, doc_key, doc_number, content_hash FROM accounting_documents WHERE source = $source
 ), rej AS (
     SELECT source_id AS invoice_id, any_value(doc_key) AS doc_key, string_agg(reasons, '; ') AS reasons
-    FROM rejected_documents WHERE doc_key LIKE '{SOURCE}:%' GROUP BY 1
+    FROM rejected_documents WHERE starts_with(doc_key, $source || ':') GROUP BY 1
 ), can AS (
-    SELECT source_id AS invoice_id, doc_key FROM cancelled_documents WHERE source = '{SOURCE}'
+    SELECT source_id AS invoice_id, doc_key FROM cancelled_documents WHERE source = $source
 )
 SELECT i.invoice_id, i.period, i.status, coalesce(d.doc_key, r.doc_key, c.doc_key) AS doc_key, d.doc_number,
        d.content_hash, r.reasons, c.doc_key IS NOT NULL AS cancelled,
@@ -106,7 +106,8 @@ ORDER BY i.period, i.invoice_id
 def decide(con: duckdb.DuckDBPyConnection, periods: Sequence[str], books_destination: str) -> tuple[list[Writeback], int]:
     """What to write back for `periods`, and how many invoices need nothing new."""
     ensure_schema(con)
-    rows = con.execute(_DECIDE_SQL, {"periods": list(periods), "books": books_destination}).fetchall()
+    rows = con.execute(_DECIDE_SQL, {"periods": list(periods), "books": books_destination, "pending": PENDING,
+                                     "source": SOURCE}).fetchall()
     todo, unchanged = [], 0
     for (invoice_id, period, status, doc_key, doc_number, digest, rejected, cancelled, state, dest_number,
          last_error, last_code, posted_hash, last_outcome, last_reason, last_hash) in rows:
