@@ -195,6 +195,7 @@ class IifDestination(RunFileDestination):
     name = "qbd_iif"
     capabilities = Capabilities(
         supports_update=False, supports_void=False, honours_request_id=False, batch_size=500, reads_back=False,
+        links_payments=False,
     )
 
     def __init__(

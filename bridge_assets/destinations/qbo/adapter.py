@@ -68,6 +68,7 @@ from bridge_assets.destinations.qbo.auth import (
 from bridge_assets.destinations.qbo.client import DEFAULT_MAX_TRIES, DEFAULT_TIMEOUT, QboClient, QboLimits
 from bridge_assets.destinations.qbo.posting import PostingMixin
 from bridge_assets.destinations.qbo.reading import ReadingMixin
+from bridge_assets.destinations.qbo.read_back import ReadBackMixin
 from bridge_assets.destinations.qbo.references import ReferencesMixin
 from bridge_assets.destinations.qbo.sending import SendingMixin
 from bridge_assets.destinations.qbo.undo import UndoMixin
@@ -102,7 +103,7 @@ def company_url(base_url: str, realm_id: str | None) -> tuple[str, str]:
     return f"{base}{marker}{realm_id}", realm_id
 
 
-class QboDestination(ReferencesMixin, PostingMixin, SendingMixin, UndoMixin, ReadingMixin):
+class QboDestination(ReferencesMixin, PostingMixin, SendingMixin, UndoMixin, ReadingMixin, ReadBackMixin):
     """QuickBooks Online behind the Destination protocol. Construct with explicit values (tests) or
     `from_env()` (the bridge). Holds caches (customer, item and account Ids) for its own lifetime:
     build one per run."""
@@ -137,7 +138,8 @@ class QboDestination(ReferencesMixin, PostingMixin, SendingMixin, UndoMixin, Rea
             raise DestinationError("QuickBooks Online needs QBO_CLIENT_ID and QBO_CLIENT_SECRET (the app's keys)")
         self.company_url, self.realm_id = company_url(base_url, realm_id)
         self.capabilities = Capabilities(supports_update=True, supports_void=True, honours_request_id=True,
-                                         batch_size=batch_size, reads_back=True)
+                                         batch_size=batch_size, reads_back=True, applies_credits=True,
+                                         webhooks=True, lock_date_readable=True)
         self.auto_create_customers = auto_create_customers
         self.auto_create_items = auto_create_items
         self.income_account = income_account
