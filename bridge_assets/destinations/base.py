@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from decimal import Decimal
-from typing import Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from bridge_assets.model.document import AccountingDocument
 from bridge_assets.model.outcome import BY_HAND_CODES, Action, Outcome, Status
@@ -64,6 +64,28 @@ class BooksDocument:
     status: str
     version: str | None
     changed_at: dt.datetime | None      # the platform's last change, naive UTC
+    raw: dict | None = dataclasses.field(default=None, compare=False, repr=False)   # as the platform gave it
+
+
+@dataclasses.dataclass(frozen=True)
+class BooksView:
+    """How reconciliation reads one destination's books (platform-neutral; the platform fills it in, see
+    `books_view()` of a destination that reads back). Reconciliation imports no platform: it asks this."""
+
+    destination: str
+    book: str                           # the company / realm / tenant whose books are read
+    platform: str                       # how a bookkeeper names the books in a sentence ("QuickBooks")
+    version_label: str                  # the platform's word for a document's version ("SyncToken")
+    # (con, destination, period) -> a sentence when the read-back store is older than the latest posting
+    stale: Callable[[Any, str, str], str | None]
+    # (con, period, [(doc_type, dest_id)]) -> {(doc_type, dest_id): BooksDocument}: the period's documents
+    # and the ones named, as last read back
+    documents: Callable[[Any, str, Sequence[tuple[str, str]]], dict[tuple[str, str], BooksDocument]]
+    # (what the bridge sent, what the books hold) -> a sentence of what differs, "" when nothing does
+    what_changed: Callable[[dict, dict], str]
+
+    def where(self, dest_id: str | None) -> str:
+        return f"{self.platform} Id {dest_id}"
 
 
 @dataclasses.dataclass(frozen=True)

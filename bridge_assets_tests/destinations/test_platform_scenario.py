@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from bridge_assets.books import mirror
+from bridge_assets.destinations.qbo import mirror
 from bridge_assets.books import reconcile
 from bridge_assets.destinations.base import BY_HAND_CODES, BooksDocument, Destination
 from bridge_assets.destinations.registry import KNOWN, book_close_dates, opened

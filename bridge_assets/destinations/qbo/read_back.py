@@ -1,7 +1,7 @@
 """QuickBooks Online's `read_back(since)`: the invoices, credit memos and payments as the books hold them.
 
 A paged full read per entity (`STARTPOSITION`/`MAXRESULTS 1000`), kept to the objects whose
-`MetaData.LastUpdatedTime` is at or after `since`. The incremental mirror of books/mirror.py (change
+`MetaData.LastUpdatedTime` is at or after `since`. The incremental mirror of mirror.py (change
 data capture, deletes, name lists) stays the way the `quickbooks_mirror` asset reads a busy company;
 this is the platform-neutral answer the interface promises every platform that reads back.
 """
@@ -12,11 +12,17 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from bridge_assets.destinations.base import BooksDocument, DestinationError
-from bridge_assets.destinations.qbo.payloads import ENTITY_BY_DOC_TYPE, NUMBER_FIELD, is_voided, ref_value
+from bridge_assets.destinations.base import BooksDocument, BooksView, DestinationError
+from bridge_assets.destinations.qbo.books_view import books_view
+from bridge_assets.destinations.qbo.payloads import (
+    DOC_TYPE_BY_ENTITY,
+    ENTITY_BY_DOC_TYPE,
+    NUMBER_FIELD,
+    is_voided,
+    ref_value,
+)
 
 READ_PAGE = 1000                 # QuickBooks' MAXRESULTS ceiling
-DOC_TYPE_BY_ENTITY = {entity: doc_type for doc_type, entity in ENTITY_BY_DOC_TYPE.items()}
 
 
 def utc(text: Any) -> dt.datetime | None:
@@ -79,3 +85,7 @@ class ReadBackMixin:
             if len(page) < READ_PAGE:
                 return rows
             position += READ_PAGE
+
+    def books_view(self) -> BooksView:
+        """How reconciliation reads this company's books: the `qbo_mirror` store (books_view.py)."""
+        return books_view(self.name, str(self.realm_id))
