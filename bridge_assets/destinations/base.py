@@ -15,7 +15,8 @@ from typing import Any, Callable, Protocol, Sequence
 from bridge_assets.model.document import AccountingDocument
 from bridge_assets.model.outcome import BY_HAND_CODES, Action, Outcome, Status
 
-__all__ = ["Action", "BY_HAND_CODES", "Capabilities", "Destination", "DestinationError", "Outcome", "PostRequest", "Status"]
+__all__ = ["Action", "BY_HAND_CODES", "BooksDocument", "BooksView", "Capabilities", "Destination", "DestinationError",
+           "Outcome", "PostRequest", "Status", "by_hand"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,9 +134,19 @@ class Destination(Protocol):
         hold them now. Only where `capabilities.reads_back`; elsewhere reconciliation compares source and
         ledger only, and says the books were not read."""
 
+    def books_view(self) -> BooksView:
+        """Where reconciliation finds what `read_back` stored (only where `capabilities.reads_back`): the
+        platform's own mirror, or `books.store.store_view` over the neutral store."""
+
     def book_close_date(self):
         """The date the books are closed through (None: nothing closed). Documents dated on or before it
         are held, not sent; the replay sensor notices when it moves and posts them once."""
+
+
+def by_hand(capability: str, sentence: str, *, before: dict | None = None) -> Outcome:
+    """The answer to a request the platform lacks `capability` for: FAILED with the capability's code
+    (the ledger keeps it once as `by_hand`, never retried) and the sentence saying what a person does."""
+    return Outcome(status=Status.FAILED, error_code=BY_HAND_CODES[capability], message=sentence, before=before)
 
 
 class DestinationError(Exception):
