@@ -1,6 +1,6 @@
 """QuickBooks Online's `read_back(since)`: the invoices, credit memos and payments as the books hold them.
 
-A paged full read per entity (`STARTPOSITION`/`MAXRESULTS 1000`), kept to the objects whose
+A paged full read per entity (`STARTPOSITION`/`MAXRESULTS 1000`, reading.py's `_paged`), kept to the objects whose
 `MetaData.LastUpdatedTime` is at or after `since`. The incremental mirror of mirror.py (change
 data capture, deletes, name lists) stays the way the `quickbooks_mirror` asset reads a busy company;
 this is the platform-neutral answer the interface promises every platform that reads back.
@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from bridge_assets.destinations.base import BooksDocument, BooksView, DestinationError
+from bridge_assets.destinations.base import BooksDocument, BooksView
 from bridge_assets.destinations.qbo.books_view import books_view
 from bridge_assets.destinations.qbo.payloads import (
     DOC_TYPE_BY_ENTITY,
@@ -22,7 +22,6 @@ from bridge_assets.destinations.qbo.payloads import (
     ref_value,
 )
 
-READ_PAGE = 1000                 # QuickBooks' MAXRESULTS ceiling
 
 
 def utc(text: Any) -> dt.datetime | None:
@@ -71,20 +70,8 @@ class ReadBackMixin:
         return out
 
     def _read_all(self, entity: str) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        position = 1
-        while True:
-            answer = self.client.query(
-                f"SELECT * FROM {entity} ORDERBY Id STARTPOSITION {position} MAXRESULTS {READ_PAGE}")
-            if not answer.ok or not isinstance(answer.body, dict):
-                fault = answer.faults[0].text() if answer.faults else f"HTTP {answer.status}"
-                raise DestinationError(f"QuickBooks Online company {self.realm_id} refused reading its "
-                                       f"{entity} list back: {fault}")
-            page = (answer.body.get("QueryResponse") or {}).get(entity) or []
-            rows.extend(page)
-            if len(page) < READ_PAGE:
-                return rows
-            position += READ_PAGE
+        return self._paged(f"SELECT * FROM {entity} ORDERBY Id", entity,
+                           f"QuickBooks Online company {self.realm_id} refused reading its {entity} list back")
 
     def books_view(self) -> BooksView:
         """How reconciliation reads this company's books: the `qbo_mirror` store (books_view.py)."""

@@ -80,19 +80,25 @@ class ReadingMixin:
             where = f"{field} IN ({', '.join(query_literal(v) for v in values[start:start + QUERY_CHUNK])})"
             if also:
                 where += f" AND {also}"
-            position = 1
-            while True:
-                answer = self.client.query(
-                    f"SELECT * FROM {entity} WHERE {where} STARTPOSITION {position} MAXRESULTS {QUERY_PAGE}")
-                if not answer.ok or not isinstance(answer.body, dict):
-                    fault = answer.faults[0].text() if answer.faults else f"HTTP {answer.status}"
-                    raise DestinationError(f"QuickBooks Online refused a look-up of {entity} by {field}: {fault}")
-                page = (answer.body.get("QueryResponse") or {}).get(entity) or []
-                rows.extend(page)
-                if len(page) < QUERY_PAGE:
-                    break
-                position += QUERY_PAGE
+            rows.extend(self._paged(f"SELECT * FROM {entity} WHERE {where}", entity,
+                                    f"QuickBooks Online refused a look-up of {entity} by {field}"))
         return rows
+
+    def _paged(self, select: str, entity: str, refused: str) -> list[dict[str, Any]]:
+        """Every page of one query (`select` without its STARTPOSITION/MAXRESULTS); DestinationError
+        starting with `refused` when QuickBooks does not answer it."""
+        rows: list[dict[str, Any]] = []
+        position = 1
+        while True:
+            answer = self.client.query(f"{select} STARTPOSITION {position} MAXRESULTS {QUERY_PAGE}")
+            if not answer.ok or not isinstance(answer.body, dict):
+                fault = answer.faults[0].text() if answer.faults else f"HTTP {answer.status}"
+                raise DestinationError(f"{refused}: {fault}")
+            page = (answer.body.get("QueryResponse") or {}).get(entity) or []
+            rows.extend(page)
+            if len(page) < QUERY_PAGE:
+                return rows
+            position += QUERY_PAGE
 
     def _ids(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """The current objects for (entity, Id) pairs, one query per entity; deleted ones are absent."""
