@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from bridge_assets.books import mirror
+from bridge_assets.destinations.qbo import mirror
 from bridge_assets.destinations.qbo.payloads import dumps
 from bridge_assets.sandbox.qbo import EmulatorHandle, run_emulator
 from bridge_assets.runtime.storage import Database

@@ -12,7 +12,7 @@ import json
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets.books import mirror
+from bridge_assets.destinations.qbo import mirror
 from bridge_assets.books import reconcile
 from bridge_assets.destinations.qbo import webhooks
 from bridge_assets.destinations.registry import opened

@@ -8,21 +8,85 @@ an earlier attempt has an unknown outcome, and undoes what it did.
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol, Sequence
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Callable, Protocol, Sequence
 
 from bridge_assets.model.document import AccountingDocument
-from bridge_assets.model.outcome import Action, Outcome, Status
+from bridge_assets.model.outcome import BY_HAND_CODES, Action, Outcome, Status
 
-__all__ = ["Action", "Capabilities", "Destination", "DestinationError", "Outcome", "PostRequest", "Status"]
+__all__ = ["Action", "BY_HAND_CODES", "BooksDocument", "BooksView", "Capabilities", "Destination", "DestinationError",
+           "Outcome", "PostRequest", "Status", "by_hand"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Capabilities:
-    supports_update: bool
-    supports_void: bool
-    honours_request_id: bool
-    batch_size: int
-    reads_back: bool
+    """What a platform can do (ARCHITECTURE §6). A missing one is never a silent skip: the adapter answers
+    the request FAILED with the capability's code from `BY_HAND_CODES` and a sentence saying what a person
+    enters by hand, and the ledger keeps it as `by_hand` (`lacks` names the missing capability)."""
+
+    supports_update: bool               # change a posted document in place
+    supports_void: bool                 # void an invoice / delete a credit memo or payment it posted
+    honours_request_id: bool            # an idempotency key (else: look-up by number before a create)
+    batch_size: int                     # requests per `post` call
+    reads_back: bool                    # `read_back(since)`: the books as they hold the documents now
+    links_payments: bool = True         # a payment applied to the invoice(s) it pays
+    restores: bool | None = None        # put an updated document back as it was (None: as supports_update)
+    applies_credits: bool = False       # a credit memo applied to its invoice by the platform
+    webhooks: bool = False              # the platform says when something changed
+    lock_date_readable: bool = False    # the closing date is read from the platform (else: configured)
+
+    def lacks(self, action: str, doc_type: str) -> str | None:
+        """The capability this action on this document type needs and the platform lacks, or None."""
+        action = getattr(action, "value", action)
+        if action == "update" and not self.supports_update:
+            return "supports_update"
+        if action in ("void", "delete") and not self.supports_void:
+            return "supports_void"
+        if action == "restore" and not (self.supports_update if self.restores is None else self.restores):
+            return "restores"
+        if action == "create" and doc_type == "payment" and not self.links_payments:
+            return "links_payments"
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class BooksDocument:
+    """One document as the books hold it now (`read_back`): platform-neutral, for the mirror and
+    reconciliation. `status` is active | voided | deleted; `version` the platform's own (SyncToken ...)."""
+
+    doc_type: str                       # invoice | credit_memo | payment
+    doc_number: str | None
+    dest_id: str
+    txn_date: dt.date | None
+    customer: str | None
+    total: Decimal | None
+    balance: Decimal | None
+    status: str
+    version: str | None
+    changed_at: dt.datetime | None      # the platform's last change, naive UTC
+    raw: dict | None = dataclasses.field(default=None, compare=False, repr=False)   # as the platform gave it
+
+
+@dataclasses.dataclass(frozen=True)
+class BooksView:
+    """How reconciliation reads one destination's books (platform-neutral; the platform fills it in, see
+    `books_view()` of a destination that reads back). Reconciliation imports no platform: it asks this."""
+
+    destination: str
+    book: str                           # the company / realm / tenant whose books are read
+    platform: str                       # how a bookkeeper names the books in a sentence ("QuickBooks")
+    version_label: str                  # the platform's word for a document's version ("SyncToken")
+    # (con, destination, period) -> a sentence when the read-back store is older than the latest posting
+    stale: Callable[[Any, str, str], str | None]
+    # (con, period, [(doc_type, dest_id)]) -> {(doc_type, dest_id): BooksDocument}: the period's documents
+    # and the ones named, as last read back
+    documents: Callable[[Any, str, Sequence[tuple[str, str]]], dict[tuple[str, str], BooksDocument]]
+    # (what the bridge sent, what the books hold) -> a sentence of what differs, "" when nothing does
+    what_changed: Callable[[dict, dict], str]
+
+    def where(self, dest_id: str | None) -> str:
+        return f"{self.platform} Id {dest_id}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,9 +129,24 @@ class Destination(Protocol):
     def is_period_open(self, txn_date) -> bool:
         ...
 
+    def read_back(self, since: dt.datetime | None = None) -> list[BooksDocument]:
+        """The documents changed in the books since `since` (naive UTC; None: all of them), as the books
+        hold them now. Only where `capabilities.reads_back`; elsewhere reconciliation compares source and
+        ledger only, and says the books were not read."""
+
+    def books_view(self) -> BooksView:
+        """Where reconciliation finds what `read_back` stored (only where `capabilities.reads_back`): the
+        platform's own mirror, or `books.store.store_view` over the neutral store."""
+
     def book_close_date(self):
         """The date the books are closed through (None: nothing closed). Documents dated on or before it
         are held, not sent; the replay sensor notices when it moves and posts them once."""
+
+
+def by_hand(capability: str, sentence: str, *, before: dict | None = None) -> Outcome:
+    """The answer to a request the platform lacks `capability` for: FAILED with the capability's code
+    (the ledger keeps it once as `by_hand`, never retried) and the sentence saying what a person does."""
+    return Outcome(status=Status.FAILED, error_code=BY_HAND_CODES[capability], message=sentence, before=before)
 
 
 class DestinationError(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from bridge_assets.destinations.base import Destination, DestinationError
 from bridge_assets.destinations.iif.adapter import IifDestination
@@ -12,21 +12,33 @@ from bridge_assets.destinations.qbo.adapter import QboDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
 from bridge_assets.runtime.settings import BridgeSettings
 
-KNOWN = ("qbo", "staging_csv", "qbd_iif")
+def _staging_csv(settings: BridgeSettings) -> Destination:
+    return StagingCsvDestination(settings.output / "staging", closed_through=settings.books_closed_through)
+
+
+def _qbd_iif(settings: BridgeSettings) -> Destination:
+    return IifDestination(settings.output / "qbd_iif", max_docnum=settings.iif_max_docnum,
+                          closed_through=settings.books_closed_through)
+
+
+# Every destination the bridge knows: its BRIDGE_DESTINATIONS name and how it is built from the settings.
+# One line here turns a platform on (README, "Adding a platform"); the platform scenario test walks them all.
+REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
+    "qbo": QboDestination.from_env,
+    "staging_csv": _staging_csv,
+    "qbd_iif": _qbd_iif,
+}
+KNOWN = tuple(REGISTRY)
 
 
 def build_destination(name: str, settings: BridgeSettings) -> Destination:
-    if name == "qbo":
-        return QboDestination.from_env(settings)
-    if name == "staging_csv":
-        return StagingCsvDestination(settings.output / "staging", closed_through=settings.books_closed_through)
-    if name == "qbd_iif":
-        return IifDestination(settings.output / "qbd_iif", max_docnum=settings.iif_max_docnum,
-                              closed_through=settings.books_closed_through)
-    raise DestinationError(
-        f"BRIDGE_DESTINATIONS names '{name}', which is not a destination this bridge knows; "
-        f"use a comma-separated list of: {', '.join(KNOWN)}"
-    )
+    build = REGISTRY.get(name)
+    if build is None:
+        raise DestinationError(
+            f"BRIDGE_DESTINATIONS names '{name}', which is not a destination this bridge knows; "
+            f"use a comma-separated list of: {', '.join(KNOWN)}"
+        )
+    return build(settings)
 
 
 @contextlib.contextmanager

@@ -25,13 +25,13 @@ from typing import Iterable, Sequence
 import duckdb
 import pandas as pd
 
-from bridge_assets.model.outcome import Action, Outcome, Status
+from bridge_assets.model.outcome import BY_HAND_CODES, Action, Outcome, Status
 
 STATES = ("sending", "posted", "failed", "held", "voided", "reverting", "reverted")
 
 # Failures that sending the same content again can never fix: the plan waits for a person (or for
 # the content to change) instead of failing again every night.
-NEEDS_A_PERSON = ("update_unsupported", "payment_unsupported", "void_unsupported", "restore_unsupported")
+NEEDS_A_PERSON = tuple(BY_HAND_CODES.values())   # update, payment, void, restore: what a platform may lack
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS ledger_postings (

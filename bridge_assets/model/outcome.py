@@ -37,3 +37,13 @@ class Outcome:
     message: str | None = None          # a sentence a bookkeeper can act on
     before: dict | None = None          # the destination's state before this action
     after: dict | None = None           # what the destination holds (or was sent) afterwards
+
+
+# The error codes of outcomes a destination can never produce itself: the ledger records them once as
+# `by_hand` (a person enters the change), never retries them. One per capability a platform may lack.
+BY_HAND_CODES = {
+    "supports_update": "update_unsupported",
+    "links_payments": "payment_unsupported",
+    "supports_void": "void_unsupported",
+    "restores": "restore_unsupported",
+}

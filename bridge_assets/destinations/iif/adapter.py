@@ -34,6 +34,7 @@ from bridge_assets.destinations.base import (
     Outcome,
     PostRequest,
     Status,
+    by_hand,
 )
 from bridge_assets.destinations.kit.run_files import (
     RunFileDestination,
@@ -195,6 +196,7 @@ class IifDestination(RunFileDestination):
     name = "qbd_iif"
     capabilities = Capabilities(
         supports_update=False, supports_void=False, honours_request_id=False, batch_size=500, reads_back=False,
+        links_payments=False,
     )
 
     def __init__(
@@ -273,13 +275,6 @@ class IifDestination(RunFileDestination):
 
     # --- posting ----------------------------------------------------------------------------------
 
-    def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
-        if self._run is None:
-            raise RuntimeError("post called before begin_run")
-        if len(requests) > self.capabilities.batch_size:
-            raise ValueError(f"at most {self.capabilities.batch_size} requests per post, got {len(requests)}")
-        return [self._post_one(request) for request in requests]
-
     def _post_one(self, request: PostRequest) -> Outcome:
         document = request.document
         try:
@@ -295,7 +290,7 @@ class IifDestination(RunFileDestination):
                            f"{doc_label(document)}: the IIF file only takes new documents, not {request.action!r}; "
                            f"nothing was written.")
         if document.doc_type == "payment":
-            return _failed("payment_unsupported",
+            return by_hand("links_payments",
                            f"{doc_label(document)}: IIF cannot link a payment to the invoice it pays, so it is not "
                            f"written; enter it in QuickBooks Desktop with Receive Payments.")
         if document.doc_type not in TRNSTYPES:
@@ -385,20 +380,17 @@ class IifDestination(RunFileDestination):
         changed = sorted(key for key in now if key in previous and previous[key] != now[key])
         what = f" (changed: {', '.join(changed)})" if changed else ""
         kind = _kind_words(document.doc_type)
-        return Outcome(
-            status=Status.FAILED,
-            error_code="update_unsupported",
-            message=(
-                f"{doc_label(document)} changed in the source after it was written to an IIF file: {totals}{what}. "
-                f"IIF cannot change a transaction QuickBooks Desktop has already imported, so open {kind} "
-                f"{document.doc_number} in QuickBooks Desktop and edit it by hand to match."
-            ),
+        return by_hand(
+            "supports_update",
+            f"{doc_label(document)} changed in the source after it was written to an IIF file: {totals}{what}. "
+            f"IIF cannot change a transaction QuickBooks Desktop has already imported, so open {kind} "
+            f"{document.doc_number} in QuickBooks Desktop and edit it by hand to match.",
             before=request.previous,
         )
 
     def _void_refused(self, doc_type: str, doc_number: str) -> Outcome:
         kind = _kind_words(doc_type)
-        return _failed("void_unsupported",
+        return by_hand("supports_void",
                        f"IIF cannot void or delete a transaction QuickBooks Desktop has already imported: open "
                        f"{kind} {doc_number} in QuickBooks Desktop and void it by hand (Edit > Void).")
 
@@ -434,7 +426,7 @@ class IifDestination(RunFileDestination):
         kind = _kind_words(doc_type)
         total = parse_amount((before or {}).get("total"))
         to_total = f" (total {amount_text(total)})" if total is not None else ""
-        return _failed("restore_unsupported",
+        return by_hand("restores",
                        f"IIF cannot change a transaction QuickBooks Desktop has already imported: open {kind} "
                        f"{doc_number} in QuickBooks Desktop and put it back as it was{to_total} by hand.")
 

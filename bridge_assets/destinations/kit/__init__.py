@@ -4,5 +4,6 @@
 - `http`: the paced HTTP client with full-jitter backoff, Retry-After and the platform's hooks;
 - `oauth`: the OAuth2 token store (atomic, locked, a rotated refresh token saved before use);
 - `secrets`: credentials that never print, and redaction of text passed on;
-- `files` and `cells`: run files written durably, and spreadsheet-safe cells.
+- `files` and `cells`: run files written durably, and spreadsheet-safe cells;
+- `changes`: "a platform said something changed": the webhook spool, signature check and body limit.
 """

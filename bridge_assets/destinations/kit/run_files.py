@@ -7,8 +7,10 @@ The writing itself (run files, crash safety, spreadsheet-safe cells) is the kit'
 from __future__ import annotations
 
 import datetime as dt
+from typing import Sequence
 
 from bridge_assets.model.outcome import Outcome, Status
+from bridge_assets.destinations.base import Capabilities, PostRequest
 from bridge_assets.destinations.kit.files import OutputFolder, RunFile
 from bridge_assets.model.document import AccountingDocument
 
@@ -55,8 +57,9 @@ def split_dest_id(value: str) -> tuple[str, str]:
 
 
 class RunFileDestination:
-    """begin_run / end_run for destinations that write one file per period and run into `self.folder`."""
+    """begin_run / end_run / post for destinations that write one file per period and run into `self.folder`."""
 
+    capabilities: Capabilities
     folder: "OutputFolder"
     _run: "RunFile | None" = None
     _run_id: str | None = None
@@ -80,6 +83,14 @@ class RunFileDestination:
             self._run, self._run_id = None, None
         written, self._finished_crashed = self._finished_crashed, []
         return written + ([str(path)] if path else [])
+
+    def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
+        """One outcome per request, each written (or refused) by the platform's `_post_one`."""
+        if self._run is None:
+            raise RuntimeError("post called before begin_run")
+        if len(requests) > self.capabilities.batch_size:
+            raise ValueError(f"at most {self.capabilities.batch_size} requests per post, got {len(requests)}")
+        return [self._post_one(request) for request in requests]
 
     def _append(self, data: bytes, label: str) -> Outcome | None:
         """Write one document's rows to this run's file: None when kept, else a RETRY outcome saying why."""

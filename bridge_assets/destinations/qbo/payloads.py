@@ -30,6 +30,7 @@ from typing import Any, Iterable, Mapping
 from bridge_assets.model.document import AccountingDocument, DocumentLine, money
 
 ENTITY_BY_DOC_TYPE = {"invoice": "Invoice", "credit_memo": "CreditMemo", "payment": "Payment"}
+DOC_TYPE_BY_ENTITY = {entity: doc_type for doc_type, entity in ENTITY_BY_DOC_TYPE.items()}
 NUMBER_FIELD = {"Invoice": "DocNumber", "CreditMemo": "DocNumber", "Payment": "PaymentRefNum"}
 LABEL = {"Invoice": "Invoice", "CreditMemo": "Credit memo", "Payment": "Payment"}
 TAXABLE, NON_TAXABLE = "TAX", "NON"

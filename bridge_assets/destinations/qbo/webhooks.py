@@ -8,7 +8,8 @@ notification (not JSON, or another shape) is answered 400 with the reason in a f
 
 A verified notification is answered 200 at once (Intuit wants an answer within 3 s and retries for
 hours otherwise) and recorded as a refresh request: one small JSON file in a spool folder, written
-aside, flushed to disk and renamed into place, so a request is either whole or absent. The receiver
+aside, flushed to disk and renamed into place, so a request is either whole or absent (the kit's
+generic `ChangeSpool`, destinations/kit/changes.py, which the next platforms' receivers reuse). The receiver
 never touches DuckDB: DuckDB allows one writing process per file and a run may hold it. The Dagster
 sensor `quickbooks_webhook_sensor` turns what it finds there into one mirror-refresh run.
 
@@ -22,15 +23,9 @@ never logged or stored), `BRIDGE_WEBHOOK_SPOOL` (default `$BRIDGE_HOME/spool/qbo
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -39,7 +34,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bridge_assets.runtime.durable import fsync_folder
+from bridge_assets.destinations.kit.changes import (
+    ChangeNotice,
+    ChangeSpool,
+    base64_hmac,
+    body_within_limit,
+    signed_base64_hmac,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +57,11 @@ class WebhookSettingMissing(Exception):
 
 def signature(verifier_token: str, body: bytes) -> str:
     """What Intuit puts in `intuit-signature` for this body."""
-    digest = hmac.new(verifier_token.encode("utf-8"), body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return base64_hmac(verifier_token, body)
 
 
 def signature_matches(verifier_token: str, body: bytes, header: str | None) -> bool:
-    if not header or not verifier_token:
-        return False
-    return hmac.compare_digest(signature(verifier_token, body).encode("ascii"), header.strip().encode("ascii", "replace"))
+    return signed_base64_hmac(verifier_token, body, header)
 
 
 def verifier_token_from_env(environ: Mapping[str, str] | None = None) -> str:
@@ -144,86 +142,28 @@ def changed_entities(payload: Any) -> list[dict[str, str]]:
     return found
 
 
-@dataclasses.dataclass(frozen=True)
-class RefreshRequest:
-    key: str                           # sha256 of the body: the same notification, the same key
-    received_at: str
-    entities: tuple[dict[str, str], ...]
-    path: Path
+class RefreshRequest(ChangeNotice):
+    """A recorded QuickBooks notification: a reason to refresh the mirror of these companies."""
 
     @property
     def realm_ids(self) -> list[str]:
         return sorted({e["realm_id"] for e in self.entities if e["realm_id"]})
 
-    def describe(self) -> str:
-        named = ", ".join(f"{e['name']} {e['id']} {e['operation'].lower()}".strip() for e in self.entities[:5])
-        more = f" and {len(self.entities) - 5} more" if len(self.entities) > 5 else ""
-        return named + more if named else "a change (no entities named)"
 
+class RefreshSpool(ChangeSpool[RefreshRequest]):
+    """QuickBooks' refresh requests: the kit's change spool, naming entities the QuickBooks way."""
 
-class RefreshSpool:
-    """Refresh requests as files: one per notification, whole or absent."""
+    notice_type = RefreshRequest
 
     def __init__(self, folder: Path | str) -> None:
-        self.folder = Path(folder)
-
-    def record(self, body: bytes, entities: list[dict[str, str]] | None = None) -> RefreshRequest:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        key = hashlib.sha256(body).hexdigest()
-        if entities is None:
-            try:
-                entities = changed_entities(json.loads(body))
-            except ValueError:
-                entities = []       # unreadable: still a reason to look
-        received_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        record = {"key": key, "received_at": received_at, "entities": entities}
-        target = self.folder / f"{key[:32]}.json"
-        handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".incoming-", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(record, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        fsync_folder(self.folder)
-        return RefreshRequest(key, received_at, tuple(entities), target)
-
-    def pending(self) -> list[RefreshRequest]:
-        if not self.folder.exists():
-            return []
-        found = []
-        for path in sorted(self.folder.glob("*.json"), key=lambda p: (p.stat().st_mtime, p.name)):
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-                found.append(RefreshRequest(record["key"], record["received_at"], tuple(record["entities"]), path))
-            except (OSError, ValueError, KeyError):
-                log.warning("ignoring unreadable refresh request %s", path.name)
-        return found
-
-    def done(self, requests: list[RefreshRequest]) -> None:
-        for request in requests:
-            request.path.unlink(missing_ok=True)
+        super().__init__(folder, entities_of=lambda body: changed_entities(json.loads(body)))
 
 
 # --- the HTTP side --------------------------------------------------------------------------------
 
 
 async def _body_within_limit(request: Request) -> bytes | None:
-    """The body, read chunk by chunk and given up (None) as soon as it passes MAX_BODY_BYTES: a huge
-    body is never held whole in memory. A declared Content-Length over the limit is refused unread."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await body_within_limit(request, MAX_BODY_BYTES)
 
 
 def create_app(verifier_token: str, spool: RefreshSpool) -> Starlette:

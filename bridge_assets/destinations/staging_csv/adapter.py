@@ -173,13 +173,6 @@ class StagingCsvDestination(RunFileDestination):
 
     # --- posting ----------------------------------------------------------------------------------
 
-    def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
-        if self._run is None:
-            raise RuntimeError("post called before begin_run")
-        if len(requests) > self.capabilities.batch_size:
-            raise ValueError(f"at most {self.capabilities.batch_size} requests per post, got {len(requests)}")
-        return [self._post_one(request) for request in requests]
-
     def _post_one(self, request: PostRequest) -> Outcome:
         document = request.document
         try:
