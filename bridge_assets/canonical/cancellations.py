@@ -23,8 +23,6 @@ from typing import Sequence
 
 import duckdb
 
-from bridge_assets.sources.sedona_api.rows import FILE_NAME_PREFIX as API_PREFIX, STATEMENTS_TABLE
-
 TABLE = "cancelled_documents"
 
 SCHEMA_DDL = f"""
@@ -52,17 +50,18 @@ def _now() -> dt.datetime:
 
 
 def note_vanished(con: duckdb.DuckDBPyConnection, source: str, doc_types: Sequence[str], current_ids_sql: str, *,
-                  standing_ids_sql: str, files_table: str) -> None:
+                  standing_ids_sql: str, files_table: str, statements_table: str, api_file_prefix: str) -> None:
     """Called by the mapping of `_periods` (a temp table) before it replaces those periods' documents.
 
     A document mapped earlier in these periods whose number is not current now (`current_ids_sql`) and
     does not stand in any period (`standing_ids_sql`, see mapping.standing_sql) was deleted at the
-    source. One that is current again leaves the table."""
+    source. One that is current again leaves the table. `statements_table` holds the source's complete
+    statements of a period (full pulls); files named with `api_file_prefix` are its pulls, not export files."""
     ensure_schema(con)
     types = list(doc_types)
     con.execute(
-        f"""DELETE FROM {TABLE} WHERE source = ? AND reason_code = '{DELETED}'
-            AND source_id IN ({current_ids_sql})""", [source])
+        f"""DELETE FROM {TABLE} WHERE source = ? AND reason_code = ?
+            AND source_id IN ({current_ids_sql})""", [source, DELETED])
     con.execute(
         f"""
         INSERT OR REPLACE INTO {TABLE}
@@ -73,22 +72,22 @@ def note_vanished(con: duckdb.DuckDBPyConnection, source: str, doc_types: Sequen
               AND d.source_id NOT IN ({current_ids_sql})
               AND d.source_id NOT IN ({standing_ids_sql})
         ), last_pull AS (
-            SELECT period, max(stated_at) AS stated_at FROM {STATEMENTS_TABLE} WHERE full_pull GROUP BY 1
+            SELECT period, max(stated_at) AS stated_at FROM {statements_table} WHERE full_pull GROUP BY 1
         )
         SELECT g.doc_key, g.source, g.source_id, g.period, g.period, g.doc_type, g.doc_number, g.customer_key,
-               g.total, g.txn_date, g.content_hash, '{DELETED}',
+               g.total, g.txn_date, g.content_hash, $reason_code,
                CASE WHEN p.stated_at IS NOT NULL
                     THEN 'deleted in SedonaOffice: ' || replace(g.doc_type, '_', ' ') || ' ' || g.source_id
                          || ' is no longer returned by SedonaAPI for ' || g.period
                          || ' (full pull received ' || strftime(p.stated_at, '%Y-%m-%d %H:%M') || ' UTC'
-                         || CASE WHEN f.file_name IS NOT NULL AND NOT starts_with(f.file_name, '{API_PREFIX}')
+                         || CASE WHEN f.file_name IS NOT NULL AND NOT starts_with(f.file_name, $api_prefix)
                                  THEN ', after export file ' || f.file_name || ' that carried it' ELSE '' END || ')'
                     ELSE replace(g.doc_type, '_', ' ') || ' ' || g.source_id || ' is no longer in any received export' END,
                $now
         FROM gone g LEFT JOIN last_pull p ON p.period = g.period
         LEFT JOIN {files_table} f ON f.file_sha256 = g.file_sha256
         """,
-        {"source": source, "types": types, "now": _now()},
+        {"source": source, "types": types, "now": _now(), "reason_code": DELETED, "api_prefix": api_file_prefix},
     )
 
 
@@ -99,8 +98,8 @@ def apply_full_credit_rule(con: duckdb.DuckDBPyConnection, source: str, periods:
     into the plan. Returns how many documents are cancelled by the rule in those periods."""
     ensure_schema(con)
     periods = list(periods)
-    con.execute(f"DELETE FROM {TABLE} WHERE source = ? AND reason_code = '{CREDITED_IN_FULL}' "
-                "AND acted_in_period IN (SELECT unnest(?))", [source, periods])
+    con.execute(f"DELETE FROM {TABLE} WHERE source = ? AND reason_code = ? "
+                "AND acted_in_period IN (SELECT unnest(?))", [source, CREDITED_IN_FULL, periods])
     if not enabled:
         return 0
     pairs = """
@@ -113,7 +112,7 @@ def apply_full_credit_rule(con: duckdb.DuckDBPyConnection, source: str, periods:
         f"""
         INSERT OR IGNORE INTO {TABLE}
         SELECT d.doc_key, d.source, d.source_id, d.period, p.credit_period, d.doc_type, d.doc_number, d.customer_key,
-               d.total, d.txn_date, d.content_hash, '{CREDITED_IN_FULL}',
+               d.total, d.txn_date, d.content_hash, $reason_code,
                CASE WHEN d.doc_type = 'invoice'
                     THEN 'cancelled in SedonaOffice: invoice ' || d.source_id || ' is credited off in full by credit '
                          || p.credit_id || ' (BRIDGE_SEDONA_FULL_CREDIT_MEANS_CANCELLED is on)'
@@ -122,10 +121,10 @@ def apply_full_credit_rule(con: duckdb.DuckDBPyConnection, source: str, periods:
                $now
         FROM ({pairs}) p JOIN accounting_documents d ON d.doc_key IN (p.credit_key, p.invoice_key)
         """,
-        {"source": source, "periods": periods, "now": _now()},
+        {"source": source, "periods": periods, "now": _now(), "reason_code": CREDITED_IN_FULL},
     )
-    return con.execute(f"SELECT count(*) FROM {TABLE} WHERE source = ? AND reason_code = '{CREDITED_IN_FULL}' "
-                       "AND acted_in_period IN (SELECT unnest(?))", [source, periods]).fetchall()[0][0]
+    return con.execute(f"SELECT count(*) FROM {TABLE} WHERE source = ? AND reason_code = ? "
+                       "AND acted_in_period IN (SELECT unnest(?))", [source, CREDITED_IN_FULL, periods]).fetchall()[0][0]
 
 
 def record(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple], reason_code: str) -> None:
