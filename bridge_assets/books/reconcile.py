@@ -51,7 +51,7 @@ import pandas as pd
 
 from bridge_assets.canonical import cancellations
 from bridge_assets.ledger import store as ledger
-from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.canonical import schema as canonical_schema
 from bridge_assets.books import mirror
 from bridge_assets.ledger import number_reuse
 from bridge_assets.destinations.qbo.payloads import (
@@ -537,8 +537,7 @@ def reconcile_period(con: duckdb.DuckDBPyConnection, period: str, destination: s
                      realm_id: str | None = None) -> PeriodReconciliation:
     """Compare source, ledger and (when `realm_id` names the mirrored QuickBooks company) the books."""
     ledger.ensure_schema(con)
-    mapping.ensure_schema(con)
-    cancellations.ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     ensure_schema(con)
     mirror.ensure_schema(con)
     reads_back = realm_id is not None

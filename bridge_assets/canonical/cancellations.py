@@ -5,7 +5,7 @@ read (it goes into the ledger event of the void):
 
 - SedonaOffice deletes an invoice or credit: the next full SedonaAPI pull of its period no longer returns
   it, and that pull is newer than the newest copy received of it (an export file or an earlier pull): the
-  newest complete statement of a period wins (mapping.standing_sql);
+  newest complete statement of a period wins (sources/sedona_export/map_steps.standing);
 - SedonaOffice credits an invoice off in full, when the user says that means cancelled
   (`BRIDGE_SEDONA_FULL_CREDIT_MEANS_CANCELLED=true`): the invoice and the credit are both cancelled, so
   the books show neither instead of both;
@@ -23,26 +23,13 @@ from typing import Sequence
 
 import duckdb
 
-TABLE = "cancelled_documents"
+from bridge_assets.canonical import schema as canonical_schema
 
-SCHEMA_DDL = f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
-    doc_key VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, source_id VARCHAR NOT NULL, period VARCHAR NOT NULL,
-    acted_in_period VARCHAR NOT NULL,      -- the billing period whose run voids it
-    doc_type VARCHAR NOT NULL, doc_number VARCHAR NOT NULL, customer_key VARCHAR NOT NULL,
-    total DECIMAL(18,2) NOT NULL, txn_date DATE NOT NULL, content_hash VARCHAR NOT NULL,
-    reason_code VARCHAR NOT NULL,          -- deleted_in_source | credited_in_full | void_in_source
-    reason VARCHAR NOT NULL, detected_at TIMESTAMP NOT NULL
-);
-"""
+TABLE = "cancelled_documents"
 
 DELETED = "deleted_in_source"
 CREDITED_IN_FULL = "credited_in_full"
 VOIDED = "void_in_source"
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(SCHEMA_DDL)
 
 
 def _now() -> dt.datetime:
@@ -57,7 +44,7 @@ def note_vanished(con: duckdb.DuckDBPyConnection, source: str, doc_types: Sequen
     does not stand in any period (`standing_ids_sql`, see mapping.standing_sql) was deleted at the
     source. One that is current again leaves the table. `statements_table` holds the source's complete
     statements of a period (full pulls); files named with `api_file_prefix` are its pulls, not export files."""
-    ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     types = list(doc_types)
     con.execute(
         f"""DELETE FROM {TABLE} WHERE source = ? AND reason_code = ?
@@ -96,7 +83,7 @@ def apply_full_credit_rule(con: duckdb.DuckDBPyConnection, source: str, periods:
 
     Rebuilt for those periods on every mapping, so switching the setting off brings the documents back
     into the plan. Returns how many documents are cancelled by the rule in those periods."""
-    ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     periods = list(periods)
     con.execute(f"DELETE FROM {TABLE} WHERE source = ? AND reason_code = ? "
                 "AND acted_in_period IN (SELECT unnest(?))", [source, CREDITED_IN_FULL, periods])
@@ -131,7 +118,7 @@ def record(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple], reason_code: s
     """Documents a source says are cancelled: (doc_key, source, source_id, period, doc_type, doc_number,
     customer_key, total, txn_date, content_hash, reason). A document already recorded keeps its first
     detection."""
-    ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     now = _now()
     for row in rows:
         (doc_key, source, source_id, period, doc_type, doc_number, customer_key, total, txn_date, digest, reason) = row
@@ -144,7 +131,7 @@ def record(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple], reason_code: s
 
 def forget(con: duckdb.DuckDBPyConnection, doc_keys: Sequence[str], reason_code: str) -> None:
     """A document the source brought back (e.g. un-voided) leaves the table."""
-    ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     if doc_keys:
         con.execute(f"DELETE FROM {TABLE} WHERE reason_code = ? AND doc_key IN (SELECT unnest(?))",
                     [reason_code, list(doc_keys)])

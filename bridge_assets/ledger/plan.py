@@ -14,9 +14,8 @@ from typing import Sequence
 import duckdb
 
 from bridge_assets.model import hash_sql as canonical_sql
-from bridge_assets.canonical import cancellations
+from bridge_assets.canonical import schema as canonical_schema
 from bridge_assets.ledger import store as ledger
-from bridge_assets.sources.sedona_export import mapping
 from bridge_assets.ledger import number_reuse
 
 SCHEMA_DDL = """
@@ -53,8 +52,7 @@ class PlanSummary:
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     ledger.ensure_schema(con)
-    mapping.ensure_schema(con)
-    cancellations.ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     number_reuse.ensure_schema(con)
     con.execute(SCHEMA_DDL)
 

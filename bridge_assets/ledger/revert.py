@@ -42,7 +42,7 @@ from typing import Callable, Iterable, Sequence
 import duckdb
 
 from bridge_assets.ledger import store as ledger
-from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.canonical import schema as canonical_schema
 from bridge_assets.destinations.base import Destination, Outcome, Status
 from bridge_assets.runtime.storage import Database
 
@@ -165,7 +165,7 @@ class RevertReport:
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     ledger.ensure_schema(con)
-    mapping.ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     con.execute(SCHEMA_DDL)
 
 

@@ -22,6 +22,7 @@ from typing import Sequence
 import duckdb
 
 from bridge_assets.canonical import cancellations
+from bridge_assets.canonical import schema as canonical_schema
 from bridge_assets.canonical import store as document_store
 from bridge_assets.sources.sedona_export import intake
 from bridge_assets.model.document import AccountingDocument, Application, doc_key, money
@@ -177,8 +178,7 @@ def map_payments(con: duckdb.DuckDBPyConnection, periods: Sequence[str], *, pref
     is rejected with that reason until the invoice arrives. A payment that disappeared from
     SedonaOffice (deleted) is a cancelled document. Returns (documents, rejected)."""
     ensure_schema(con)
-    document_store.ensure_schema(con)
-    cancellations.ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     customers = {r.record_id: r.fields for r in stored_records(con, "Customer")}
     known = {r[0] for r in con.execute(
         f"SELECT doc_key FROM accounting_documents WHERE doc_type = 'invoice' UNION SELECT doc_key FROM ({known_doc_keys_sql})"

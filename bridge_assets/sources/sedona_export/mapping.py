@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import duckdb
 
 from bridge_assets.model import hash_sql as canonical_sql
 from bridge_assets.canonical import cancellations
-from bridge_assets.model.document import AccountingDocument, document_from_dict
+from bridge_assets.canonical import schema as canonical_schema
 from bridge_assets.sources.sedona_api import rows as sedona_api_rows
 from bridge_assets.sources.sedona_export import map_steps as steps
 
@@ -61,64 +60,11 @@ class MappingResult:
     rejected_rows: int
 
 
-SCHEMA_DDL = """
-CREATE TABLE IF NOT EXISTS accounting_documents (
-    doc_key VARCHAR NOT NULL, source VARCHAR NOT NULL, doc_type VARCHAR NOT NULL, source_id VARCHAR NOT NULL,
-    doc_number VARCHAR NOT NULL, txn_date DATE NOT NULL, period VARCHAR NOT NULL, due_date DATE,
-    customer_key VARCHAR NOT NULL, customer_name VARCHAR NOT NULL, master_account VARCHAR NOT NULL,
-    site VARCHAR NOT NULL, terms VARCHAR NOT NULL, po_number VARCHAR NOT NULL,
-    subtotal DECIMAL(18,2) NOT NULL, tax_total DECIMAL(18,2) NOT NULL, total DECIMAL(18,2) NOT NULL,
-    currency VARCHAR NOT NULL, memo VARCHAR NOT NULL, source_ref VARCHAR NOT NULL,
-    applies_to_key VARCHAR, applies_to_number VARCHAR, applies_to_amount DECIMAL(18,2),
-    line_count BIGINT NOT NULL, content_hash VARCHAR NOT NULL,
-    file_sha256 VARCHAR, mapped_at TIMESTAMP NOT NULL
-);
-CREATE TABLE IF NOT EXISTS accounting_document_lines (
-    doc_key VARCHAR NOT NULL, period VARCHAR NOT NULL, line_no INTEGER NOT NULL, kind VARCHAR NOT NULL,
-    item_code VARCHAR NOT NULL, description VARCHAR NOT NULL, qty DECIMAL(18,4) NOT NULL,
-    unit_price DECIMAL(18,4) NOT NULL, amount DECIMAL(18,2) NOT NULL, taxable BOOLEAN NOT NULL,
-    tax_amount DECIMAL(18,2) NOT NULL, service_start DATE, service_end DATE,
-    file_name VARCHAR, row_number BIGINT
-);
--- every application of a credit or payment (a payment may apply to several invoices); see document_store.py
-CREATE TABLE IF NOT EXISTS accounting_document_applications (
-    doc_key VARCHAR NOT NULL, period VARCHAR NOT NULL, applies_to_key VARCHAR NOT NULL,
-    applies_to_number VARCHAR NOT NULL, amount DECIMAL(18,2) NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rejected_documents (
-    doc_key VARCHAR NOT NULL, period VARCHAR NOT NULL, source_id VARCHAR, doc_type VARCHAR,
-    customer_key VARCHAR, total_text VARCHAR, file_name VARCHAR, file_sha256 VARCHAR, rows VARCHAR,
-    reasons VARCHAR NOT NULL, rejected_at TIMESTAMP NOT NULL
-);
-"""
-# Columns of accounting_documents before the hash, in table order (the mapping fills them in this order).
-_DOCUMENT_COLUMNS = (
-    "doc_key, source, doc_type, source_id, doc_number, txn_date, period, due_date, customer_key, customer_name, "
-    "master_account, site, terms, po_number, subtotal, tax_total, total, currency, memo, source_ref, "
-    "applies_to_key, applies_to_number, applies_to_amount, line_count"
-)
-
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(SCHEMA_DDL)
+    """The tables the mapping reads and writes: the canonical ones (canonical/schema.py) and SedonaAPI's
+    statements of what a pull contained."""
+    canonical_schema.ensure_schema(con)
     con.execute(sedona_api_rows.STATEMENTS_DDL)
-    _drop_stored_json(con)
-
-
-def _drop_stored_json(con: duckdb.DuckDBPyConnection) -> None:
-    """Databases made before the JSON was built on demand kept it (and a primary key) in the table;
-    the table is rebuilt once without them (the JSON is derivable from the other columns)."""
-    old = con.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'accounting_documents' AND column_name = 'canonical_json' "
-        "AND schema_name = current_schema() AND database_name = current_database()"
-    ).fetchall()[0][0]
-    if old:
-        con.execute("ALTER TABLE accounting_documents RENAME TO _accounting_documents_before_v2")
-        con.execute(SCHEMA_DDL)
-        con.execute(f"""
-            INSERT INTO accounting_documents SELECT {_DOCUMENT_COLUMNS}, content_hash, file_sha256, mapped_at
-            FROM _accounting_documents_before_v2;
-            DROP TABLE _accounting_documents_before_v2;
-        """)
 
 
 def map_periods(
@@ -143,7 +89,6 @@ def map_periods(
     """
     periods = tuple(sorted(set(periods)))
     ensure_schema(con)
-    cancellations.ensure_schema(con)
     source, prefix = settings.source, settings.doc_number_prefix
     steps.install_macros(con)
     steps.periods_relation(con, periods)
@@ -188,26 +133,6 @@ def _store_kept(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
     canonical_sql.hash_documents(con, "SELECT * FROM _good", "SELECT * FROM _lines", into="_hashes")
     con.execute(f"""
         INSERT INTO accounting_documents
-        SELECT {", ".join("g." + c.strip() for c in _DOCUMENT_COLUMNS.split(","))}, h.content_hash, g.file_sha256, ?
+        SELECT {", ".join("g." + c.strip() for c in canonical_schema.DOCUMENT_COLUMNS.split(","))}, h.content_hash, g.file_sha256, ?
         FROM _good g JOIN _hashes h USING (doc_key)
     """, [now])
-
-
-# --- reading canonical documents back as Python objects (the posting side) ------------------------
-
-def document_from_json(text: str, source_ref: str = "", content_hash: str = "") -> AccountingDocument:
-    """Rebuild an AccountingDocument from its canonical JSON, keeping the hash stored beside it."""
-    return document_from_dict(json.loads(text), source_ref, content_hash)
-
-
-def load_documents(con: duckdb.DuckDBPyConnection, doc_keys: Iterable[str]) -> dict[str, AccountingDocument]:
-    """The stored documents, rebuilt from their canonical JSON (built on demand by the SQL that hashed it)."""
-    keys = list(doc_keys)
-    if not keys:
-        return {}
-    texts = canonical_sql.canonical_json(con, keys)
-    rows = con.execute(
-        "SELECT doc_key, source_ref, content_hash FROM accounting_documents WHERE doc_key IN (SELECT unnest(?))",
-        [keys],
-    ).fetchall()
-    return {key: document_from_json(texts[key], ref, digest) for key, ref, digest in rows if key in texts}
