@@ -51,7 +51,7 @@ import pandas as pd
 
 from bridge_assets.canonical import cancellations
 from bridge_assets.ledger import store as ledger
-from bridge_assets.canonical import schema as canonical_schema
+from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.books import mirror
 from bridge_assets.ledger import number_reuse
 from bridge_assets.destinations.qbo.payloads import (
@@ -536,8 +536,7 @@ def _ledger_vs_books(p: _Posting, m: _InBooks | None, compared: Compared) -> Dif
 def reconcile_period(con: duckdb.DuckDBPyConnection, period: str, destination: str, *,
                      realm_id: str | None = None) -> PeriodReconciliation:
     """Compare source, ledger and (when `realm_id` names the mirrored QuickBooks company) the books."""
-    ledger.ensure_schema(con)
-    canonical_schema.ensure_schema(con)
+    ledger_schema.ensure_schema(con)
     ensure_schema(con)
     mirror.ensure_schema(con)
     reads_back = realm_id is not None

@@ -1,20 +1,16 @@
 """The canonical tables, their one definition and their migrations, made once per process per database.
 
 `accounting_documents`, its lines and applications, `rejected_documents` and `cancelled_documents` are
-owned here: every module that reads or writes them calls `ensure_schema`, which creates and migrates
-them when it first meets a database file in this process and is free once it has seen them committed.
-Made inside a caller's transaction, they are only believed in when another transaction sees them (a
-transaction that rolls back takes them away); until then the same transaction is not asked twice and
-any other one checks. An in-memory database is its own each time and is not remembered.
+owned here: every module that reads or writes them calls `ensure_schema`, which makes and migrates them
+the first time this process meets a database file and costs nothing once it has seen that committed
+(runtime/schema_once.py).
 """
 
 from __future__ import annotations
 
-import os
-import threading
-import weakref
-
 import duckdb
+
+from bridge_assets.runtime.schema_once import made_once
 
 DOCUMENTS_DDL = """
 CREATE TABLE IF NOT EXISTS accounting_documents (
@@ -68,51 +64,9 @@ DOCUMENT_COLUMNS = (
     "applies_to_key, applies_to_number, applies_to_amount, line_count"
 )
 
-_ready: set[tuple[str, int, int]] = set()
-# Made inside a transaction not yet known to have committed: by which connection, in which transaction.
-_made_in: dict[tuple[str, int, int], tuple[weakref.ref, int]] = {}
-_lock = threading.Lock()
-
-
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """The canonical tables exist and are migrated in `con`'s database; free once this process has seen
-    them committed there."""
-    key = _database_key(con)
-    if key in _ready:
-        return
-    with _lock:
-        txid = con.execute("SELECT txid_current()").fetchall()[0][0]
-        made = _made_in.get(key) if key else None
-        if made is not None and made[0]() is con and made[1] == txid:
-            return                              # made earlier in this same transaction
-        if made is not None and _present(con):  # seen from another transaction: the one that made them committed
-            _ready.add(key)
-            del _made_in[key]
-            return
-        _create(con)
-        if key is not None:
-            _made_in[key] = (weakref.ref(con), txid)
-
-
-def _database_key(con: duckdb.DuckDBPyConnection) -> tuple[str, int, int] | None:
-    """The database file behind `con` (its path and inode, so a file made again under the same name is
-    new), or None for an in-memory database (each one its own, never remembered)."""
-    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
-    if not path or not os.path.exists(path):
-        return None
-    stat = os.stat(path)
-    return os.path.realpath(path), stat.st_dev, stat.st_ino
-
-
-def _present(con: duckdb.DuckDBPyConnection) -> bool:
-    """Every canonical table is there, migrated."""
-    tables, old = con.execute("""
-        SELECT (SELECT count(*) FROM duckdb_tables() WHERE table_name IN (SELECT unnest($tables))
-                AND schema_name = current_schema() AND database_name = current_database()),
-               (SELECT count(*) FROM duckdb_columns() WHERE table_name = 'accounting_documents'
-                AND column_name = 'canonical_json' AND schema_name = current_schema()
-                AND database_name = current_database())""", {"tables": list(TABLES)}).fetchall()[0]
-    return tables == len(TABLES) and old == 0
+    """The canonical tables exist and are migrated in `con`'s database (made once per process)."""
+    made_once(con, "canonical", _create)
 
 
 def _create(con: duckdb.DuckDBPyConnection) -> None:

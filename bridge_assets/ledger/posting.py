@@ -15,9 +15,9 @@ import dataclasses
 import logging
 from typing import Callable, Sequence
 
+from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.ledger import store as ledger
 from bridge_assets.canonical import reads as canonical_reads
-from bridge_assets.canonical import schema as canonical_schema
 from bridge_assets.destinations.base import Action, Destination, Outcome, PostRequest, Status
 from bridge_assets.model.document import AccountingDocument, content_hash
 from bridge_assets.runtime.storage import Database
@@ -99,8 +99,7 @@ def resolve_unknown_outcomes(db: Database, destination: Destination, run_id: str
     """Protocol step 4: settle every row still `sending` before anything new is sent."""
     name = destination.name
     with db.connect() as con:
-        ledger.ensure_schema(con)
-        canonical_schema.ensure_schema(con)
+        ledger_schema.ensure_schema(con)
         stuck = ledger.rows(con, name, state="sending")
     if not stuck:
         return

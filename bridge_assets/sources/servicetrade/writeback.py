@@ -27,6 +27,7 @@ from typing import Callable, Sequence
 
 import duckdb
 
+from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.canonical import schema as canonical_schema
 from bridge_assets.ledger import store as ledger
 from bridge_assets.sources.servicetrade import sync as servicetrade_sync
@@ -48,7 +49,7 @@ PROCESSED, FAILED, NOTED, WAITING = "processed", "failed", "noted", "waiting"
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Its own table and every table the decision reads."""
     servicetrade_sync.ensure_schema(con)
-    ledger.ensure_schema(con)
+    ledger_schema.ensure_schema(con)
     canonical_schema.ensure_schema(con)
     con.execute(SCHEMA_DDL)
 
