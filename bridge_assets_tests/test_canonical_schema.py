@@ -46,3 +46,17 @@ def test_an_in_memory_database_is_given_the_tables_each_time():
         with duckdb.connect() as con:
             schema.ensure_schema(con)
             assert CANONICAL_TABLES <= _tables(con)
+
+
+def test_the_ledger_tables_are_made_once_with_the_canonical_tables_their_plan_view_reads(tmp_path):
+    from bridge_assets.ledger import schema as ledger_schema
+
+    path = tmp_path / "bridge.duckdb"
+    with duckdb.connect(str(path)) as con:
+        ledger_schema.ensure_schema(con)
+        ledger_schema.ensure_schema(con)   # seen committed from another transaction: known from now on
+    with duckdb.connect(str(path), read_only=True) as con:
+        ledger_schema.ensure_schema(con)   # nothing made again on a read-only database
+        names = _tables(con) | {v for (v,) in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+    assert CANONICAL_TABLES | {"ledger_postings", "ledger_events", "posting_plan", "posting_plan_payloads",
+                               "document_versions", "held_decisions", "revert_plans"} <= names
