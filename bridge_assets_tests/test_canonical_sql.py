@@ -9,6 +9,7 @@ import duckdb
 
 from bridge_assets.model import hash_sql as canonical_sql
 from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.canonical import reads as canonical_reads
 from bridge_assets.model.document import decimal_text
 
 from .conftest import line, receive_and_map, write_export
@@ -87,7 +88,7 @@ def test_documents_stored_from_python_load_back_exactly_with_several_application
         document_store.replace_documents(con, source="servicetrade", doc_types=("invoice",), periods=["2026-09"], documents=[invoice])
         document_store.replace_documents(con, source="sedona", doc_types=("payment",), periods=["2026-09"], documents=[payment])
         texts = canonical_sql.canonical_json(con, [invoice.doc_key, payment.doc_key])
-        loaded = mapping.load_documents(con, [invoice.doc_key, payment.doc_key])
+        loaded = canonical_reads.load_documents(con, [invoice.doc_key, payment.doc_key])
     assert texts == {invoice.doc_key: canonical_json(invoice), payment.doc_key: canonical_json(payment)}
     assert content_hash(loaded[payment.doc_key]) == loaded[payment.doc_key].content_hash == payment.content_hash
     assert loaded[invoice.doc_key].content_hash == invoice.content_hash

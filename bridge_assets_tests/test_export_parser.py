@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.canonical import reads as canonical_reads
 from bridge_assets.model.document import line_amount, money
 from bridge_assets.sources.sedona_export.parser import AliasTable, ExportFileRefused, open_export
 
@@ -275,7 +275,7 @@ def test_sql_and_python_canonical_serialisations_agree(db, settings):
     with db.connect() as con:
         stored = dict(con.execute("SELECT doc_key, content_hash FROM accounting_documents").fetchall())
         texts = canonical_sql.canonical_json(con, list(stored))
-        documents = mapping.load_documents(con, list(stored))
+        documents = canonical_reads.load_documents(con, list(stored))
         line_numbers = con.execute("SELECT doc_key, list(line_no ORDER BY row_number) FROM accounting_document_lines "
                                    "GROUP BY doc_key").fetchall()
     assert sorted(stored) == ["sedona:credit_memo:2", "sedona:invoice:1", "sedona:invoice:3", "sedona:invoice:4"]

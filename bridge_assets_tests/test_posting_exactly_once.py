@@ -6,7 +6,7 @@ import csv
 import json
 
 from bridge_assets.ledger import store as ledger
-from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.canonical import reads as canonical_reads
 from bridge_assets.ledger import plan as planning
 from bridge_assets.ledger import posting
 from bridge_assets.destinations.base import Action
@@ -91,7 +91,7 @@ def _crash_after_sending(db, settings, run_id, *, with_write: bool):
     with db.transaction() as con:
         planning.plan_periods(con, DEST, ["2026-09"])
         keys = [k for k, in con.execute("SELECT doc_key FROM posting_plan ORDER BY doc_key").fetchall()]
-        documents = mapping.load_documents(con, keys)
+        documents = canonical_reads.load_documents(con, keys)
         pairs = []
         for key in keys:
             doc = documents[key]

@@ -36,6 +36,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from bridge_assets.sources.sedona_export import intake
 from bridge_assets.ledger import store as ledger
 from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.canonical import reads as canonical_reads
 from bridge_assets.ledger import plan as planning
 from bridge_assets.ledger import posting
 from bridge_assets.destinations.qbo.adapter import QBO_BATCH_MAX, QboDestination, QboLimits
@@ -76,7 +77,7 @@ def prepare(work: Path, lines: int, seed: int) -> tuple[Database, list]:
         mapping.map_periods(con, [PERIOD], known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL)
         planning.plan_periods(con, "qbo", [PERIOD])
         keys = [k for k, in con.execute("SELECT doc_key FROM posting_plan WHERE action = 'create'").fetchall()]
-        documents = list(mapping.load_documents(con, keys).values())
+        documents = list(canonical_reads.load_documents(con, keys).values())
     return db, documents
 
 

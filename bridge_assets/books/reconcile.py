@@ -53,7 +53,7 @@ import duckdb
 
 from bridge_assets.canonical import cancellations
 from bridge_assets.ledger import store as ledger
-from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.ledger import number_reuse
 from bridge_assets.destinations.base import BooksDocument, BooksView
 from bridge_assets.destinations.registry import opened
@@ -296,9 +296,7 @@ def _ledger_vs_books(p: _Posting, m: BooksDocument | None, compared: Compared, v
 def reconcile_period(con: duckdb.DuckDBPyConnection, period: str, destination: str, *,
                      view: BooksView | None = None) -> PeriodReconciliation:
     """Compare source, ledger and (when `view` says how the destination's books were read back) the books."""
-    ledger.ensure_schema(con)
-    mapping.ensure_schema(con)
-    cancellations.ensure_schema(con)
+    ledger_schema.ensure_schema(con)
     ensure_schema(con)
     sources = _sources(con, period)
     postings = _postings(con, destination, period)

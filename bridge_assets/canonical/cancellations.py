@@ -5,7 +5,7 @@ read (it goes into the ledger event of the void):
 
 - SedonaOffice deletes an invoice or credit: the next full SedonaAPI pull of its period no longer returns
   it, and that pull is newer than the newest copy received of it (an export file or an earlier pull): the
-  newest complete statement of a period wins (mapping.standing_sql);
+  newest complete statement of a period wins (sources/sedona_export/map_steps.standing);
 - SedonaOffice credits an invoice off in full, when the user says that means cancelled
   (`BRIDGE_SEDONA_FULL_CREDIT_MEANS_CANCELLED=true`): the invoice and the credit are both cancelled, so
   the books show neither instead of both;
@@ -23,28 +23,13 @@ from typing import Sequence
 
 import duckdb
 
-from bridge_assets.sources.sedona_api.rows import FILE_NAME_PREFIX as API_PREFIX, STATEMENTS_TABLE
+from bridge_assets.canonical import schema as canonical_schema
 
 TABLE = "cancelled_documents"
-
-SCHEMA_DDL = f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
-    doc_key VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, source_id VARCHAR NOT NULL, period VARCHAR NOT NULL,
-    acted_in_period VARCHAR NOT NULL,      -- the billing period whose run voids it
-    doc_type VARCHAR NOT NULL, doc_number VARCHAR NOT NULL, customer_key VARCHAR NOT NULL,
-    total DECIMAL(18,2) NOT NULL, txn_date DATE NOT NULL, content_hash VARCHAR NOT NULL,
-    reason_code VARCHAR NOT NULL,          -- deleted_in_source | credited_in_full | void_in_source
-    reason VARCHAR NOT NULL, detected_at TIMESTAMP NOT NULL
-);
-"""
 
 DELETED = "deleted_in_source"
 CREDITED_IN_FULL = "credited_in_full"
 VOIDED = "void_in_source"
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(SCHEMA_DDL)
 
 
 def _now() -> dt.datetime:
@@ -52,17 +37,18 @@ def _now() -> dt.datetime:
 
 
 def note_vanished(con: duckdb.DuckDBPyConnection, source: str, doc_types: Sequence[str], current_ids_sql: str, *,
-                  standing_ids_sql: str, files_table: str) -> None:
+                  standing_ids_sql: str, files_table: str, statements_table: str, api_file_prefix: str) -> None:
     """Called by the mapping of `_periods` (a temp table) before it replaces those periods' documents.
 
     A document mapped earlier in these periods whose number is not current now (`current_ids_sql`) and
     does not stand in any period (`standing_ids_sql`, see mapping.standing_sql) was deleted at the
-    source. One that is current again leaves the table."""
-    ensure_schema(con)
+    source. One that is current again leaves the table. `statements_table` holds the source's complete
+    statements of a period (full pulls); files named with `api_file_prefix` are its pulls, not export files."""
+    canonical_schema.ensure_schema(con)
     types = list(doc_types)
     con.execute(
-        f"""DELETE FROM {TABLE} WHERE source = ? AND reason_code = '{DELETED}'
-            AND source_id IN ({current_ids_sql})""", [source])
+        f"""DELETE FROM {TABLE} WHERE source = ? AND reason_code = ?
+            AND source_id IN ({current_ids_sql})""", [source, DELETED])
     con.execute(
         f"""
         INSERT OR REPLACE INTO {TABLE}
@@ -73,22 +59,22 @@ def note_vanished(con: duckdb.DuckDBPyConnection, source: str, doc_types: Sequen
               AND d.source_id NOT IN ({current_ids_sql})
               AND d.source_id NOT IN ({standing_ids_sql})
         ), last_pull AS (
-            SELECT period, max(stated_at) AS stated_at FROM {STATEMENTS_TABLE} WHERE full_pull GROUP BY 1
+            SELECT period, max(stated_at) AS stated_at FROM {statements_table} WHERE full_pull GROUP BY 1
         )
         SELECT g.doc_key, g.source, g.source_id, g.period, g.period, g.doc_type, g.doc_number, g.customer_key,
-               g.total, g.txn_date, g.content_hash, '{DELETED}',
+               g.total, g.txn_date, g.content_hash, $reason_code,
                CASE WHEN p.stated_at IS NOT NULL
                     THEN 'deleted in SedonaOffice: ' || replace(g.doc_type, '_', ' ') || ' ' || g.source_id
                          || ' is no longer returned by SedonaAPI for ' || g.period
                          || ' (full pull received ' || strftime(p.stated_at, '%Y-%m-%d %H:%M') || ' UTC'
-                         || CASE WHEN f.file_name IS NOT NULL AND NOT starts_with(f.file_name, '{API_PREFIX}')
+                         || CASE WHEN f.file_name IS NOT NULL AND NOT starts_with(f.file_name, $api_prefix)
                                  THEN ', after export file ' || f.file_name || ' that carried it' ELSE '' END || ')'
                     ELSE replace(g.doc_type, '_', ' ') || ' ' || g.source_id || ' is no longer in any received export' END,
                $now
         FROM gone g LEFT JOIN last_pull p ON p.period = g.period
         LEFT JOIN {files_table} f ON f.file_sha256 = g.file_sha256
         """,
-        {"source": source, "types": types, "now": _now()},
+        {"source": source, "types": types, "now": _now(), "reason_code": DELETED, "api_prefix": api_file_prefix},
     )
 
 
@@ -97,10 +83,10 @@ def apply_full_credit_rule(con: duckdb.DuckDBPyConnection, source: str, periods:
 
     Rebuilt for those periods on every mapping, so switching the setting off brings the documents back
     into the plan. Returns how many documents are cancelled by the rule in those periods."""
-    ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     periods = list(periods)
-    con.execute(f"DELETE FROM {TABLE} WHERE source = ? AND reason_code = '{CREDITED_IN_FULL}' "
-                "AND acted_in_period IN (SELECT unnest(?))", [source, periods])
+    con.execute(f"DELETE FROM {TABLE} WHERE source = ? AND reason_code = ? "
+                "AND acted_in_period IN (SELECT unnest(?))", [source, CREDITED_IN_FULL, periods])
     if not enabled:
         return 0
     pairs = """
@@ -113,7 +99,7 @@ def apply_full_credit_rule(con: duckdb.DuckDBPyConnection, source: str, periods:
         f"""
         INSERT OR IGNORE INTO {TABLE}
         SELECT d.doc_key, d.source, d.source_id, d.period, p.credit_period, d.doc_type, d.doc_number, d.customer_key,
-               d.total, d.txn_date, d.content_hash, '{CREDITED_IN_FULL}',
+               d.total, d.txn_date, d.content_hash, $reason_code,
                CASE WHEN d.doc_type = 'invoice'
                     THEN 'cancelled in SedonaOffice: invoice ' || d.source_id || ' is credited off in full by credit '
                          || p.credit_id || ' (BRIDGE_SEDONA_FULL_CREDIT_MEANS_CANCELLED is on)'
@@ -122,17 +108,17 @@ def apply_full_credit_rule(con: duckdb.DuckDBPyConnection, source: str, periods:
                $now
         FROM ({pairs}) p JOIN accounting_documents d ON d.doc_key IN (p.credit_key, p.invoice_key)
         """,
-        {"source": source, "periods": periods, "now": _now()},
+        {"source": source, "periods": periods, "now": _now(), "reason_code": CREDITED_IN_FULL},
     )
-    return con.execute(f"SELECT count(*) FROM {TABLE} WHERE source = ? AND reason_code = '{CREDITED_IN_FULL}' "
-                       "AND acted_in_period IN (SELECT unnest(?))", [source, periods]).fetchall()[0][0]
+    return con.execute(f"SELECT count(*) FROM {TABLE} WHERE source = ? AND reason_code = ? "
+                       "AND acted_in_period IN (SELECT unnest(?))", [source, CREDITED_IN_FULL, periods]).fetchall()[0][0]
 
 
 def record(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple], reason_code: str) -> None:
     """Documents a source says are cancelled: (doc_key, source, source_id, period, doc_type, doc_number,
     customer_key, total, txn_date, content_hash, reason). A document already recorded keeps its first
     detection."""
-    ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     now = _now()
     for row in rows:
         (doc_key, source, source_id, period, doc_type, doc_number, customer_key, total, txn_date, digest, reason) = row
@@ -145,7 +131,7 @@ def record(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple], reason_code: s
 
 def forget(con: duckdb.DuckDBPyConnection, doc_keys: Sequence[str], reason_code: str) -> None:
     """A document the source brought back (e.g. un-voided) leaves the table."""
-    ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     if doc_keys:
         con.execute(f"DELETE FROM {TABLE} WHERE reason_code = ? AND doc_key IN (SELECT unnest(?))",
                     [reason_code, list(doc_keys)])

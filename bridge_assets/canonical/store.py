@@ -1,7 +1,7 @@
 """Canonical documents built in Python (ServiceTrade invoices, SedonaAPI payments) into the same tables
 the export mapping fills, so the posting side reads one set of tables whatever the source.
 
-The export path builds its documents in SQL for speed (`mapping.py`); the sources that arrive as JSON
+The export path builds its documents in SQL for speed (`sources/sedona_export/mapping.py`); the sources that arrive as JSON
 records are few enough per period to build as `AccountingDocument`s, and `documents.canonical_json` /
 `content_hash` are the definition the SQL path is tested against, so the hashes agree by construction.
 The JSON itself is not stored: `canonical_sql` builds it from these columns when a document is loaded.
@@ -20,7 +20,7 @@ from typing import Sequence
 import duckdb
 import pandas as pd
 
-from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.canonical import schema as canonical_schema
 from bridge_assets.model.document import AccountingDocument, content_hash
 
 
@@ -39,10 +39,6 @@ class Rejected:
     reasons: str
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    mapping.ensure_schema(con)
-
-
 _DOC_COLUMNS = ["doc_key", "source", "doc_type", "source_id", "doc_number", "txn_date", "period", "due_date",
                 "customer_key", "customer_name", "master_account", "site", "terms", "po_number", "subtotal",
                 "tax_total", "total", "currency", "memo", "source_ref", "applies_to_key", "applies_to_number",
@@ -55,7 +51,7 @@ def replace_documents(con: duckdb.DuckDBPyConnection, *, source: str, doc_types:
                       periods: Sequence[str], documents: Sequence[AccountingDocument],
                       rejected: Sequence[Rejected] = ()) -> None:
     """Replace `source`'s documents of `doc_types` in `periods` (inside the caller's transaction)."""
-    ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     periods, doc_types = list(periods), list(doc_types)
     scope = "period IN (SELECT unnest($periods)) AND source = $source AND doc_type IN (SELECT unnest($types))"
     params = {"periods": periods, "source": source, "types": doc_types}

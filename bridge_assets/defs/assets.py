@@ -10,11 +10,12 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets.canonical import loader as canonical
+from bridge_assets.ledger import map_sources as canonical
 from bridge_assets.sources.sedona_export import inbox
 from bridge_assets.sources.sedona_export import intake
 from bridge_assets.ledger import store as ledger
 from bridge_assets.ledger import plan as planning
+from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.ledger import posting
 from bridge_assets.ledger import held_queue as queue
 from bridge_assets.canonical import validation
@@ -198,7 +199,7 @@ def credit_queue(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
     periods = _periods(context)
     db = ledger_database(duckdb)
     with db.connect() as con:
-        planning.ensure_schema(con)
+        ledger_schema.ensure_schema(con)
         rows = con.execute(queue.HELD_SQL, [periods]).fetchall()
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(rows),

@@ -25,26 +25,13 @@ from typing import Sequence
 
 import duckdb
 
+from bridge_assets.ledger.schema import ensure_schema
 from bridge_assets.ledger import store as ledger
 
 REASON_CODE = "number_reused"
 DECISIONS = ("release", "reject")
 PAST = {"release": "released", "reject": "rejected"}   # the ledger event's outcome
 
-SCHEMA_DDL = """
-CREATE TABLE IF NOT EXISTS document_versions (
-    doc_key VARCHAR NOT NULL, content_hash VARCHAR NOT NULL, period VARCHAR NOT NULL,
-    customer_key VARCHAR NOT NULL, customer_name VARCHAR NOT NULL, total DECIMAL(18,2) NOT NULL,
-    txn_date DATE NOT NULL, first_planned_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (doc_key, content_hash)
-);
-CREATE TABLE IF NOT EXISTS held_decisions (
-    destination VARCHAR NOT NULL, doc_key VARCHAR NOT NULL, content_hash VARCHAR NOT NULL,
-    decision VARCHAR NOT NULL,             -- release | reject
-    decided_at TIMESTAMP NOT NULL, run_id VARCHAR, what VARCHAR NOT NULL,
-    PRIMARY KEY (destination, doc_key, content_hash)
-);
-"""
 
 # Columns the plan adds per document (ledger/plan.py joins `l` = ledger_postings, `d` = the document):
 # whether an update would move the posted document to another customer or period, and the person's word.
@@ -96,11 +83,6 @@ class Decided:
     decision: str
     done_now: bool          # False: the same decision was already taken for this content (nothing changed)
     what: str
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    ledger.ensure_schema(con)
-    con.execute(SCHEMA_DDL)
 
 
 def remember_versions(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> None:

@@ -13,34 +13,9 @@ from typing import Sequence
 
 import duckdb
 
-from bridge_assets.model import hash_sql as canonical_sql
-from bridge_assets.canonical import cancellations
+from bridge_assets.ledger.schema import ensure_schema
 from bridge_assets.ledger import store as ledger
-from bridge_assets.sources.sedona_export import mapping
 from bridge_assets.ledger import number_reuse
-
-SCHEMA_DDL = """
-CREATE TABLE IF NOT EXISTS posting_plan (
-    period VARCHAR NOT NULL, destination VARCHAR NOT NULL, doc_key VARCHAR NOT NULL, doc_type VARCHAR NOT NULL,
-    doc_number VARCHAR NOT NULL, customer_key VARCHAR NOT NULL, total DECIMAL(18,2) NOT NULL, txn_date DATE NOT NULL,
-    action VARCHAR NOT NULL, reason VARCHAR NOT NULL, content_hash VARCHAR NOT NULL, posted_hash VARCHAR,
-    ledger_state VARCHAR, dest_id VARCHAR, generation INTEGER NOT NULL, request_id VARCHAR NOT NULL,
-    planned_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (destination, doc_key)
-);
--- why a `hold`: period_closed (posts when the books reopen) or number_reused (waits for a person)
-ALTER TABLE posting_plan ADD COLUMN IF NOT EXISTS hold_code VARCHAR;
--- The payload that would be sent is the document's canonical JSON, built from the stored document and
--- its lines by the SQL that hashed it; the view shows it beside the plan instead of copying 400,000
--- documents into a second table.
-CREATE OR REPLACE VIEW posting_plan_payloads AS
-    SELECT p.*, j.canonical_json AS payload
-    FROM posting_plan p
-    JOIN ({canonical}) j ON j.doc_key = p.doc_key AND j.content_hash = p.content_hash;
-""".replace(
-    "{canonical}", canonical_sql.canonical_json_sql(
-        "SELECT * FROM accounting_documents", "SELECT * FROM accounting_document_lines", "content_hash",
-        applications="SELECT * FROM accounting_document_applications"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,14 +24,6 @@ class PlanSummary:
     periods: tuple[str, ...]
     counts: dict[str, int]
     totals: dict[str, str]
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    ledger.ensure_schema(con)
-    mapping.ensure_schema(con)
-    cancellations.ensure_schema(con)
-    number_reuse.ensure_schema(con)
-    con.execute(SCHEMA_DDL)
 
 
 # What the plan does with each document of the period, by its ledger state: the first match wins.

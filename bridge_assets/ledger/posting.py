@@ -15,8 +15,9 @@ import dataclasses
 import logging
 from typing import Callable, Sequence
 
+from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.ledger import store as ledger
-from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.canonical import reads as canonical_reads
 from bridge_assets.destinations.base import Action, Destination, Outcome, PostRequest, Status
 from bridge_assets.model.document import AccountingDocument, content_hash
 from bridge_assets.runtime.storage import Database
@@ -98,8 +99,7 @@ def resolve_unknown_outcomes(db: Database, destination: Destination, run_id: str
     """Protocol step 4: settle every row still `sending` before anything new is sent."""
     name = destination.name
     with db.connect() as con:
-        ledger.ensure_schema(con)
-        mapping.ensure_schema(con)
+        ledger_schema.ensure_schema(con)
         stuck = ledger.rows(con, name, state="sending")
     if not stuck:
         return
@@ -158,7 +158,7 @@ def _resend(db: Database, destination: Destination, run_id: str,
     name = destination.name
     keys = [s.doc_key for s, _ in resend]
     with db.connect() as con:
-        documents = mapping.load_documents(con, keys)
+        documents = canonical_reads.load_documents(con, keys)
         previous = ledger.last_sent(con, name, keys)
     superseded, by_period = [], {}
     for sending, row in resend:
@@ -254,7 +254,7 @@ def _post_batch(db: Database, destination: Destination, run_id: str, chunk: Sequ
     name = destination.name
     keys = [k for k, _, _ in chunk]
     with db.transaction() as con:
-        documents = mapping.load_documents(con, keys)
+        documents = canonical_reads.load_documents(con, keys)
         postings = ledger.rows(con, name, keys)
         # Re-check against the ledger now: the plan may be older than another run's postings.
         live = []

@@ -41,8 +41,9 @@ from typing import Callable, Iterable, Sequence
 
 import duckdb
 
+from bridge_assets.ledger.schema import ensure_schema
 from bridge_assets.ledger import store as ledger
-from bridge_assets.sources.sedona_export import mapping
+from bridge_assets.canonical import reads as canonical_reads
 from bridge_assets.destinations.base import Destination, Outcome, Status
 from bridge_assets.runtime.storage import Database
 
@@ -57,29 +58,6 @@ _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 # void what QuickBooks Desktop imported); it was recorded once, with what to do by hand, and is not retried.
 BY_HAND = "left to do by hand (the destination cannot): "
 
-SCHEMA_DDL = """
-CREATE TABLE IF NOT EXISTS revert_plans (
-    plan_id VARCHAR PRIMARY KEY, destination VARCHAR NOT NULL, run_id VARCHAR, period VARCHAR, source VARCHAR,
-    created_at TIMESTAMP NOT NULL,
-    status VARCHAR NOT NULL,            -- previewed | executed | incomplete (some outcome still unknown)
-    executed_at TIMESTAMP, executed_by VARCHAR
-);
-CREATE TABLE IF NOT EXISTS revert_steps (
-    plan_id VARCHAR NOT NULL, step_no INTEGER NOT NULL, doc_key VARCHAR NOT NULL, doc_type VARCHAR NOT NULL,
-    doc_number VARCHAR NOT NULL, period VARCHAR NOT NULL, customer VARCHAR, total DECIMAL(18,2),
-    action VARCHAR NOT NULL,            -- void | delete | restore
-    dest_id VARCHAR NOT NULL, before_json VARCHAR, restored_hash VARCHAR,
-    expected_state VARCHAR NOT NULL, expected_hash VARCHAR,   -- the ledger row as previewed
-    reason VARCHAR NOT NULL,
-    state VARCHAR NOT NULL,             -- planned | reverting | reverted | failed | held | skipped | by_hand
-    message VARCHAR, updated_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (plan_id, step_no)
-);
-CREATE TABLE IF NOT EXISTS revert_left_out (
-    plan_id VARCHAR NOT NULL, doc_key VARCHAR NOT NULL, doc_type VARCHAR NOT NULL, doc_number VARCHAR NOT NULL,
-    reason VARCHAR NOT NULL
-);
-"""
 
 
 class RevertError(Exception):
@@ -161,12 +139,6 @@ class RevertReport:
 
     def count(self, bucket: dict[str, int], outcome: str) -> None:
         bucket[outcome] = bucket.get(outcome, 0) + 1
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    ledger.ensure_schema(con)
-    mapping.ensure_schema(con)
-    con.execute(SCHEMA_DDL)
 
 
 def _now() -> dt.datetime:
@@ -488,9 +460,7 @@ def _carry_out_batch(db: Database, destination: Destination, run_id: str, batch:
 def _record(db: Database, name: str, run_id: str, answered: list[tuple[str, RevertStep, Outcome]],
             report: RevertReport, settling: bool) -> None:
     with db.transaction() as con:
-        source_hashes = dict(con.execute(
-            "SELECT doc_key, content_hash FROM accounting_documents WHERE doc_key IN (SELECT unnest(?))",
-            [[step.doc_key for _, step, _ in answered]]).fetchall())
+        source_hashes = canonical_reads.content_hashes(con, [step.doc_key for _, step, _ in answered])
         ledger.record_reverted(con, name, run_id, [
             (dataclasses.replace(_reverting(step), source_hash=source_hashes.get(step.doc_key)), outcome)
             for _, step, outcome in answered])

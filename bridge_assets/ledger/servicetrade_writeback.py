@@ -27,8 +27,8 @@ from typing import Callable, Sequence
 
 import duckdb
 
-from bridge_assets.canonical import cancellations
-from bridge_assets.canonical import store as document_store
+from bridge_assets.ledger import schema as ledger_schema
+from bridge_assets.canonical import schema as canonical_schema
 from bridge_assets.ledger import store as ledger
 from bridge_assets.sources.servicetrade import sync as servicetrade_sync
 from bridge_assets.sources.servicetrade.client import PENDING, ServiceTradeClient, ServiceTradeError
@@ -49,9 +49,8 @@ PROCESSED, FAILED, NOTED, WAITING = "processed", "failed", "noted", "waiting"
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Its own table and every table the decision reads."""
     servicetrade_sync.ensure_schema(con)
-    ledger.ensure_schema(con)
-    document_store.ensure_schema(con)
-    cancellations.ensure_schema(con)
+    ledger_schema.ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     con.execute(SCHEMA_DDL)
 
 

@@ -33,40 +33,10 @@ STATES = ("sending", "posted", "failed", "held", "voided", "reverting", "reverte
 # the content to change) instead of failing again every night.
 NEEDS_A_PERSON = tuple(BY_HAND_CODES.values())   # update, payment, void, restore: what a platform may lack
 
-SCHEMA_DDL = """
-CREATE TABLE IF NOT EXISTS ledger_postings (
-    destination VARCHAR NOT NULL, doc_key VARCHAR NOT NULL, period VARCHAR NOT NULL,
-    doc_type VARCHAR NOT NULL, doc_number VARCHAR NOT NULL,
-    content_hash VARCHAR,            -- what the destination holds, as far as the ledger knows
-    sending_hash VARCHAR,            -- the content in flight while state = 'sending'
-    sending_action VARCHAR,
-    failed_hash VARCHAR,             -- the content a definitive failure was about
-    state VARCHAR NOT NULL,
-    dest_id VARCHAR, dest_doc_number VARCHAR, sync_token VARCHAR,
-    request_id VARCHAR, generation INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
-    last_error_code VARCHAR, last_error VARCHAR,
-    first_posted_at TIMESTAMP, last_posted_at TIMESTAMP, last_run_id VARCHAR, updated_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (destination, doc_key)
-);
--- The source's content when a revert undid the document (state = 'reverted'): a normal run does not post
--- that content again (it would undo the bookkeeper's revert) until it changes or is released.
-ALTER TABLE ledger_postings ADD COLUMN IF NOT EXISTS reverted_hash VARCHAR;
-CREATE SEQUENCE IF NOT EXISTS ledger_event_seq START 1;
-CREATE TABLE IF NOT EXISTS ledger_events (
-    event_id BIGINT PRIMARY KEY DEFAULT nextval('ledger_event_seq'),
-    doc_key VARCHAR NOT NULL, destination VARCHAR NOT NULL, run_id VARCHAR, action VARCHAR NOT NULL,
-    outcome VARCHAR NOT NULL, request_id VARCHAR, content_hash VARCHAR, http_status INTEGER,
-    error_code VARCHAR, message VARCHAR, before VARCHAR, after VARCHAR, "at" TIMESTAMP NOT NULL
-);
-"""
 
 
 # Documents the ledger knows, in any state: a credit may apply to an invoice posted from an earlier export.
 KNOWN_DOC_KEYS_SQL = "SELECT doc_key FROM ledger_postings"
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(SCHEMA_DDL)
 
 
 def request_id(destination: str, doc_key: str, content_hash: str, generation: int) -> str:

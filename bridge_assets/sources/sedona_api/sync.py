@@ -22,6 +22,8 @@ from typing import Sequence
 import duckdb
 
 from bridge_assets.canonical import cancellations
+from bridge_assets.canonical import reads as canonical_reads
+from bridge_assets.canonical import schema as canonical_schema
 from bridge_assets.canonical import store as document_store
 from bridge_assets.sources import sedona_lines
 from bridge_assets.model.document import AccountingDocument, Application, doc_key, money
@@ -172,12 +174,9 @@ def map_payments(con: duckdb.DuckDBPyConnection, periods: Sequence[str], *, pref
     is rejected with that reason until the invoice arrives. A payment that disappeared from
     SedonaOffice (deleted) is a cancelled document. Returns (documents, rejected)."""
     ensure_schema(con)
-    document_store.ensure_schema(con)
-    cancellations.ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     customers = {r.record_id: r.fields for r in stored_records(con, "Customer")}
-    known = {r[0] for r in con.execute(
-        f"SELECT doc_key FROM accounting_documents WHERE doc_type = 'invoice' UNION SELECT doc_key FROM ({known_doc_keys_sql})"
-    ).fetchall()}
+    known = canonical_reads.invoice_keys(con) | {r[0] for r in con.execute(f"SELECT doc_key FROM ({known_doc_keys_sql})").fetchall()}
     documents, rejected = [], []
     for period in periods:
         for record in stored_records(con, "CustomerPayment", period=period):
@@ -205,11 +204,7 @@ def map_payments(con: duckdb.DuckDBPyConnection, periods: Sequence[str], *, pref
 
 
 def _note_deleted_payments(con: duckdb.DuckDBPyConnection, periods: Sequence[str], current: set[str]) -> None:
-    gone = con.execute(
-        """SELECT doc_key, source, source_id, period, doc_type, doc_number, customer_key, total, txn_date, content_hash
-           FROM accounting_documents WHERE source = ? AND doc_type = 'payment' AND period IN (SELECT unnest(?))""",
-        [SOURCE, list(periods)],
-    ).fetchall()
+    gone = canonical_reads.documents_of(con, SOURCE, "payment", periods)
     rows = [(*row, f"deleted in SedonaOffice: payment {row[2]} is no longer returned by SedonaAPI for {row[3]}")
             for row in gone if row[0] not in current]
     cancellations.record(con, rows, cancellations.DELETED)

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Sequence
 import duckdb
 
 from bridge_assets.canonical import cancellations
+from bridge_assets.canonical import schema as canonical_schema
 from bridge_assets.canonical import store as document_store
 from bridge_assets.model.document import content_hash
 from bridge_assets.sources.servicetrade.client import PENDING, ServiceTradeClient, raw_json
@@ -122,8 +123,7 @@ def map_periods(con: duckdb.DuckDBPyConnection, periods: Sequence[str], *, doc_n
     An invoice that cannot be read is rejected whole with the reason (and written back `failed` with it);
     a void one is a cancelled document."""
     ensure_schema(con)
-    document_store.ensure_schema(con)
-    cancellations.ensure_schema(con)
+    canonical_schema.ensure_schema(con)
     documents, rejected, void_rows = [], [], []
     rows = con.execute(f"SELECT invoice_id, period, status, raw_json FROM {TABLE} WHERE period IN (SELECT unnest(?)) "
                        "ORDER BY invoice_id", [list(periods)]).fetchall()

@@ -1,5 +1,9 @@
 """Every source's documents of a set of periods, rebuilt into the canonical tables in one transaction.
 
+A use case, not the canonical tables' owner: it runs each source's mapping and gives them what the
+ledger knows (documents posted from earlier data), so it lives beside the plan, above `sources/` and
+`canonical/`, which it calls.
+
 The order matters: SedonaOffice invoices and credits first (export files and SedonaAPI loads, one
 mapping), then what refers to them (SedonaAPI payments), then ServiceTrade, then the rule that a credit
 taking an invoice off in full cancels both (when the user says so).
@@ -16,7 +20,7 @@ from bridge_assets.canonical import cancellations
 from bridge_assets.sources.sedona_export import intake
 from bridge_assets.ledger import store as ledger
 from bridge_assets.sources.sedona_export import mapping
-from bridge_assets.ledger import plan as planning
+from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.sources.sedona_api import sync as sedona_api_sync
 from bridge_assets.sources.servicetrade import sync as servicetrade_sync
 from bridge_assets.runtime.settings import BridgeSettings
@@ -44,7 +48,7 @@ class CanonicalResult:
 def map_all(con: duckdb.DuckDBPyConnection, periods: Sequence[str], settings: BridgeSettings) -> CanonicalResult:
     """Inside the caller's transaction."""
     intake.ensure_schema(con)
-    planning.ensure_schema(con)
+    ledger_schema.ensure_schema(con)
     sedona = mapping.map_periods(con, periods, mapping.MappingSettings(doc_number_prefix=settings.doc_number_prefix),
                                  known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL)
     unconvertible = sedona_api_sync.reject_unconvertible(con, periods)

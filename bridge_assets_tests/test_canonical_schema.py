@@ -1,0 +1,62 @@
+"""The canonical tables have one owner (canonical/schema.py): made once per process per database file,
+and never believed in when the transaction that made them rolled back."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from bridge_assets.canonical import schema
+from bridge_assets.runtime.storage import Database
+
+CANONICAL_TABLES = {"accounting_documents", "accounting_document_lines", "accounting_document_applications",
+                    "rejected_documents", "cancelled_documents"}
+
+
+def _tables(con) -> set[str]:
+    return {name for (name,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+
+def test_tables_made_in_a_transaction_that_rolls_back_are_made_again_at_the_next_ask(tmp_path):
+    db = Database(tmp_path / "bridge.duckdb")
+    with pytest.raises(RuntimeError):
+        with db.transaction() as con:
+            schema.ensure_schema(con)
+            schema.ensure_schema(con)   # the same transaction: already made
+            assert CANONICAL_TABLES <= _tables(con)
+            raise RuntimeError("the run fails after asking for the tables")
+    with db.connect() as con:
+        assert not CANONICAL_TABLES & _tables(con)
+        schema.ensure_schema(con)
+        assert con.execute("SELECT count(*) FROM accounting_documents").fetchall() == [(0,)]
+
+
+def test_once_made_the_tables_are_not_made_again_so_a_read_only_connection_may_ask(tmp_path):
+    path = tmp_path / "bridge.duckdb"
+    with duckdb.connect(str(path)) as con:
+        schema.ensure_schema(con)
+        schema.ensure_schema(con)   # another (autocommit) transaction sees them: from now on they are known
+    with duckdb.connect(str(path), read_only=True) as con:
+        schema.ensure_schema(con)   # would raise if it tried to create anything on a read-only database
+        assert CANONICAL_TABLES <= _tables(con)
+
+
+def test_an_in_memory_database_is_given_the_tables_each_time():
+    for _ in range(2):
+        with duckdb.connect() as con:
+            schema.ensure_schema(con)
+            assert CANONICAL_TABLES <= _tables(con)
+
+
+def test_the_ledger_tables_are_made_once_with_the_canonical_tables_their_plan_view_reads(tmp_path):
+    from bridge_assets.ledger import schema as ledger_schema
+
+    path = tmp_path / "bridge.duckdb"
+    with duckdb.connect(str(path)) as con:
+        ledger_schema.ensure_schema(con)
+        ledger_schema.ensure_schema(con)   # seen committed from another transaction: known from now on
+    with duckdb.connect(str(path), read_only=True) as con:
+        ledger_schema.ensure_schema(con)   # nothing made again on a read-only database
+        names = _tables(con) | {v for (v,) in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+    assert CANONICAL_TABLES | {"ledger_postings", "ledger_events", "posting_plan", "posting_plan_payloads",
+                               "document_versions", "held_decisions", "revert_plans"} <= names
