@@ -7,6 +7,8 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from bridge_assets.sources.sedona_export import inbox
+from bridge_assets.sources.sedona_export import intake
+from bridge_assets.sources.sedona_export import retries
 from bridge_assets.ledger import held_queue as queue
 from bridge_assets.sources.sedona_export import watch
 from bridge_assets.destinations.registry import book_close_dates
@@ -19,18 +21,53 @@ from .resources import BUSY, BridgeResource, read_briefly
 
 
 
-def file_run_request(ready: watch.Ready) -> dg.RunRequest:
+FILE_KEY = "bridge/file_key"
+RUN_KEY = "dagster/run_key"        # the tag Dagster gives a run requested with a run key
+
+
+def file_run_request(ready: watch.Ready, run_key: str | None = None) -> dg.RunRequest:
     """One run per file, over exactly the periods it holds; its sha256 and the parser configuration
-    it is read under are the run key (the same bytes under a new configuration are read again)."""
+    it is read under are the run key (the same bytes under a new configuration are read again), or
+    `<that key>:attempt-<n>` when earlier runs for it ended before receiving it. The base key is a tag."""
     tags = {RANGE_START: ready.periods[0], RANGE_END: ready.periods[-1], "bridge/file": ready.path.name,
-            "bridge/sha256": ready.sha256}
+            "bridge/sha256": ready.sha256, FILE_KEY: ready.run_key}
     if ready.reread:
         tags["bridge/reread"] = "new parser configuration"
     return dg.RunRequest(
-        run_key=ready.run_key,
+        run_key=run_key or ready.run_key,
         run_config={"ops": {"sedona_export_lines": {"config": {"files": [str(ready.path)], "min_age_seconds": 0}}}},
         tags=tags,
     )
+
+
+def earlier_runs(context: dg.SensorEvaluationContext, key: str) -> list[retries.EarlierRun]:
+    """The runs requested before for a file (its base key), newest first; none when the context has no
+    instance (a sensor evaluated under test without one). A run requested before the base key was a tag
+    is found by its run key (it is the first, so the oldest)."""
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:
+        return []
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={FILE_KEY: key}))
+    seen = {run.run_id for run in runs}
+    runs += [r for r in instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY: key})) if r.run_id not in seen]
+    return [retries.EarlierRun(run.run_id, run.status.value, run.tags.get(RUN_KEY)) for run in runs]
+
+
+def ask_for(context: dg.SensorEvaluationContext, ready: watch.Ready, folders,
+            given_up: set[str]) -> dg.RunRequest | str:
+    """The run request for a ready file, asking again when its earlier runs ended before receiving it;
+    or, after retries.ATTEMPTS of them, the sentence saying the file was quarantined with a note naming them."""
+    ask = retries.next_ask(ready.path.name, ready.run_key, earlier_runs(context, ready.run_key), given_up)
+    if not ask.give_up:
+        if ask.sentence:
+            context.log.warning(ask.sentence)
+        return file_run_request(ready, ask.run_key)
+    moved = intake.quarantine(ready.path, folders, retries.give_up_reason(ready.run_key, ask.failed))
+    retries.record_given_up(folders.work, ask.failed)
+    sentence = f"{ask.sentence}; quarantined ({moved.moved_to}) with a note saying what to do"
+    context.log.error(sentence)
+    return sentence
 
 
 @bridge_sensor(job=bridge_job, minimum_interval_seconds=15)
@@ -40,7 +77,9 @@ def sedona_export_folder_sensor(context: dg.SensorEvaluationContext, bridge: Bri
     billing periods it holds, keyed by its sha256 and parser configuration so the same bytes never run
     twice. A second copy of a file already received is set aside in the duplicates folder; a file that
     cannot be read (binary, empty, cut short, ...) is moved to quarantine with a note saying why. Each
-    file is looked at on its own: one bad file never stops the others."""
+    file is looked at on its own: one bad file never stops the others. A run that failed or was
+    canceled before it received its file is asked for again (a new run key), up to three times; then
+    the file is quarantined with a note naming those runs."""
     settings = bridge.settings()
     folders = settings.folders.create()
     previous = json.loads(context.cursor) if context.cursor else {}
@@ -58,14 +97,15 @@ def sedona_export_folder_sensor(context: dg.SensorEvaluationContext, bridge: Bri
         except OSError as exc:
             context.log.error(f"{path.name} could not be read ({exc}); it is left in the inbox and looked at again")
     known = watch.received_before(settings.database_path, [t.sha256 for t in probes.values() if t is not None])
-    requests = []
+    requests, given_up = [], retries.given_up(folders.work)
     for path, taken in probes.items():
         if taken is None:
             words.append(f"{path.name} changed while it was looked at; looked at again later")
             continue
         outcome = watch.decide(taken, folders, aliases, known, kept)
         if isinstance(outcome, watch.Ready):
-            requests.append(file_run_request(outcome))
+            asked = ask_for(context, outcome, folders, given_up)
+            (requests if isinstance(asked, dg.RunRequest) else words).append(asked)
             continue
         words.append(outcome.sentence)
         (context.log.error if outcome.outcome == "quarantined" else context.log.info)(outcome.sentence)
