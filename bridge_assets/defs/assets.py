@@ -5,6 +5,7 @@ bookkeeper can read in the UI.
 """
 
 
+import contextlib
 from pathlib import Path
 
 import dagster as dg
@@ -19,7 +20,7 @@ from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.ledger import posting
 from bridge_assets.ledger import held_queue as queue
 from bridge_assets.canonical import validation
-from bridge_assets.destinations.registry import book_close_dates, opened
+from bridge_assets.destinations.registry import opened
 from bridge_assets.sources.sedona_export.parser import AliasTable
 
 from .decorators import period_asset
@@ -147,17 +148,20 @@ def accounting_documents(
 
 @period_asset("posting", kinds={"duckdb"}, deps=[accounting_documents])
 def posting_plan(context: dg.AssetExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """What would be done for each document and destination: create, update, skip or hold, with the
+    """What would be done for each document and destination: create, update, skip, hold or by_hand, with the
     reason and the payload. Nothing is sent here; this is the preview."""
     settings = bridge.settings()
     periods = _periods(context)
     db = ledger_database(duckdb)
     summaries = []
-    # Asked before the transaction: a destination may need the network to say where its books close.
-    closed = book_close_dates(settings.destinations, settings)
-    with db.transaction() as con:
-        for name in settings.destinations:
-            summaries.append(planning.plan_periods(con, name, periods, closed_through=closed[name]))
+    with contextlib.ExitStack() as stack:
+        # The destinations themselves: their capabilities plan what they lack as `by_hand`. Their close dates
+        # are asked before the transaction: a destination may need the network to say where its books close.
+        destinations = [stack.enter_context(opened(name, settings)) for name in settings.destinations]
+        closed = [destination.book_close_date() for destination in destinations]
+        with db.transaction() as con:
+            for destination, closed_through in zip(destinations, closed):
+                summaries.append(planning.plan_periods(con, destination, periods, closed_through=closed_through))
     with db.connect() as con:
         metadata = plan_metadata(con, periods)
     return dg.MaterializeResult(metadata=metadata)

@@ -16,14 +16,15 @@ from bridge_assets.model.document import AccountingDocument
 from bridge_assets.model.outcome import BY_HAND_CODES, Action, Outcome, Status
 
 __all__ = ["Action", "BY_HAND_CODES", "BooksDocument", "BooksView", "Capabilities", "Destination", "DestinationError",
-           "Outcome", "PostRequest", "Status", "by_hand"]
+           "Outcome", "PostRequest", "Status", "by_hand", "by_hand_for"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Capabilities:
-    """What a platform can do (ARCHITECTURE §6). A missing one is never a silent skip: the adapter answers
-    the request FAILED with the capability's code from `BY_HAND_CODES` and a sentence saying what a person
-    enters by hand, and the ledger keeps it as `by_hand` (`lacks` names the missing capability)."""
+    """What a platform can do (ARCHITECTURE §6). A missing one is never a silent skip: the plan makes the
+    action `by_hand` (`by_hand_for`) with the capability's code from `BY_HAND_CODES` and a sentence saying what
+    a person enters by hand, and the ledger keeps it once, nothing sent (`lacks` names the missing capability).
+    An adapter still answers such a request the same way should one reach it."""
 
     supports_update: bool               # change a posted document in place
     supports_void: bool                 # void an invoice / delete a credit memo or payment it posted
@@ -147,6 +148,40 @@ def by_hand(capability: str, sentence: str, *, before: dict | None = None) -> Ou
     """The answer to a request the platform lacks `capability` for: FAILED with the capability's code
     (the ledger keeps it once as `by_hand`, never retried) and the sentence saying what a person does."""
     return Outcome(status=Status.FAILED, error_code=BY_HAND_CODES[capability], message=sentence, before=before)
+
+
+def by_hand_for(destination: Destination, action: str, doc_type: str, doc_number: str, *,
+                document: AccountingDocument | None = None, previous: dict | None = None,
+                was_total: Decimal | None = None) -> Outcome | None:
+    """The `by_hand` outcome of an action `destination` lacks the capability for (None: it can do it), so
+    the plan says so beforehand and nothing is sent. The sentence is the platform's own where it phrases one
+    (`by_hand_outcome(capability, action, doc_type, doc_number, document, previous)`, as its adapter would
+    refuse the request), else a plain one naming the destination, the document (with `was_total`, the total
+    last posted, where known) and what a person does."""
+    capability = destination.capabilities.lacks(action, doc_type)
+    if capability is None:
+        return None
+    phrase = getattr(destination, "by_hand_outcome", None)
+    if phrase is not None:
+        return phrase(capability, action, doc_type, doc_number, document, previous)
+    kind = {"invoice": "invoice", "credit_memo": "credit memo", "payment": "payment"}.get(doc_type, doc_type)
+    label = f"{kind.capitalize()} {doc_number}" + (f" ({document.customer_name})" if document is not None else "")
+    where = destination.name
+    if capability == "supports_update":
+        was = was_total if was_total is not None else (previous or {}).get("total")
+        now = f" and is now {document.total}" if document is not None else ""
+        totals = f": its total was {was}{now}" if was is not None else ""
+        return by_hand(capability, f"{label} changed in the source after it was posted to {where}{totals}. "
+                                   f"{where} cannot change a posted document, so edit {kind} {doc_number} there by "
+                                   f"hand to match.", before=previous)
+    if capability == "supports_void":
+        return by_hand(capability, f"{label} was cancelled at the source, but {where} cannot void or delete a posted "
+                                   f"document: void {kind} {doc_number} there by hand.")
+    if capability == "links_payments":
+        return by_hand(capability, f"{label}: {where} cannot link a payment to the invoice it pays, so it is not sent; "
+                                   f"enter it in {where} by hand, applied to the invoice(s) it pays.")
+    return by_hand(capability, f"{label}: {where} cannot {action} it (it lacks {capability}), so it is not sent; "
+                               f"do it in {where} by hand.")
 
 
 class DestinationError(Exception):

@@ -1,7 +1,8 @@
 """The posting plan: per document and destination, what would be done and why. Nothing is sent.
 
-The plan is a preview a bookkeeper can read (create / update / skip / hold, with a reason and the
-payload). Execution re-checks every action against the ledger at send time, so a stale plan can never
+The plan is a preview a bookkeeper can read (create / update / skip / hold / by_hand, with a reason and
+the payload; `by_hand`: what the destination lacks the capability for, and what a person does instead).
+Execution re-checks every action against the ledger at send time, so a stale plan can never
 cause a second post.
 """
 
@@ -13,6 +14,8 @@ from typing import Sequence
 
 import duckdb
 
+from bridge_assets.canonical import reads as canonical_reads
+from bridge_assets.destinations.base import Destination, by_hand_for
 from bridge_assets.ledger.schema import ensure_schema
 from bridge_assets.ledger import store as ledger
 from bridge_assets.ledger import number_reuse
@@ -118,12 +121,16 @@ _PLAN_SQL = (
 
 def plan_periods(
     con: duckdb.DuckDBPyConnection,
-    destination: str,
+    destination: str | Destination,
     periods: Sequence[str],
     *,
     closed_through: dt.date | None = None,
 ) -> PlanSummary:
-    """Replace the plan of `destination` for `periods` (inside the caller's transaction)."""
+    """Replace the plan of `destination` for `periods` (inside the caller's transaction). Given the
+    destination itself (not only its name), an action it lacks the capability for is planned `by_hand`
+    with the capability's code and the sentence saying what a person does; nothing is sent for it."""
+    target = None if isinstance(destination, str) else destination
+    destination = destination if target is None else target.name
     ensure_schema(con)
     periods = tuple(sorted(set(periods)))
     con.execute("DELETE FROM posting_plan WHERE destination = ? AND period IN (SELECT unnest(?))", [destination, list(periods)])
@@ -135,7 +142,41 @@ def plan_periods(
          "needs_person": list(ledger.NEEDS_A_PERSON)},
     )
     _plan_cancelled(con, destination, periods, closed_through, now)
+    if target is not None:
+        _plan_by_hand(con, target, periods)
     return summarise(con, destination, periods)
+
+
+def _plan_by_hand(con: duckdb.DuckDBPyConnection, destination: Destination, periods: Sequence[str]) -> None:
+    """Planned creates, updates and voids the destination lacks the capability for become `by_hand`: the
+    code of the missing capability in `hold_code`, the destination's sentence in `reason` (posting records
+    it once in the ledger, as the adapter's refusal would be, without sending anything). A row whose earlier
+    outcome is unknown is left as planned: it is resolved first."""
+    where = "destination = ? AND period IN (SELECT unnest(?)) AND coalesce(ledger_state, '') <> 'sending'"
+    pairs = con.execute(f"SELECT DISTINCT action, doc_type FROM posting_plan WHERE {where} "
+                        "AND action IN ('create', 'update', 'void')", [destination.name, list(periods)]).fetchall()
+    lacking = [f"{action}|{doc_type}" for action, doc_type in pairs
+               if destination.capabilities.lacks(action, doc_type) is not None]
+    if not lacking:
+        return
+    rows = con.execute(f"SELECT doc_key, action, doc_type, doc_number FROM posting_plan WHERE {where} "
+                       "AND action || '|' || doc_type IN (SELECT unnest(?))",
+                       [destination.name, list(periods), lacking]).fetchall()
+    documents = canonical_reads.load_documents(con, [key for key, action, _, _ in rows if action != "void"])
+    updates = [key for key, action, _, _ in rows if action == "update"]
+    previous = ledger.last_sent(con, destination.name, updates)
+    was = dict(con.execute(      # the total last posted: the version the ledger says the destination holds
+        "SELECT v.doc_key, v.total FROM document_versions v JOIN ledger_postings l ON l.doc_key = v.doc_key "
+        "AND l.content_hash = v.content_hash WHERE l.destination = ? AND v.doc_key IN (SELECT unnest(?))",
+        [destination.name, updates]).fetchall())
+    decided = []
+    for doc_key, action, doc_type, doc_number in rows:
+        outcome = by_hand_for(destination, action, doc_type, doc_number,
+                              document=documents.get(doc_key), previous=previous.get(doc_key),
+                              was_total=was.get(doc_key))
+        decided.append([outcome.error_code, outcome.message, destination.name, doc_key])
+    con.executemany("UPDATE posting_plan SET action = 'by_hand', hold_code = ?, reason = ? "
+                    "WHERE destination = ? AND doc_key = ?", decided)
 
 
 def _plan_cancelled(con: duckdb.DuckDBPyConnection, destination: str, periods: Sequence[str],

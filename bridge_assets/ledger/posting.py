@@ -4,7 +4,8 @@ Order of work on every run:
 1. Resolve rows left `sending` by an earlier run (crash, timeout): a destination that honours request
    ids gets the same request again (it answers with the original response); any other is asked to
    find the document by number first. Never a blind second create.
-2. For each batch of planned creates and updates: re-check the ledger (the plan may be stale), write
+2. Record what the plan left `by_hand` (the destination lacks the capability) once, sending nothing.
+3. For each batch of planned creates and updates: re-check the ledger (the plan may be stale), write
    `sending` and commit, send, record the outcomes and commit. No database connection is open while
    the destination is being talked to.
 """
@@ -18,7 +19,7 @@ from typing import Callable, Sequence
 from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.ledger import store as ledger
 from bridge_assets.canonical import reads as canonical_reads
-from bridge_assets.destinations.base import Action, Destination, Outcome, PostRequest, Status
+from bridge_assets.destinations.base import BY_HAND_CODES, Action, Destination, Outcome, PostRequest, Status
 from bridge_assets.model.document import AccountingDocument, content_hash
 from bridge_assets.runtime.storage import Database
 
@@ -36,6 +37,7 @@ class PostingReport:
     skipped: int = 0                   # unchanged since posted (by the plan, or found so when about to send)
     already_done: int = 0              # planned, but another run posted (or voided) it first: nothing sent
     held: int = 0                      # held by the plan (closed period), nothing sent
+    # (an action the destination lacks is planned `by_hand` and counted `failed` in `outcomes`, nothing sent)
     files: list[str] = dataclasses.field(default_factory=list)
     failures: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)  # doc_number, code, message
 
@@ -222,6 +224,7 @@ def execute_plan(db: Database, destination: Destination, periods: Sequence[str],
                 report.held += ledger.mark_held(con, name, run_id, [
                     (ledger.Sending(key, period, doc_type, number, digest, Action.CREATE, ""), reason, code)
                     for key, doc_type, number, digest, reason, code in held])
+        _record_by_hand(db, name, run_id, period, report)
         voids = _planned_voids(db, name, period)
         if not planned and not voids:
             continue
@@ -287,6 +290,53 @@ def _post_batch(db: Database, destination: Destination, run_id: str, chunk: Sequ
         if outcome.status in (Status.FAILED, Status.HELD):
             report.failures.append((request.document.doc_number, outcome.error_code or "", outcome.message or ""))
     return len(pairs)
+
+
+# The action a `by_hand` plan row stands for, by the code of the capability the destination lacks.
+_BY_HAND_ACTION = {BY_HAND_CODES["supports_update"]: Action.UPDATE, BY_HAND_CODES["supports_void"]: Action.VOID,
+                   BY_HAND_CODES["links_payments"]: Action.CREATE}
+
+
+def _record_by_hand(db: Database, name: str, run_id: str, period: str, report: PostingReport) -> None:
+    """Record each `by_hand` row of the plan once, as the adapter's refusal would be recorded (failed, with
+    the capability's code and the plan's sentence; the plan skips it after), without asking the destination.
+    The ledger is re-checked first: a row another run recorded or posted is left alone."""
+    with db.transaction() as con:
+        rows = con.execute(
+            """SELECT p.doc_key, coalesce(c.period, p.period), p.doc_type, p.doc_number, p.content_hash, p.request_id,
+                      p.hold_code, p.reason
+               FROM posting_plan p LEFT JOIN cancelled_documents c USING (doc_key)
+               WHERE p.destination = ? AND p.period = ? AND p.action = 'by_hand' ORDER BY p.doc_number""",
+            [name, period]).fetchall()
+        if not rows:
+            return
+        keys = [r[0] for r in rows]
+        postings = ledger.rows(con, name, keys)
+        current = canonical_reads.content_hashes(con, keys)
+        previous = ledger.last_sent(con, name, keys)
+        results = []
+        for doc_key, doc_period, doc_type, number, digest, rid, code, sentence in rows:
+            action, row = _BY_HAND_ACTION[code], postings.get(doc_key)
+            if row is not None and row.state == "failed" and row.failed_hash == digest and row.last_error_code == code:
+                report.already_done += 1
+                continue
+            if action is Action.VOID:
+                if row is None or row.state == "voided" or not row.dest_id:
+                    report.already_done += 1
+                    continue
+            elif current.get(doc_key) != digest:
+                continue                      # changed after planning; the next plan picks it up
+            elif _current_action(row, digest) is None:
+                report.already_done += 1
+                continue
+            results.append((ledger.Sending(doc_key, doc_period, doc_type, number, digest, action, rid), Outcome(
+                Status.FAILED, error_code=code, message=sentence,
+                before=previous.get(doc_key) if action is Action.UPDATE else None)))
+        ledger.mark_sending(con, name, run_id, [sending for sending, _ in results])
+        ledger.record_outcomes(con, name, run_id, results)
+    for sending, outcome in results:
+        report.count(report.outcomes, outcome.status)
+        report.failures.append((sending.doc_number, outcome.error_code or "", outcome.message or ""))
 
 
 def _planned_voids(db: Database, name: str, period: str) -> list[tuple]:

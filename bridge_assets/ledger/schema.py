@@ -85,7 +85,7 @@ CREATE TABLE IF NOT EXISTS posting_plan (
     planned_at TIMESTAMP NOT NULL,
     PRIMARY KEY (destination, doc_key)
 );
--- why a `hold`: period_closed (posts when the books reopen) or number_reused (waits for a person)
+-- why a `hold` (period_closed: posts when the books reopen; number_reused: a person decides) or `by_hand` (its code)
 ALTER TABLE posting_plan ADD COLUMN IF NOT EXISTS hold_code VARCHAR;
 -- The payload that would be sent is the document's canonical JSON, built from the stored document and
 -- its lines by the SQL that hashed it; the view shows it beside the plan instead of copying 400,000

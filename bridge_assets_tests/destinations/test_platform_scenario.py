@@ -80,9 +80,9 @@ def test_every_registered_destination_has_a_scenario_stand_up():
 
 def _run(db, platform: Platform, name: str, run_id: str, periods=(SEPT, OCT)) -> posting.PostingReport:
     closed = book_close_dates([name], platform.settings)[name]
-    with db.transaction() as con:
-        planning.plan_periods(con, name, list(periods), closed_through=closed)
-    with opened(name, platform.settings) as destination:
+    with opened(name, platform.settings) as destination:     # planned as the posting_plan asset does
+        with db.transaction() as con:
+            planning.plan_periods(con, destination, list(periods), closed_through=closed)
         return posting.execute_plan(db, destination, list(periods), run_id)
 
 

@@ -290,9 +290,7 @@ class IifDestination(RunFileDestination):
                            f"{doc_label(document)}: the IIF file only takes new documents, not {request.action!r}; "
                            f"nothing was written.")
         if document.doc_type == "payment":
-            return by_hand("links_payments",
-                           f"{doc_label(document)}: IIF cannot link a payment to the invoice it pays, so it is not "
-                           f"written; enter it in QuickBooks Desktop with Receive Payments.")
+            return self._payment_refused(document)
         if document.doc_type not in TRNSTYPES:
             return _failed("doc_type_unsupported",
                            f"{doc_label(document)}: the IIF file takes invoices and credit memos only.")
@@ -387,6 +385,20 @@ class IifDestination(RunFileDestination):
             f"{document.doc_number} in QuickBooks Desktop and edit it by hand to match.",
             before=request.previous,
         )
+
+    def by_hand_outcome(self, capability: str, action: str, doc_type: str, doc_number: str,
+                        document: AccountingDocument | None, previous: dict | None) -> Outcome:
+        """What the plan records for an action IIF lacks (`base.by_hand_for`): the refusal `post` would give."""
+        if capability == "supports_update" and document is not None:
+            return self._update_refused(PostRequest(Action.UPDATE, document, "", previous=previous))
+        if capability == "links_payments" and document is not None:
+            return self._payment_refused(document)
+        return self._void_refused(doc_type, doc_number)
+
+    def _payment_refused(self, document: AccountingDocument) -> Outcome:
+        return by_hand("links_payments",
+                       f"{doc_label(document)}: IIF cannot link a payment to the invoice it pays, so it is not "
+                       f"written; enter it in QuickBooks Desktop with Receive Payments.")
 
     def _void_refused(self, doc_type: str, doc_number: str) -> Outcome:
         kind = _kind_words(doc_type)
