@@ -60,3 +60,28 @@ def test_the_ledger_tables_are_made_once_with_the_canonical_tables_their_plan_vi
         names = _tables(con) | {v for (v,) in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
     assert CANONICAL_TABLES | {"ledger_postings", "ledger_events", "posting_plan", "posting_plan_payloads",
                                "document_versions", "held_decisions", "revert_plans"} <= names
+
+
+def test_the_sources_and_books_tables_are_made_once_per_process_not_on_every_call(tmp_path):
+    from bridge_assets.books import reconcile, results, store
+    from bridge_assets.sources.sedona_api import store as sedona_api_store
+    from bridge_assets.sources.sedona_api import sync as sedona_api_sync
+    from bridge_assets.sources.sedona_export import intake, mapping
+    from bridge_assets.sources.servicetrade import sync as servicetrade_sync
+
+    path = tmp_path / "bridge.duckdb"
+    every_owner = (intake.ensure_schema, mapping.ensure_schema, sedona_api_store.ensure_schema,
+                   sedona_api_sync.ensure_schema, servicetrade_sync.ensure_schema, results.ensure_schema,
+                   store.ensure_schema, reconcile.ensure_schema)
+    with duckdb.connect(str(path)) as con:
+        for ensure in every_owner:
+            ensure(con)
+            ensure(con)
+    # A read-only database refuses any DDL: once made, no call runs it again.
+    with duckdb.connect(str(path), read_only=True) as con:
+        for ensure in every_owner:
+            ensure(con)
+        names = _tables(con)
+    assert CANONICAL_TABLES | {"sedona_export_lines", "export_files", "sedona_api_statements", "sedona_api_records",
+                               "sedona_api_watermarks", "sedona_api_pulls", "servicetrade_invoices",
+                               "books_mirror", "reconciliation_results", "reconciliation_differences"} <= names
