@@ -85,3 +85,26 @@ def test_the_sources_and_books_tables_are_made_once_per_process_not_on_every_cal
     assert CANONICAL_TABLES | {"sedona_export_lines", "export_files", "sedona_api_statements", "sedona_api_records",
                                "sedona_api_watermarks", "sedona_api_pulls", "servicetrade_invoices",
                                "books_mirror", "reconciliation_results", "reconciliation_differences"} <= names
+
+
+# Who may still name the canonical tables in SQL, and why (everyone else reads through canonical/reads.py).
+_NAMES_THE_CANONICAL_TABLES = {
+    "model/hash_sql.py": "the canonical JSON and hash in SQL, over the tables or relations shaped like them",
+    "ledger/schema.py": "the plan's payload view, defined over the tables once",
+    "ledger/plan.py": "the planning statement (being reshaped beside this change)",
+    "sources/sedona_export/mapping.py": "the export files' loader, which writes the canonical rows",
+    "sources/sedona_export/map_steps.py": "the export files' loader, which writes the canonical rows",
+}
+
+
+def test_only_canonical_and_the_named_exceptions_name_the_canonical_tables_in_sql():
+    import re
+    from pathlib import Path
+
+    import bridge_assets
+
+    root = Path(bridge_assets.__file__).parent
+    sql = re.compile(r"(FROM|JOIN|INTO|UPDATE|TABLE)\s+accounting_document", re.IGNORECASE)
+    naming = {path.relative_to(root).as_posix() for path in root.rglob("*.py") if sql.search(path.read_text())}
+    outside = {p for p in naming if not p.startswith("canonical/")}
+    assert outside <= set(_NAMES_THE_CANONICAL_TABLES), sorted(outside - set(_NAMES_THE_CANONICAL_TABLES))
