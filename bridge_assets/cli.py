@@ -197,13 +197,14 @@ def run_periods(settings: BridgeSettings, first: str, last: str, files: list[Pat
 
 def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | None = None, out=None,
                   run_succeeded: bool = True) -> None:
+    from bridge_assets.canonical.reads import documents_table
     from bridge_assets.runtime.storage import Database
 
     out = out or sys.stdout
     db = Database(settings.database_path)
     with db.connect(read_only=True) as con:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        if "accounting_documents" not in tables:
+        if documents_table() not in tables:
             print("Nothing has been received yet.", file=out)
             return
         p = list(periods)
@@ -220,9 +221,9 @@ def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | No
 def _print_documents(con, tables: set, p: list[str], out) -> None:
     """Canonical documents per period, source and type; the SedonaAPI pulls; what was rejected."""
     print("\nDocuments per period (canonical, every source):", file=out)
-    for period, source, doc_type, n, total in con.execute(
-        "SELECT period, source, doc_type, count(*), CAST(sum(total) AS VARCHAR) FROM accounting_documents "
-        "WHERE period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL", [p]).fetchall():
+    from bridge_assets.canonical import reads as canonical_reads
+
+    for period, source, doc_type, n, total in canonical_reads.totals_by_source(con, p):
         print(f"  {period}  {source:<12} {doc_type:<12} {n:>7} documents  total {total:>14}", file=out)
     if "sedona_api_pulls" in tables:
         pulled = con.execute("SELECT count(DISTINCT period), max(pulled_at) FROM sedona_api_pulls "
@@ -246,10 +247,12 @@ def _print_documents(con, tables: set, p: list[str], out) -> None:
 
 def _print_ledger(con, p: list[str], run_id: str | None, run_succeeded: bool, out) -> None:
     """Documents per destination and ledger state (why failed or held), and what this run did."""
+    from bridge_assets.canonical.reads import documents_table
+
     print("\nDocuments per state (ledger):", file=out)
     for dest, state, n, total in con.execute(
         "SELECT l.destination, l.state, count(*), CAST(sum(d.total) AS VARCHAR) FROM ledger_postings l "
-        "LEFT JOIN accounting_documents d USING (doc_key) WHERE l.period IN (SELECT unnest(?)) "
+        f"LEFT JOIN {documents_table()} d USING (doc_key) WHERE l.period IN (SELECT unnest(?)) "
         "GROUP BY ALL ORDER BY ALL", [p]).fetchall():
         print(f"  {dest:<12} {state:<10} {n:>7} documents  total {total or '0.00':>14}", file=out)
         if state in ("failed", "held"):

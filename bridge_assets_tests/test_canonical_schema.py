@@ -60,3 +60,51 @@ def test_the_ledger_tables_are_made_once_with_the_canonical_tables_their_plan_vi
         names = _tables(con) | {v for (v,) in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
     assert CANONICAL_TABLES | {"ledger_postings", "ledger_events", "posting_plan", "posting_plan_payloads",
                                "document_versions", "held_decisions", "revert_plans"} <= names
+
+
+def test_the_sources_and_books_tables_are_made_once_per_process_not_on_every_call(tmp_path):
+    from bridge_assets.books import reconcile, results, store
+    from bridge_assets.sources.sedona_api import store as sedona_api_store
+    from bridge_assets.sources.sedona_api import sync as sedona_api_sync
+    from bridge_assets.sources.sedona_export import intake, mapping
+    from bridge_assets.sources.servicetrade import sync as servicetrade_sync
+
+    path = tmp_path / "bridge.duckdb"
+    every_owner = (intake.ensure_schema, mapping.ensure_schema, sedona_api_store.ensure_schema,
+                   sedona_api_sync.ensure_schema, servicetrade_sync.ensure_schema, results.ensure_schema,
+                   store.ensure_schema, reconcile.ensure_schema)
+    with duckdb.connect(str(path)) as con:
+        for ensure in every_owner:
+            ensure(con)
+            ensure(con)
+    # A read-only database refuses any DDL: once made, no call runs it again.
+    with duckdb.connect(str(path), read_only=True) as con:
+        for ensure in every_owner:
+            ensure(con)
+        names = _tables(con)
+    assert CANONICAL_TABLES | {"sedona_export_lines", "export_files", "sedona_api_statements", "sedona_api_records",
+                               "sedona_api_watermarks", "sedona_api_pulls", "servicetrade_invoices",
+                               "books_mirror", "reconciliation_results", "reconciliation_differences"} <= names
+
+
+# Who may still name the canonical tables in SQL, and why (everyone else reads through canonical/reads.py).
+_NAMES_THE_CANONICAL_TABLES = {
+    "model/hash_sql.py": "the canonical JSON and hash in SQL, over the tables or relations shaped like them",
+    "ledger/schema.py": "the plan's payload view, defined over the tables once",
+    "ledger/plan.py": "the planning statement (being reshaped beside this change)",
+    "sources/sedona_export/mapping.py": "the export files' loader, which writes the canonical rows",
+    "sources/sedona_export/map_steps.py": "the export files' loader, which writes the canonical rows",
+}
+
+
+def test_only_canonical_and_the_named_exceptions_name_the_canonical_tables_in_sql():
+    import re
+    from pathlib import Path
+
+    import bridge_assets
+
+    root = Path(bridge_assets.__file__).parent
+    sql = re.compile(r"(FROM|JOIN|INTO|UPDATE|TABLE)\s+accounting_document", re.IGNORECASE)
+    naming = {path.relative_to(root).as_posix() for path in root.rglob("*.py") if sql.search(path.read_text())}
+    outside = {p for p in naming if not p.startswith("canonical/")}
+    assert outside <= set(_NAMES_THE_CANONICAL_TABLES), sorted(outside - set(_NAMES_THE_CANONICAL_TABLES))

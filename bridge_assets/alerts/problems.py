@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 
 import duckdb
 
+from bridge_assets.canonical.reads import documents_table
 from bridge_assets.alerts.notify import FIRST_DOCUMENTS, Alert, AlertRecord, Log, announce
 from bridge_assets.sources.sedona_export.intake import NewVersion
 
@@ -174,11 +175,11 @@ class ProblemDocument:
                       _ROW_TEXT_LIMIT)
 
 
-PROBLEM_DOCUMENTS_SQL = """
+PROBLEM_DOCUMENTS_SQL = f"""
     SELECT l.destination, l.period, l.state, l.doc_key, l.doc_number, l.doc_type,
            coalesce(l.failed_hash, l.content_hash, ''), coalesce(l.last_error_code, ''), coalesce(l.last_error, ''),
            coalesce(strftime(d.txn_date, '%Y-%m-%d'), ''), coalesce(CAST(d.total AS VARCHAR), '')
-    FROM ledger_postings l LEFT JOIN accounting_documents d USING (doc_key)
+    FROM ledger_postings l LEFT JOIN {documents_table()} d USING (doc_key)
     WHERE l.state IN ('held', 'failed')
     ORDER BY l.destination, l.period, l.state, d.txn_date NULLS LAST, l.doc_number
 """
@@ -268,11 +269,11 @@ class FailedRun:
     step_errors: tuple[tuple[str, str], ...] = ()  # (step, the error as the step raised it)
 
 
-RUN_DOCUMENTS_SQL = """
+RUN_DOCUMENTS_SQL = f"""
     SELECT l.destination, l.period, l.state, l.doc_key, l.doc_number, l.doc_type,
            coalesce(l.sending_hash, l.failed_hash, ''), coalesce(l.last_error_code, ''), coalesce(l.last_error, ''),
            coalesce(strftime(d.txn_date, '%Y-%m-%d'), ''), coalesce(CAST(d.total AS VARCHAR), '')
-    FROM ledger_postings l LEFT JOIN accounting_documents d USING (doc_key)
+    FROM ledger_postings l LEFT JOIN {documents_table()} d USING (doc_key)
     WHERE l.last_run_id = ? AND l.state IN ('sending', 'failed')
     ORDER BY l.state DESC, l.destination, l.doc_number
 """

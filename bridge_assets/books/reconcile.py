@@ -52,6 +52,7 @@ from typing import Iterable, Sequence
 import duckdb
 
 from bridge_assets.canonical import cancellations
+from bridge_assets.canonical import reads as canonical_reads
 from bridge_assets.ledger import store as ledger
 from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.ledger import number_reuse
@@ -125,9 +126,7 @@ class _Posting:
 
 def _sources(con, period: str) -> dict[str, _Source]:
     """The period's current documents; one cancelled at the source is not among them."""
-    rows = con.execute(
-        "SELECT doc_key, doc_type, doc_number, customer_name, total, content_hash FROM accounting_documents "
-        f"WHERE period = ? AND doc_key NOT IN (SELECT doc_key FROM {cancellations.TABLE})", [period]).fetchall()
+    rows = canonical_reads.current_documents(con, period)
     return {r[0]: _Source(r[0], r[1], r[2], r[3], money(r[4]), r[5]) for r in rows}
 
 
@@ -353,8 +352,8 @@ def _extra_in_books(con, destination: str, period: str, books: dict[tuple[str, s
         "SELECT doc_type, dest_id FROM ledger_postings WHERE destination = ? AND dest_id IS NOT NULL",
         [destination]).fetchall())
     owned = set(con.execute(
-        "SELECT doc_type, doc_number FROM ledger_postings WHERE destination = ? "
-        "UNION SELECT doc_type, doc_number FROM accounting_documents", [destination]).fetchall())
+        "SELECT doc_type, doc_number FROM ledger_postings WHERE destination = ?", [destination]).fetchall())
+    owned |= canonical_reads.numbers(con)
     found, in_books = [], view.platform
     for (doc_type, dest_id), m in sorted(books.items()):
         if (doc_type, dest_id) in posted_ids or m.status != "active":

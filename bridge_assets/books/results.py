@@ -13,6 +13,7 @@ from typing import Any, Iterable, Sequence
 import duckdb
 import pandas as pd
 
+from bridge_assets.books.schema import ensure_schema  # the books' tables, made once per process
 from bridge_assets.model.document import money
 
 KINDS = {
@@ -65,10 +66,6 @@ CREATE TABLE IF NOT EXISTS reconciliation_totals (
     destination_total DECIMAL(18,2)
 );
 """
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(SCHEMA_DDL)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from bridge_assets.destinations.base import BooksDocument, BooksView, Destination
+from bridge_assets.books.schema import ensure_schema  # the books' tables, made once per process
 from bridge_assets.runtime.storage import Database
 
 OVERLAP = dt.timedelta(minutes=5)
@@ -50,10 +51,6 @@ CREATE TABLE IF NOT EXISTS books_mirror_state (
 
 _COLUMNS = ["destination", "book", "doc_type", "dest_id", "doc_number", "txn_date", "period", "customer", "total",
             "balance", "status", "version", "changed_at", "raw", "mirrored_at"]
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(SCHEMA_DDL)
 
 
 def _now() -> dt.datetime:

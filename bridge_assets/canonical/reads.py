@@ -8,6 +8,7 @@ from typing import Iterable, Sequence
 
 import duckdb
 
+from bridge_assets.canonical import cancellations
 from bridge_assets.model import hash_sql as canonical_sql
 from bridge_assets.model.document import AccountingDocument, document_from_dict
 
@@ -50,3 +51,59 @@ def documents_of(con: duckdb.DuckDBPyConnection, source: str, doc_type: str, per
         """SELECT doc_key, source, source_id, period, doc_type, doc_number, customer_key, total, txn_date, content_hash
            FROM accounting_documents WHERE source = ? AND doc_type = ? AND period IN (SELECT unnest(?))""",
         [source, doc_type, list(periods)]).fetchall()
+
+
+def documents_table() -> str:
+    """The name of the canonical documents table, for the ledger's joins that need it inside their SQL.
+
+    The ledger, the alerts and the revert join `ledger_postings` (and its events) with each document's date,
+    total and customer in one statement over hundreds of thousands of rows; reading the documents out into
+    Python first would copy them all. They take the table's name from here (it is a constant of this
+    package, never a value from outside, so formatting it into their SQL binds nothing), and this package
+    stays the one place that knows how the canonical tables are named and shaped."""
+    return "accounting_documents"
+
+
+def totals_by_source(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> list[tuple]:
+    """Per (period, source, doc_type) of `periods`: the number of documents and their total as text."""
+    return con.execute(
+        "SELECT period, source, doc_type, count(*), CAST(sum(total) AS VARCHAR) FROM accounting_documents "
+        "WHERE period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL", [list(periods)]).fetchall()
+
+
+def totals_by_type(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> list[tuple]:
+    """Per (period, doc_type) of `periods`: documents, subtotal, tax and total (the sums as text)."""
+    return con.execute(
+        "SELECT period, doc_type, count(*), CAST(sum(subtotal) AS VARCHAR), CAST(sum(tax_total) AS VARCHAR), "
+        "CAST(sum(total) AS VARCHAR) FROM accounting_documents WHERE period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL",
+        [list(periods)]).fetchall()
+
+
+def line_totals_by_kind(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> list[tuple]:
+    """Per line kind in `periods`: the number of lines and their amount as text."""
+    return con.execute(
+        "SELECT kind, count(*), CAST(sum(amount) AS VARCHAR) FROM accounting_document_lines "
+        "WHERE period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL", [list(periods)]).fetchall()
+
+
+def preview(con: duckdb.DuckDBPyConnection, periods: Sequence[str], limit: int = 15) -> list[tuple]:
+    """The first `limit` documents of `periods` by date and number: (number, type, date as mm/dd/yyyy,
+    customer, line count, total as text)."""
+    return con.execute(
+        "SELECT doc_number, doc_type, strftime(txn_date, '%m/%d/%Y'), customer_name, line_count, CAST(total AS VARCHAR) "
+        "FROM accounting_documents WHERE period IN (SELECT unnest(?)) ORDER BY txn_date, doc_number LIMIT ?",
+        [list(periods), limit]).fetchall()
+
+
+def current_documents(con: duckdb.DuckDBPyConnection, period: str) -> list[tuple]:
+    """`period`'s documents not cancelled at the source: (doc_key, doc_type, doc_number, customer_name,
+    total, content_hash)."""
+    return con.execute(
+        "SELECT doc_key, doc_type, doc_number, customer_name, total, content_hash FROM accounting_documents "
+        f"WHERE period = ? AND doc_key NOT IN (SELECT doc_key FROM {cancellations.TABLE})", [period]).fetchall()
+
+
+def numbers(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """Every (doc_type, doc_number) among the current documents, whatever their source and period."""
+    return set(con.execute("SELECT DISTINCT doc_type, doc_number FROM accounting_documents").fetchall())
+

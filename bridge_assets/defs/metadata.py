@@ -7,6 +7,7 @@ from typing import Sequence
 import dagster as dg
 import duckdb
 
+from bridge_assets.canonical import reads as canonical_reads
 from bridge_assets.ledger import store as ledger
 
 
@@ -23,19 +24,9 @@ def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> dg.Met
 
 def documents_metadata(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> dict:
     p = list(periods)
-    by_type = con.execute(
-        "SELECT period, doc_type, count(*), CAST(sum(subtotal) AS VARCHAR), CAST(sum(tax_total) AS VARCHAR), "
-        "CAST(sum(total) AS VARCHAR) FROM accounting_documents WHERE period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL",
-        [p],
-    ).fetchall()
-    by_kind = con.execute(
-        "SELECT kind, count(*), CAST(sum(amount) AS VARCHAR) FROM accounting_document_lines "
-        "WHERE period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL", [p],
-    ).fetchall()
-    preview = con.execute(
-        "SELECT doc_number, doc_type, strftime(txn_date, '%m/%d/%Y'), customer_name, line_count, CAST(total AS VARCHAR) "
-        "FROM accounting_documents WHERE period IN (SELECT unnest(?)) ORDER BY txn_date, doc_number LIMIT 15", [p],
-    ).fetchall()
+    by_type = canonical_reads.totals_by_type(con, p)
+    by_kind = canonical_reads.line_totals_by_kind(con, p)
+    preview = canonical_reads.preview(con, p, limit=15)
     count = sum(r[2] for r in by_type)
     return {
         "dagster/row_count": count,

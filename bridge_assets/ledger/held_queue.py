@@ -10,9 +10,11 @@ from typing import Sequence
 
 import duckdb
 
-HELD_SQL = """
+from bridge_assets.canonical.reads import documents_table
+
+HELD_SQL = f"""
     SELECT l.destination, l.period, l.doc_key, l.doc_number, l.doc_type, d.txn_date, CAST(d.total AS VARCHAR), l.last_error
-    FROM ledger_postings l JOIN accounting_documents d USING (doc_key)
+    FROM ledger_postings l JOIN {documents_table()} d USING (doc_key)
     WHERE l.state = 'held' AND l.period IN (SELECT unnest(?))
     ORDER BY l.destination, l.period, d.txn_date, l.doc_number
 """
@@ -29,8 +31,8 @@ class HeldPeriod:
 
 def held_periods(con: duckdb.DuckDBPyConnection) -> list[HeldPeriod]:
     rows = con.execute(
-        """SELECT l.destination, l.period, count(*), min(d.txn_date), max(d.txn_date)
-           FROM ledger_postings l JOIN accounting_documents d USING (doc_key)
+        f"""SELECT l.destination, l.period, count(*), min(d.txn_date), max(d.txn_date)
+           FROM ledger_postings l JOIN {documents_table()} d USING (doc_key)
            -- a document held because its number was reused waits for a person, not for the books to reopen
            WHERE l.state = 'held' AND coalesce(l.last_error_code, '') <> 'number_reused'
            GROUP BY ALL ORDER BY ALL"""

@@ -25,6 +25,7 @@ from typing import Sequence
 
 import duckdb
 
+from bridge_assets.canonical.reads import documents_table
 from bridge_assets.ledger.schema import ensure_schema
 from bridge_assets.ledger import store as ledger
 
@@ -90,10 +91,10 @@ def remember_versions(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) ->
     sent is known when a later version of the same number is compared with it."""
     ensure_schema(con)
     con.execute(
-        """INSERT INTO document_versions
+        f"""INSERT INTO document_versions
            SELECT d.doc_key, d.content_hash, any_value(d.period), any_value(d.customer_key), any_value(d.customer_name),
                   any_value(d.total), any_value(d.txn_date), $now
-           FROM accounting_documents d
+           FROM {documents_table()} d
            WHERE d.period IN (SELECT unnest($periods)) AND NOT EXISTS (
                SELECT 1 FROM document_versions v WHERE v.doc_key = d.doc_key AND v.content_hash = d.content_hash)
            GROUP BY d.doc_key, d.content_hash""",

@@ -215,7 +215,7 @@ def _run_steps(con: duckdb.DuckDBPyConnection, name: str, run_id: str,
         FROM run r
         JOIN ledger_postings l ON l.destination = $d AND l.doc_key = r.doc_key
         LEFT JOIN ledger_events u ON u.event_id = r.first_update
-        LEFT JOIN accounting_documents d ON d.doc_key = r.doc_key
+        LEFT JOIN {canonical_reads.documents_table()} d ON d.doc_key = r.doc_key
         """,
         {"d": name, "r": run_id, "s": source},
     ).fetchall()
@@ -256,7 +256,7 @@ def _period_steps(con: duckdb.DuckDBPyConnection, name: str, period: str,
                   source: str | None) -> tuple[list[RevertStep], list[LeftOut]]:
     rows = con.execute(
         f"""SELECT {_LEDGER_COLUMNS}, d.customer_name, d.total
-            FROM ledger_postings l LEFT JOIN accounting_documents d ON d.doc_key = l.doc_key
+            FROM ledger_postings l LEFT JOIN {canonical_reads.documents_table()} d ON d.doc_key = l.doc_key
             WHERE l.destination = $d AND l.period = $p AND ($s IS NULL OR starts_with(l.doc_key, $s || ':'))""",
         {"d": name, "p": period, "s": source},
     ).fetchall()

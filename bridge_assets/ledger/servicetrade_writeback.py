@@ -28,10 +28,11 @@ from typing import Callable, Sequence
 import duckdb
 
 from bridge_assets.ledger import schema as ledger_schema
-from bridge_assets.canonical import schema as canonical_schema
+from bridge_assets.canonical.reads import documents_table
 from bridge_assets.ledger import store as ledger
 from bridge_assets.sources.servicetrade import sync as servicetrade_sync
 from bridge_assets.sources.servicetrade.client import PENDING, ServiceTradeClient, ServiceTradeError
+from bridge_assets.runtime.schema_once import made_once
 from bridge_assets.runtime.storage import Database
 
 SOURCE = "servicetrade"
@@ -49,9 +50,8 @@ PROCESSED, FAILED, NOTED, WAITING = "processed", "failed", "noted", "waiting"
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Its own table and every table the decision reads."""
     servicetrade_sync.ensure_schema(con)
-    ledger_schema.ensure_schema(con)
-    canonical_schema.ensure_schema(con)
-    con.execute(SCHEMA_DDL)
+    ledger_schema.ensure_schema(con)          # and the canonical tables under it
+    made_once(con, "servicetrade_writeback", lambda made: made.execute(SCHEMA_DDL))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +81,7 @@ WITH inv AS (
     SELECT s.invoice_id, s.period, s.status FROM servicetrade_invoices s
     WHERE s.period IN (SELECT unnest($periods)) AND s.status IN ($pending, 'failed')
 ), doc AS (
-    SELECT source_id AS invoice_id, doc_key, doc_number, content_hash FROM accounting_documents WHERE source = $source
+    SELECT source_id AS invoice_id, doc_key, doc_number, content_hash FROM {documents_table()} WHERE source = $source
 ), rej AS (
     SELECT source_id AS invoice_id, any_value(doc_key) AS doc_key, string_agg(reasons, '; ') AS reasons
     FROM rejected_documents WHERE starts_with(doc_key, $source || ':') GROUP BY 1

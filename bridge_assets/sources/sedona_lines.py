@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import re
 
-import duckdb
-
 # The columns of SedonaOffice's "Export Invoice Detail", in the canonical order (the export parser's
 # alias table names every spelling of each).
 CANONICAL_COLUMNS: tuple[str, ...] = (
@@ -73,7 +71,3 @@ ALTER TABLE {FILES_TABLE} ADD COLUMN IF NOT EXISTS reread_at TIMESTAMP;
 """
 )
 
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """The received-lines tables (lines, files and their sequence)."""
-    con.execute(SCHEMA_DDL)

@@ -28,13 +28,13 @@ import pandas as pd
 
 from bridge_assets.sources.sedona_api.records import SedonaRecord, period_bounds, sedona_date_text
 from bridge_assets.sources.sedona_api.store import stored_records
+from bridge_assets.sources import schema as sources_schema
 from bridge_assets.sources.sedona_lines import (  # shared with the export files' source
     CANONICAL_COLUMNS,
     FILE_NAME_PREFIX,
     FILES_TABLE,
     LINES_TABLE,
     SQL_NAMES,
-    STATEMENTS_DDL,
     STATEMENTS_TABLE,
 )
 
@@ -232,7 +232,7 @@ def _require_intake_schema(con: duckdb.DuckDBPyConnection) -> None:
     sequences = {row[0] for row in con.execute("SELECT sequence_name FROM duckdb_sequences()").fetchall()}
     if not {LINES_TABLE, FILES_TABLE} <= tables or "export_file_seq" not in sequences:
         raise SedonaRowsError(f"the tables {LINES_TABLE} and {FILES_TABLE} do not exist yet; "
-                              "call bridge_assets.sources.sedona_lines.ensure_schema(con) before loading SedonaAPI rows")
+                              "call bridge_assets.sources.schema.ensure_schema(con) before loading SedonaAPI rows")
 
 
 def _row_period(row: Mapping[str, str], default: str) -> str:
@@ -289,7 +289,7 @@ def record_statement(con: duckdb.DuckDBPyConnection, period: str, loaded: Loaded
                      stated_at: dt.datetime | None = None) -> int:
     """The pull that produced `loaded` says, now, that these are the period's rows (a load identical to an
     earlier one is stated again, so the newest statement is what counts). Returns the statement's seq."""
-    con.execute(STATEMENTS_DDL)
+    sources_schema.ensure_schema(con)
     seq = con.execute("SELECT nextval('export_file_seq')").fetchone()[0]
     now = stated_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     con.execute(f"INSERT INTO {STATEMENTS_TABLE} VALUES (?, ?, ?, ?, ?)", [period, loaded.file_sha256, seq, full, now])

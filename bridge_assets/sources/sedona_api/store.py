@@ -9,6 +9,7 @@ from typing import Any, Iterable, Sequence
 import duckdb
 import pandas as pd
 
+from bridge_assets.sources.schema import ensure_schema  # every source's tables, made once per process
 from bridge_assets.sources.sedona_api.extract import Watermark
 from bridge_assets.sources.sedona_api.records import PERIOD_MODELS, RECORD_DATES, SedonaRecord, record_from_json
 
@@ -26,10 +27,6 @@ CREATE TABLE IF NOT EXISTS {WATERMARKS_TABLE} (
     period VARCHAR PRIMARY KEY, watermark_json VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL
 );
 """
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(SCHEMA_DDL)
 
 
 _SAVED_COLUMNS = ("model", "record_id", "period", "number", "customer_id", "doc_date", "amount", "tax_amount",

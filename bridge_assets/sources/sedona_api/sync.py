@@ -28,11 +28,11 @@ from bridge_assets.canonical import store as document_store
 from bridge_assets.sources import sedona_lines
 from bridge_assets.model.document import AccountingDocument, Application, doc_key, money
 from bridge_assets.sources.sedona_api import rows as sedona_api_rows
-from bridge_assets.sources.sedona_api import store as sedona_api_store
 from bridge_assets.sources.sedona_api.client import SedonaApiClient
 from bridge_assets.sources.sedona_api.extract import extract_period
 from bridge_assets.sources.sedona_api.store import load_watermark, save_records, save_watermark, stored_records
 from bridge_assets.runtime.storage import Database
+from bridge_assets.sources.schema import ensure_schema  # every source's tables, made once per process
 
 SOURCE = "sedona"
 PULLS_TABLE = "sedona_api_pulls"
@@ -47,12 +47,6 @@ CREATE TABLE IF NOT EXISTS {UNCONVERTIBLE_TABLE} (
 );
 """
 DEFAULT_FULL_PULL_AFTER = dt.timedelta(hours=20)
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    sedona_api_store.ensure_schema(con)
-    con.execute(SCHEMA_DDL)
-    con.execute(sedona_lines.STATEMENTS_DDL)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +72,6 @@ def needs_full_pull(con: duckdb.DuckDBPyConnection, period: str, full_pull_after
 def pull_period(db: Database, client: SedonaApiClient, period: str, *, run_id: str | None = None,
                 full: bool | None = None, full_pull_after: dt.timedelta = DEFAULT_FULL_PULL_AFTER) -> PullReport:
     with db.connect() as con:
-        sedona_lines.ensure_schema(con)
         ensure_schema(con)
         if full is None:
             full = needs_full_pull(con, period, full_pull_after)

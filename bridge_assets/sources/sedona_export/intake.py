@@ -26,6 +26,7 @@ from typing import Iterable
 import duckdb
 
 from bridge_assets.sources import sedona_lines
+from bridge_assets.sources.schema import ensure_schema  # the received tables, made once per process
 from bridge_assets.sources.sedona_export import inbox
 from bridge_assets.runtime.settings import Folders
 from bridge_assets.runtime.storage import DatabaseBusy
@@ -96,10 +97,6 @@ class IntakeRun:
 
     def __iter__(self):
         return iter((self.received, self.refused))
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    sedona_lines.ensure_schema(con)
 
 
 def stable_files(folder: Path, min_age_seconds: float = 2.0, now: float | None = None) -> list[Path]:

@@ -21,6 +21,7 @@ import duckdb
 from bridge_assets.model import hash_sql as canonical_sql
 from bridge_assets.canonical import cancellations
 from bridge_assets.canonical import schema as canonical_schema
+from bridge_assets.sources import schema as sources_schema
 from bridge_assets.sources import sedona_lines as sedona_api_rows  # shared Sedona line tables (no sideways import)
 from bridge_assets.sources.sedona_export import map_steps as steps
 
@@ -64,7 +65,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """The tables the mapping reads and writes: the canonical ones (canonical/schema.py) and SedonaAPI's
     statements of what a pull contained."""
     canonical_schema.ensure_schema(con)
-    con.execute(sedona_api_rows.STATEMENTS_DDL)
+    sources_schema.ensure_schema(con)
 
 
 def map_periods(

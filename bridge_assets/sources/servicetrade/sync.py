@@ -25,6 +25,7 @@ from bridge_assets.canonical import cancellations
 from bridge_assets.canonical import schema as canonical_schema
 from bridge_assets.canonical import store as document_store
 from bridge_assets.model.document import content_hash
+from bridge_assets.sources.schema import ensure_schema  # every source's tables, made once per process
 from bridge_assets.sources.servicetrade.client import PENDING, ServiceTradeClient, raw_json
 from bridge_assets.sources.servicetrade.mapping import (
     FIELD_MAP,
@@ -44,10 +45,6 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     raw_json VARCHAR NOT NULL, fetched_at TIMESTAMP NOT NULL, fetched_by_run VARCHAR
 );
 """
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(SCHEMA_DDL)
 
 
 @dataclasses.dataclass(frozen=True)
