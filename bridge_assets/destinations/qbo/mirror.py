@@ -43,6 +43,7 @@ import pandas as pd
 from bridge_assets.destinations.qbo.client import QboAnswer, QboUnavailable
 from bridge_assets.destinations.qbo.payloads import dumps, is_voided, query_literal, ref_value
 from bridge_assets.runtime.storage import Database
+from bridge_assets.runtime.schema_once import made_once
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,8 @@ class MirrorReport:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(SCHEMA_DDL)
+    """`qbo_mirror` and its read marks exist in `con`'s database (made once per process, runtime/schema_once.py)."""
+    made_once(con, "qbo_mirror", lambda made: made.execute(SCHEMA_DDL))
 
 
 def _utc_now() -> dt.datetime:
