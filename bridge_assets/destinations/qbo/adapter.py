@@ -78,9 +78,9 @@ log = logging.getLogger(__name__)
 
 INTUIT_API_URL = "https://quickbooks.api.intuit.com"
 INTUIT_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
-QBO_BATCH_MAX = 30
 PREFERENCES_TTL_S = 60.0        # emulated seconds a read of Preferences is trusted
 DEFAULT_LIMITS = QboLimits()    # Intuit's published limits, real time
+QBO_BATCH_MAX = DEFAULT_LIMITS.batch_max_items   # items in one batch request (one definition, in QboLimits)
 
 __all__ = ["QboDestination", "QboAuthError", "QboReconnectRequired", "QboLimits", "REQUEST_ID_NAMESPACE",
            "batch_request_id", "request_id_for"]
