@@ -47,7 +47,28 @@ def quickbooks_sandbox(settings: BridgeSettings) -> Iterator[str | None]:
     """Unless real QuickBooks Online keys are configured (QBO_CLIENT_ID), start the QuickBooks Online
     emulator for the length of the command and point the bridge at it: a company that persists in
     `$BRIDGE_HOME/sandbox/`, tokens minted without a browser, limits at a 10x time scale (so the demo
-    takes seconds, not minutes), and `qbo` added to the destinations unless BRIDGE_DESTINATIONS is set."""
+    takes seconds, not minutes), and `qbo` added to the destinations unless BRIDGE_DESTINATIONS is set. The emulators of the other destinations
+    BRIDGE_DESTINATIONS names start too, each unless its own account is configured (sandbox/destinations.py)."""
+    with _quickbooks_online_sandbox(settings) as emulator, _other_platform_sandboxes(settings):
+        yield emulator
+
+
+@contextlib.contextmanager
+def _other_platform_sandboxes(settings: BridgeSettings) -> Iterator[None]:
+    """The emulators of the other named destinations (sandbox/destinations.py), pointed at for the block."""
+    from bridge_assets.sandbox.destinations import platform_sandboxes
+
+    with platform_sandboxes(settings.home / "sandbox") as started:
+        values: dict[str, str] = {}
+        for label, base_url, environment in started:
+            print(f"{label} (sandbox, no account needed) at {base_url}")
+            values.update(environment)
+        with _environment(values):
+            yield
+
+
+@contextlib.contextmanager
+def _quickbooks_online_sandbox(settings: BridgeSettings) -> Iterator[str | None]:
     if os.environ.get("QBO_CLIENT_ID"):
         yield None
         return
