@@ -8,6 +8,10 @@ causes no second run and no second post."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import time
 from decimal import Decimal
 from typing import Iterator
@@ -168,3 +172,35 @@ def _delivered(st) -> list[dict]:
 def _body_of(st, index: int) -> bytes:
     """A message exactly as the emulator sent it (the receiver keys a message by its bytes)."""
     return json.dumps(_delivered(st)[index]).encode()
+
+
+def test_bridge_servicetrade_webhooks_serves_the_receiver_and_refuses_to_start_without_a_secret(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != webhooks.SECRET_ENV} | {"BRIDGE_HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "bridge_assets.cli", "servicetrade-webhooks", "--port", "0"]
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "SERVICETRADE_WEBHOOK_SECRET must be" in refused.stderr
+
+    process = subprocess.Popen(command, env=env | {webhooks.SECRET_ENV: SECRET}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        first = process.stdout.readline()
+        base = re.search(r"(http://[^/\s]+)", first).group(1)
+        answer = _post_when_up(f"{base}{webhooks.PATH_PREFIX}/{SECRET}", MESSAGE)
+        assert answer.status_code == 200
+        (notice,) = webhooks.InvoiceSpool(tmp_path / "spool" / "servicetrade_webhooks").pending()
+        assert notice.invoice_ids == ["34872"]
+    finally:
+        process.terminate()
+        output = first + process.communicate(timeout=30)[0]
+    assert SECRET not in output                                   # not in the banner, not in an access log
+
+
+def _post_when_up(url: str, body: bytes, timeout: float = 20.0) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.post(url, content=body)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
