@@ -29,19 +29,18 @@ and posts again in this process. A document the destination cannot take (its Cap
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
-import os
 import random
 import shutil
 import time
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Mapping
 
 from bridge_assets.destinations.registry import opened
 from bridge_assets.ledger import plan as planning
 from bridge_assets.ledger import posting
 from bridge_assets.ledger import store as ledger
+from bridge_assets.runtime.environment import temporary_environment
 from bridge_assets.runtime.settings import BridgeSettings
 from bridge_assets.runtime.storage import Database
 
@@ -80,10 +79,12 @@ class TrialFigures:
     baseline_seconds: float = 0.0
 
 
-def book_rows(invoices: int, credits: int) -> tuple[list[list[str]], set[str], set[str]]:
+def book_rows(invoices: int, credits: int, customers=CUSTOMERS) -> tuple[list[list[str]], set[str], set[str]]:
+    """Export rows of one period: invoices over six customers (every third a taxed labour line, the others
+    two lines), and credits applied to the first invoices."""
     rows, invoice_numbers, credit_numbers = [], set(), set()
     for n in range(1, invoices + 1):
-        key, name = CUSTOMERS[n % len(CUSTOMERS)]
+        key, name = customers[n % len(customers)]
         number = f"{1000 + n}"
         invoice_numbers.add(number)
         if n % 3 == 0:
@@ -94,7 +95,7 @@ def book_rows(invoices: int, credits: int) -> tuple[list[list[str]], set[str], s
             rows.append(line(number=number, customer=key, name=name, item="PRT-SENSOR", description="Sensor",
                              rate="29.95", amount="29.95", total="59.90", start="", end="", cycle=""))
     for n in range(1, credits + 1):
-        key, name = CUSTOMERS[n % len(CUSTOMERS)]
+        key, name = customers[n % len(customers)]
         number = f"{5000 + n}"
         credit_numbers.add(number)
         rows.append(line(number=number, doc_type="Credit", applies=f"{1000 + n}", customer=key, name=name,
@@ -122,23 +123,9 @@ def crash_forkserver(*modules: str):
     return warm_forkserver("bridge_assets.ledger.posting", "bridge_assets.destinations.registry", __name__, *modules)
 
 
-@contextlib.contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def post_once(name: str, env: Mapping[str, str], home: str, run_id: str) -> posting.PostingReport:
     """What a bridge run does for one destination: plan the period knowing the destination, then post."""
-    with environment({**env, "BRIDGE_DESTINATIONS": name}):
+    with temporary_environment({**env, "BRIDGE_DESTINATIONS": name}):
         settings = BridgeSettings.from_env(home)
         db = Database(settings.database_path)
         with opened(name, settings) as destination:
