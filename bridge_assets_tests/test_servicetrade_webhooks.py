@@ -204,3 +204,22 @@ def _post_when_up(url: str, body: bytes, timeout: float = 20.0) -> httpx.Respons
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_an_invoice_runs_only_once_it_reaches_pending_accounting_whatever_the_message_said(
+        settings, tmp_path, monkeypatch, receiver):
+    url, spool = receiver
+    with run_emulator(tmp_path / "st.sqlite3", EmulatorSettings(webhook_url=f"{url}/{SECRET}")) as st:
+        for name, value in {"SERVICETRADE_BASE_URL": st.api_url, "SERVICETRADE_USERNAME": "bridge",
+                            "SERVICETRADE_PASSWORD": "bridge-sandbox-password"}.items():
+            monkeypatch.setenv(name, value)
+        (draft,) = st.admin.create_invoices([{"customer": {"name": "Draft Co"}, "transaction_date": "2026-10-02",
+                                              "status": "ok"}])
+        _wait_for(lambda: spool.pending())
+        created = _tick(settings)
+        assert created.run_requests == []                        # `created`, but not ready for accounting
+        st.admin.edit_invoice(draft["id"], status="pending_accounting")
+        _wait_for(lambda: len(spool.pending()) == 2)
+        (run,) = _tick(settings, created.cursor).run_requests    # the status change: one run of its period
+        assert run.tags["dagster/asset_partition_range_start"] == "2026-10"
+        assert run.run_key.startswith("servicetrade-webhook:2026-10:")
