@@ -44,7 +44,8 @@ def evaluations(context: dg.AssetExecutionContext, check_name: str,
     for period, verdict in verdicts.items():
         yield dg.AssetCheckEvaluation(
             asset_key=context.asset_key, check_name=check_name, passed=verdict.passed,
-            severity=verdict.severity, description=f"{period}: {verdict.description}",
+            severity=verdict.severity,
+            description=verdict.description if verdict.description.startswith(period) else f"{period}: {verdict.description}",
             metadata=dict(verdict.metadata), blocking=spec.blocking, partition=period)
 
 
