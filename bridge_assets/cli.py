@@ -384,6 +384,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace, settings: BridgeSettings) -> int:
     periods = _period_range(args.first_period, args.months)
+    # The demo's periods are billing periods of this process whatever the data holds so far (runtime/periods.py).
+    os.environ.setdefault("BRIDGE_FIRST_PERIOD", min(periods[0], _first_period_now(settings)))
     print(f"Generating a sample alarm-company book (seed {args.seed}, about {args.lines} lines, {periods[0]} to {periods[-1]})")
     dropped = drop_sample_exports(settings, seed=args.seed, lines=args.lines, first_period=args.first_period,
                                   months=args.months, defects=tuple(args.defect or ()))
@@ -404,6 +406,12 @@ def _demo(args: argparse.Namespace, settings: BridgeSettings) -> int:
         print(f"\nThe run did not finish (run id {result.run_id}); open the UI (`bridge ui`) to see which step failed and why.")
         return 1
     return 0
+
+
+def _first_period_now(settings: BridgeSettings) -> str:
+    from bridge_assets.runtime.periods import first_period
+
+    return first_period(settings)
 
 
 def cmd_reread(args: argparse.Namespace) -> int:
