@@ -32,7 +32,7 @@ def _switched_off(source: str, variable: str, to_do: str) -> dg.MaterializeResul
                                                     "(see README)"})
 
 
-@period_asset("receive", group_name="sedona", kinds={"duckdb", "api"})
+@period_asset("receive", group_name="sedona", kinds={"duckdb", "api"}, source="sedona_api", destination="none")
 def sedona_api_documents(context: dg.AssetExecutionContext, bridge: BridgeResource,
                          duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Invoices, credits, payments, recurring lines and tickets pulled from SedonaAPI 2.0 for the period,
@@ -66,7 +66,8 @@ def sedona_api_documents(context: dg.AssetExecutionContext, bridge: BridgeResour
     return dg.MaterializeResult()
 
 
-@period_asset("receive", group_name="servicetrade", kinds={"duckdb", "api"})
+@period_asset("receive", group_name="servicetrade", kinds={"duckdb", "api"}, source="servicetrade",
+              destination="none")
 def servicetrade_invoices(context: dg.AssetExecutionContext, bridge: BridgeResource,
                           duckdb: DuckDBResource) -> dg.MaterializeResult:
     """ServiceTrade invoices waiting in `pending_accounting` for the period, kept as received (raw JSON),
@@ -91,7 +92,8 @@ def servicetrade_invoices(context: dg.AssetExecutionContext, bridge: BridgeResou
     return dg.MaterializeResult()
 
 
-@period_asset("write_back", group_name="servicetrade", kinds={"api"}, deps=["quickbooks_postings"])
+@period_asset("write_back", group_name="servicetrade", kinds={"api"}, deps=["quickbooks_postings"],
+              source="servicetrade")
 def servicetrade_writeback(context: dg.AssetExecutionContext, bridge: BridgeResource,
                            duckdb: DuckDBResource) -> dg.MaterializeResult:
     """What ServiceTrade is told: `processed` with the books' document number for a posted invoice,

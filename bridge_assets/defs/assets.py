@@ -47,7 +47,7 @@ class ExportFilesConfig(dg.Config):
     """Read the files again even if their bytes were received under the same configuration (`bridge reread`)."""
 
 
-@period_asset("receive", group_name="sedona", kinds={"duckdb", "csv"})
+@period_asset("receive", group_name="sedona", kinds={"duckdb", "csv"}, source="sedona_export", destination="none")
 def sedona_export_lines(
     context: dg.AssetExecutionContext, config: ExportFilesConfig, bridge: BridgeResource, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
@@ -104,6 +104,7 @@ CHECK_DESCRIPTIONS = {
 @period_asset(
     "canonical",
     kinds={"duckdb", "pandas"},
+    destination="none",
     deps=[sedona_export_lines, "sedona_api_documents", "servicetrade_invoices"],
     check_specs=[
         dg.AssetCheckSpec(name, asset="accounting_documents", blocking=name in validation.BLOCKING_CHECKS,

@@ -32,7 +32,7 @@ class MirrorConfig(dg.Config):
     """Read every object again instead of only the changes (change data capture)."""
 
 
-@bridge_asset("books", kinds={"duckdb"}, deps=["quickbooks_postings"])
+@bridge_asset("books", kinds={"duckdb"}, deps=["quickbooks_postings"], source="none", destination="qbo")
 def quickbooks_mirror(context: dg.AssetExecutionContext, config: MirrorConfig, bridge: BridgeResource,
                       duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Invoice, CreditMemo, Payment, Customer and Item read back from QuickBooks Online into DuckDB
