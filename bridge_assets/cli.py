@@ -15,11 +15,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Iterator
 
+from bridge_assets.commands.stopping import stop_group, stop_on_signals
 from bridge_assets.runtime.settings import BridgeSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -371,26 +371,8 @@ def _period_range(first: str, months: int) -> list[str]:
     return out
 
 
-class Stopped(KeyboardInterrupt):
-    """SIGTERM, raised where the command is, like Ctrl-C: every `with` block unwinds, so what the command started
-    (emulators, the Dagster webserver and daemon) is stopped on the way out."""
-
-
-def _stop_on_signals() -> None:
-    """SIGTERM and SIGINT both stop the command cleanly. SIGINT is set back to Python's default too: a command
-    started in the background by a non-interactive shell inherits it ignored (DAGSTER_NOTES)."""
-    def stop(signum, frame):
-        # Once: a second signal must not cut the stopping short (and leave a child behind).
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise Stopped(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
-    _stop_on_signals()
+    stop_on_signals()
     try:
         return _demo_with_sandboxes(args)
     except KeyboardInterrupt as stop:
@@ -478,7 +460,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     """`dagster dev` on the same defaults (and the same QuickBooks Online emulator as `demo`), sensor and
     schedule running. Started in its own session with SIGINT at its default, so stopping it (Ctrl-C or
     SIGTERM) stops the webserver and daemon too, then the emulators, and says so."""
-    _stop_on_signals()
+    stop_on_signals()
     settings = BridgeSettings.from_env()
     settings.folders.create()
     try:
@@ -505,56 +487,7 @@ def _ui(args: argparse.Namespace, settings: BridgeSettings) -> int:
     try:
         return process.wait()
     finally:
-        _stop_group(process)
-
-
-# How long the webserver and daemon get to stop after SIGTERM before their process group is killed.
-STOP_GRACE_S = 20.0
-
-
-def _stop_group(process: subprocess.Popen) -> None:
-    """Stop `dagster dev` and everything in its process group (webserver, daemon, code server): SIGTERM, and
-    SIGKILL for whatever is left after STOP_GRACE_S. Its own session, so nothing else is touched."""
-    def signal_group(signum: int) -> bool:
-        try:
-            os.killpg(process.pid, signum)
-            return True
-        except ProcessLookupError:
-            return False
-
-    if not signal_group(signal.SIGTERM):
-        process.wait()
-        return
-    print("stopping the Dagster webserver and daemon...", flush=True)
-    try:
-        process.wait(timeout=STOP_GRACE_S)
-    except subprocess.TimeoutExpired:
-        pass
-    deadline = time.monotonic() + STOP_GRACE_S
-    while time.monotonic() < deadline and _group_alive(process.pid):
-        time.sleep(0.2)
-    if signal_group(signal.SIGKILL):
-        print("  (killed what had not stopped in time)", flush=True)
-    process.wait()
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of group `pgid` still runs (a zombie waiting to be reaped does not count)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-            return True
-        except ProcessLookupError:
-            return False
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
+        stop_group(process)
 
 
 def cmd_webhooks(args: argparse.Namespace) -> int:
