@@ -79,6 +79,19 @@ def test_after_the_demo_each_periods_materialization_carries_its_own_counts(demo
                                         "AND state = 'posted'", [period, destination]).fetchall()
                 assert postings[f"{destination}: documents posted"] == posted[0]
                 assert postings[f"{destination}: money in (source)"] > 0
+            # A file destination's reconciliation row says in words why its ledger differs from the source.
+            books = _latest(instance, "reconciliation", period)
+            rows = {r["destination"]: r for r in _table(books["destinations"])}
+            (by_hand,) = con.execute(
+                "SELECT count(*), sum(d.total) FROM ledger_postings l JOIN accounting_documents d USING (doc_key) "
+                "WHERE l.period = ? AND l.destination = 'qbd_iif' AND l.last_error_code = 'payment_unsupported'",
+                [period]).fetchall()
+            assert by_hand[0] > 0
+            assert rows["qbd_iif"]["why source and ledger differ"] == (
+                f"payments entered by hand in qbd_iif (it cannot take them): {by_hand[0]}, {by_hand[1]:,.2f}")
+            assert rows["qbo"]["why source and ledger differ"] == ""
+            for destination in ("qbo", "staging_csv", "qbd_iif"):
+                assert books[f"{destination}: documents"] == rows[destination]["documents"] == held[0]
             # a file destination names its file of the period as a path
             assert any(k.startswith("file ") and period.replace("-", "") in k.replace("-", "") for k in postings)
     assert len(seen_counts) == 3, "the three periods hold different counts; one repeated means a copied block"

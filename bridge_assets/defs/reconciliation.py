@@ -138,12 +138,11 @@ def _period_metadata(results: list[reconcile.PeriodReconciliation]) -> dict:
         "differences": len(failing),
         "difference_cents": int(sum((r.difference_amount for r in results), 0) * 100),
         "destinations": table(
-            ["destination", "reconciles", "documents", "differences", "held or by hand", "source total", "ledger total",
-             "books total", "why source and ledger differ", "note"],
-            [(r.destination, "yes" if r.reconciled else "NO", len(r.documents), len(r.failing),
-              len(r.differences) - len(r.failing), _money(r.source_total), _money(r.ledger_total),
-              _money(r.destination_total) if r.books_read_back else "(not read back: a file)", _plain_words(r),
-              r.note or "") for r in results]),
+            ["destination", "reconciles", "documents", "source total", "ledger total", "why source and ledger differ",
+             "books total", "differences", "held or by hand", "note"],
+            [(r.destination, "yes" if r.reconciled else "NO", len(r.documents), _money(r.source_total),
+              _money(r.ledger_total), _plain_words(r), _money(r.destination_total) if r.books_read_back else "(a file)",
+              len(r.failing), len(r.differences) - len(r.failing), r.note or "") for r in results]),
         "by document type": table(
             ["destination", "type", "documents", "source", "ledger", "books"],
             [(r.destination, t, n, _money(s), _money(l), _money(d)) for r in results for t, n, s, l, d in r.by_doc_type()]),
