@@ -40,6 +40,8 @@ def evaluations(context: dg.AssetExecutionContext, check_name: str,
     A failed blocking ERROR verdict stops the run after this step, as an AssetCheckResult would."""
     key = dg.AssetCheckKey(context.asset_key, check_name)
     spec = context.assets_def.get_spec_for_check_key(key)
+    if key not in context.assets_def.check_keys:      # not selected in this run (as Dagster does: no output)
+        return
     yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(key))
     for period, verdict in verdicts.items():
         yield dg.AssetCheckEvaluation(
