@@ -1,4 +1,4 @@
-"""Metadata a bookkeeper can read in the UI, in Dagster's own types: sortable tables with a schema, the
+"""Metadata a bookkeeper can read in the UI, in Dagster's own types: tables with a typed schema, the
 DuckDB table an asset writes (its name and column schema), files as paths, and numbers the UI plots over
 periods. What each period holds is read by `period_metadata.py`; this module only shapes values."""
 
@@ -12,7 +12,7 @@ from typing import Sequence
 import dagster as dg
 import duckdb
 
-# The column types of a TableSchema the UI sorts by (anything else is shown as text).
+# The column types of a TableSchema (anything else is shown as text).
 _TYPES = ((bool, "bool"), (int, "int"), (float, "float"))
 
 
@@ -49,7 +49,8 @@ def _column_type(rows: Sequence[Sequence[object]], index: int) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> dg.TableMetadataValue:
-    """A table the UI renders and sorts: one record per row, a schema naming and typing each column.
+    """A table the UI renders inline (not Markdown behind a button): one record per row, a schema naming and
+    typing each column (Dagster 1.13 shows it but does not sort it by a header click: rows come sorted).
     Counts are numbers; money is exact text (a Decimal never becomes a float here)."""
     rows = [tuple(row) for row in rows]
     schema = dg.TableSchema(columns=[dg.TableColumn(name, _column_type(rows, i)) for i, name in enumerate(headers)])
