@@ -1,6 +1,6 @@
 """Screenshots of the Dagster UI after the demo, in headless Chromium (Debian's `chromium` package), to check
 by eye what the UI shows per period (issue 11): the row-count plot of accounting_documents over periods, the
-money plots of quickbooks_postings (source vs posted per destination), a partition's sortable tables, and the
+money plots of quickbooks_postings (source vs posted per destination), a partition's tables, and the
 checks of the postings asset, each evaluation named by its period.
 
     .venv/bin/python scripts/ui_screenshots.py [--home /tmp/bridge_shots] [--out shots/] [--port 3999]
