@@ -67,7 +67,7 @@ def render(obj: Any) -> Any:
     for key, value in obj.items():
         if key.startswith("_"):
             continue
-        if key in DATE_FIELDS and isinstance(value, str) and value:
+        if key in DATE_FIELDS and isinstance(value, str) and value and not MS_DATE.match(value):
             out[key] = ms_date(value)
             out[key + "String"] = f"{value}T00:00:00"
         else:
