@@ -141,7 +141,10 @@ class AccountingApi:
             return self._answer(request, tenant_id, errors.internal_error(), key, "processed", client_id)
         if write and books.touched:
             if self.webhooks is not None:
-                self.webhooks.after_write(tenant_id, books.touched)
+                try:
+                    self.webhooks.after_write(tenant_id, books.touched)
+                except Exception:   # a notification is never worth the answer to the write itself
+                    logger.exception("Xero emulator could not queue a webhook")
             mode = self.faults.take_drop(tenant_id, books.touched, self.settings.drop_mode)
             if mode:
                 request_drop(request.scope, mode)

@@ -60,13 +60,13 @@ class WebhookSender:
         events = []
         for entity in (e for e in CATEGORIES if e in touched):
             for obj in self.store.all(tenant_id, entity):
-                if obj.get("_updated", 0) < since:
+                if float(obj.get("_updated", 0)) < since:
                     continue
                 resource_id = obj[ID_FIELDS[entity]]
                 events.append({"resourceUrl": f"{self.base_url}/api.xro/2.0/{PATHS[entity]}/{resource_id}",
                                "resourceId": resource_id, "tenantId": tenant_id, "tenantType": "ORGANISATION",
                                "eventCategory": CATEGORIES[entity], "eventType": "UPDATE" if since else "CREATE",
-                               "eventDateUtc": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(obj["_updated"]))})
+                               "eventDateUtc": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(float(obj["_updated"])))})
         if events:
             first = next(self._sequence)
             for _ in events[1:]:
