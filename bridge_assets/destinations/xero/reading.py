@@ -7,8 +7,7 @@ import email.utils
 import time
 from typing import Any, Sequence
 
-from bridge_assets.books import store as books_store
-from bridge_assets.destinations.base import BooksDocument, BooksView, Outcome, Status
+from bridge_assets.destinations.base import BooksDocument, BooksView, Outcome, Status, neutral_books_view
 from bridge_assets.destinations.xero.payloads import (INVOICE, KINDS, PAYMENT, Kind, books_document, decimal,
                                                       xero_date)
 
@@ -96,8 +95,7 @@ class ReadingMixin:
         return documents
 
     def books_view(self) -> BooksView:
-        return books_store.store_view(self.name, self.tenant_id, "Xero", version_label="UpdatedDateUTC",
-                                      what_changed=what_changed)
+        return neutral_books_view(self.name, self.tenant_id, "Xero", "UpdatedDateUTC", what_changed)
 
 
 def what_changed(sent: dict, held: dict) -> str:
