@@ -70,7 +70,7 @@ from bridge_assets.books.results import (
 )
 from bridge_assets.model.document import money
 
-__all__ = ["PeriodReconciliation", "destinations_to_reconcile", "reconcile", "reconcile_period"]
+__all__ = ["PeriodReconciliation", "destinations_to_reconcile", "read_back_neutral", "reconcile", "reconcile_period"]
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -390,6 +390,18 @@ def destinations_to_reconcile(names: Iterable[str], settings) -> dict[str, Books
                                         what_changed=view.what_changed)
             out[name] = view
     return out
+
+
+def read_back_neutral(db, names: Iterable[str], settings) -> list[books_store.Refreshed]:
+    """Read back, into the neutral store, the books of every destination that keeps no mirror of its own
+    (QuickBooks Online refreshes its own, `quickbooks_mirror`); call before reconciling."""
+    refreshed = []
+    for name in names:
+        with opened(name, settings) as destination:
+            view = destination.books_view() if destination.capabilities.reads_back else None
+            if view is not None and view.neutral:
+                refreshed.append(books_store.refresh(db, destination, view.book))
+    return refreshed
 
 
 def reconcile(con: duckdb.DuckDBPyConnection, periods: Sequence[str],
