@@ -7,7 +7,7 @@ Order of events for one call:
 3. injected latency and injected 500/502/503/429 (nothing done);
 4. `Idempotency-Key` on PUT/POST: at most 128 characters, never empty; seen before with the same
    method, path, query and body: the first answer again, byte for byte, nothing done; with another
-   request: refused (400);
+   request: refused (400). Only an answer that refused nothing is remembered;
 5. the work, in one SQLite transaction with the key's record;
 6. a dropped answer if the fault plan says so (the write stays committed, its key recorded).
 Every call goes into the journal (tenant, key, outcome: processed|replayed|throttled|injected|
@@ -131,7 +131,10 @@ class AccountingApi:
                     response = wire.respond(request, body, status)
                 except errors.XeroError as refusal:
                     response = refusal.response(request)
-                if key is not None:
+                if key is not None and response.status_code == 200 and b'"ValidationErrors"' not in response.body \
+                        and b"<ValidationErrors>" not in response.body:
+                    # Only an answer that refused nothing is remembered: a refused element changed nothing,
+                    # so the same request again is judged again (RULES.md)
                     self.store.record(tenant_id, key, fingerprint, response.status_code, response.media_type,
                                       bytes(response.body))
         except ValueError as problem:                               # a body that is not JSON
