@@ -103,6 +103,21 @@ def test_a_document_the_lock_date_covers_is_held_and_an_unapplied_payment_is_lef
     assert cash.status is Status.FAILED and "25.00" in cash.message and "overpayment" in cash.message
 
 
+def test_a_payment_over_what_is_due_leaves_the_rest_as_the_contacts_overpayment_once(adapter, xero):
+    [invoice] = adapter.post(_create(_doc("invoice", "O-1", "60.00")))
+    payment = _doc("payment", "P-O", "75.00", applies=[("O-1", "75.00")])
+    [paid] = adapter.post(_create(payment))
+    assert paid.status is Status.CREATED and "15.00 beyond what the invoices owed" in paid.message
+    [again] = adapter.post(_create(payment))                            # sent again (a new run): adopted
+    assert again.status is Status.CREATED and again.dest_id == paid.dest_id
+    over = [o for o in xero.admin.dump(adapter.tenant_id, "Overpayments") if o["Status"] == "AUTHORISED"]
+    assert [(o["Reference"], o["Total"]) for o in over] == [("P-O", 15)]
+    [books] = [d for d in adapter.read_back() if d.doc_type == "payment"]
+    assert books.total == Decimal("75.00")                              # the books hold the whole payment
+    assert adapter.void_or_delete("payment", paid.dest_id, None).status is Status.VOIDED
+    assert {o["Status"] for o in xero.admin.dump(adapter.tenant_id, "Overpayments")} == {"DELETED"}
+
+
 def test_a_create_sent_again_after_its_answer_was_lost_is_adopted_not_duplicated(adapter, xero):
     document = _doc("invoice", "D-1", "12.00")
     [first] = adapter.post(_create(document))

@@ -2,8 +2,10 @@
 invoice it pays. Xero's payment pays exactly one document, so a cheque over three invoices is three
 payments; `PUT /BatchPayments` makes them one deposit, all or nothing, with one id the ledger keeps and
 revert deletes whole. Its `Reference` is the source payment's number, which is how a retry finds it.
-Money not applied to an invoice is not posted (Xero takes it only as an overpayment): the outcome says
-so and how much to enter by hand.
+Money beyond what the invoices still owe (a payment over an invoice a credit already reduced) is
+kept as Xero keeps it: an overpayment of the contact (`PUT /BankTransactions`, Type RECEIVE-OVERPAYMENT,
+the same Reference), made right after the batch payment, found again by Reference and deleted with it.
+A payment that pays no invoice at all is left to a person (the outcome says how much).
 """
 
 from __future__ import annotations
@@ -38,16 +40,22 @@ class PaymentsMixin:
             if blocked:
                 w.outcome = Outcome(Status.FAILED, error_code="invoice_not_posted", message=blocked)
                 continue
-            w.body = self._batch_body(w, invoices)
-            same = [b for b in existing.get(w.document.doc_number, []) if decimal(b.get("TotalAmount")) ==
-                    decimal(w.body["_total"])]
-            if same:
+            paid = {invoices[a.doc_number]["InvoiceID"] for a in w.document.applies_to}
+            same = [b for b in existing.get(w.document.doc_number, [])
+                    if {(p.get("Invoice") or {}).get("InvoiceID") for p in b.get("Payments") or []} <= paid]
+            if same:                                  # an earlier attempt landed: adopt it, nothing sent
+                w.body = {"_left": money(w.document.total) - decimal(same[0].get("TotalAmount"))}
                 w.notes.append("it was already in Xero (an earlier attempt had landed), so nothing was sent")
                 w.outcome = self._payment_outcome(same[0], w)
                 continue
+            w.body = self._batch_body(w, invoices)
             sending.append(w)
         if sending:
             self._send_batch_payments(sending)
+        over = [w for w in works if w.outcome is not None and w.outcome.status is Status.CREATED
+                and w.body and w.body["_left"] > 0]
+        if over:
+            self._overpay(over)
 
     def _batch_body(self, w, invoices: dict[str, dict[str, Any]]) -> dict[str, Any]:
         parts, applied = [], Decimal(0)
@@ -60,12 +68,9 @@ class PaymentsMixin:
             parts.append({"Invoice": {"InvoiceID": invoice["InvoiceID"]}, "Amount": amount})
             applied += amount
             invoice["AmountDue"] = decimal(invoice.get("AmountDue")) - amount
-        left = money(w.document.total) - applied
-        if left > 0:
-            w.notes.append(f"{left} of it pays no invoice in Xero: enter it as an overpayment for "
-                           f"{w.document.customer_name} by hand")
         return {"Account": {"Code": self.codes.bank_account}, "Date": w.document.txn_date.isoformat(),
-                "Reference": w.document.doc_number, "Payments": parts, "_total": applied}
+                "Reference": w.document.doc_number, "Payments": parts, "_total": applied,
+                "_left": money(w.document.total) - applied}
 
     def _send_batch_payments(self, works: list) -> None:
         empty = [w for w in works if not w.body["Payments"]]
@@ -96,6 +101,45 @@ class PaymentsMixin:
     def _batch_payments_by_reference(self, references: set[str]) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {}
         for row in self._read_all(PAYMENT.collection, {"where": 'Status=="AUTHORISED"'}):
+            if row.get("Reference") in references:
+                found.setdefault(row["Reference"], []).append(row)
+        return found
+
+    def _overpay(self, works: list) -> None:
+        """What each payment received beyond the invoices' dues, as the contact's overpayment (once)."""
+        made = self._overpayments_by_reference({w.document.doc_number for w in works})
+        sending = []
+        for w in works:
+            if any(decimal(o.get("Total")) == w.body["_left"] for o in made.get(w.document.doc_number, [])):
+                continue                                      # an earlier attempt made it
+            sending.append(w)
+        if not sending:
+            return
+        bodies = [{"Type": "RECEIVE-OVERPAYMENT", "Contact": {"ContactID": self.contact_id(w.document)},
+                   "BankAccount": {"Code": self.codes.bank_account}, "Date": w.document.txn_date.isoformat(),
+                   "Reference": w.document.doc_number, "LineAmountTypes": "NoTax",
+                   "LineItems": [{"Description": f"Overpayment with payment {w.document.doc_number}",
+                                  "LineAmount": w.body["_left"]}]} for w in sending]
+        answer = self.client.write("PUT", "/BankTransactions", {"BankTransactions": bodies},
+                                   self._key(sending, "overpay"), {"summarizeErrors": "false"})
+        rows = answer.body.get("BankTransactions") if answer.ok else None
+        for index, w in enumerate(sending):
+            row = rows[index] if isinstance(rows, list) and index < len(rows) else {}
+            errors = [str(e.get("Message")) for e in row.get("ValidationErrors") or []] or (
+                [] if row else answer.messages())
+            if errors:
+                w.outcome = Outcome(Status.RETRY, error_code="overpayment_unknown", dest_id=w.outcome.dest_id,
+                                    message=f"{w.label}: the invoices are paid in Xero, but the {w.body['_left']} "
+                                            f"beyond what they owed could not be kept as an overpayment "
+                                            f"({'; '.join(errors)}); it is tried again on the next run")
+            else:
+                w.notes.append(f"{w.body['_left']} beyond what the invoices owed is kept as {w.document.customer_name}'s "
+                               f"overpayment")
+                w.outcome = self._payment_outcome(w.outcome.after, w)
+
+    def _overpayments_by_reference(self, references: set[str]) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for row in self._read_all("BankTransactions", {"where": 'Type=="RECEIVE-OVERPAYMENT" AND Status=="AUTHORISED"'}):
             if row.get("Reference") in references:
                 found.setdefault(row["Reference"], []).append(row)
         return found

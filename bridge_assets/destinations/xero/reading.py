@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email.utils
 import time
@@ -92,7 +93,17 @@ class ReadingMixin:
                 if len(rows) < 100:
                     break
                 page += 1
-        return documents
+        return self._with_overpayments(documents)
+
+    def _with_overpayments(self, documents: list[BooksDocument]) -> list[BooksDocument]:
+        """A payment's total in the books: its batch payment and what it left as the contact's overpayment."""
+        payments = [d for d in documents if d.doc_type == "payment" and d.status == "active"]
+        if not payments:
+            return documents
+        over = self._overpayments_by_reference({d.doc_number for d in payments if d.doc_number})
+        extra = {number: sum((decimal(o.get("Total")) for o in rows), decimal(0)) for number, rows in over.items()}
+        return [dataclasses.replace(d, total=d.total + extra[d.doc_number])
+                if d in payments and d.doc_number in extra and d.total is not None else d for d in documents]
 
     def books_view(self) -> BooksView:
         return neutral_books_view(self.name, self.tenant_id, "Xero", "UpdatedDateUTC", what_changed)

@@ -28,6 +28,10 @@ class UndoMixin:
                 return Outcome(Status.FAILED, error_code="gone", message=f"{kind.label} {dest_id} is not in Xero; "
                                f"nothing to void")
             done = "DELETED" if kind is PAYMENT else "VOIDED"
+            if kind is PAYMENT:
+                refused = self._delete_overpayments(held)
+                if refused is not None:
+                    return refused
             if held.get("Status") in ("VOIDED", "DELETED"):
                 return self._undone(kind, held, "it already was")
             if kind is CREDIT_NOTE:
@@ -47,6 +51,16 @@ class UndoMixin:
         except (XeroUnavailable, PlatformUnavailable) as failure:
             return Outcome(Status.RETRY, error_code="unavailable",
                            message=f"{kind.label} {dest_id}: {failure}; it is checked and voided on the next run")
+
+    def _delete_overpayments(self, batch: dict) -> Outcome | None:
+        """The overpayment a payment left (same Reference) goes with it; a refusal says why."""
+        reference = batch.get("Reference")
+        for row in self._overpayments_by_reference({reference} if reference else set()).get(reference, []):
+            answer = self.client.write("POST", f"/BankTransactions/{row['BankTransactionID']}", {"Status": "DELETED"},
+                                       self._undo_key("overpayment", row["BankTransactionID"]))
+            if not answer.ok:
+                return self._undo_refused(PAYMENT, batch, answer.messages())
+        return None
 
     def _undone(self, kind, held: dict, note: str | None) -> Outcome:
         return Outcome(Status.VOIDED, dest_id=str(held[kind.id_field]), dest_doc_number=held.get(kind.number_field),

@@ -12,13 +12,14 @@ API (Xero's own paths; base URL + /api.xro/2.0 replaces https://api.xero.com/api
     POST /connect/token   POST /connect/revocation   GET /identity/connect/authorize (auto-consent)
     GET  /connections                                         the organisations a token reaches
     GET  /Organisation | /TaxRates | /Accounts
-    GET  /Invoices | /CreditNotes | /Payments | /BatchPayments | /Contacts | /Items
+    GET  /Invoices | /CreditNotes | /Payments | /BatchPayments | /BankTransactions | /Contacts | /Items
          ?where= &IDs= &InvoiceNumbers= &Statuses= &ContactIDs= &page= &pageSize=, If-Modified-Since
     GET  /{collection}/{id or number}
     PUT  /{collection}                create (`{"Invoices": [...]}`), ?summarizeErrors=false ?unitdp=4
     POST /{collection}                update (by id or number) or create;  POST /{collection}/{id}: update one
          (Status VOIDED / DELETED: void or delete; Payments and BatchPayments: Status DELETED)
     PUT  /CreditNotes/{id}/Allocations      DELETE /CreditNotes/{id}/Allocations/{AllocationID}
+    PUT  /BankTransactions (Type RECEIVE-OVERPAYMENT: an Overpayment)   GET /Overpayments
     Every call: `Authorization: Bearer`, `xero-tenant-id`; JSON with `Accept: application/json`,
     else XML. Writes may carry `Idempotency-Key`.
 

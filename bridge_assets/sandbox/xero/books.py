@@ -34,6 +34,8 @@ RESOURCES = {
     "BatchPayments": Resource("BatchPayment", "BatchPaymentID", None),
     "Contacts": Resource("Contact", "ContactID", "ContactNumber"),
     "Items": Resource("Item", "ItemID", "Code"),
+    "BankTransactions": Resource("BankTransaction", "BankTransactionID", None),
+    "Overpayments": Resource("Overpayment", "OverpaymentID", None),
 }
 
 
@@ -75,6 +77,10 @@ class Books:
                 return self.names.save_item(sent, existing)
             if entity == "Payment":
                 return self.settle.delete_payment(existing, sent) if existing else self.settle.pay(sent)
+            if entity == "BankTransaction":
+                return self.settle.delete_received(existing, sent) if existing else self.settle.receive(sent)
+            if entity == "Overpayment":
+                raise Invalid("An overpayment is made as a bank transaction of Type RECEIVE-OVERPAYMENT")
             return self.settle.delete_batch(existing, sent) if existing else self.settle.pay_batch(sent)
         return write
 
@@ -89,7 +95,7 @@ class Books:
             if found is None:
                 raise Invalid(f"{resource.entity} {ref} could not be found")
             return found
-        if resource.entity in ("Payment", "BatchPayment"):
+        if resource.entity in ("Payment", "BatchPayment", "BankTransaction", "Overpayment"):
             return None
         number = sent.get(resource.number_field) if resource.number_field else None
         if resource.entity == "Contact" and not number and sent.get("Name"):

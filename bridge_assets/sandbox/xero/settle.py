@@ -5,6 +5,9 @@
   the date after the lock dates. `POST /Payments/{id}` `{"Status": "DELETED"}` deletes it.
 - `PUT /BatchPayments`: one deposit paying several invoices, all or nothing; each of its payments is
   a payment as above. `POST /BatchPayments/{id}` `{"Status": "DELETED"}` deletes it with its payments.
+- `PUT /BankTransactions` of Type RECEIVE-OVERPAYMENT: money received beyond what is due, kept as an
+  Overpayment (AROVERPAYMENT) of the contact; `POST /BankTransactions/{id}` `{"Status": "DELETED"}` deletes
+  both while the overpayment is not allocated (other bank transaction types are not emulated);
 - `PUT /CreditNotes/{id}/Allocations`: an approved credit note applied to an approved invoice of the
   same contact, at most its remaining credit and the invoice's amount due;
   `DELETE /CreditNotes/{id}/Allocations/{AllocationID}` takes it back.
@@ -201,3 +204,54 @@ class Settlements:
         self._save(CREDIT_NOTE, credit)
         self._save(INVOICE, invoice)
         return {**allocation, "IsDeleted": True}
+
+    # --- overpayments ------------------------------------------------------------------------------
+
+    def receive(self, sent: dict[str, Any]) -> dict[str, Any]:
+        if str(sent.get("Type") or "") != "RECEIVE-OVERPAYMENT":
+            raise Invalid("Only bank transactions of Type RECEIVE-OVERPAYMENT are emulated.")
+        contact = self.docs.names.contact(sent.get("Contact"), create=True)
+        bank = account(self.tenant_id, sent.get("BankAccount"))
+        if bank is None or not bank["EnablePaymentsToAccount"]:
+            raise Invalid("BankAccount must be a bank account.")
+        total = money(sum((decimal(l.get("LineAmount"), "LineAmount") for l in sent.get("LineItems") or []),
+                          Decimal(0)))
+        if total <= 0:
+            raise Invalid("An overpayment must be for a positive amount.")     # (wording unconfirmed)
+        day = _day(sent.get("Date"))
+        problem = lock_problem(self.docs.organisation, day)
+        if problem:
+            raise Invalid(problem)
+        reference = str(sent.get("Reference") or "")
+        overpayment = {"OverpaymentID": str(uuid.uuid4()), "Type": "RECEIVE-OVERPAYMENT", "Status": "AUTHORISED",
+                       "Contact": {"ContactID": contact["ContactID"], "Name": contact["Name"]}, "Date": day,
+                       "Total": total, "RemainingCredit": total, "Reference": reference}
+        transaction = {"BankTransactionID": str(uuid.uuid4()), "Type": "RECEIVE-OVERPAYMENT", "Status": "AUTHORISED",
+                       "Contact": overpayment["Contact"], "Date": day, "Reference": reference, "Total": total,
+                       "LineAmountTypes": "NoTax", "BankAccount": {"AccountID": bank["AccountID"], "Code": bank["Code"]},
+                       "LineItems": [{"Description": str(l.get("Description") or ""),
+                                      "LineAmount": money(decimal(l.get("LineAmount"), "LineAmount"))}
+                                     for l in sent.get("LineItems") or []],
+                       "OverpaymentID": overpayment["OverpaymentID"]}
+        self.store.put(self.tenant_id, "Overpayment", overpayment["OverpaymentID"], reference or None, overpayment)
+        self.store.put(self.tenant_id, "BankTransaction", transaction["BankTransactionID"], reference or None,
+                       transaction)
+        self.docs.touched.update({"Overpayment", "BankTransaction"})
+        return transaction
+
+    def delete_received(self, transaction: dict[str, Any], sent: dict[str, Any]) -> dict[str, Any]:
+        if str(sent.get("Status") or "").upper() != "DELETED" or transaction["Status"] == "DELETED":
+            raise Invalid("A bank transaction here can only be deleted (Status DELETED), once.")
+        overpayment = self.store.get(self.tenant_id, "Overpayment", transaction["OverpaymentID"])
+        if overpayment and Decimal(str(overpayment["RemainingCredit"])) != Decimal(str(overpayment["Total"])):
+            raise Invalid("This overpayment has been allocated; remove its allocations first.")
+        problem = lock_problem(self.docs.organisation, transaction["Date"])
+        if problem:
+            raise Invalid(problem)
+        for entity, row, key in (("Overpayment", overpayment, "OverpaymentID"),
+                                 ("BankTransaction", transaction, "BankTransactionID")):
+            if row:
+                row["Status"] = "DELETED"
+                self.store.put(self.tenant_id, entity, row[key], row.get("Reference") or None, row)
+        self.docs.touched.update({"Overpayment", "BankTransaction"})
+        return transaction
