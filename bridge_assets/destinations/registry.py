@@ -10,6 +10,7 @@ from bridge_assets.destinations.base import Destination, DestinationError
 from bridge_assets.destinations.iif.adapter import IifDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
+from bridge_assets.destinations.xero.adapter import XeroDestination
 from bridge_assets.runtime.settings import BridgeSettings
 
 def _staging_csv(settings: BridgeSettings) -> Destination:
@@ -27,6 +28,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "qbo": QboDestination.from_env,
     "staging_csv": _staging_csv,
     "qbd_iif": _qbd_iif,
+    "xero": XeroDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

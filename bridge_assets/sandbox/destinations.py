@@ -25,8 +25,25 @@ class DestinationSandbox:
     start: Callable[[Path], ContextManager[tuple[str, dict[str, str]]]]   # folder -> (base URL, environment)
 
 
+@contextlib.contextmanager
+def _xero(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """The Xero emulator (state in `xero.sqlite3`), limits at a 10x time scale, a connection made without
+    a browser: its refresh token seeds the bridge's token store, which keeps the rotated ones."""
+    from bridge_assets.sandbox.xero import EmulatorSettings, spawn_emulator
+
+    client_id, secret = "bridge-sandbox-client", "bridge-sandbox-secret"
+    with spawn_emulator(folder / "xero.sqlite3", EmulatorSettings(clients={client_id: secret}, time_scale=10)) as xero:
+        tokens = xero.admin.mint_tokens(xero.tenant_id, client_id)
+        yield xero.base_url, {"XERO_BASE_URL": xero.api_url, "XERO_TOKEN_URL": xero.token_url,
+                              "XERO_CLIENT_ID": client_id, "XERO_CLIENT_SECRET": secret,
+                              "XERO_TENANT_ID": xero.tenant_id, "XERO_REFRESH_TOKEN": tokens["refresh_token"],
+                              "XERO_TOKEN_STORE": str(folder / "xero_tokens.json"), "XERO_TIME_SCALE": "10"}
+
+
 # BRIDGE_DESTINATIONS name -> how the sandbox stands that platform up. One line per platform.
-SANDBOXES: dict[str, DestinationSandbox] = {}
+SANDBOXES: dict[str, DestinationSandbox] = {
+    "xero": DestinationSandbox("Xero emulator", "XERO_CLIENT_ID", _xero),
+}
 
 
 def named_destinations(environ=None) -> list[str]:

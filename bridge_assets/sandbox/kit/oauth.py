@@ -125,6 +125,8 @@ class OAuthPolicy:
     revoke_ends_grant: bool = True
     basic_client_auth: bool = True       # HTTP Basic on every token and revoke call (else: only the
                                          # client_credentials grant names its client, Basic or form)
+    form_client_auth: bool = False       # with basic_client_auth: the client may name itself in the form
+                                         # instead (client_id, client_secret), as Xero's token endpoint takes
     form_only: bool = False              # refuse a token request that is not form-encoded
     token_type: str = "bearer"
     refresh_expiry_field: str | None = None   # e.g. "x_refresh_token_expires_in"
@@ -385,7 +387,8 @@ class OAuthProvider:
     async def token_endpoint(self, request: Request) -> Response:
         try:
             form = await self._form(request)
-            client_id = self._client(request, form, from_form=False) if self.policy.basic_client_auth else None
+            client_id = (self._client(request, form, from_form=self.policy.form_client_auth)
+                         if self.policy.basic_client_auth else None)
             grant = form.get("grant_type")
             if not grant:
                 raise self.fail("grant_type_missing")
