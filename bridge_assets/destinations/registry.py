@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Callable, Iterable, Iterator
 
 from bridge_assets.destinations.base import Destination, DestinationError
+from bridge_assets.destinations.freshbooks.adapter import FreshbooksDestination
 from bridge_assets.destinations.iif.adapter import IifDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
@@ -27,6 +28,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "qbo": QboDestination.from_env,
     "staging_csv": _staging_csv,
     "qbd_iif": _qbd_iif,
+    "freshbooks": FreshbooksDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

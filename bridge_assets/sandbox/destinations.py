@@ -25,8 +25,16 @@ class DestinationSandbox:
     start: Callable[[Path], ContextManager[tuple[str, dict[str, str]]]]   # folder -> (base URL, environment)
 
 
+def _freshbooks(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
+    from bridge_assets.sandbox.freshbooks import demo_sandbox
+
+    return demo_sandbox(folder)
+
+
 # BRIDGE_DESTINATIONS name -> how the sandbox stands that platform up. One line per platform.
-SANDBOXES: dict[str, DestinationSandbox] = {}
+SANDBOXES: dict[str, DestinationSandbox] = {
+    "freshbooks": DestinationSandbox("FreshBooks emulator", "FRESHBOOKS_CLIENT_ID", _freshbooks),
+}
 
 
 def named_destinations(environ=None) -> list[str]:

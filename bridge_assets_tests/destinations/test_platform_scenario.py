@@ -67,7 +67,26 @@ def _file(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Pla
     yield platform
 
 
-PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file}
+# A platform without a mirror of its own reads its books back into the neutral store under its account's
+# name (its `books_view`); naming the emulated account as the scenario's book makes the scenario's own
+# read-back the one reconciliation reads, so `refresh_books` has nothing more to do.
+NEUTRAL_BOOK = "scenario"
+
+
+@contextlib.contextmanager
+def _freshbooks(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    """FreshBooks has no lock date: its closing date is the bridge's own, as for a file."""
+    from bridge_assets.sandbox.freshbooks import EmulatorSettings, run_emulator
+
+    with run_emulator(tmp_path / "freshbooks.sqlite3", EmulatorSettings(time_scale=60, account_id=NEUTRAL_BOOK)) as fb:
+        tokens = fb.admin.mint_tokens()
+        for name, value in fb.client_environment(tokens["refresh_token"], tmp_path / "fb_tokens.json").items():
+            monkeypatch.setenv(name, value)
+        with _file(tmp_path, monkeypatch, settings) as platform:
+            yield platform
+
+
+PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "freshbooks": _freshbooks}
 
 
 def settings_db(settings: BridgeSettings) -> Database:
@@ -93,9 +112,9 @@ def _posting(db, name: str, number: str) -> tuple:
 
 
 def _read_back_into_the_neutral_store(db, name: str, destination: Destination, count: int) -> None:
-    first = store.refresh(db, destination, "scenario")
+    first = store.refresh(db, destination, NEUTRAL_BOOK)
     assert first.since is None and first.documents == count
-    again = store.refresh(db, destination, "scenario")
+    again = store.refresh(db, destination, NEUTRAL_BOOK)
     assert again.since is not None and again.since < dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     # (the overlap re-reads what changed in the last minutes: harmless, one row per document still)
     with db.connect() as con:
@@ -181,7 +200,7 @@ def _scenario(name: str, platform: Platform, db) -> None:
         assert result.books_read_back is capabilities.reads_back
         assert result.reconciled, result.summary()
     if capabilities.reads_back:      # the neutral store, filled by read_back alone, reconciles the same
-        view = store.store_view(name, "scenario", "the books",
+        view = store.store_view(name, NEUTRAL_BOOK, "the books",
                                 what_changed=destination.books_view().what_changed)
         with db.transaction() as con:
             neutral = reconcile.reconcile(con, [SEPT, OCT], {name: view})

@@ -79,6 +79,9 @@ class Books:
         for number, line in enumerate(raw, start=1):
             qty = decimal(line.get("qty", 1), "qty", "line")
             unit = decimal(line.get("unit_cost", {"amount": 0}), "unit_cost", "line")
+            if unit != unit.quantize(CENT):
+                raise Refusal(422, 1004, "unit_cost is money: at most 2 decimal places.", "unit_cost", "line",
+                              str(unit))
             amount = cents(qty * unit)
             kept = {"lineid": number, "type": int(line.get("type", 0)), "name": str(line.get("name") or ""),
                     "description": str(line.get("description") or ""), "qty": qty, "unit_cost": unit,

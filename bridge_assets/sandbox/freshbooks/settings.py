@@ -27,6 +27,8 @@ Unconfirmed, and chosen strictly (the one table of the emulator's choices; the R
 | timestamps (`updated`)                     | "YYYY-MM-DD HH:MM:SS" in US/Eastern                              |
 | rate limit                                 | `requests_per_minute` per account (60), 429 with no Retry-After |
 | write on a deleted document                | errno 1011 DeletedResource                                       |
+| a unit cost with more than 2 decimals      | refused, errno 1004 (money has cents)                            |
+| deleting an invoice with payments applied  | refused, errno 1004: delete the payments first                   |
 """
 
 from __future__ import annotations
