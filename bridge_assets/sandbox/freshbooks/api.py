@@ -184,6 +184,8 @@ def _matches(doc: dict[str, Any], search: dict[str, list[str]]) -> bool:
         elif key.endswith("_like"):
             if values[0].lower() not in str(doc.get(key[:-5]) or "").lower():
                 return False
-        elif str(doc.get(key)) not in values:
-            return False
+        else:
+            field = key if key in doc or not key.endswith("s") else key[:-1]   # `search[invoiceids][]=` lists
+            if str(doc.get(field)) not in values:
+                return False
     return True
