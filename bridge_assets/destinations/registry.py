@@ -11,6 +11,7 @@ from bridge_assets.destinations.freshbooks.adapter import FreshbooksDestination
 from bridge_assets.destinations.iif.adapter import IifDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
+from bridge_assets.destinations.zoho_books.adapter import ZohoBooksDestination
 from bridge_assets.runtime.settings import BridgeSettings
 
 def _staging_csv(settings: BridgeSettings) -> Destination:
@@ -29,6 +30,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "staging_csv": _staging_csv,
     "qbd_iif": _qbd_iif,
     "freshbooks": FreshbooksDestination.from_env,
+    "zoho_books": ZohoBooksDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

@@ -86,7 +86,24 @@ def _freshbooks(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterat
             yield platform
 
 
-PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "freshbooks": _freshbooks}
+@contextlib.contextmanager
+def _zoho_books(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    """Zoho locks what is dated BEFORE its lock date: closing the books through a day locks from the next."""
+    from bridge_assets.sandbox.zoho_books import EmulatorSettings, run_emulator
+
+    with run_emulator(tmp_path / "zoho.sqlite3", EmulatorSettings(time_scale=60, organization_id=NEUTRAL_BOOK)) as zoho:
+        tokens = zoho.admin.mint_tokens()
+        for name, value in zoho.client_environment(tokens["refresh_token"], tmp_path / "zoho_tokens.json").items():
+            monkeypatch.setenv(name, value)
+
+        def close(day: dt.date | None) -> None:
+            zoho.admin.set_lock_date((day + dt.timedelta(days=1)).isoformat() if day else None)
+
+        yield Platform(settings, close)
+
+
+PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "freshbooks": _freshbooks,
+             "zoho_books": _zoho_books}
 
 
 def settings_db(settings: BridgeSettings) -> Database:

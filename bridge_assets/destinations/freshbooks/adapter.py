@@ -250,7 +250,7 @@ class FreshbooksDestination(CloudDestination):
         path = f"{PATHS[current.doc_type]}/{current.dest_id}"
         return self.held(current.doc_type, self._one(current.doc_type, "PUT", path, {WIRE[current.doc_type]: sent}))
 
-    def settle(self, held: Held) -> Held:
+    def settle(self, held: Held, document: AccountingDocument | None) -> Held:
         """An invoice is marked sent; a credit note gets the applications its notes name and lacks."""
         if held.doc_type == "invoice" and (held.raw or {}).get("v3_status") == "draft":
             path = f"{PATHS['invoice']}/{held.dest_id}"

@@ -12,8 +12,11 @@ A platform subclasses `CloudDestination` and fills in its hooks:
                                               platform's idempotency mechanism where it has one)
     update(current, body) -> Held             change it in place (also how revert puts a body back)
     remove(held) -> None                      void an invoice, delete a credit or payment
-    settle(held) -> Held                      finish what a create began (mark sent, apply a credit), after
-                                              a create and whenever a document is found by number
+    settle(held, document) -> Held            finish what a create began (mark sent, apply a credit), after
+                                              a create and whenever a document is found by number (then
+                                              `document` is None when only the number is known)
+    looks_up(doc_type) -> bool                whether a create is preceded by a look-up by number (default:
+                                              unless the platform honours the request id)
     books(since) -> list[BooksDocument]       read back
     platform_lock_date() -> date | None       where `capabilities.lock_date_readable`
 
@@ -106,8 +109,11 @@ class CloudDestination:
     def remove(self, held: Held) -> None: raise NotImplementedError
     def books(self, since: dt.datetime | None) -> list[BooksDocument]: raise NotImplementedError
 
-    def settle(self, held: Held) -> Held:
+    def settle(self, held: Held, document: AccountingDocument | None) -> Held:
         return held
+
+    def looks_up(self, doc_type: str) -> bool:
+        return not self.capabilities.honours_request_id
 
     def refuses(self, action: Action, document: AccountingDocument) -> Outcome | None:
         """A `by_hand` outcome for a request this platform cannot take in this shape (None: it can)."""
@@ -199,11 +205,11 @@ class CloudDestination:
             return Outcome(Status.RETRY, error_code="unavailable", message=f"{label}: {failure}")
 
     def _create(self, document: AccountingDocument, request: PostRequest, label: str) -> Outcome:
-        if not self.capabilities.honours_request_id:
+        if self.looks_up(document.doc_type):
             found = self.lookup(document.doc_type, document.doc_number)
             if found is not None:
                 if found.status == "active" and money(found.total) == money(document.total):
-                    found = self.settle(found)
+                    found = self.settle(found, document)
                     return self._outcome(Status.CREATED, found, message=f"{label} was already in {self.platform} "
                                                                          f"(an earlier answer was lost); adopted")
                 return Outcome(Status.FAILED, error_code="number_taken", dest_id=found.dest_id, message=(
@@ -212,7 +218,7 @@ class CloudDestination:
                     f"remove that one in {self.platform}, then run again"))
         held = self.create(document, self.body_for(document), request.request_id)
         self._written += 1
-        return self._outcome(Status.CREATED, self.settle(held))
+        return self._outcome(Status.CREATED, self.settle(held, document))
 
     def _update(self, document: AccountingDocument, request: PostRequest, label: str) -> Outcome:
         current = self.read(document.doc_type, request.dest_id or "")
@@ -236,7 +242,7 @@ class CloudDestination:
         found = self.lookup(doc_type, doc_number)
         if found is None or found.status != "active":
             return None
-        return self._outcome(Status.CREATED, self.settle(found))
+        return self._outcome(Status.CREATED, self.settle(found, None))
 
     def void_or_delete(self, doc_type: str, dest_id: str, version: str | None) -> Outcome:
         label = f"{KIND.get(doc_type, doc_type).capitalize()} {self.platform} id {dest_id}"

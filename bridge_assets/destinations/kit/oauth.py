@@ -353,16 +353,17 @@ class BearerAuth:
     unavailable: `unavailable(message)` builds the exception the caller treats as transient."""
 
     def __init__(self, session: OAuthSession, *, extra: Mapping[str, str] | None = None,
-                 unavailable: Callable[[str], Exception] | None = None) -> None:
+                 unavailable: Callable[[str], Exception] | None = None, scheme: str = "Bearer") -> None:
         self.session = session
+        self.scheme = scheme                       # Zoho: "Zoho-oauthtoken"
         self.extra = dict(extra or {})
         self.unavailable = unavailable
 
     def headers(self) -> Mapping[str, str]:
-        return {"Authorization": f"Bearer {self._token(None)}", **self.extra}
+        return {"Authorization": f"{self.scheme} {self._token(None)}", **self.extra}
 
     def renew(self, rejected: Mapping[str, str]) -> bool:
-        self._token(rejected.get("Authorization", "").removeprefix("Bearer "))
+        self._token(rejected.get("Authorization", "").removeprefix(f"{self.scheme} "))
         return True
 
     def _token(self, rejected: str | None) -> str:

@@ -129,6 +129,8 @@ class OAuthPolicy:
     body_client_auth: bool = False       # the client's id and secret in the request body (FreshBooks),
                                          # HTTP Basic also taken; JSON bodies are read like forms
     created_at_field: str | None = None  # e.g. "created_at": the issue time (epoch seconds) in the answer
+    refresh_answer_has_refresh: bool = True   # a refresh that keeps the value repeats it (Zoho: it does not)
+    answer_extra: tuple[tuple[str, str], ...] = ()   # constant fields of every token answer (Zoho's api_domain)
     token_type: str = "bearer"
     refresh_expiry_field: str | None = None   # e.g. "x_refresh_token_expires_in"
     no_store: bool = True                # Cache-Control: no-store on token answers
@@ -258,6 +260,7 @@ class OAuthProvider:
             answer[policy.refresh_expiry_field] = int(policy.refresh_token_lifetime_s)
         if policy.created_at_field:
             answer[policy.created_at_field] = int(now)
+        answer.update(policy.answer_extra)
         return answer
 
     def exchange_code(self, client_id: str, code: str | None, redirect_uri: str | None) -> dict[str, Any]:
@@ -296,7 +299,10 @@ class OAuthProvider:
             if policy.rolling_refresh_expiry:
                 self.store.execute("UPDATE oauth_tokens SET expires_at = ? WHERE serial = ?",
                                    (now + policy.real_seconds(policy.refresh_token_lifetime_s), row["serial"]))
-            return self._issue(*grant, token)
+            answer = self._issue(*grant, token)
+            if not policy.refresh_answer_has_refresh:
+                answer.pop("refresh_token", None)
+            return answer
 
     def _within_grace(self, row: Any, grant: tuple[str, str, str], now: float) -> dict[str, Any]:
         """A rotated refresh token presented again: its successor once more, if within the grace window."""

@@ -1,0 +1,60 @@
+"""The door every API call of a small emulator passes: injected faults, the access token, the rate limits
+(as the platform counts them, held for the length of the call so concurrency counts too), and the journal.
+
+    gate = Gate(parts, token_of=lambda request: ...the token in the platform's header...,
+                denied=lambda why: ...the platform's 401 ("missing" | "invalid" | "expired")...,
+                throttled=lambda: ...the platform's 429 (or MYOB's 403)...,
+                caller=lambda grant, request: {"org": ...})     # the keys the RateLimits windows name
+    return await gate.run(request, lambda grant, caller, body: ...the work (body: the raw bytes), a Response...)
+
+`parts.auth` is the kit's OAuth provider (`access(token)`), `parts.throttle` a `RateLimiter`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bridge_assets.sandbox.kit.emulator import Parts
+
+Caller = Mapping[str, Hashable]
+
+
+class Gate:
+    def __init__(self, parts: Parts, *, token_of: Callable[[Request], str | None],
+                 denied: Callable[[str], Response], throttled: Callable[[], Response],
+                 caller: Callable[[Any, Request], Caller], book: Callable[[Caller], str | None] = lambda c: None) -> None:
+        self.parts, self.token_of, self.denied, self.throttled, self.caller = parts, token_of, denied, throttled, caller
+        self.book = book
+
+    async def run(self, request: Request, work: Callable[[Any, Caller, bytes], Response]) -> Response:
+        parts = self.parts
+        decision = parts.faults.decide(method=request.method, path=request.url.path)
+        if decision.latency_s:
+            await asyncio.sleep(decision.latency_s)
+        if decision.expire_tokens:
+            parts.auth.expire()
+        if decision.status:
+            return self._journal(request, parts.faults.rules.response(decision.status), "injected", None)
+        token = self.token_of(request)
+        grant = parts.auth.access(token) if token else None
+        if grant is None or grant.state != "valid":
+            why = "missing" if not token else "expired" if grant is not None and grant.state == "expired" else "invalid"
+            return self._journal(request, self.denied(why), "unauthorized", None)
+        caller = self.caller(grant, request)
+        if parts.faults.take_throttle() or not parts.throttle.admit(caller):
+            return self._journal(request, self.throttled(), "throttled", caller)
+        try:
+            answer = work(grant, caller, await request.body())
+        finally:
+            parts.throttle.release(caller)
+        return self._journal(request, answer, "processed" if answer.status_code < 400 else "refused", caller)
+
+    def _journal(self, request: Request, answer: Response, outcome: str, caller: Caller | None) -> Response:
+        self.parts.store.journal_append(request.method, request.url.path, str(request.url.query), answer.status_code,
+                                        outcome, book=self.book(caller) if caller is not None else None)
+        return answer
