@@ -10,6 +10,7 @@ from bridge_assets.destinations.base import Destination, DestinationError
 from bridge_assets.destinations.freshbooks.adapter import FreshbooksDestination
 from bridge_assets.destinations.iif.adapter import IifDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
+from bridge_assets.destinations.sage.adapter import SageDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
 from bridge_assets.destinations.zoho_books.adapter import ZohoBooksDestination
 from bridge_assets.runtime.settings import BridgeSettings
@@ -31,6 +32,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "qbd_iif": _qbd_iif,
     "freshbooks": FreshbooksDestination.from_env,
     "zoho_books": ZohoBooksDestination.from_env,
+    "sage": SageDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

@@ -102,8 +102,20 @@ def _zoho_books(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterat
         yield Platform(settings, close)
 
 
+@contextlib.contextmanager
+def _sage(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    """Sage's year-end lockdown date closes the books through it."""
+    from bridge_assets.sandbox.sage import EmulatorSettings, run_emulator
+
+    with run_emulator(tmp_path / "sage.sqlite3", EmulatorSettings(time_scale=60, business_id=NEUTRAL_BOOK)) as sage:
+        tokens = sage.admin.mint_tokens()
+        for name, value in sage.client_environment(tokens["refresh_token"], tmp_path / "sage_tokens.json").items():
+            monkeypatch.setenv(name, value)
+        yield Platform(settings, lambda day: sage.admin.set_lock_date(day.isoformat() if day else None))
+
+
 PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "freshbooks": _freshbooks,
-             "zoho_books": _zoho_books}
+             "zoho_books": _zoho_books, "sage": _sage}
 
 
 def settings_db(settings: BridgeSettings) -> Database:
