@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Callable, Iterable, Iterator
 
 from bridge_assets.destinations.base import Destination, DestinationError
+from bridge_assets.destinations.freeagent.adapter import FreeAgentDestination
 from bridge_assets.destinations.freshbooks.adapter import FreshbooksDestination
 from bridge_assets.destinations.iif.adapter import IifDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
@@ -33,6 +34,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "freshbooks": FreshbooksDestination.from_env,
     "zoho_books": ZohoBooksDestination.from_env,
     "sage": SageDestination.from_env,
+    "freeagent": FreeAgentDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

@@ -114,8 +114,29 @@ def _sage(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Pla
         yield Platform(settings, lambda day: sage.admin.set_lock_date(day.isoformat() if day else None))
 
 
+@contextlib.contextmanager
+def _freeagent(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    """FreeAgent has no lock-date endpoint: the closing date is the bridge's own, and FreeAgent's locked
+    period (filed accounts) is closed alike, so what slips past the plan is refused "is locked." and held."""
+    from bridge_assets.sandbox.freeagent import EmulatorSettings, run_emulator
+
+    with run_emulator(tmp_path / "freeagent.sqlite3", EmulatorSettings(time_scale=60, company=NEUTRAL_BOOK)) as freeagent:
+        tokens = freeagent.admin.mint_tokens()
+        for name, value in freeagent.client_environment(tokens["refresh_token"], tmp_path / "fa_tokens.json").items():
+            monkeypatch.setenv(name, value)
+        with _file(tmp_path, monkeypatch, settings) as platform:
+            close_configured = platform.close_books
+
+            def close(day: dt.date | None) -> None:
+                close_configured(day)
+                freeagent.admin.set_lock_date(day.isoformat() if day else None)
+
+            platform.close_books = close
+            yield platform
+
+
 PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "freshbooks": _freshbooks,
-             "zoho_books": _zoho_books, "sage": _sage}
+             "zoho_books": _zoho_books, "sage": _sage, "freeagent": _freeagent}
 
 
 def settings_db(settings: BridgeSettings) -> Database:

@@ -15,15 +15,15 @@ already holding it is recognised without sending (kit/cloud.py).
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge_assets.destinations.kit.cloud import Refused
+from bridge_assets.destinations.kit.tax import percent_for
 from bridge_assets.model.document import AccountingDocument, DocumentLine, decimal_text, money
 
 EASTERN = ZoneInfo("America/New_York")
-PERMILLE = Decimal("0.001")
 
 # errno -> what a person does (freshbooks.com/api/errors); the platform's own message is added.
 ERRORS = {
@@ -49,18 +49,7 @@ def refusal(status: int, errors: list[dict[str, Any]] | dict[str, Any]) -> Refus
 
 def tax_percent(line: DocumentLine) -> Decimal | None:
     """The percentage with at most 3 decimals that FreshBooks turns into exactly this line's tax."""
-    tax, amount = money(line.tax_amount), money(line.amount)
-    if tax == 0:
-        return None
-    if amount != 0:
-        guess = (tax / amount * 100).quantize(PERMILLE, rounding=ROUND_HALF_UP)
-        for step in range(-5, 6):
-            percent = guess + step * PERMILLE
-            if 0 < percent <= 100 and (amount * percent / 100).quantize(Decimal("0.01"), ROUND_HALF_UP) == tax:
-                return percent.normalize()
-    raise Refused(f"line {line.line_no} carries tax {tax} on {amount}, and FreshBooks computes tax from a percentage "
-                  f"with at most 3 decimals, none of which gives exactly {tax}; enter this document in FreshBooks by "
-                  f"hand (or correct its tax at the source)", code="tax_not_representable")
+    return percent_for(line.amount, line.tax_amount, places=3, platform="FreshBooks", line_no=line.line_no)
 
 
 def line_fields(line: DocumentLine, tax_name: str) -> dict[str, Any]:

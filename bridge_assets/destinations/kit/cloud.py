@@ -115,6 +115,10 @@ class CloudDestination:
     def looks_up(self, doc_type: str) -> bool:
         return not self.capabilities.honours_request_id
 
+    def created_note(self, document: AccountingDocument) -> str | None:
+        """What a person still does after this create (a credit the platform does not apply), or None."""
+        return None
+
     def refuses(self, action: Action, document: AccountingDocument) -> Outcome | None:
         """A `by_hand` outcome for a request this platform cannot take in this shape (None: it can)."""
         return None
@@ -218,7 +222,7 @@ class CloudDestination:
                     f"remove that one in {self.platform}, then run again"))
         held = self.create(document, self.body_for(document), request.request_id)
         self._written += 1
-        return self._outcome(Status.CREATED, self.settle(held, document))
+        return self._outcome(Status.CREATED, self.settle(held, document), message=self.created_note(document))
 
     def _update(self, document: AccountingDocument, request: PostRequest, label: str) -> Outcome:
         current = self.read(document.doc_type, request.dest_id or "")
