@@ -20,7 +20,7 @@ def percent_for(amount: Decimal, tax: Decimal, *, places: int, platform: str, li
     step = Decimal(1).scaleb(-places)
     if amount != 0:
         guess = (tax / amount * 100).quantize(step, rounding=ROUND_HALF_UP)
-        for offset in range(-5, 6):
+        for offset in sorted(range(-5, 6), key=abs):      # the nearest to the plain ratio first
             percent = guess + offset * step
             if 0 < percent <= 100 and (amount * percent / 100).quantize(Decimal("0.01"), ROUND_HALF_UP) == tax:
                 return percent.normalize()

@@ -66,6 +66,10 @@ class Api:
         self._refreshes: collections.deque = collections.deque()
         self._lock = threading.Lock()
 
+    def reset(self) -> None:
+        with self._lock:
+            self._refreshes.clear()
+
     def routes(self) -> list[Route]:
         return [Route("/v2/token_endpoint", self.token, methods=["POST"]),
                 Route("/v2/bank_accounts", self.bank_accounts, methods=["GET"]),

@@ -62,6 +62,10 @@ class Api:
         self._minted: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
 
+    def reset(self) -> None:
+        with self._lock:
+            self._minted.clear()
+
     def routes(self) -> list[Route]:
         base = "/books/v3"
         return [Route("/oauth/v2/token", self.token, methods=["POST"]),

@@ -61,6 +61,7 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
         oauth.reset(clients=True)
         faults.restore_initial()
         throttle.reset()
+        books_api.reset()
         return "all"
 
     panel = AdminPanel(store, respond, wire.loads, faults, health=lambda: {"platform": "Zoho Books"},
