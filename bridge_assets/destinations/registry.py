@@ -10,6 +10,7 @@ from bridge_assets.destinations.base import Destination, DestinationError
 from bridge_assets.destinations.freeagent.adapter import FreeAgentDestination
 from bridge_assets.destinations.freshbooks.adapter import FreshbooksDestination
 from bridge_assets.destinations.iif.adapter import IifDestination
+from bridge_assets.destinations.myob.adapter import MyobDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
 from bridge_assets.destinations.sage.adapter import SageDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
@@ -35,6 +36,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "zoho_books": ZohoBooksDestination.from_env,
     "sage": SageDestination.from_env,
     "freeagent": FreeAgentDestination.from_env,
+    "myob": MyobDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

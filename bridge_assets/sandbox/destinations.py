@@ -49,12 +49,19 @@ def _freeagent(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
     return demo_sandbox(folder)
 
 
+def _myob(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
+    from bridge_assets.sandbox.myob import demo_sandbox
+
+    return demo_sandbox(folder)
+
+
 # BRIDGE_DESTINATIONS name -> how the sandbox stands that platform up. One line per platform.
 SANDBOXES: dict[str, DestinationSandbox] = {
     "freshbooks": DestinationSandbox("FreshBooks emulator", "FRESHBOOKS_CLIENT_ID", _freshbooks),
     "zoho_books": DestinationSandbox("Zoho Books emulator", "ZOHO_BOOKS_CLIENT_ID", _zoho_books),
     "sage": DestinationSandbox("Sage Accounting emulator", "SAGE_CLIENT_ID", _sage),
     "freeagent": DestinationSandbox("FreeAgent emulator", "FREEAGENT_CLIENT_ID", _freeagent),
+    "myob": DestinationSandbox("MYOB emulator", "MYOB_API_KEY", _myob),
 }
 
 

@@ -120,23 +120,40 @@ def _freeagent(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterato
     period (filed accounts) is closed alike, so what slips past the plan is refused "is locked." and held."""
     from bridge_assets.sandbox.freeagent import EmulatorSettings, run_emulator
 
-    with run_emulator(tmp_path / "freeagent.sqlite3", EmulatorSettings(time_scale=60, company=NEUTRAL_BOOK)) as freeagent:
-        tokens = freeagent.admin.mint_tokens()
-        for name, value in freeagent.client_environment(tokens["refresh_token"], tmp_path / "fa_tokens.json").items():
-            monkeypatch.setenv(name, value)
-        with _file(tmp_path, monkeypatch, settings) as platform:
-            close_configured = platform.close_books
-
-            def close(day: dt.date | None) -> None:
-                close_configured(day)
-                freeagent.admin.set_lock_date(day.isoformat() if day else None)
-
-            platform.close_books = close
+    with run_emulator(tmp_path / "freeagent.sqlite3", EmulatorSettings(time_scale=60, company=NEUTRAL_BOOK)) as fa:
+        with _configured_and_locked(fa, tmp_path, monkeypatch, settings) as platform:
             yield platform
 
 
+@contextlib.contextmanager
+def _myob(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    """MYOB does not expose its lock date: the closing date is the bridge's own, MYOB's lock period alike."""
+    from bridge_assets.sandbox.myob import EmulatorSettings, run_emulator
+
+    with run_emulator(tmp_path / "myob.sqlite3", EmulatorSettings(time_scale=60, company_file=NEUTRAL_BOOK)) as myob:
+        with _configured_and_locked(myob, tmp_path, monkeypatch, settings) as platform:
+            yield platform
+
+
+@contextlib.contextmanager
+def _configured_and_locked(emulator, tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    """The bridge pointed at `emulator`; closing the books sets the bridge's date and the platform's lock."""
+    tokens = emulator.admin.mint_tokens()
+    for name, value in emulator.client_environment(tokens["refresh_token"], tmp_path / "tokens.json").items():
+        monkeypatch.setenv(name, value)
+    with _file(tmp_path, monkeypatch, settings) as platform:
+        close_configured = platform.close_books
+
+        def close(day: dt.date | None) -> None:
+            close_configured(day)
+            emulator.admin.set_lock_date(day.isoformat() if day else None)
+
+        platform.close_books = close
+        yield platform
+
+
 PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "freshbooks": _freshbooks,
-             "zoho_books": _zoho_books, "sage": _sage, "freeagent": _freeagent}
+             "zoho_books": _zoho_books, "sage": _sage, "freeagent": _freeagent, "myob": _myob}
 
 
 def settings_db(settings: BridgeSettings) -> Database:
