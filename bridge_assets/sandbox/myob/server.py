@@ -86,7 +86,17 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
 
     own = [("/tokens", tokens, ["POST"]), ("/expire", expire, ["POST"]), ("/lock", lock, ["POST"]),
            ("/documents/{kind}", documents, ["GET"])]
-    return EmulatorApp(parts, [*panel.routes(own), *books_api.routes()])
+    return EmulatorApp(parts, [*panel.routes(own), *books_api.routes()], outermost=without_trailing_slash)
+
+
+def without_trailing_slash(app):
+    """MYOB takes `/Sale/Invoice/Service/` and `/Sale/Invoice/Service` alike (its SDKs send the slash)."""
+    async def strip(scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope = {**scope, "path": path.rstrip("/"), "raw_path": path.rstrip("/").encode("utf-8")}
+        await app(scope, receive, send)
+    return strip
 
 
 class AdminClient(serving.AdminHttpClient):
