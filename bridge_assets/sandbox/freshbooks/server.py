@@ -69,7 +69,8 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
 
     async def tokens(request: Request) -> Response:
         body = await panel.body(request)
-        return respond(oauth.mint_tokens(settings.account_id, str(body.get("client_id") or oauth.default_client_id())))
+        tenant = str(body.get("tenant") or settings.account_id)
+        return respond(oauth.mint_tokens(tenant, str(body.get("client_id") or oauth.default_client_id())))
 
     async def expire(request: Request) -> Response:
         return respond({"expired": oauth.expire()})
@@ -78,23 +79,25 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
         kind = request.path_params["kind"]
         if kind not in KINDS:
             raise AdminError(f"kind is one of {KINDS}", 404)
-        rows = store.rows(settings.account_id, kind)
-        return respond({"documents": [books_api.books.render(settings.account_id, kind, row, lines=True)
-                                      for row in rows]})
+        tenant = request.query_params.get("tenant") or settings.account_id
+        return respond({"documents": [books_api.books.render(tenant, kind, row, lines=True)
+                                      for row in store.rows(tenant, kind)]})
 
     own = [("/tokens", tokens, ["POST"]), ("/expire", expire, ["POST"]), ("/documents/{kind}", documents, ["GET"])]
     return EmulatorApp(parts, [*panel.routes(own), *books_api.routes()])
 
 
 class AdminClient(serving.AdminHttpClient):
-    def mint_tokens(self, client_id: str | None = None) -> dict[str, Any]:
-        return self._call("POST", "/tokens", {"client_id": client_id} if client_id else {})
+    def mint_tokens(self, client_id: str | None = None, tenant: str | None = None) -> dict[str, Any]:
+        """A token pair for the emulator's own tenant, or for another (`tenant`: a fresh, empty set of books)."""
+        body = {**({"client_id": client_id} if client_id else {}), **({"tenant": tenant} if tenant else {})}
+        return self._call("POST", "/tokens", body)
 
     def expire_tokens(self) -> None:
         self._call("POST", "/expire", {})
 
-    def documents(self, kind: str) -> list[dict[str, Any]]:
-        return self._call("GET", f"/documents/{kind}")["documents"]
+    def documents(self, kind: str, tenant: str | None = None) -> list[dict[str, Any]]:
+        return self._call("GET", f"/documents/{kind}", params={"tenant": tenant} if tenant else None)["documents"]
 
     def set_faults(self, **plan: Any) -> dict[str, Any]:
         return self._call("POST", "/faults", plan)["plan"]
@@ -118,9 +121,10 @@ class EmulatorHandle(emulator.EmulatorHandle):
     def client_id(self) -> str:
         return next(iter(self.settings.clients))
 
-    def client_environment(self, refresh_token: str, token_store: Path | str) -> dict[str, str]:
+    def client_environment(self, refresh_token: str, token_store: Path | str,
+                           tenant: str | None = None) -> dict[str, str]:
         """The FRESHBOOKS_* variables that point the bridge's adapter at this emulator."""
-        return {"FRESHBOOKS_API_URL": self.base_url, "FRESHBOOKS_ACCOUNT_ID": self.settings.account_id,
+        return {"FRESHBOOKS_API_URL": self.base_url, "FRESHBOOKS_ACCOUNT_ID": tenant or self.settings.account_id,
                 "FRESHBOOKS_CLIENT_ID": self.client_id, "FRESHBOOKS_CLIENT_SECRET": self.settings.clients[self.client_id],
                 "FRESHBOOKS_REFRESH_TOKEN": refresh_token, "FRESHBOOKS_TOKEN_STORE": str(token_store),
                 "FRESHBOOKS_TIME_SCALE": str(self.settings.time_scale)}

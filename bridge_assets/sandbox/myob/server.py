@@ -67,21 +67,23 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
 
     async def tokens(request: Request) -> Response:
         body = await panel.body(request)
-        return respond(oauth.mint_tokens(org, str(body.get("client_id") or oauth.default_client_id())))
+        return respond(oauth.mint_tokens(str(body.get("tenant") or org), str(body.get("client_id") or oauth.default_client_id())))
 
     async def expire(request: Request) -> Response:
         return respond({"expired": oauth.expire()})
 
     async def lock(request: Request) -> Response:
-        day = (await panel.body(request)).get("date")
-        store.set_lock_date(org, str(day) if day else None)
+        body = await panel.body(request)
+        day = body.get("date")
+        store.set_lock_date(str(body.get("tenant") or org), str(day) if day else None)
         return respond({"lock_date": day})
 
     async def documents(request: Request) -> Response:
         kind = request.path_params["kind"]
         if kind not in KINDS:
             raise AdminError(f"kind is one of {KINDS}", 404)
-        return respond({"documents": [books_api.render(request, org, kind, row) for row in store.rows(org, kind)
+        tenant = request.query_params.get("tenant") or org
+        return respond({"documents": [books_api.render(request, tenant, kind, row) for row in store.rows(tenant, kind)
                                       if row["state"] != "deleted"]})
 
     own = [("/tokens", tokens, ["POST"]), ("/expire", expire, ["POST"]), ("/lock", lock, ["POST"]),
@@ -100,17 +102,19 @@ def without_trailing_slash(app):
 
 
 class AdminClient(serving.AdminHttpClient):
-    def mint_tokens(self, client_id: str | None = None) -> dict[str, Any]:
-        return self._call("POST", "/tokens", {"client_id": client_id} if client_id else {})
+    def mint_tokens(self, client_id: str | None = None, tenant: str | None = None) -> dict[str, Any]:
+        """A token pair for the emulator's own tenant, or for another (`tenant`: a fresh, empty set of books)."""
+        body = {**({"client_id": client_id} if client_id else {}), **({"tenant": tenant} if tenant else {})}
+        return self._call("POST", "/tokens", body)
 
     def expire_tokens(self) -> None:
         self._call("POST", "/expire", {})
 
-    def set_lock_date(self, day: str | None) -> None:
-        self._call("POST", "/lock", {"date": day})
+    def set_lock_date(self, day: str | None, tenant: str | None = None) -> None:
+        self._call("POST", "/lock", {"date": day, **({"tenant": tenant} if tenant else {})})
 
-    def documents(self, kind: str) -> list[dict[str, Any]]:
-        return self._call("GET", f"/documents/{kind}")["documents"]
+    def documents(self, kind: str, tenant: str | None = None) -> list[dict[str, Any]]:
+        return self._call("GET", f"/documents/{kind}", params={"tenant": tenant} if tenant else None)["documents"]
 
     def set_faults(self, **plan: Any) -> dict[str, Any]:
         return self._call("POST", "/faults", plan)["plan"]
@@ -134,10 +138,11 @@ class EmulatorHandle(emulator.EmulatorHandle):
     def client_id(self) -> str:
         return next(iter(self.settings.clients))
 
-    def client_environment(self, refresh_token: str, token_store: Path | str) -> dict[str, str]:
+    def client_environment(self, refresh_token: str, token_store: Path | str,
+                           tenant: str | None = None) -> dict[str, str]:
         """The MYOB_* variables that point the bridge's adapter at this emulator."""
         return {"MYOB_API_URL": f"{self.base_url}/accountright", "MYOB_TOKEN_URL": f"{self.base_url}/oauth2/v1/authorize",
-                "MYOB_COMPANY_FILE": self.settings.company_file, "MYOB_API_KEY": self.client_id,
+                "MYOB_COMPANY_FILE": tenant or self.settings.company_file, "MYOB_API_KEY": self.client_id,
                 "MYOB_API_SECRET": self.settings.clients[self.client_id], "MYOB_REFRESH_TOKEN": refresh_token,
                 "MYOB_TOKEN_STORE": str(token_store), "MYOB_TIME_SCALE": str(self.settings.time_scale)}
 

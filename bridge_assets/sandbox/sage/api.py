@@ -78,7 +78,7 @@ class Api:
 
     def _business(self, run):
         def work(grant: Any, caller: Any, raw: bytes) -> Response:
-            if caller["business"] != self.settings.business_id:
+            if caller["business"] != grant.subject:
                 return failure(403, "Forbidden", "You do not have access to this business", "X-Business")
             try:
                 body = wire.loads(raw) if raw.strip() else {}
