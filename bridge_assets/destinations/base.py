@@ -16,7 +16,7 @@ from bridge_assets.model.document import AccountingDocument
 from bridge_assets.model.outcome import BY_HAND_CODES, Action, Outcome, Status
 
 __all__ = ["Action", "BY_HAND_CODES", "BooksDocument", "BooksView", "Capabilities", "Destination", "DestinationError",
-           "Outcome", "PostRequest", "Status", "by_hand", "by_hand_for"]
+           "NeutralBooks", "Outcome", "PostRequest", "Status", "by_hand", "by_hand_for"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +91,19 @@ class BooksView:
 
 
 @dataclasses.dataclass(frozen=True)
+class NeutralBooks:
+    """What a platform without a mirror of its own answers `books_view()` with: its `read_back` lands in the
+    neutral store (`books.store`) under `book`, and reconciliation reads it there (`store_view`). A platform
+    sits below the books layer, so it names the store rather than building the view itself."""
+
+    destination: str
+    book: str
+    platform: str
+    version_label: str
+    what_changed: Callable[[dict, dict], str]
+
+
+@dataclasses.dataclass(frozen=True)
 class PostRequest:
     action: Action
     document: AccountingDocument
@@ -135,9 +148,9 @@ class Destination(Protocol):
         hold them now. Only where `capabilities.reads_back`; elsewhere reconciliation compares source and
         ledger only, and says the books were not read."""
 
-    def books_view(self) -> BooksView:
+    def books_view(self) -> BooksView | NeutralBooks:
         """Where reconciliation finds what `read_back` stored (only where `capabilities.reads_back`): the
-        platform's own mirror, or `books.store.store_view` over the neutral store."""
+        platform's own mirror (a `BooksView`), or the neutral store under a book (`NeutralBooks`)."""
 
     def book_close_date(self):
         """The date the books are closed through (None: nothing closed). Documents dated on or before it
