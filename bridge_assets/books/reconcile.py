@@ -56,9 +56,9 @@ from bridge_assets.canonical import reads as canonical_reads
 from bridge_assets.ledger import store as ledger
 from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.ledger import number_reuse
-from bridge_assets.books.store import store_view
-from bridge_assets.destinations.base import BooksDocument, BooksView, NeutralBooks
+from bridge_assets.destinations.base import BooksDocument, BooksView
 from bridge_assets.destinations.registry import opened
+from bridge_assets.books import store as books_store
 from bridge_assets.books.results import (
     ZERO,
     Compared,
@@ -70,7 +70,7 @@ from bridge_assets.books.results import (
 )
 from bridge_assets.model.document import money
 
-__all__ = ["PeriodReconciliation", "destinations_to_reconcile", "reconcile", "reconcile_period"]
+__all__ = ["PeriodReconciliation", "destinations_to_reconcile", "read_back_neutral", "reconcile", "reconcile_period"]
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -385,11 +385,23 @@ def destinations_to_reconcile(names: Iterable[str], settings) -> dict[str, Books
     for name in names:
         with opened(name, settings) as destination:
             view = destination.books_view() if destination.capabilities.reads_back else None
-            if isinstance(view, NeutralBooks):          # read back into the neutral store: its view over it
-                view = store_view(view.destination, view.book, view.platform, version_label=view.version_label,
-                                  what_changed=view.what_changed)
+            if view is not None and view.neutral:       # no mirror of its own: the neutral store, under its book
+                view = books_store.store_view(view.destination, view.book, view.platform, version_label=view.version_label,
+                                        what_changed=view.what_changed)
             out[name] = view
     return out
+
+
+def read_back_neutral(db, names: Iterable[str], settings) -> list[books_store.Refreshed]:
+    """Read back, into the neutral store, the books of every destination that keeps no mirror of its own
+    (QuickBooks Online refreshes its own, `quickbooks_mirror`); call before reconciling."""
+    refreshed = []
+    for name in names:
+        with opened(name, settings) as destination:
+            view = destination.books_view() if destination.capabilities.reads_back else None
+            if view is not None and view.neutral:
+                refreshed.append(books_store.refresh(db, destination, view.book))
+    return refreshed
 
 
 def reconcile(con: duckdb.DuckDBPyConnection, periods: Sequence[str],

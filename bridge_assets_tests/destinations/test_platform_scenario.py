@@ -67,23 +67,23 @@ def _file(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Pla
     yield platform
 
 
-# A platform without a mirror of its own reads its books back into the neutral store under its account's
-# name (its `books_view`); naming the emulated account as the scenario's book makes the scenario's own
-# read-back the one reconciliation reads, so `refresh_books` has nothing more to do.
-NEUTRAL_BOOK = "scenario"
-
-
 @contextlib.contextmanager
 def _freshbooks(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
     """FreshBooks has no lock date: its closing date is the bridge's own, as for a file."""
     from bridge_assets.sandbox.freshbooks import EmulatorSettings, run_emulator
 
-    with run_emulator(tmp_path / "freshbooks.sqlite3", EmulatorSettings(time_scale=60, account_id=NEUTRAL_BOOK)) as fb:
+    with run_emulator(tmp_path / "freshbooks.sqlite3", EmulatorSettings(time_scale=60)) as fb:
         tokens = fb.admin.mint_tokens()
         for name, value in fb.client_environment(tokens["refresh_token"], tmp_path / "fb_tokens.json").items():
             monkeypatch.setenv(name, value)
         with _file(tmp_path, monkeypatch, settings) as platform:
+            platform.refresh_books = _neutral_refresh(settings)
             yield platform
+
+
+def _neutral_refresh(settings: BridgeSettings) -> Callable[[Destination], None]:
+    """A platform without a mirror of its own: its books read back into the neutral store, under its own book."""
+    return lambda destination: store.refresh(settings_db(settings), destination, destination.book)
 
 
 @contextlib.contextmanager
@@ -91,7 +91,7 @@ def _zoho_books(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterat
     """Zoho locks what is dated BEFORE its lock date: closing the books through a day locks from the next."""
     from bridge_assets.sandbox.zoho_books import EmulatorSettings, run_emulator
 
-    with run_emulator(tmp_path / "zoho.sqlite3", EmulatorSettings(time_scale=60, organization_id=NEUTRAL_BOOK)) as zoho:
+    with run_emulator(tmp_path / "zoho.sqlite3", EmulatorSettings(time_scale=60)) as zoho:
         tokens = zoho.admin.mint_tokens()
         for name, value in zoho.client_environment(tokens["refresh_token"], tmp_path / "zoho_tokens.json").items():
             monkeypatch.setenv(name, value)
@@ -99,7 +99,7 @@ def _zoho_books(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterat
         def close(day: dt.date | None) -> None:
             zoho.admin.set_lock_date((day + dt.timedelta(days=1)).isoformat() if day else None)
 
-        yield Platform(settings, close)
+        yield Platform(settings, close, _neutral_refresh(settings))
 
 
 @contextlib.contextmanager
@@ -107,11 +107,12 @@ def _sage(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Pla
     """Sage's year-end lockdown date closes the books through it."""
     from bridge_assets.sandbox.sage import EmulatorSettings, run_emulator
 
-    with run_emulator(tmp_path / "sage.sqlite3", EmulatorSettings(time_scale=60, business_id=NEUTRAL_BOOK)) as sage:
+    with run_emulator(tmp_path / "sage.sqlite3", EmulatorSettings(time_scale=60)) as sage:
         tokens = sage.admin.mint_tokens()
         for name, value in sage.client_environment(tokens["refresh_token"], tmp_path / "sage_tokens.json").items():
             monkeypatch.setenv(name, value)
-        yield Platform(settings, lambda day: sage.admin.set_lock_date(day.isoformat() if day else None))
+        yield Platform(settings, lambda day: sage.admin.set_lock_date(day.isoformat() if day else None),
+                       _neutral_refresh(settings))
 
 
 @contextlib.contextmanager
@@ -120,7 +121,7 @@ def _freeagent(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterato
     period (filed accounts) is closed alike, so what slips past the plan is refused "is locked." and held."""
     from bridge_assets.sandbox.freeagent import EmulatorSettings, run_emulator
 
-    with run_emulator(tmp_path / "freeagent.sqlite3", EmulatorSettings(time_scale=60, company=NEUTRAL_BOOK)) as fa:
+    with run_emulator(tmp_path / "freeagent.sqlite3", EmulatorSettings(time_scale=60)) as fa:
         with _configured_and_locked(fa, tmp_path, monkeypatch, settings) as platform:
             yield platform
 
@@ -130,7 +131,7 @@ def _myob(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Pla
     """MYOB does not expose its lock date: the closing date is the bridge's own, MYOB's lock period alike."""
     from bridge_assets.sandbox.myob import EmulatorSettings, run_emulator
 
-    with run_emulator(tmp_path / "myob.sqlite3", EmulatorSettings(time_scale=60, company_file=NEUTRAL_BOOK)) as myob:
+    with run_emulator(tmp_path / "myob.sqlite3", EmulatorSettings(time_scale=60)) as myob:
         with _configured_and_locked(myob, tmp_path, monkeypatch, settings) as platform:
             yield platform
 
@@ -149,6 +150,7 @@ def _configured_and_locked(emulator, tmp_path: Path, monkeypatch, settings: Brid
             emulator.admin.set_lock_date(day.isoformat() if day else None)
 
         platform.close_books = close
+        platform.refresh_books = _neutral_refresh(settings)
         yield platform
 
 
@@ -179,13 +181,15 @@ def _posting(db, name: str, number: str) -> tuple:
 
 
 def _read_back_into_the_neutral_store(db, name: str, destination: Destination, count: int) -> None:
-    first = store.refresh(db, destination, NEUTRAL_BOOK)
+    first = store.refresh(db, destination, "scenario")
     assert first.since is None and first.documents == count
-    again = store.refresh(db, destination, NEUTRAL_BOOK)
+    again = store.refresh(db, destination, "scenario")
     assert again.since is not None and again.since < dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     # (the overlap re-reads what changed in the last minutes: harmless, one row per document still)
     with db.connect() as con:
-        assert con.execute("SELECT count(*) FROM books_mirror WHERE destination = ?", [name]).fetchone()[0] == count
+        # (this book only: a platform without a mirror of its own keeps its real book in the same store)
+        assert con.execute("SELECT count(*) FROM books_mirror WHERE destination = ? AND book = 'scenario'",
+                           [name]).fetchone()[0] == count
 
 
 @pytest.mark.parametrize("name", KNOWN)
@@ -267,7 +271,7 @@ def _scenario(name: str, platform: Platform, db) -> None:
         assert result.books_read_back is capabilities.reads_back
         assert result.reconciled, result.summary()
     if capabilities.reads_back:      # the neutral store, filled by read_back alone, reconciles the same
-        view = store.store_view(name, NEUTRAL_BOOK, "the books",
+        view = store.store_view(name, "scenario", "the books",
                                 what_changed=destination.books_view().what_changed)
         with db.transaction() as con:
             neutral = reconcile.reconcile(con, [SEPT, OCT], {name: view})

@@ -46,7 +46,7 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 from bridge_assets.destinations.base import (
-    Action, BooksDocument, Capabilities, NeutralBooks, Outcome, PostRequest, Status, by_hand,
+    Action, BooksDocument, BooksView, Capabilities, Outcome, PostRequest, Status, by_hand, neutral_books_view,
 )
 from bridge_assets.destinations.kit.http import PlatformUnavailable
 from bridge_assets.model.document import AccountingDocument, money
@@ -291,9 +291,9 @@ class CloudDestination:
     def read_back(self, since: dt.datetime | None = None) -> list[BooksDocument]:
         return self.books(since)
 
-    def books_view(self) -> NeutralBooks:
+    def books_view(self) -> BooksView:
         """`read_back` lands in the neutral store under this book; reconciliation reads it there."""
-        return NeutralBooks(self.name, self.book, self.platform, self.version_label, self.what_changed)
+        return neutral_books_view(self.name, self.book, self.platform, self.version_label, self.what_changed)
 
     def what_changed(self, sent: dict, held: dict) -> str:
         total, customer = self.raw_total_and_customer(held)
