@@ -290,6 +290,8 @@ class FreshbooksDestination(CloudDestination):
         for doc_type in ("invoice", "credit_memo", "payment"):
             for vis_state in (0, 1):
                 for wire in self._list(doc_type, {**search, "vis_state": vis_state}):
+                    if wire.get("credit_type") == "overpayment":
+                        continue        # the unapplied rest of a payment FreshBooks keeps as credit: the payment's own
                     held, changed = self.held(doc_type, wire), payloads.updated_at(wire)
                     if since is not None and changed is not None and changed < since.replace(microsecond=0):
                         continue

@@ -161,7 +161,11 @@ spawn_emulator = KIND.spawn
 
 @contextlib.contextmanager
 def demo_sandbox(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """For `bridge demo`: the emulator with its state in `folder`, and the environment for the adapter."""
-    with run_emulator(folder / "myob.sqlite3", EmulatorSettings(time_scale=60)) as handle:
+    """For `bridge demo`: the emulator with its state in `folder`, and the environment for the adapter (the company
+    file has a sales-tax code at each rate of the sample book, as a US user of MYOB would set up)."""
+    from bridge_assets.sandbox.book import STATE_TAX     # the sample book's sales-tax rates, one code per state
+
+    codes = {**EmulatorSettings().tax_codes, **{state: str(rate * 100) for state, (rate, _) in STATE_TAX.items()}}
+    with run_emulator(folder / "myob.sqlite3", EmulatorSettings(time_scale=60, tax_codes=codes)) as handle:
         tokens = handle.admin.mint_tokens()
         yield handle.base_url, handle.client_environment(tokens["refresh_token"], folder / "myob_tokens.json")
