@@ -7,8 +7,9 @@ kill never touches the emulator. Every trial gets a fresh tenant on it (a new ac
 business, company or company file) and a token store that already holds a live access token: a kill
 between a platform rotating a refresh token and the store saving the new one would lose the connection,
 a window no client can close (QuickBooks' crash test avoids it with daily rotation), so the trials kill
-the posting, not the first refresh. None of these emulators holds an answer back after committing, so
-the kills land at random moments of the run.
+the posting, not the first refresh. A third of the kills land at the worst moment: the emulator committed an
+invoice (or, for MYOB, a sale) and holds its answer back until the killed child has gone; the others at
+random moments of the run.
 """
 
 from __future__ import annotations
@@ -99,24 +100,30 @@ def _myob_held(handle):
     return held
 
 
-# name -> (emulator kind, settings, tenant prefix, held)
+# name -> (emulator kind, settings, tenant prefix, held, the path segment of an invoice write)
 PLATFORMS = {
-    "freshbooks": (freshbooks, freshbooks.EmulatorSettings(time_scale=60), "fb", _freshbooks_held),
-    "zoho_books": (zoho_books, zoho_books.EmulatorSettings(time_scale=60), "6001", _zoho_held),
+    "freshbooks": (freshbooks, freshbooks.EmulatorSettings(time_scale=60), "fb", _freshbooks_held, "invoices"),
+    "zoho_books": (zoho_books, zoho_books.EmulatorSettings(time_scale=60), "6001", _zoho_held, "invoices"),
     # Sage's access tokens live five minutes: a tenth of the usual fast clock keeps one alive for a run
-    "sage": (sage, sage.EmulatorSettings(time_scale=10), "5a", _sage_held),
-    "freeagent": (freeagent, freeagent.EmulatorSettings(time_scale=60), "co", _freeagent_held),
+    "sage": (sage, sage.EmulatorSettings(time_scale=10), "5a", _sage_held, "sales_invoices"),
+    "freeagent": (freeagent, freeagent.EmulatorSettings(time_scale=60), "co", _freeagent_held, "invoices"),
     # the template's taxed labour line (9.52 on 127.50) needs a tax code of that rate in the MYOB file
     "myob": (myob, myob.EmulatorSettings(time_scale=60, tax_codes={"GST": "10", "FRE": "0", "ST": "7.467"}), "cf",
-             _myob_held),
+             _myob_held, "Invoice"),
 }
 
 
 @contextlib.contextmanager
 def _target(name: str, folder: Path) -> Iterator[CrashTarget]:
-    package, settings, prefix, held = PLATFORMS[name]
+    package, settings, prefix, held, invoices = PLATFORMS[name]
     with package.run_emulator(folder / f"{name}.sqlite3", settings) as handle:
-        yield CrashTarget(name=name, fresh_books=_fresh_books(handle, prefix), held=held(handle))
+        admin = handle.admin
+        yield CrashTarget(
+            name=name, fresh_books=_fresh_books(handle, prefix), held=held(handle),
+            hold_next_answer=lambda env: admin.set_faults(drop_next_writes=1, drop_entities=[invoices]),
+            answer_held=lambda env: any(row["outcome"] == "dropped:timeout" and row["book"] == env["_TENANT"]
+                                        for row in admin.journal()),
+            clear_faults=lambda env: admin.clear_faults())
 
 
 @pytest.mark.parametrize("name", sorted(PLATFORMS))
@@ -124,4 +131,5 @@ def test_ten_kills_while_posting_leave_every_document_exactly_once(name, forkser
     with _target(name, tmp_path) as target:
         figures = run_crash_trials(target, forkserver, template, tmp_path, trials=TRIALS)
     assert figures.trials == TRIALS
+    assert figures.killed_while_answer_held >= 2                  # trials 1, 4 and 7 hold an invoice's answer
     assert figures.killed_mid_run >= TRIALS // 2, figures

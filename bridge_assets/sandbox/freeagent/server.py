@@ -28,7 +28,8 @@ from bridge_assets.sandbox.freeagent.api import PLURALS, Api, failure, respond, 
 from bridge_assets.sandbox.freeagent.settings import EmulatorSettings
 
 FAULT_KEYS = ("latency_ms", "fail_next", "fail_requests", "fail_status", "error_rate", "error_statuses",
-              "throttle_next", "expire_tokens_on_request", "methods", "paths", "seed")
+              "throttle_next", "expire_tokens_on_request", "methods", "paths", "seed", "drop_next_writes",
+              "drop_entities")
 KINDS = PLURALS
 
 

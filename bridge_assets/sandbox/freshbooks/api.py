@@ -23,6 +23,7 @@ from starlette.routing import Route
 from bridge_assets.sandbox.freshbooks.rules import VIS_ACTIVE, Books, Refusal
 from bridge_assets.sandbox.kit import wire
 from bridge_assets.sandbox.kit.emulator import Parts
+from bridge_assets.sandbox.kit.gate import hold_answer
 
 RESOURCES = {("users", "clients"): "client", ("invoices", "invoices"): "invoice",
              ("credit_notes", "credit_notes"): "credit_note", ("payments", "payments"): "payment"}
@@ -121,6 +122,9 @@ class Api:
             answer = error_body(refusal)
         except ValueError:
             answer = error_body(Refusal(400, 1005, "The request body could not be parsed."))
+        if await hold_answer(self.parts, request, answer,
+                             lambda: self._journal(request, answer.status_code, "dropped:timeout", account)):
+            return answer
         self._journal(request, answer.status_code, "processed" if answer.status_code < 400 else "refused", account)
         return answer
 

@@ -33,7 +33,8 @@ from bridge_assets.sandbox.kit.limits import MINUTE, RateLimiter, RateLimits, Wi
 from bridge_assets.sandbox.kit.oauth import OAuthPolicy, OAuthProvider
 
 FAULT_KEYS = ("latency_ms", "fail_next", "fail_requests", "fail_status", "error_rate", "error_statuses",
-              "throttle_next", "expire_tokens_on_request", "methods", "paths", "seed")
+              "throttle_next", "expire_tokens_on_request", "methods", "paths", "seed", "drop_next_writes",
+              "drop_entities")
 KINDS = ("client", "invoice", "credit_note", "payment")
 
 

@@ -8,6 +8,10 @@
     return await gate.run(request, lambda grant, caller, body: ...the work (body: the raw bytes), a Response...)
 
 `parts.auth` is the kit's OAuth provider (`access(token)`), `parts.throttle` a `RateLimiter`.
+
+A fault plan with `drop_next_writes` (and `drop_entities`: path segments such as "invoices") holds back the
+answer of a write that committed (`hold_answer`): journaled `dropped:timeout`, it is sent only once the
+client has gone, so a crash test can kill a client at the worst moment: the write done, its answer unseen.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bridge_assets.sandbox.kit.emulator import Parts
+from bridge_assets.sandbox.kit.faults import ALL
 
 Caller = Mapping[str, Hashable]
 
@@ -52,9 +57,26 @@ class Gate:
             answer = work(grant, caller, await request.body())
         finally:
             parts.throttle.release(caller)
+        if await hold_answer(parts, request, answer, lambda: self._journal(request, answer, "dropped:timeout", caller)):
+            return answer
         return self._journal(request, answer, "processed" if answer.status_code < 400 else "refused", caller)
 
     def _journal(self, request: Request, answer: Response, outcome: str, caller: Caller | None) -> Response:
+        """One journal row for this request (the tenant in its `book` column); returns the answer."""
         self.parts.store.journal_append(request.method, request.url.path, str(request.url.query), answer.status_code,
                                         outcome, book=self.book(caller) if caller is not None else None)
         return answer
+
+
+async def hold_answer(parts: Parts, request: Request, answer: Response, journal: Callable[[], object],
+                      longest_s: float = 120.0) -> bool:
+    """When the fault plan asks, keep a committed write's answer until the client has gone (or `longest_s`)."""
+    if request.method == "GET" or answer.status_code >= 400:
+        return False
+    if parts.faults.take_drop(ALL, tuple(request.url.path.split("/")), "timeout") is None:
+        return False
+    journal()
+    deadline = asyncio.get_running_loop().time() + longest_s
+    while asyncio.get_running_loop().time() < deadline and not await request.is_disconnected():
+        await asyncio.sleep(0.05)
+    return True

@@ -68,8 +68,9 @@ class Api:
         self.books = Books(parts.store, dict(settings.tax_codes), settings.must_reverse)
         self.gate = Gate(parts, token_of=self._token, denied=lambda why: failure(
             401, "OAuthTokenIsInvalid", "The supplied OAuth token (Bearer) is not valid", 401),
-            throttled=rate_limited, caller=lambda grant, request: {"key": request.headers.get("x-myobapi-key")},
-            book=lambda caller: settings.company_file)
+            throttled=rate_limited, caller=lambda grant, request: {"key": request.headers.get("x-myobapi-key"),
+                                                                   "file": grant.subject},
+            book=lambda caller: caller["file"])
 
     def routes(self) -> list[Route]:
         base = "/accountright/{cf}"
