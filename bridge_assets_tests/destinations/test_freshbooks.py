@@ -1,25 +1,34 @@
 """FreshBooks: the official SDK (`freshbooks-sdk`, unmodified) against the emulator, and what the bridge's
 adapter promises beyond the platform scenario: single-use refresh tokens never lost, tax carried as the
 percentage that gives the source's amount (or refused), credits applied once, a payment of several
-invoices left to a person, a lost answer adopted instead of duplicated."""
+invoices left to a person, a lost answer adopted instead of duplicated; and FreshBooks' webhook handshake
+and signature, which the bridge's check (`payloads.delivery_signed`) accepts and a forgery fails."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 from freshbooks import Client as FreshBooksClient
 from freshbooks import FilterBuilder, IncludesBuilder
 from freshbooks.errors import FreshBooksError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from bridge_assets.destinations.base import BY_HAND_CODES, Status
+from bridge_assets.destinations.freshbooks import payloads
 from bridge_assets.destinations.freshbooks.adapter import FreshbooksDestination
 from bridge_assets.sandbox.freshbooks import EmulatorHandle, EmulatorSettings, run_emulator
 
 from .cloud_documents import create, document, update
+from .loopback import serving
 
 REDIRECT = "https://bridge.example.invalid/freshbooks/callback"
 
@@ -154,3 +163,41 @@ def test_a_lost_answer_is_adopted_an_update_replaces_the_lines_and_a_taken_numbe
     restored = destination.restore("invoice", created.dest_id, updated.before)
     assert restored.status is Status.UPDATED and restored.after["total"] == "29.95"
     assert destination.restore("invoice", created.dest_id, updated.before).message == "already as it was"
+
+
+def test_a_callback_is_verified_through_the_sdk_and_its_deliveries_carry_freshbooks_signature(
+        freshbooks: EmulatorHandle, monkeypatch):
+    freshbooks.admin.reset()
+    received: list[tuple[list[tuple[str, str]], str | None]] = []
+
+    async def hook(request: Request) -> Response:
+        received.append((parse_qsl((await request.body()).decode("utf-8")),
+                         request.headers.get("x-freshbooks-hmac-sha256")))
+        return Response(status_code=200)
+
+    monkeypatch.setenv("FRESHBOOKS_API_URL", freshbooks.base_url)
+    sdk = FreshBooksClient(client_id=freshbooks.client_id, access_token=freshbooks.admin.mint_tokens()["access_token"])
+    account = freshbooks.settings.account_id
+    with serving(Starlette(routes=[Route("/hook", hook, methods=["POST"])])) as receiver:
+        callback = sdk.callbacks.create(account, {"event": "invoice", "uri": f"{receiver}/hook"})
+        verify = _wait_for(received, 1)
+        assert dict(verify[0])["name"] == "callback.verify" and verify[1] is None
+        assert not sdk.callbacks.get(account, callback.id).verified
+        sdk.callbacks.verify(account, callback.id, dict(verify[0])["verifier"])
+        client = sdk.clients.create(account, {"organization": "Lee, A"})
+        sdk.invoices.create(account, {"customerid": client.id, "create_date": "2026-09-01", "invoice_number": "H-1",
+                                      "lines": [{"name": "RMR", "qty": 1, "unit_cost": {"amount": "10.00"}}]})
+        fields, signed = _wait_for(received, 2)
+    verifier = dict(verify[0])["verifier"]
+    assert dict(fields)["name"] == "invoice.create" and dict(fields)["account_id"] == account
+    assert payloads.delivery_signed(verifier, dict(fields), signed)
+    assert not payloads.delivery_signed(verifier, {**dict(fields), "object_id": "999"}, signed)
+    assert not payloads.delivery_signed("another-verifier", dict(fields), signed)
+
+
+def _wait_for(received: list, count: int, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while len(received) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(received) >= count, f"only {len(received)} deliveries arrived"
+    return received[count - 1]

@@ -15,10 +15,12 @@ already holding it is recognised without sending (kit/cloud.py).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bridge_assets.destinations.kit.changes import signed_base64_hmac
 from bridge_assets.destinations.kit.cloud import Refused
 from bridge_assets.destinations.kit.tax import percent_for
 from bridge_assets.model.document import AccountingDocument, DocumentLine, decimal_text, money
@@ -115,6 +117,12 @@ def updated_at(wire: dict[str, Any]) -> dt.datetime | None:
 def eastern_day(moment: dt.datetime) -> str:
     """A naive-UTC moment as the US/Eastern date FreshBooks' `updated_min` filter takes."""
     return moment.replace(tzinfo=dt.timezone.utc).astimezone(EASTERN).date().isoformat()
+
+
+def delivery_signed(verifier: str, fields: dict[str, str], header: str | None) -> bool:
+    """Whether a FreshBooks webhook delivery is FreshBooks': `X-FreshBooks-Hmac-SHA256` is base64 of
+    HMAC-SHA256 keyed by the callback's verifier over `json.dumps` of the form fields, in their order."""
+    return signed_base64_hmac(verifier, json.dumps(fields).encode("utf-8"), header)
 
 
 def payment_note(number: str) -> str:

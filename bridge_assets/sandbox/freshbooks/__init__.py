@@ -2,8 +2,9 @@
 
 A real HTTP server on loopback holding one account in SQLite (the kit's document store): single-use
 refresh tokens, invoices created as drafts and marked sent, taxes as line percentages, one invoice per
-payment, credits applied by payment, soft deletion, paging capped at 100. Its rules are in rules.py,
-its wire in api.py, the choices made where FreshBooks is silent in the table of settings.py.
+payment, credits applied by payment, soft deletion, paging capped at 100, webhook callbacks with the
+verifier handshake and signed deliveries (callbacks.py). Its rules are in rules.py, its wire in api.py,
+the choices made where FreshBooks is silent in the table of settings.py.
 
     python -m bridge_assets.sandbox.freshbooks --port 0 --state fb.sqlite3 [--time-scale 60]
 """

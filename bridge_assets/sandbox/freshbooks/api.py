@@ -4,6 +4,7 @@
     GET  /auth/api/v1/users/me                                     who the token speaks for, with the account id
     GET|POST        /accounting/account/{accountId}/{group}/{plural}
     GET|PUT|DELETE  /accounting/account/{accountId}/{group}/{plural}/{id}
+    GET|POST        /events/account/{accountId}/events/callbacks, GET|PUT|DELETE .../{id}   (callbacks.py)
 
 Lists take `page`, `per_page` (at most 100), `include[]=lines`, and `search[field]=v`,
 `search[field][]=v`, `search[field_like]=v`, `search[updated_min|updated_max]=YYYY-MM-DD`
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bridge_assets.sandbox.freshbooks.callbacks import Callbacks
 from bridge_assets.sandbox.freshbooks.rules import VIS_ACTIVE, Books, Refusal
 from bridge_assets.sandbox.kit import wire
 from bridge_assets.sandbox.kit.emulator import Parts
@@ -59,13 +61,17 @@ class Api:
         self.parts = parts
         self.settings = parts.settings
         self.books = Books(parts.store, parts.settings.currency)
+        self.callbacks = Callbacks(parts.store, parts.settings.business_id)
 
     def routes(self) -> list[Route]:
         base = "/accounting/account/{account}/{group}/{plural}"
         return [Route("/auth/oauth/token", self.parts.auth.token_endpoint, methods=["POST"]),
                 Route("/auth/api/v1/users/me", self.me, methods=["GET"]),
                 Route(base, self.collection, methods=["GET", "POST"]),
-                Route(base + "/{doc_id}", self.member, methods=["GET", "PUT", "DELETE"])]
+                Route(base + "/{doc_id}", self.member, methods=["GET", "PUT", "DELETE"]),
+                Route("/events/account/{account}/events/callbacks", self.hooks, methods=["GET", "POST"]),
+                Route("/events/account/{account}/events/callbacks/{doc_id}", self.hooks,
+                      methods=["GET", "PUT", "DELETE"])]
 
     # --- the gate every call passes ------------------------------------------------------------------
 
@@ -130,6 +136,8 @@ class Api:
 
     def _answer(self, request: Request, account: str, doc_id: str | None, raw: bytes) -> Response:
         params = request.path_params
+        if "group" not in params:
+            return self._callbacks(request, account, doc_id, raw)
         kind = RESOURCES.get((params["group"], params["plural"]))
         if kind is None:
             raise Refusal(404, 404, "Requested resource could not be found.")
@@ -156,7 +164,33 @@ class Api:
                 else:
                     self.books.update(account, kind, doc_id, fields)
             row = self.parts.store.get(account, kind, doc_id)
+            change = ("create" if request.method == "POST" else "delete" if row["state"] == "deleted" else "update")
+            self.callbacks.notify(account, f"{kind}.{change}", row["id"])
         return respond({"response": {"result": {kind: self.books.render(account, kind, row, lines=lines)}}})
+
+    async def hooks(self, request: Request) -> Response:
+        return await self._work(request, request.path_params.get("doc_id"))
+
+    def _callbacks(self, request: Request, account: str, doc_id: str | None, raw: bytes) -> Response:
+        if request.path_params["account"] != account:
+            raise Refusal(403, 1003, "You do not have access to this account.", "accountId", "account")
+        body = wire.loads(raw) if raw.strip() else {}
+        fields = body.get("callback") if isinstance(body, dict) else None
+        if request.method == "POST":
+            doc_id = self.callbacks.register(account, fields or {})
+        elif request.method == "PUT":
+            self.callbacks.change(account, doc_id, fields or {})
+        elif request.method == "DELETE":
+            self.callbacks.delete(account, doc_id)
+            return respond({"response": {"result": {}}})
+        elif doc_id is None:
+            rows = [r for r in self.parts.store.rows(account, "callback") if r["state"] != "deleted"]
+            return respond({"response": {"result": {"callbacks": [self.callbacks.render(r) for r in rows],
+                                                    "page": 1, "pages": 1, "per_page": 100, "total": len(rows)}}})
+        row = self.parts.store.get(account, "callback", doc_id)
+        if row is None or row["state"] == "deleted":
+            raise Refusal(404, 1012, "Callback not found.", "callbackid", "callback", doc_id)
+        return respond({"response": {"result": {"callback": self.callbacks.render(row)}}})
 
     def _list(self, account: str, kind: str, query: Any, lines: bool) -> dict[str, Any]:
         rendered = [self.books.render(account, kind, row, lines=lines) for row in self.parts.store.rows(account, kind)]

@@ -29,6 +29,7 @@ Unconfirmed, and chosen strictly (the one table of the emulator's choices; the R
 | write on a deleted document                | errno 1011 DeletedResource                                       |
 | a unit cost with more than 2 decimals      | refused, errno 1004 (money has cents)                            |
 | deleting an invoice with payments applied  | refused, errno 1004: delete the payments first                   |
+| a webhook delivery that fails              | not retried (sent once, from a thread of its own)                |
 """
 
 from __future__ import annotations
