@@ -38,11 +38,44 @@ def _xero(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
                               "XERO_CLIENT_ID": client_id, "XERO_CLIENT_SECRET": secret,
                               "XERO_TENANT_ID": xero.tenant_id, "XERO_REFRESH_TOKEN": tokens["refresh_token"],
                               "XERO_TOKEN_STORE": str(folder / "xero_tokens.json"), "XERO_TIME_SCALE": "10"}
+def _freshbooks(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
+    from bridge_assets.sandbox.freshbooks import demo_sandbox
+
+    return demo_sandbox(folder)
+
+
+def _zoho_books(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
+    from bridge_assets.sandbox.zoho_books import demo_sandbox
+
+    return demo_sandbox(folder)
+
+
+def _sage(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
+    from bridge_assets.sandbox.sage import demo_sandbox
+
+    return demo_sandbox(folder)
+
+
+def _freeagent(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
+    from bridge_assets.sandbox.freeagent import demo_sandbox
+
+    return demo_sandbox(folder)
+
+
+def _myob(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
+    from bridge_assets.sandbox.myob import demo_sandbox
+
+    return demo_sandbox(folder)
 
 
 # BRIDGE_DESTINATIONS name -> how the sandbox stands that platform up. One line per platform.
 SANDBOXES: dict[str, DestinationSandbox] = {
     "xero": DestinationSandbox("Xero emulator", "XERO_CLIENT_ID", _xero),
+    "freshbooks": DestinationSandbox("FreshBooks emulator", "FRESHBOOKS_CLIENT_ID", _freshbooks),
+    "zoho_books": DestinationSandbox("Zoho Books emulator", "ZOHO_BOOKS_CLIENT_ID", _zoho_books),
+    "sage": DestinationSandbox("Sage Accounting emulator", "SAGE_CLIENT_ID", _sage),
+    "freeagent": DestinationSandbox("FreeAgent emulator", "FREEAGENT_CLIENT_ID", _freeagent),
+    "myob": DestinationSandbox("MYOB emulator", "MYOB_API_KEY", _myob),
 }
 
 

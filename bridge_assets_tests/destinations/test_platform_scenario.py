@@ -81,7 +81,95 @@ def _xero(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Pla
         yield Platform(settings, close, refresh)
 
 
-PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "xero": _xero}
+@contextlib.contextmanager
+def _freshbooks(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    """FreshBooks has no lock date: its closing date is the bridge's own, as for a file."""
+    from bridge_assets.sandbox.freshbooks import EmulatorSettings, run_emulator
+
+    with run_emulator(tmp_path / "freshbooks.sqlite3", EmulatorSettings(time_scale=60)) as fb:
+        tokens = fb.admin.mint_tokens()
+        for name, value in fb.client_environment(tokens["refresh_token"], tmp_path / "fb_tokens.json").items():
+            monkeypatch.setenv(name, value)
+        with _file(tmp_path, monkeypatch, settings) as platform:
+            platform.refresh_books = _neutral_refresh(settings)
+            yield platform
+
+
+def _neutral_refresh(settings: BridgeSettings) -> Callable[[Destination], None]:
+    """A platform without a mirror of its own: its books read back into the neutral store, under its own book."""
+    return lambda destination: store.refresh(settings_db(settings), destination, destination.book)
+
+
+@contextlib.contextmanager
+def _zoho_books(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    """Zoho locks what is dated BEFORE its lock date: closing the books through a day locks from the next."""
+    from bridge_assets.sandbox.zoho_books import EmulatorSettings, run_emulator
+
+    with run_emulator(tmp_path / "zoho.sqlite3", EmulatorSettings(time_scale=60)) as zoho:
+        tokens = zoho.admin.mint_tokens()
+        for name, value in zoho.client_environment(tokens["refresh_token"], tmp_path / "zoho_tokens.json").items():
+            monkeypatch.setenv(name, value)
+
+        def close(day: dt.date | None) -> None:
+            zoho.admin.set_lock_date((day + dt.timedelta(days=1)).isoformat() if day else None)
+
+        yield Platform(settings, close, _neutral_refresh(settings))
+
+
+@contextlib.contextmanager
+def _sage(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    """Sage's year-end lockdown date closes the books through it."""
+    from bridge_assets.sandbox.sage import EmulatorSettings, run_emulator
+
+    with run_emulator(tmp_path / "sage.sqlite3", EmulatorSettings(time_scale=60)) as sage:
+        tokens = sage.admin.mint_tokens()
+        for name, value in sage.client_environment(tokens["refresh_token"], tmp_path / "sage_tokens.json").items():
+            monkeypatch.setenv(name, value)
+        yield Platform(settings, lambda day: sage.admin.set_lock_date(day.isoformat() if day else None),
+                       _neutral_refresh(settings))
+
+
+@contextlib.contextmanager
+def _freeagent(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    """FreeAgent has no lock-date endpoint: the closing date is the bridge's own, and FreeAgent's locked
+    period (filed accounts) is closed alike, so what slips past the plan is refused "is locked." and held."""
+    from bridge_assets.sandbox.freeagent import EmulatorSettings, run_emulator
+
+    with run_emulator(tmp_path / "freeagent.sqlite3", EmulatorSettings(time_scale=60)) as fa:
+        with _configured_and_locked(fa, tmp_path, monkeypatch, settings) as platform:
+            yield platform
+
+
+@contextlib.contextmanager
+def _myob(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    """MYOB does not expose its lock date: the closing date is the bridge's own, MYOB's lock period alike."""
+    from bridge_assets.sandbox.myob import EmulatorSettings, run_emulator
+
+    with run_emulator(tmp_path / "myob.sqlite3", EmulatorSettings(time_scale=60)) as myob:
+        with _configured_and_locked(myob, tmp_path, monkeypatch, settings) as platform:
+            yield platform
+
+
+@contextlib.contextmanager
+def _configured_and_locked(emulator, tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    """The bridge pointed at `emulator`; closing the books sets the bridge's date and the platform's lock."""
+    tokens = emulator.admin.mint_tokens()
+    for name, value in emulator.client_environment(tokens["refresh_token"], tmp_path / "tokens.json").items():
+        monkeypatch.setenv(name, value)
+    with _file(tmp_path, monkeypatch, settings) as platform:
+        close_configured = platform.close_books
+
+        def close(day: dt.date | None) -> None:
+            close_configured(day)
+            emulator.admin.set_lock_date(day.isoformat() if day else None)
+
+        platform.close_books = close
+        platform.refresh_books = _neutral_refresh(settings)
+        yield platform
+
+
+PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "xero": _xero, "freshbooks": _freshbooks,
+             "zoho_books": _zoho_books, "sage": _sage, "freeagent": _freeagent, "myob": _myob}
 
 
 def settings_db(settings: BridgeSettings) -> Database:
