@@ -25,8 +25,21 @@ class DestinationSandbox:
     start: Callable[[Path], ContextManager[tuple[str, dict[str, str]]]]   # folder -> (base URL, environment)
 
 
+@contextlib.contextmanager
+def _odoo(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    from bridge_assets.sandbox.odoo import EmulatorSettings, run_emulator
+
+    settings = EmulatorSettings()
+    login, user = next(iter(settings.users.items()))
+    with run_emulator(folder / "odoo.sqlite3", settings) as odoo:
+        yield odoo.base_url, {"ODOO_URL": odoo.base_url, "ODOO_DATABASE": settings.database,
+                              "ODOO_USERNAME": login, "ODOO_API_KEY": user["password"]}
+
+
 # BRIDGE_DESTINATIONS name -> how the sandbox stands that platform up. One line per platform.
-SANDBOXES: dict[str, DestinationSandbox] = {}
+SANDBOXES: dict[str, DestinationSandbox] = {
+    "odoo": DestinationSandbox("Odoo emulator", "ODOO_URL", _odoo),
+}
 
 
 def named_destinations(environ=None) -> list[str]:

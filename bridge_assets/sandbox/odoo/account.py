@@ -253,6 +253,23 @@ class Accounting:
         self.orm.stamp(move)
         self.store.put("account.move", move)
 
+    def remove_reconcile(self, line: dict[str, Any], adviser: bool) -> None:
+        """remove_move_reconcile on a receivable line: every credit note applied through it is taken off again."""
+        move = self.store.get("account.move", line["move_id"])
+        if line.get("account_type") != "asset_receivable":
+            return
+        self.check_lock(move["invoice_date"], adviser)
+        for kind, other_id, _ in list(move["_applied"]):
+            if kind != "account.move":
+                raise UserError(f"{move['name']} is reconciled with a payment; reset the payment to draft instead.")
+            other = self.store.get("account.move", other_id)
+            if other.get("_reversed") or move.get("_reversed"):
+                raise UserError(f"{move['name']} is a reversal; it cannot be unreconciled from what it reverses.")
+            self.unreconcile(other, ("account.move", move["id"]))
+            move = self.store.get("account.move", move["id"])
+            self.unreconcile(move, ("account.move", other_id))
+            move = self.store.get("account.move", move["id"])
+
     # --- reversal ---------------------------------------------------------------------------------
 
     def reverse(self, move: dict[str, Any], day: str, reason: str, adviser: bool) -> dict[str, Any]:

@@ -7,7 +7,8 @@ AccessError. Methods:
     account.move     action_post, button_draft, button_cancel, js_assign_outstanding_line(ids, line_id)
     account.move.reversal   create (context active_ids) with reason, date; refund_moves, modify_moves
     account.payment.register  create (context active_ids); action_create_payments
-    account.payment  action_draft, action_cancel
+    account.payment  create (a payment on no invoice), action_post, action_draft, action_cancel
+    account.move.line  remove_move_reconcile (unreconcile a receivable line)
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ class Database:
             return self.payments.create_wizard(vals, context)
         if model == "account.move.reversal":
             return self._create_reversal(vals, context)
+        if model == "account.payment":
+            return self.payments.create_payment(vals)
         allowed = {"res.partner": PARTNER_FIELDS, "product.product": PRODUCT_FIELDS}.get(model)
         if allowed is None:
             raise AccessError(f"You are not allowed to create '{DESCRIPTION.get(model, model)}' ({model}) records.")
@@ -219,6 +222,16 @@ class Database:
         payment_id = self.payments.create_payments(wizards[0], adviser)
         return {"type": "ir.actions.act_window", "res_model": "account.payment", "res_id": payment_id,
                 "view_mode": "form", "name": "Payments"}
+
+    def _account_payment__action_post(self, payments, args, kwargs, context, adviser) -> bool:
+        for payment in payments:
+            self.payments.action_post(payment, adviser)
+        return True
+
+    def _account_move_line__remove_move_reconcile(self, lines, args, kwargs, context, adviser) -> bool:
+        for line in lines:
+            self.accounting.remove_reconcile(line, adviser)
+        return True
 
     def _account_payment__action_draft(self, payments, args, kwargs, context, adviser) -> bool:
         for payment in payments:

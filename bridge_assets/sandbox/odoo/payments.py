@@ -79,6 +79,37 @@ class Payments:
         self.store.remove("account.payment.register", wizard["id"])
         return payment["id"]
 
+    def create_payment(self, vals: dict[str, Any]) -> int:
+        """A draft customer payment on no invoice (its amount stays outstanding credit once posted)."""
+        unknown = set(vals) - {"partner_id", "amount", "date", "ref", "payment_type", "partner_type", "journal_id"}
+        if unknown:
+            raise ValueError(f"Invalid field {sorted(unknown)[0]!r} on model 'account.payment'")
+        if vals.get("payment_type", "inbound") != "inbound" or vals.get("partner_type", "customer") != "customer":
+            raise UserError("The emulator takes customer payments (inbound) only.")
+        self.orm.browse("res.partner", vals.get("partner_id"))
+        amount = cents(vals.get("amount"))
+        if amount <= 0:
+            raise UserError("The payment amount must be strictly positive.")
+        payment = {"id": self.store.next_id("account.payment"), "name": "/", "partner_id": vals["partner_id"],
+                   "amount": money(amount), "date": vals.get("date") or self.orm.clock.now().date().isoformat(),
+                   "ref": vals.get("ref") or False, "state": "draft", "payment_type": "inbound",
+                   "partner_type": "customer", "journal_id": 1, "reconciled_invoice_ids": [], "move_id": False,
+                   "amount_unapplied": money(amount), "_applied": []}
+        self.orm.stamp(payment, created=True)
+        self.store.put("account.payment", payment)
+        return payment["id"]
+
+    def action_post(self, payment: dict[str, Any], adviser: bool) -> None:
+        if payment["state"] != "draft":
+            raise UserError(f"Only a draft payment can be posted ({payment['name']} is {payment['state']}).")
+        self.accounting.check_lock(payment["date"], adviser)
+        if payment["name"] == "/":
+            prefix = f"PBNK1/{str(payment['date'])[:4]}/"
+            payment["name"] = f"{prefix}{self.store.next_number(prefix):05d}"
+        payment["state"] = "posted"
+        self.orm.stamp(payment)
+        self.store.put("account.payment", payment)
+
     def action_draft(self, payment: dict[str, Any], adviser: bool) -> None:
         if payment["state"] != "posted":
             raise UserError(f"Only a posted payment can be reset to draft ({payment['name']} is {payment['state']}).")
