@@ -70,7 +70,7 @@ class PostingMixin:
                                    f"through post; {action.value} of a {document.doc_type} is not one, nothing was sent.")
         try:
             if not self._has_references(document):
-                problem = self.resolve_references([document]).get(document.doc_key)
+                problem = self._resolve(document)
                 if problem:
                     return Outcome(Status.FAILED, error_code="reference_unresolved", message=f"{label}: {problem}.")
             if document.doc_type == "payment":

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from bridge_assets.destinations.odoo.client import OdooFault
+from bridge_assets.destinations.odoo.payloads import refusal
 from bridge_assets.model.document import AccountingDocument
 
 TAX_CODE = "BRIDGE-SALES-TAX"
@@ -21,19 +22,21 @@ class ReferencesMixin:
         problems: dict[str, str] = {}
         for document in documents:
             try:
-                problem = self._customer(document.customer_key, document.customer_name)[1]
-                if problem is None:
-                    for line in document.lines:
-                        problem = self._product(line.item_code, line.description)[1]
-                        if problem:
-                            break
-                if problem is None and document.tax_total and document.doc_type != "payment":
-                    problem = self._product(TAX_CODE, self.tax_product_name)[1]
+                problem = self._resolve(document)
             except OdooFault as fault:
-                problem = f"Odoo refused looking up or creating its customer or products ({fault.message})"
+                problem = refusal(fault.call, fault.message, self.client.login)[1]
             if problem:
                 problems[document.doc_key] = problem
         return problems
+
+    def _resolve(self, document: AccountingDocument) -> str | None:
+        """Its customer and products matched or created; the sentence when one cannot be (Odoo's refusals raise)."""
+        problem = self._customer(document.customer_key, document.customer_name)[1]
+        for line in document.lines:
+            problem = problem or self._product(line.item_code, line.description)[1]
+        if problem is None and document.tax_total and document.doc_type != "payment":
+            problem = self._product(TAX_CODE, self.tax_product_name)[1]
+        return problem
 
     def _customer(self, key: str, name: str) -> tuple[int | None, str | None]:
         if key in self._partners:

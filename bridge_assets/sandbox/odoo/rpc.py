@@ -12,7 +12,8 @@ Stateless, as Odoo is: db, uid and password (or API key) ride on every call; a w
 answer's HTTP status stays 200. None is never sent (Odoo's marshaller answers False).
 
 Faults injected by the kit (faults.py) answer what stands in front of Odoo (nginx): 502/503/504 pages,
-429 with Retry-After. A dropped answer (`drop_next_writes`) loses the answer of a committed write.
+429 with Retry-After. A dropped answer (`drop_next_writes`) loses the answer of a committed write;
+`drop_entities` names a model ("account.move") or one of its methods ("account.move.reversal.modify_moves").
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ class OdooRpc:
         self.store.journal_append(request.method, request.url.path, "", 200, outcome, **meta)
         wrote = outcome == "processed" and meta["model"] is not None and meta["rpc_method"] not in READS
         if wrote:
-            mode = self.parts.faults.take_drop("*", [meta["model"]], "reset")
+            touched = [meta["model"], f"{meta['model']}.{meta['rpc_method']}"]   # drop_entities names either
+            mode = self.parts.faults.take_drop("*", touched, "reset")
             if mode:
                 request_drop(request.scope, mode)
         return Response(body, media_type="text/xml")
