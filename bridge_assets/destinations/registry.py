@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Callable, Iterable, Iterator
 
 from bridge_assets.destinations.base import Destination, DestinationError
+from bridge_assets.destinations.business_central.adapter import BusinessCentralDestination
 from bridge_assets.destinations.iif.adapter import IifDestination
 from bridge_assets.destinations.odoo.adapter import OdooDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
@@ -29,6 +30,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "staging_csv": _staging_csv,
     "qbd_iif": _qbd_iif,
     "odoo": OdooDestination.from_env,
+    "business_central": BusinessCentralDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

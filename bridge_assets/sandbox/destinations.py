@@ -36,9 +36,22 @@ def _odoo(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
                               "ODOO_USERNAME": login, "ODOO_API_KEY": user["password"]}
 
 
+@contextlib.contextmanager
+def _business_central(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    from bridge_assets.sandbox.business_central import EmulatorSettings, run_emulator
+
+    settings = EmulatorSettings()
+    client_id, secret = next(iter(settings.clients.items()))
+    with run_emulator(folder / "business_central.sqlite3", settings) as bc:
+        yield bc.base_url, {"BC_API_URL": bc.base_url, "BC_TOKEN_URL": bc.token_url, "BC_TENANT": settings.tenant,
+                            "BC_ENVIRONMENT": settings.environment, "BC_COMPANY": settings.company,
+                            "BC_CLIENT_ID": client_id, "BC_CLIENT_SECRET": secret}
+
+
 # BRIDGE_DESTINATIONS name -> how the sandbox stands that platform up. One line per platform.
 SANDBOXES: dict[str, DestinationSandbox] = {
     "odoo": DestinationSandbox("Odoo emulator", "ODOO_URL", _odoo),
+    "business_central": DestinationSandbox("Business Central emulator", "BC_CLIENT_ID", _business_central),
 }
 
 

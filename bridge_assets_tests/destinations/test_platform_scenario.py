@@ -87,7 +87,29 @@ def _odoo(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Pla
         yield Platform(settings, close, refresh)
 
 
-PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "odoo": _odoo}
+@contextlib.contextmanager
+def _business_central(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    from bridge_assets.sandbox.business_central import EmulatorSettings, run_emulator
+
+    emulator_settings = EmulatorSettings(time_scale=60)
+    client_id, secret = next(iter(emulator_settings.clients.items()))
+    with run_emulator(tmp_path / "bc.sqlite3", emulator_settings) as bc:
+        for name, value in {"BC_API_URL": bc.base_url, "BC_TOKEN_URL": bc.token_url, "BC_TENANT": emulator_settings.tenant,
+                            "BC_ENVIRONMENT": emulator_settings.environment, "BC_COMPANY": emulator_settings.company,
+                            "BC_CLIENT_ID": client_id, "BC_CLIENT_SECRET": secret, "BC_TIME_SCALE": "60"}.items():
+            monkeypatch.setenv(name, value)
+
+        def close(day: dt.date | None) -> None:       # General Ledger Setup: Allow Posting From the day after
+            bc.admin.set_posting_range((day + dt.timedelta(days=1)).isoformat() if day else None)
+
+        def refresh(destination) -> None:
+            store.refresh(settings_db(settings), destination, destination.book)
+
+        yield Platform(settings, close, refresh)
+
+
+PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "odoo": _odoo,
+             "business_central": _business_central}
 
 
 def settings_db(settings: BridgeSettings) -> Database:

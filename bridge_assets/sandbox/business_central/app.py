@@ -23,11 +23,9 @@ from starlette.responses import Response
 def create_app(state_path: str | Path, settings: EmulatorSettings | None = None) -> EmulatorApp:
     settings = settings or EmulatorSettings()
     store = Store(state_path)
-    started = time.time()
 
-    def stamp() -> str:        # the emulator's clock, `time_scale` times faster than the wall clock
-        now = started + (time.time() - started) * settings.time_scale
-        return dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    def stamp() -> str:        # the wall clock (time_scale shrinks limits and lifetimes, never the record times)
+        return dt.datetime.fromtimestamp(time.time(), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
     oauth = OAuthProvider(store, OAuthPolicy(grants=("client_credentials",), basic_client_auth=False,
                                              access_token_lifetime_s=settings.access_token_lifetime_s,

@@ -19,7 +19,7 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
     settings = settings or EmulatorSettings()
     store = Store(state_path)
     seed_database(store, settings)
-    clock = Clock(settings.time_scale)
+    clock = Clock()     # write_date on the wall clock: time_scale never moves record times
     parts = Parts(settings, store, fault_injector(dict(settings.faults)))
     database = Database(store, clock)
     gateway = lambda app: DroppedResponseGateway(app, bad_gateway=lambda: _page(502, "Bad Gateway"),  # noqa: E731
