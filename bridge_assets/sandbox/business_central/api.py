@@ -84,6 +84,7 @@ class BusinessCentralApi:
             self.store.journal_append(request.method, request.url.path, request.url.query, 429, "throttled")
             return _json({"error": {"code": "Application_TooManyRequests", "message": "Too many requests."}}, 429,
                          {"Retry-After": "5"})
+        body = None
         try:
             raw = await request.body()
             body = json.loads(raw) if raw.strip() else None
@@ -100,7 +101,10 @@ class BusinessCentralApi:
             self.parts.throttle.release({"client": access.client_id})
         self.store.journal_append(request.method, request.url.path, request.url.query, status,
                                   "processed" if status < 400 else "refused", client_id=access.client_id)
-        if request.method != "GET" and status < 400 and self.parts.faults.take_drop("*", [params["rest"]], "reset"):
+        reads_only = params["rest"] == "$batch" and all(
+            str(item.get("method", "GET")).upper() == "GET" for item in (body or {}).get("requests") or [])
+        wrote = request.method != "GET" and status < 400 and not reads_only
+        if wrote and self.parts.faults.take_drop("*", [params["rest"]], "reset"):
             request_drop(request.scope, "reset")
         return _json(payload, status)
 
