@@ -9,6 +9,7 @@ from typing import Callable, Iterable, Iterator
 from bridge_assets.destinations.base import Destination, DestinationError
 from bridge_assets.destinations.business_central.adapter import BusinessCentralDestination
 from bridge_assets.destinations.iif.adapter import IifDestination
+from bridge_assets.destinations.netsuite.adapter import NetSuiteDestination
 from bridge_assets.destinations.odoo.adapter import OdooDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
@@ -31,6 +32,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "qbd_iif": _qbd_iif,
     "odoo": OdooDestination.from_env,
     "business_central": BusinessCentralDestination.from_env,
+    "netsuite": NetSuiteDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

@@ -48,10 +48,25 @@ def _business_central(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
                             "BC_CLIENT_ID": client_id, "BC_CLIENT_SECRET": secret}
 
 
+@contextlib.contextmanager
+def _netsuite(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    from bridge_assets.sandbox.netsuite import EmulatorSettings, run_emulator
+
+    settings = EmulatorSettings()
+    client_id, secret = next(iter(settings.clients.items()))
+    with run_emulator(folder / "netsuite.sqlite3", settings) as ns:
+        yield ns.base_url, {"NETSUITE_ACCOUNT": settings.account, "NETSUITE_BASE_URL": ns.base_url,
+                            "NETSUITE_TOKEN_URL": ns.token_url, "NETSUITE_CLIENT_ID": client_id,
+                            "NETSUITE_CLIENT_SECRET": secret,
+                            "NETSUITE_REFRESH_TOKEN": ns.admin.mint_tokens(client_id)["refresh_token"],
+                            "NETSUITE_TOKEN_STORE": str(folder / "netsuite_tokens.json")}
+
+
 # BRIDGE_DESTINATIONS name -> how the sandbox stands that platform up. One line per platform.
 SANDBOXES: dict[str, DestinationSandbox] = {
     "odoo": DestinationSandbox("Odoo emulator", "ODOO_URL", _odoo),
     "business_central": DestinationSandbox("Business Central emulator", "BC_CLIENT_ID", _business_central),
+    "netsuite": DestinationSandbox("NetSuite emulator", "NETSUITE_CLIENT_ID", _netsuite),
 }
 
 

@@ -108,8 +108,31 @@ def _business_central(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> 
         yield Platform(settings, close, refresh)
 
 
+@contextlib.contextmanager
+def _netsuite(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    from bridge_assets.sandbox.netsuite import EmulatorSettings, run_emulator
+
+    emulator_settings = EmulatorSettings(time_scale=60)
+    client_id, secret = next(iter(emulator_settings.clients.items()))
+    with run_emulator(tmp_path / "ns.sqlite3", emulator_settings) as ns:
+        for name, value in {"NETSUITE_ACCOUNT": emulator_settings.account, "NETSUITE_BASE_URL": ns.base_url,
+                            "NETSUITE_TOKEN_URL": ns.token_url, "NETSUITE_CLIENT_ID": client_id,
+                            "NETSUITE_CLIENT_SECRET": secret, "NETSUITE_TIME_SCALE": "60",
+                            "NETSUITE_REFRESH_TOKEN": ns.admin.mint_tokens(client_id)["refresh_token"],
+                            "NETSUITE_TOKEN_STORE": str(tmp_path / "netsuite_tokens.json")}.items():
+            monkeypatch.setenv(name, value)
+
+        def close(day: dt.date | None) -> None:       # Period Close: every period ending on or before the day
+            ns.admin.close_periods(day.isoformat() if day else None)
+
+        def refresh(destination) -> None:
+            store.refresh(settings_db(settings), destination, destination.book)
+
+        yield Platform(settings, close, refresh)
+
+
 PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "odoo": _odoo,
-             "business_central": _business_central}
+             "business_central": _business_central, "netsuite": _netsuite}
 
 
 def settings_db(settings: BridgeSettings) -> Database:
