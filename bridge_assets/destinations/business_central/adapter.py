@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import httpx
 
-from bridge_assets.destinations.base import BooksDocument, BooksView, Capabilities, DestinationError, Outcome, Status
+from bridge_assets.destinations.base import BooksDocument, NeutralBooks, Capabilities, DestinationError, Outcome, Status
 from bridge_assets.destinations.base import by_hand
 from bridge_assets.destinations.business_central.client import BcAuthError, BcClient, BcError, BcUnavailable
 from bridge_assets.destinations.business_central.payloads import (
@@ -30,7 +30,6 @@ from bridge_assets.destinations.business_central.payloads import (
 )
 from bridge_assets.destinations.business_central.posting import PostingMixin
 from bridge_assets.destinations.kit.limits import Limits
-from bridge_assets.books.store import store_view     # the neutral read-back store (README, "Adding a platform")
 
 API_URL = "https://api.businesscentral.dynamics.com"
 TOKEN_URL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
@@ -275,5 +274,5 @@ class BusinessCentralDestination(PostingMixin):
                 raw={"entries": group}))
         return out
 
-    def books_view(self) -> BooksView:
-        return store_view(self.name, self.book, "Business Central", version_label="ETag")
+    def books_view(self) -> NeutralBooks:
+        return NeutralBooks(self.book, "Business Central", version_label="ETag")

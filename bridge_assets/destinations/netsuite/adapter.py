@@ -22,9 +22,8 @@ from typing import Any, Mapping, Sequence
 
 import httpx
 
-from bridge_assets.books.store import store_view     # the neutral read-back store (README, "Adding a platform")
 from bridge_assets.destinations.base import (
-    Action, BooksDocument, BooksView, Capabilities, DestinationError, Outcome, PostRequest, Status,
+    Action, BooksDocument, NeutralBooks, Capabilities, DestinationError, Outcome, PostRequest, Status,
 )
 from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.kit.oauth import OAuthSession, TokenStore
@@ -299,5 +298,5 @@ class NetSuiteDestination:
                     version=str(r.get("lastModifiedDate") or ""), changed_at=ns_time(r.get("lastModifiedDate")), raw=r))
         return out
 
-    def books_view(self) -> BooksView:
-        return store_view(self.name, self.book, "NetSuite", version_label="lastModifiedDate")
+    def books_view(self) -> NeutralBooks:
+        return NeutralBooks(self.book, "NetSuite", version_label="lastModifiedDate")

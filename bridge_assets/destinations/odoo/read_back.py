@@ -14,8 +14,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from bridge_assets.books.store import store_view     # the neutral read-back store (README, "Adding a platform")
-from bridge_assets.destinations.base import BooksDocument, BooksView
+from bridge_assets.destinations.base import BooksDocument, NeutralBooks
 from bridge_assets.destinations.odoo.payloads import (
     DOC_TYPE,
     MOVE_FIELDS,
@@ -75,5 +74,5 @@ class ReadBackMixin:
                                        fields=PAYMENT_FIELDS, order="id")
         return out + [payment_document(p) for p in payments]
 
-    def books_view(self) -> BooksView:
-        return store_view(self.name, self.book, "Odoo", version_label="write_date", what_changed=what_changed)
+    def books_view(self) -> NeutralBooks:
+        return NeutralBooks(self.book, "Odoo", version_label="write_date", what_changed=what_changed)
