@@ -1,7 +1,7 @@
 """NetSuite: the emulator as Oracle documents SuiteTalk REST (plain HTTP: the PyPI `netsuite` 0.12.0 SDK speaks
 only token-based auth to a fixed host and pins httpx below the project's 0.29, so it cannot be pointed at an
 emulator unmodified), and the adapter against it: eid: upserts, closed periods, credits and payments, voids by
-credit, restores, lost answers, OAuth 2.0 refresh tokens rotating through the kit's store."""
+credit, restores, lost answers, OAuth 2.0 tokens through the kit's store."""
 
 from __future__ import annotations
 
@@ -68,12 +68,12 @@ def create(doc: AccountingDocument) -> PostRequest:
 
 # --- the emulator, as the documentation describes the API ------------------------------------------------
 
-def test_refresh_tokens_rotate_and_a_request_without_a_token_is_invalid_login(books: EmulatorHandle):
+def test_a_refresh_grant_keeps_the_refresh_token_and_no_token_is_invalid_login(books: EmulatorHandle):
     first = books.admin.mint_tokens()["refresh_token"]
     grant = {"grant_type": "refresh_token", "refresh_token": first}
     renewed = httpx.post(books.token_url, data=grant, auth=(CLIENT, SECRET))
-    assert renewed.status_code == 200 and renewed.json()["refresh_token"] != first
-    assert httpx.post(books.token_url, data=grant, auth=(CLIENT, SECRET)).json()["error"] == "invalid_grant"
+    assert renewed.status_code == 200 and renewed.json()["refresh_token"] == first
+    assert httpx.post(books.token_url, data=grant, auth=("someone-else", "x")).json()["error"] == "invalid_client"
     anonymous = httpx.get(f"{books.base_url}/services/rest/record/v1/invoice")
     assert anonymous.status_code == 401 and anonymous.json()["o:errorDetails"][0]["o:errorCode"] == "INVALID_LOGIN"
 
@@ -165,7 +165,7 @@ def test_a_closed_period_holds_and_a_void_credits_in_full_once(adapter, books):
     assert {d.doc_type: d.status for d in adapter.read_back()} == {"invoice": "voided", "credit_memo": "voided"}
 
 
-def test_the_rotated_refresh_token_is_saved_and_never_shown(adapter, books, tmp_path: Path):
+def test_the_refresh_token_is_kept_in_the_store_and_never_shown(adapter, books, tmp_path: Path):
     adapter.post([create(document("600"))])
     saved = json.loads((tmp_path / "tokens.json").read_text())
     assert saved["refresh_token"] and SECRET not in json.dumps(saved)

@@ -28,7 +28,7 @@ import httpx
 from bridge_assets.destinations.base import Capabilities, DestinationError, Outcome, Status
 from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.odoo.client import OdooAccessDenied, OdooClient, OdooFault, OdooUnavailable
-from bridge_assets.destinations.odoo.payloads import LABEL, MOVE_TYPE, PAYMENT_FIELDS, is_live
+from bridge_assets.destinations.odoo.payloads import LABEL, MOVE_TYPE, PAYMENT_FIELDS, decimal, is_live
 from bridge_assets.destinations.odoo.posting import PostingMixin
 from bridge_assets.destinations.odoo.read_back import ReadBackMixin
 from bridge_assets.destinations.odoo.references import ReferencesMixin
@@ -146,6 +146,8 @@ class OdooDestination(ReferencesMixin, PostingMixin, UndoMixin, ReadBackMixin):
         if not found:
             return None
         record = found[-1]
+        if doc_type == "credit_memo" and decimal(record["amount_residual"]) == decimal(record["amount_total"]):
+            return None   # posted but applied to nothing yet: post() adopts it and applies it (a run killed between)
         return Outcome(Status.CREATED, dest_id=str(record["id"]), dest_doc_number=str(record["name"]),
                        version=str(record.get("write_date") or ""), http_status=200,
                        after={**record, "content_hash": ""})

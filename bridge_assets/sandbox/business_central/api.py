@@ -99,13 +99,15 @@ class BusinessCentralApi:
             status, payload = 400, ODataError(400, "BadRequest_InvalidRequestBody", str(problem)).body()
         finally:
             self.parts.throttle.release({"client": access.client_id})
-        self.store.journal_append(request.method, request.url.path, request.url.query, status,
-                                  "processed" if status < 400 else "refused", client_id=access.client_id)
         reads_only = params["rest"] == "$batch" and all(
             str(item.get("method", "GET")).upper() == "GET" for item in (body or {}).get("requests") or [])
         wrote = request.method != "GET" and status < 400 and not reads_only
-        if wrote and self.parts.faults.take_drop("*", [params["rest"]], "reset"):
-            request_drop(request.scope, "reset")
+        mode = self.parts.faults.take_drop("*", [params["rest"]], "reset") if wrote else None
+        if mode:
+            request_drop(request.scope, mode)
+        self.store.journal_append(request.method, request.url.path, request.url.query, status,
+                                  f"dropped:{mode}" if mode else "processed" if status < 400 else "refused",
+                                  client_id=access.client_id)
         return _json(payload, status)
 
     # --- $batch -----------------------------------------------------------------------------------

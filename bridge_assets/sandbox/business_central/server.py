@@ -27,6 +27,9 @@ class AdminClient(serving.AdminHttpClient):
     def set_faults(self, **plan: Any) -> dict[str, Any]:
         return self._call("POST", "/faults", plan)["plan"]
 
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
     def journal(self, since: int = 0) -> list[dict[str, Any]]:
         return self._call("GET", "/journal", params={"since": since})["journal"]
 

@@ -1,7 +1,7 @@
 """A local emulator of Oracle NetSuite's SuiteTalk REST web services, as the invoice bridge meets it.
 
 A real HTTP server on loopback holding one account in SQLite (surviving restarts): OAuth 2.0 (authorization
-code and rotating refresh tokens, the kit's provider), the Record Service for customers, service items,
+code and seven-day refresh tokens, the kit's provider), the Record Service for customers, service items,
 invoices, credit memos, customer payments and accounting periods, `eid:` upserts, sublist replace, the
 invoice-to-credit-memo transform, closed periods and the account's concurrency limit. Routes: rest.py;
 rules: records.py; admin endpoints: admin.py.
@@ -14,7 +14,7 @@ Rules the public material does not settle, each the strictest plausible reading 
 
 | rule | the emulator's choice |
 |---|---|
-| refresh tokens | rotate on every refresh, no grace; seven days |
+| refresh tokens | a refresh grant answers a new access token and the same refresh token, which dies seven days after consent (not extended by use) |
 | a transaction in a closed period | not saved, changed or deleted: 400 `USER_ERROR` "The accounting period Sep 2026 is closed; ..." (text unconfirmed) |
 | a duplicate `tranId` of the same type | refused (400 `USER_ERROR`), as with "Allow Override" and duplicate warnings on |
 | a second record with the same `externalId` | 400 `DUP_RCRD` "This record already exists." |

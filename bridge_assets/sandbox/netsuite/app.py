@@ -22,7 +22,8 @@ from bridge_assets.sandbox.netsuite.store import Store
 def create_app(state_path: str | Path, settings: EmulatorSettings | None = None) -> EmulatorApp:
     settings = settings or EmulatorSettings()
     store = Store(state_path)
-    oauth = OAuthProvider(store, OAuthPolicy(grants=("authorization_code", "refresh_token"), rotation="always",
+    oauth = OAuthProvider(store, OAuthPolicy(grants=("authorization_code", "refresh_token"), rotation="never",
+                                             rolling_refresh_expiry=False,
                                              access_token_lifetime_s=settings.access_token_lifetime_s,
                                              refresh_token_lifetime_s=settings.refresh_token_lifetime_s,
                                              time_scale=settings.time_scale), clients=settings.clients)

@@ -100,11 +100,14 @@ class RecordService:
             status, payload, headers = 400, error.body(), {}
         finally:
             self.parts.throttle.release({"account": "*"})
-        self.store.journal_append(request.method, request.url.path, request.url.query, status,
-                                  "processed" if status < 400 else "refused", client_id=access.client_id)
+        mode = None
         if request.method != "GET" and status < 400:
-            if self.parts.faults.take_drop("*", [request.path_params["rest"].split("/")[0]], "reset"):
-                request_drop(request.scope, "reset")
+            mode = self.parts.faults.take_drop("*", [request.path_params["rest"].split("/")[0]], "reset")
+            if mode:
+                request_drop(request.scope, mode)
+        self.store.journal_append(request.method, request.url.path, request.url.query, status,
+                                  f"dropped:{mode}" if mode else "processed" if status < 400 else "refused",
+                                  client_id=access.client_id)
         if payload is None:
             return Response(status_code=status, headers=headers)
         return JSONResponse(payload, status_code=status, headers=headers)

@@ -98,13 +98,15 @@ class OdooRpc:
             body = xmlrpc.client.dumps(xmlrpc.client.Fault(FAULT_APPLICATION, traceback.format_exc()),
                                        methodresponse=True)
             outcome = "error"
-        self.store.journal_append(request.method, request.url.path, "", 200, outcome, **meta)
         wrote = outcome == "processed" and meta["model"] is not None and meta["rpc_method"] not in READS
+        mode = None
         if wrote:
             touched = [meta["model"], f"{meta['model']}.{meta['rpc_method']}"]   # drop_entities names either
             mode = self.parts.faults.take_drop("*", touched, "reset")
             if mode:
                 request_drop(request.scope, mode)
+        self.store.journal_append(request.method, request.url.path, "", 200,
+                                  f"dropped:{mode}" if mode else outcome, **meta)
         return Response(body, media_type="text/xml")
 
     # --- services ---------------------------------------------------------------------------------
