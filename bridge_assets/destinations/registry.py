@@ -10,6 +10,7 @@ from bridge_assets.destinations.base import Destination, DestinationError
 from bridge_assets.destinations.business_central.adapter import BusinessCentralDestination
 from bridge_assets.destinations.iif.adapter import IifDestination
 from bridge_assets.destinations.netsuite.adapter import NetSuiteDestination
+from bridge_assets.destinations.sap_business_one.adapter import SapBusinessOneDestination
 from bridge_assets.destinations.odoo.adapter import OdooDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
@@ -33,6 +34,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "odoo": OdooDestination.from_env,
     "business_central": BusinessCentralDestination.from_env,
     "netsuite": NetSuiteDestination.from_env,
+    "sap_business_one": SapBusinessOneDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

@@ -62,11 +62,23 @@ def _netsuite(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
                             "NETSUITE_TOKEN_STORE": str(folder / "netsuite_tokens.json")}
 
 
+@contextlib.contextmanager
+def _sap_business_one(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    from bridge_assets.sandbox.sap_business_one import EmulatorSettings, run_emulator
+
+    settings = EmulatorSettings()
+    user, password = next(iter(settings.users.items()))
+    with run_emulator(folder / "sap_business_one.sqlite3", settings) as b1:
+        yield b1.service_url, {"SAPB1_URL": b1.service_url, "SAPB1_COMPANY_DB": settings.company_db,
+                               "SAPB1_USERNAME": user, "SAPB1_PASSWORD": password}
+
+
 # BRIDGE_DESTINATIONS name -> how the sandbox stands that platform up. One line per platform.
 SANDBOXES: dict[str, DestinationSandbox] = {
     "odoo": DestinationSandbox("Odoo emulator", "ODOO_URL", _odoo),
     "business_central": DestinationSandbox("Business Central emulator", "BC_CLIENT_ID", _business_central),
     "netsuite": DestinationSandbox("NetSuite emulator", "NETSUITE_CLIENT_ID", _netsuite),
+    "sap_business_one": DestinationSandbox("SAP Business One emulator", "SAPB1_URL", _sap_business_one),
 }
 
 

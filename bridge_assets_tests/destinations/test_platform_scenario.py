@@ -131,8 +131,28 @@ def _netsuite(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator
         yield Platform(settings, close, refresh)
 
 
+@contextlib.contextmanager
+def _sap_business_one(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    from bridge_assets.sandbox.sap_business_one import EmulatorSettings, run_emulator
+
+    emulator_settings = EmulatorSettings(time_scale=60)
+    user, password = next(iter(emulator_settings.users.items()))
+    with run_emulator(tmp_path / "b1.sqlite3", emulator_settings) as b1:
+        for name, value in {"SAPB1_URL": b1.service_url, "SAPB1_COMPANY_DB": emulator_settings.company_db,
+                            "SAPB1_USERNAME": user, "SAPB1_PASSWORD": password}.items():
+            monkeypatch.setenv(name, value)
+
+        def close(day: dt.date | None) -> None:       # Posting Periods: every period ending on or before the day locked
+            b1.admin.lock_periods(day.isoformat() if day else None)
+
+        def refresh(destination) -> None:
+            store.refresh(settings_db(settings), destination, destination.book)
+
+        yield Platform(settings, close, refresh)
+
+
 PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "odoo": _odoo,
-             "business_central": _business_central, "netsuite": _netsuite}
+             "business_central": _business_central, "netsuite": _netsuite, "sap_business_one": _sap_business_one}
 
 
 def settings_db(settings: BridgeSettings) -> Database:
