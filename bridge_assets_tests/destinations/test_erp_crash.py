@@ -16,6 +16,8 @@ from bridge_assets.sandbox.netsuite import EmulatorSettings as NsSettings
 from bridge_assets.sandbox.netsuite import spawn_emulator as spawn_ns
 from bridge_assets.sandbox.odoo import EmulatorSettings as OdooSettings
 from bridge_assets.sandbox.odoo import spawn_emulator as spawn_odoo
+from bridge_assets.sandbox.sap_business_one import EmulatorSettings as B1Settings
+from bridge_assets.sandbox.sap_business_one import spawn_emulator as spawn_b1
 
 from .crash_trials import CrashTarget, crash_forkserver, make_template, run_crash_trials
 
@@ -30,7 +32,8 @@ def template(tmp_path_factory):
 @pytest.fixture(scope="module")
 def forkserver():
     return crash_forkserver("bridge_assets.destinations.odoo.adapter", "bridge_assets.destinations.business_central.adapter",
-                            "bridge_assets.destinations.netsuite.adapter")
+                            "bridge_assets.destinations.netsuite.adapter",
+                            "bridge_assets.destinations.sap_business_one.adapter")
 
 
 def _held_back(journal) -> bool:
@@ -101,6 +104,26 @@ def netsuite_target(ns) -> CrashTarget:
                        clear_faults=lambda env: ns.admin.clear_faults())
 
 
+def sap_business_one_target(b1) -> CrashTarget:
+    user, password = next(iter(b1.settings.users.items()))
+
+    def fresh_books(folder: Path) -> dict[str, str]:
+        b1.admin.reset()
+        return {"SAPB1_URL": b1.service_url, "SAPB1_COMPANY_DB": b1.settings.company_db, "SAPB1_USERNAME": user,
+                "SAPB1_PASSWORD": password}
+
+    def held(env: Mapping[str, str]):
+        return [(doc_type, r["NumAtCard"], str(r["DocEntry"]))
+                for doc_type, kind in (("invoice", "Invoices"), ("credit_memo", "CreditNotes"))
+                for r in b1.admin.records(kind) if r["Cancelled"] == "tNO" and r["CancelStatus"] == "csNo"]
+
+    return CrashTarget("sap_business_one", fresh_books, held,
+                       hold_next_answer=lambda env: b1.admin.set_faults(drop_next_writes=1, drop_mode="timeout",
+                                                                        drop_entities=["Invoices"]),
+                       answer_held=lambda env: _held_back(b1.admin.journal()),
+                       clear_faults=lambda env: b1.admin.clear_faults())
+
+
 @pytest.fixture
 def odoo(tmp_path: Path) -> Iterator:
     with spawn_odoo(tmp_path / "odoo.sqlite3", OdooSettings(time_scale=60)) as handle:
@@ -116,6 +139,12 @@ def business_central(tmp_path: Path) -> Iterator:
 @pytest.fixture
 def netsuite(tmp_path: Path) -> Iterator:
     with spawn_ns(tmp_path / "ns.sqlite3", NsSettings(time_scale=60)) as handle:
+        yield handle
+
+
+@pytest.fixture
+def sap_business_one(tmp_path: Path) -> Iterator:
+    with spawn_b1(tmp_path / "b1.sqlite3", B1Settings(time_scale=60)) as handle:
         yield handle
 
 
@@ -138,3 +167,9 @@ def test_business_central_posts_every_document_exactly_once_through_ten_kills(bu
 
 def test_netsuite_posts_every_document_exactly_once_through_ten_kills(netsuite, forkserver, template, tmp_path: Path):
     _check(run_crash_trials(netsuite_target(netsuite), forkserver, template, tmp_path / "trials", trials=TRIALS))
+
+
+def test_sap_business_one_posts_every_document_exactly_once_through_ten_kills(sap_business_one, forkserver, template,
+                                                                              tmp_path: Path):
+    _check(run_crash_trials(sap_business_one_target(sap_business_one), forkserver, template, tmp_path / "trials",
+                            trials=TRIALS))
