@@ -12,6 +12,7 @@ from bridge_assets.destinations.iif.adapter import IifDestination
 from bridge_assets.destinations.netsuite.adapter import NetSuiteDestination
 from bridge_assets.destinations.sap_business_one.adapter import SapBusinessOneDestination
 from bridge_assets.destinations.odoo.adapter import OdooDestination
+from bridge_assets.destinations.oracle_fusion_receivables.adapter import OracleReceivablesDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
 from bridge_assets.runtime.settings import BridgeSettings
@@ -35,6 +36,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "business_central": BusinessCentralDestination.from_env,
     "netsuite": NetSuiteDestination.from_env,
     "sap_business_one": SapBusinessOneDestination.from_env,
+    "oracle_fusion_receivables": OracleReceivablesDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

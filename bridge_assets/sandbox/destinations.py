@@ -73,12 +73,25 @@ def _sap_business_one(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
                                "SAPB1_USERNAME": user, "SAPB1_PASSWORD": password}
 
 
+@contextlib.contextmanager
+def _oracle_fusion_receivables(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    from bridge_assets.sandbox.oracle_fusion_receivables import EmulatorSettings, run_emulator
+
+    settings = EmulatorSettings(auto_customers=True)     # the accounts a person would have made in Oracle first
+    user, values = next(iter(settings.users.items()))
+    with run_emulator(folder / "oracle_fusion_receivables.sqlite3", settings) as ar:
+        yield ar.base_url, {"ORACLE_URL": ar.base_url, "ORACLE_USERNAME": user, "ORACLE_PASSWORD": values["password"],
+                            "ORACLE_BUSINESS_UNIT": settings.business_unit}
+
+
 # BRIDGE_DESTINATIONS name -> how the sandbox stands that platform up. One line per platform.
 SANDBOXES: dict[str, DestinationSandbox] = {
     "odoo": DestinationSandbox("Odoo emulator", "ODOO_URL", _odoo),
     "business_central": DestinationSandbox("Business Central emulator", "BC_CLIENT_ID", _business_central),
     "netsuite": DestinationSandbox("NetSuite emulator", "NETSUITE_CLIENT_ID", _netsuite),
     "sap_business_one": DestinationSandbox("SAP Business One emulator", "SAPB1_URL", _sap_business_one),
+    "oracle_fusion_receivables": DestinationSandbox("Oracle Fusion Receivables emulator", "ORACLE_URL",
+                                                    _oracle_fusion_receivables),
 }
 
 

@@ -151,8 +151,34 @@ def _sap_business_one(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> 
         yield Platform(settings, close, refresh)
 
 
+@contextlib.contextmanager
+def _oracle_fusion_receivables(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    from bridge_assets.sandbox.oracle_fusion_receivables import EmulatorSettings, run_emulator
+
+    emulator_settings = EmulatorSettings(time_scale=60)
+    user, values = next(iter(emulator_settings.users.items()))
+    with run_emulator(tmp_path / "ar.sqlite3", emulator_settings) as ar:
+        # customer accounts are made in Oracle by a person, not by the bridge
+        ar.admin.add_customers([("C001", "Smith, J"), ("C002", "Jones, K"), ("C003", "Lee, A")])
+        for name, value in {"ORACLE_URL": ar.base_url, "ORACLE_USERNAME": user, "ORACLE_PASSWORD": values["password"],
+                            "ORACLE_BUSINESS_UNIT": emulator_settings.business_unit}.items():
+            monkeypatch.setenv(name, value)
+        platform = Platform(settings, lambda day: None)
+
+        def close(day: dt.date | None) -> None:       # the AR period closed in Oracle, and the closing date configured
+            ar.admin.close_periods(day.isoformat() if day else None)
+            platform.settings = dataclasses.replace(platform.settings, books_closed_through=day)
+
+        def refresh(destination) -> None:
+            store.refresh(settings_db(settings), destination, destination.book)
+
+        platform.close_books, platform.refresh_books = close, refresh
+        yield platform
+
+
 PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "odoo": _odoo,
-             "business_central": _business_central, "netsuite": _netsuite, "sap_business_one": _sap_business_one}
+             "business_central": _business_central, "netsuite": _netsuite, "sap_business_one": _sap_business_one,
+             "oracle_fusion_receivables": _oracle_fusion_receivables}
 
 
 def settings_db(settings: BridgeSettings) -> Database:

@@ -13,7 +13,7 @@ Rules the public material does not settle, each the strictest plausible reading 
 
 | rule | the emulator's choice |
 |---|---|
-| customers | customer accounts are not made through this API: an unknown `BillToCustomerNumber` is `AR_BILL_TO_CUST_NOT_FOUND` |
+| customers | customer accounts are not made through this API: an unknown `BillToCustomerNumber` is `AR_BILL_TO_CUST_NOT_FOUND` (the demo's sandbox sets `auto_customers`, standing for a person who made them beforehand) |
 | transaction numbers | the source numbers manually; `TransactionNumber` unique within the source, incomplete transactions included: `AR_TRX_NUMBER_NOT_UNIQUE` |
 | PATCH | only `InvoiceStatus`, `PaymentTerms`, `TransactionDate`; Incomplete refused once receipts are applied (`AR_TRX_HAS_ACTIVITY`) |
 | DELETE | incomplete transactions only (`AR_DELETE_COMPLETE_TRX`) |

@@ -66,6 +66,9 @@ class Receivables:
         if body.get("TransactionSource") != self.settings.transaction_source:
             raise ArError(400, "AR_BATCH_SOURCE_NOT_FOUND", "The transaction source you entered doesn't exist.")
         customer = self.store.get("customers", body.get("BillToCustomerNumber") or "")
+        if customer is None and self.settings.auto_customers and body.get("BillToCustomerNumber"):
+            customer = {"id": str(body["BillToCustomerNumber"]), "name": str(body["BillToCustomerNumber"])}
+            self.store.put("customers", customer)
         if customer is None:
             raise ArError(400, "AR_BILL_TO_CUST_NOT_FOUND", "The bill-to customer you entered doesn't exist.")
         number = body.get("TransactionNumber")

@@ -24,4 +24,7 @@ class EmulatorSettings(SettingsBase):
     business_unit: str = "US1 Business Unit"
     transaction_source: str = "Manual-NES"
     page_limit: int = 25
+    # The demo's convenience: an unknown BillToCustomerNumber is made as an account on first use, as if a person
+    # had made it beforehand (off in tests: the real pod refuses it).
+    auto_customers: bool = False
     faults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
