@@ -1,4 +1,5 @@
-"""Kill -9 while posting a period into each ERP, then run again: every document exactly once (the shared
+"""Kill -9 while posting a period into each ERP (Odoo, Business Central, NetSuite, SAP Business One, Oracle Fusion
+Receivables), then run again: every document exactly once (the shared
 harness, crash_trials.py). Each emulator runs as its own process; each trial starts from empty books (the
 emulator's reset: one company each), and a third of the trials kill the run while the emulator holds back
 the answer of a write it has committed."""
@@ -16,10 +17,12 @@ from bridge_assets.sandbox.netsuite import EmulatorSettings as NsSettings
 from bridge_assets.sandbox.netsuite import spawn_emulator as spawn_ns
 from bridge_assets.sandbox.odoo import EmulatorSettings as OdooSettings
 from bridge_assets.sandbox.odoo import spawn_emulator as spawn_odoo
+from bridge_assets.sandbox.oracle_fusion_receivables import EmulatorSettings as ArSettings
+from bridge_assets.sandbox.oracle_fusion_receivables import spawn_emulator as spawn_ar
 from bridge_assets.sandbox.sap_business_one import EmulatorSettings as B1Settings
 from bridge_assets.sandbox.sap_business_one import spawn_emulator as spawn_b1
 
-from .crash_trials import CrashTarget, crash_forkserver, make_template, run_crash_trials
+from .crash_trials import CUSTOMERS, CrashTarget, crash_forkserver, make_template, run_crash_trials
 
 TRIALS = 10
 
@@ -33,7 +36,8 @@ def template(tmp_path_factory):
 def forkserver():
     return crash_forkserver("bridge_assets.destinations.odoo.adapter", "bridge_assets.destinations.business_central.adapter",
                             "bridge_assets.destinations.netsuite.adapter",
-                            "bridge_assets.destinations.sap_business_one.adapter")
+                            "bridge_assets.destinations.sap_business_one.adapter",
+                            "bridge_assets.destinations.oracle_fusion_receivables.adapter")
 
 
 def _held_back(journal) -> bool:
@@ -124,6 +128,27 @@ def sap_business_one_target(b1) -> CrashTarget:
                        clear_faults=lambda env: b1.admin.clear_faults())
 
 
+def oracle_target(ar) -> CrashTarget:
+    user, values = next(iter(ar.settings.users.items()))
+
+    def fresh_books(folder: Path) -> dict[str, str]:
+        ar.admin.reset()
+        ar.admin.add_customers(CUSTOMERS)          # accounts a person made in Oracle beforehand
+        return {"ORACLE_URL": ar.base_url, "ORACLE_USERNAME": user, "ORACLE_PASSWORD": values["password"],
+                "ORACLE_BUSINESS_UNIT": ar.settings.business_unit}
+
+    def held(env: Mapping[str, str]):
+        return [(doc_type, r["TransactionNumber"], str(r["CustomerTransactionId"]))
+                for doc_type, kind in (("invoice", "receivablesInvoices"), ("credit_memo", "receivablesCreditMemos"))
+                for r in ar.admin.records(kind) if r["InvoiceStatus"] == "Complete"]
+
+    return CrashTarget("oracle_fusion_receivables", fresh_books, held,
+                       hold_next_answer=lambda env: ar.admin.set_faults(drop_next_writes=1, drop_mode="timeout",
+                                                                        drop_entities=["receivablesInvoices"]),
+                       answer_held=lambda env: _held_back(ar.admin.journal()),
+                       clear_faults=lambda env: ar.admin.clear_faults())
+
+
 @pytest.fixture
 def odoo(tmp_path: Path) -> Iterator:
     with spawn_odoo(tmp_path / "odoo.sqlite3", OdooSettings(time_scale=60)) as handle:
@@ -145,6 +170,12 @@ def netsuite(tmp_path: Path) -> Iterator:
 @pytest.fixture
 def sap_business_one(tmp_path: Path) -> Iterator:
     with spawn_b1(tmp_path / "b1.sqlite3", B1Settings(time_scale=60)) as handle:
+        yield handle
+
+
+@pytest.fixture
+def oracle(tmp_path: Path) -> Iterator:
+    with spawn_ar(tmp_path / "ar.sqlite3", ArSettings(time_scale=60)) as handle:
         yield handle
 
 
@@ -173,3 +204,8 @@ def test_sap_business_one_posts_every_document_exactly_once_through_ten_kills(sa
                                                                               tmp_path: Path):
     _check(run_crash_trials(sap_business_one_target(sap_business_one), forkserver, template, tmp_path / "trials",
                             trials=TRIALS))
+
+
+def test_oracle_fusion_receivables_posts_every_document_exactly_once_through_ten_kills(oracle, forkserver, template,
+                                                                                       tmp_path: Path):
+    _check(run_crash_trials(oracle_target(oracle), forkserver, template, tmp_path / "trials", trials=TRIALS))
