@@ -19,7 +19,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
-from bridge_assets.sandbox.netsuite.errors import NsError, invalid, missing, user_error
+from bridge_assets.sandbox.netsuite.errors import NsError, invalid, user_error
 from bridge_assets.sandbox.netsuite.store import Store
 
 CENT = Decimal("0.01")

@@ -17,7 +17,7 @@ from typing import Any
 
 from bridge_assets.sandbox.odoo.account import Accounting
 from bridge_assets.sandbox.odoo.errors import AccessError, UserError
-from bridge_assets.sandbox.odoo.orm import MANY2ONE, Clock, Orm
+from bridge_assets.sandbox.odoo.orm import Clock, Orm
 from bridge_assets.sandbox.odoo.payments import Payments
 from bridge_assets.sandbox.odoo.settings import ADVISER, BILLING, INTERNAL
 from bridge_assets.sandbox.odoo.store import Store
