@@ -90,6 +90,8 @@ def reconciliation(context: dg.AssetExecutionContext, bridge: BridgeResource, du
     settings = bridge.settings()
     periods = sorted(context.partition_keys)
     db = ledger_database(duckdb)
+    for name, what in reconcile.read_back_neutral_books(db, settings.destinations, settings):   # the ERPs' books
+        context.log.info(f"{name}: {what}")
     targets = reconcile.destinations_to_reconcile(settings.destinations, settings)
     with db.transaction() as con:
         results = reconcile.reconcile(con, periods, targets)
