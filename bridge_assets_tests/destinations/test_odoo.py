@@ -252,3 +252,18 @@ def test_the_demo_stands_the_odoo_emulator_up_for_the_destination(tmp_path: Path
         with OdooDestination.from_env(environ=env) as destination:
             assert destination.book_close_date() is None and url == env["ODOO_URL"]
     assert label == "Odoo emulator"
+
+
+def test_reconciliation_reads_the_books_back_first_and_names_an_erp_it_cannot_read(adapter, books, settings, db,
+                                                                                   monkeypatch):
+    from bridge_assets.books.reconcile import read_back_neutral_books
+
+    adapter.post([create(document("900"))])
+    for name, value in {"ODOO_URL": books.base_url, "ODOO_DATABASE": books.database, "ODOO_USERNAME": LOGIN,
+                        "ODOO_API_KEY": KEY}.items():
+        monkeypatch.setenv(name, value)
+    assert read_back_neutral_books(db, ["odoo", "staging_csv"], settings) == [
+        ("odoo", "1 document(s) read back (everything)")]
+    monkeypatch.setenv("ODOO_API_KEY", "revoked-key")
+    [(name, what)] = read_back_neutral_books(db, ["odoo"], settings)
+    assert name == "odoo" and "could not be read back" in what and "revoked-key" not in what
