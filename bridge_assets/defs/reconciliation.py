@@ -89,8 +89,8 @@ def reconciliation(context: dg.AssetExecutionContext, bridge: BridgeResource, du
     settings = bridge.settings()
     periods = sorted(context.partition_keys)
     db = ledger_database(duckdb)
-    for refreshed in reconcile.read_back_neutral(db, settings.destinations, settings):   # e.g. Xero's books
-        context.log.info(f"{refreshed.destination}: {refreshed.documents} document(s) read back from {refreshed.book}")
+    for name, what in reconcile.read_back_neutral_books(db, settings.destinations, settings):   # Xero's, the ERPs', ...
+        context.log.info(f"{name}: {what}")
     targets = reconcile.destinations_to_reconcile(settings.destinations, settings)
     with db.transaction() as con:
         results = reconcile.reconcile(con, periods, targets)

@@ -16,7 +16,7 @@ from bridge_assets.model.document import AccountingDocument
 from bridge_assets.model.outcome import BY_HAND_CODES, Action, Outcome, Status
 
 __all__ = ["Action", "BY_HAND_CODES", "BooksDocument", "BooksView", "Capabilities", "Destination", "DestinationError",
-           "Outcome", "PostRequest", "Status", "by_hand", "by_hand_for", "neutral_books_view"]
+           "NeutralBooks", "Outcome", "PostRequest", "Status", "by_hand", "by_hand_for", "neutral_books_view"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,29 +79,34 @@ class BooksView:
     platform: str                       # how a bookkeeper names the books in a sentence ("QuickBooks")
     version_label: str                  # the platform's word for a document's version ("SyncToken")
     # (con, destination, period) -> a sentence when the read-back store is older than the latest posting
-    # None (with `documents` None): the platform keeps no mirror of its own and its `read_back` lands in the
-    # neutral store (books/store.py), which reconciliation reads for it (`neutral_books_view`)
-    stale: Callable[[Any, str, str], str | None] | None
+    stale: Callable[[Any, str, str], str | None]
     # (con, period, [(doc_type, dest_id)]) -> {(doc_type, dest_id): BooksDocument}: the period's documents
     # and the ones named, as last read back
-    documents: Callable[[Any, str, Sequence[tuple[str, str]]], dict[tuple[str, str], BooksDocument]] | None
+    documents: Callable[[Any, str, Sequence[tuple[str, str]]], dict[tuple[str, str], BooksDocument]]
     # (what the bridge sent, what the books hold) -> a sentence of what differs, "" when nothing does
     what_changed: Callable[[dict, dict], str]
-
-    @property
-    def neutral(self) -> bool:
-        return self.stale is None and self.documents is None
 
     def where(self, dest_id: str | None) -> str:
         return f"{self.platform} Id {dest_id}"
 
 
 def neutral_books_view(destination: str, book: str, platform: str, version_label: str,
-                       what_changed: Callable[[dict, dict], str]) -> BooksView:
-    """The BooksView of a platform without a mirror of its own: its `read_back` fills the neutral store
-    under `book` (its organisation, tenant...), and reconciliation reads that store for it. (A platform
-    may not import `books`, which sits above it: this keeps the neutral store reachable without.)"""
-    return BooksView(destination, book, platform, version_label, None, None, what_changed)
+                       what_changed: Callable[[dict, dict], str]) -> "NeutralBooks":
+    """The books of a platform without a mirror of its own: its `read_back` fills the neutral store under
+    `book` (its organisation, tenant...), and reconciliation reads that store for it (`destination` is
+    named by the registry). A platform may not import `books`, which sits above it."""
+    return NeutralBooks(book, platform, version_label, what_changed)
+
+
+@dataclasses.dataclass(frozen=True)
+class NeutralBooks:
+    """What `books_view()` answers for a platform without a mirror of its own: its `read_back` lands in the
+    neutral store (`books.store`, a layer above the platforms), which reconciliation reads as this book."""
+
+    book: str                           # the company / account / database whose books are read
+    platform: str                       # how a bookkeeper names the books in a sentence ("Odoo")
+    version_label: str = "version"      # the platform's word for a document's version
+    what_changed: Callable[[dict, dict], str] = lambda sent, held: ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,9 +154,9 @@ class Destination(Protocol):
         hold them now. Only where `capabilities.reads_back`; elsewhere reconciliation compares source and
         ledger only, and says the books were not read."""
 
-    def books_view(self) -> BooksView:
+    def books_view(self) -> BooksView | NeutralBooks:
         """Where reconciliation finds what `read_back` stored (only where `capabilities.reads_back`): the
-        platform's own mirror, or `neutral_books_view` (the neutral store its `read_back` fills)."""
+        platform's own mirror, or `NeutralBooks` (`neutral_books_view`) naming its book in the neutral store."""
 
     def book_close_date(self):
         """The date the books are closed through (None: nothing closed). Documents dated on or before it

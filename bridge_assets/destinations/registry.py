@@ -11,6 +11,12 @@ from bridge_assets.destinations.freeagent.adapter import FreeAgentDestination
 from bridge_assets.destinations.freshbooks.adapter import FreshbooksDestination
 from bridge_assets.destinations.iif.adapter import IifDestination
 from bridge_assets.destinations.myob.adapter import MyobDestination
+from bridge_assets.destinations.business_central.adapter import BusinessCentralDestination
+from bridge_assets.destinations.iif.adapter import IifDestination
+from bridge_assets.destinations.netsuite.adapter import NetSuiteDestination
+from bridge_assets.destinations.sap_business_one.adapter import SapBusinessOneDestination
+from bridge_assets.destinations.odoo.adapter import OdooDestination
+from bridge_assets.destinations.oracle_fusion_receivables.adapter import OracleReceivablesDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
 from bridge_assets.destinations.sage.adapter import SageDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
@@ -39,6 +45,11 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "sage": SageDestination.from_env,
     "freeagent": FreeAgentDestination.from_env,
     "myob": MyobDestination.from_env,
+    "odoo": OdooDestination.from_env,
+    "business_central": BusinessCentralDestination.from_env,
+    "netsuite": NetSuiteDestination.from_env,
+    "sap_business_one": SapBusinessOneDestination.from_env,
+    "oracle_fusion_receivables": OracleReceivablesDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 
