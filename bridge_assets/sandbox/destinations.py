@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import os
 from pathlib import Path
 from typing import Callable, ContextManager, Iterator
@@ -38,34 +39,14 @@ def _xero(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
                               "XERO_CLIENT_ID": client_id, "XERO_CLIENT_SECRET": secret,
                               "XERO_TENANT_ID": xero.tenant_id, "XERO_REFRESH_TOKEN": tokens["refresh_token"],
                               "XERO_TOKEN_STORE": str(folder / "xero_tokens.json"), "XERO_TIME_SCALE": "10"}
-def _freshbooks(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
-    from bridge_assets.sandbox.freshbooks import demo_sandbox
-
-    return demo_sandbox(folder)
-
-
-def _zoho_books(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
-    from bridge_assets.sandbox.zoho_books import demo_sandbox
-
-    return demo_sandbox(folder)
+def _demo_sandbox(package: str) -> Callable[[Path], ContextManager[tuple[str, dict[str, str]]]]:
+    """A platform whose emulator package stands itself up for the demo: `sandbox/<package>.demo_sandbox(folder)`."""
+    def start(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
+        return importlib.import_module(f"bridge_assets.sandbox.{package}").demo_sandbox(folder)
+    return start
 
 
-def _sage(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
-    from bridge_assets.sandbox.sage import demo_sandbox
-
-    return demo_sandbox(folder)
-
-
-def _freeagent(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
-    from bridge_assets.sandbox.freeagent import demo_sandbox
-
-    return demo_sandbox(folder)
-
-
-def _myob(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
-    from bridge_assets.sandbox.myob import demo_sandbox
-
-    return demo_sandbox(folder)
+@contextlib.contextmanager
 def _odoo(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
     from bridge_assets.sandbox.odoo import EmulatorSettings, run_emulator
 
@@ -127,11 +108,11 @@ def _oracle_fusion_receivables(folder: Path) -> Iterator[tuple[str, dict[str, st
 # BRIDGE_DESTINATIONS name -> how the sandbox stands that platform up. One line per platform.
 SANDBOXES: dict[str, DestinationSandbox] = {
     "xero": DestinationSandbox("Xero emulator", "XERO_CLIENT_ID", _xero),
-    "freshbooks": DestinationSandbox("FreshBooks emulator", "FRESHBOOKS_CLIENT_ID", _freshbooks),
-    "zoho_books": DestinationSandbox("Zoho Books emulator", "ZOHO_BOOKS_CLIENT_ID", _zoho_books),
-    "sage": DestinationSandbox("Sage Accounting emulator", "SAGE_CLIENT_ID", _sage),
-    "freeagent": DestinationSandbox("FreeAgent emulator", "FREEAGENT_CLIENT_ID", _freeagent),
-    "myob": DestinationSandbox("MYOB emulator", "MYOB_API_KEY", _myob),
+    "freshbooks": DestinationSandbox("FreshBooks emulator", "FRESHBOOKS_CLIENT_ID", _demo_sandbox("freshbooks")),
+    "zoho_books": DestinationSandbox("Zoho Books emulator", "ZOHO_BOOKS_CLIENT_ID", _demo_sandbox("zoho_books")),
+    "sage": DestinationSandbox("Sage Accounting emulator", "SAGE_CLIENT_ID", _demo_sandbox("sage")),
+    "freeagent": DestinationSandbox("FreeAgent emulator", "FREEAGENT_CLIENT_ID", _demo_sandbox("freeagent")),
+    "myob": DestinationSandbox("MYOB emulator", "MYOB_API_KEY", _demo_sandbox("myob")),
     "odoo": DestinationSandbox("Odoo emulator", "ODOO_URL", _odoo),
     "business_central": DestinationSandbox("Business Central emulator", "BC_CLIENT_ID", _business_central),
     "netsuite": DestinationSandbox("NetSuite emulator", "NETSUITE_CLIENT_ID", _netsuite),
