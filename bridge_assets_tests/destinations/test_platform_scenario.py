@@ -67,7 +67,7 @@ def _file(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Pla
     yield platform
 
 
-PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file}
+PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "patriot": _file}
 
 
 def settings_db(settings: BridgeSettings) -> Database:
