@@ -11,6 +11,7 @@ from bridge_assets.destinations.iif.adapter import IifDestination
 from bridge_assets.destinations.patriot.adapter import PatriotDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
+from bridge_assets.destinations.wave.adapter import WaveDestination
 from bridge_assets.runtime.settings import BridgeSettings
 
 def _staging_csv(settings: BridgeSettings) -> Destination:
@@ -29,6 +30,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "staging_csv": _staging_csv,
     "qbd_iif": _qbd_iif,
     "patriot": PatriotDestination.from_settings,
+    "wave": WaveDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

@@ -26,7 +26,15 @@ class DestinationSandbox:
 
 
 # BRIDGE_DESTINATIONS name -> how the sandbox stands that platform up. One line per platform.
-SANDBOXES: dict[str, DestinationSandbox] = {}
+SANDBOXES: dict[str, DestinationSandbox] = {
+    "wave": DestinationSandbox("Wave emulator", "WAVE_CLIENT_ID", lambda folder: _wave(folder)),
+}
+
+
+def _wave(folder: Path):
+    from bridge_assets.sandbox.wave.server import sandbox   # imported when the platform is named only
+
+    return sandbox(folder)
 
 
 def named_destinations(environ=None) -> list[str]:

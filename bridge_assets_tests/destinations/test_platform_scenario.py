@@ -67,7 +67,20 @@ def _file(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Pla
     yield platform
 
 
-PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "patriot": _file}
+@contextlib.contextmanager
+def _wave(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    from bridge_assets.sandbox.wave import EmulatorSettings, run_emulator
+    from bridge_assets.sandbox.wave.server import bridge_environment
+
+    with run_emulator(tmp_path / "wave.sqlite3", EmulatorSettings(time_scale=60)) as wave:
+        business = wave.admin.create_business(id="scenario")    # the books the scenario reads back into
+        for variable, value in bridge_environment(wave, business, tmp_path / "wave_tokens.json").items():
+            monkeypatch.setenv(variable, value)
+        with _file(tmp_path, monkeypatch, settings) as platform:      # Wave has no lock date: it is configured
+            yield platform
+
+
+PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "patriot": _file, "wave": _wave}
 
 
 def settings_db(settings: BridgeSettings) -> Database:

@@ -125,6 +125,8 @@ class OAuthPolicy:
     revoke_ends_grant: bool = True
     basic_client_auth: bool = True       # HTTP Basic on every token and revoke call (else: only the
                                          # client_credentials grant names its client, Basic or form)
+    client_in_form: bool = False         # the client may name itself by client_id/client_secret in the form
+                                         # instead of HTTP Basic, on every grant (Wave, FreshBooks)
     form_only: bool = False              # refuse a token request that is not form-encoded
     token_type: str = "bearer"
     refresh_expiry_field: str | None = None   # e.g. "x_refresh_token_expires_in"
@@ -385,7 +387,8 @@ class OAuthProvider:
     async def token_endpoint(self, request: Request) -> Response:
         try:
             form = await self._form(request)
-            client_id = self._client(request, form, from_form=False) if self.policy.basic_client_auth else None
+            client_id = (self._client(request, form, from_form=self.policy.client_in_form)
+                         if self.policy.basic_client_auth else None)
             grant = form.get("grant_type")
             if not grant:
                 raise self.fail("grant_type_missing")
