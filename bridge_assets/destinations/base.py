@@ -78,13 +78,15 @@ class BooksView:
     book: str                           # the company / realm / tenant whose books are read
     platform: str                       # how a bookkeeper names the books in a sentence ("QuickBooks")
     version_label: str                  # the platform's word for a document's version ("SyncToken")
-    # (con, destination, period) -> a sentence when the read-back store is older than the latest posting
-    stale: Callable[[Any, str, str], str | None]
+    # (con, destination, period) -> a sentence when the read-back store is older than the latest posting.
+    # `stale` and `documents` None: the books are what `read_back` put into the neutral store (books.store),
+    # which reconciliation reads itself (a platform below `books` cannot import it).
+    stale: Callable[[Any, str, str], str | None] | None = None
     # (con, period, [(doc_type, dest_id)]) -> {(doc_type, dest_id): BooksDocument}: the period's documents
     # and the ones named, as last read back
-    documents: Callable[[Any, str, Sequence[tuple[str, str]]], dict[tuple[str, str], BooksDocument]]
+    documents: Callable[[Any, str, Sequence[tuple[str, str]]], dict[tuple[str, str], BooksDocument]] | None = None
     # (what the bridge sent, what the books hold) -> a sentence of what differs, "" when nothing does
-    what_changed: Callable[[dict, dict], str]
+    what_changed: Callable[[dict, dict], str] = lambda sent, held: ""
 
     def where(self, dest_id: str | None) -> str:
         return f"{self.platform} Id {dest_id}"

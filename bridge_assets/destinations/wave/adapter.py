@@ -16,7 +16,6 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from bridge_assets.books import store as books_store
 from bridge_assets.destinations.base import (Action, BooksDocument, BooksView, Capabilities, DestinationError, Outcome,
                                              PostRequest, Status, by_hand)
 from bridge_assets.destinations.kit.oauth import OAuthSession, TokenStore
@@ -212,8 +211,9 @@ class WaveDestination:
         return [payloads.books_document(node) for node in self._invoices(since) if node["status"] != "DRAFT"]
 
     def books_view(self) -> BooksView:
-        return books_store.store_view(self.name, self.business_id, "Wave", version_label="modifiedAt",
-                                      what_changed=payloads.what_changed)
+        """The neutral store (`stale` and `documents` left to reconciliation), as `read_back` fills it."""
+        return BooksView(destination=self.name, book=self.business_id, platform="Wave", version_label="modifiedAt",
+                         what_changed=payloads.what_changed)
 
     # --- what Wave's API cannot do, and undo -----------------------------------------------------------
 
