@@ -10,6 +10,7 @@ from bridge_assets.destinations.base import Destination, DestinationError
 from bridge_assets.destinations.iif.adapter import IifDestination
 from bridge_assets.destinations.patriot.adapter import PatriotDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
+from bridge_assets.destinations.quickfile.adapter import QuickFileDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
 from bridge_assets.destinations.wave.adapter import WaveDestination
 from bridge_assets.runtime.settings import BridgeSettings
@@ -31,6 +32,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "qbd_iif": _qbd_iif,
     "patriot": PatriotDestination.from_settings,
     "wave": WaveDestination.from_env,
+    "quickfile": QuickFileDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

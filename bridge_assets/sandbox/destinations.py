@@ -28,11 +28,18 @@ class DestinationSandbox:
 # BRIDGE_DESTINATIONS name -> how the sandbox stands that platform up. One line per platform.
 SANDBOXES: dict[str, DestinationSandbox] = {
     "wave": DestinationSandbox("Wave emulator", "WAVE_CLIENT_ID", lambda folder: _wave(folder)),
+    "quickfile": DestinationSandbox("QuickFile emulator", "QUICKFILE_ACCOUNT_NUMBER", lambda folder: _quickfile(folder)),
 }
 
 
 def _wave(folder: Path):
     from bridge_assets.sandbox.wave.server import sandbox   # imported when the platform is named only
+
+    return sandbox(folder)
+
+
+def _quickfile(folder: Path):
+    from bridge_assets.sandbox.quickfile.server import sandbox
 
     return sandbox(folder)
 

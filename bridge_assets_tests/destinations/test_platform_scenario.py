@@ -80,7 +80,19 @@ def _wave(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Pla
             yield platform
 
 
-PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "patriot": _file, "wave": _wave}
+@contextlib.contextmanager
+def _quickfile(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    from bridge_assets.sandbox.quickfile import EmulatorSettings, bridge_environment, run_emulator
+
+    with run_emulator(tmp_path / "quickfile.sqlite3", EmulatorSettings(time_scale=60)) as quickfile:
+        for variable, value in bridge_environment(quickfile).items():
+            monkeypatch.setenv(variable, value)
+        with _file(tmp_path, monkeypatch, settings) as platform:      # no lock date in QuickFile's API: configured
+            yield platform
+
+
+PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "patriot": _file, "wave": _wave,
+             "quickfile": _quickfile}
 
 
 def settings_db(settings: BridgeSettings) -> Database:

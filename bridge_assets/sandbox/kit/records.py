@@ -17,12 +17,13 @@ from bridge_assets.sandbox.kit.state import SqliteState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
     kind TEXT NOT NULL,
     business_id TEXT,
     doc TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    modified_at TEXT NOT NULL
+    modified_at TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
 );
 CREATE INDEX IF NOT EXISTS records_kind ON records (kind, business_id, modified_at);
 CREATE TABLE IF NOT EXISTS counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);
