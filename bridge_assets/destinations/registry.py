@@ -11,6 +11,7 @@ from bridge_assets.destinations.iif.adapter import IifDestination
 from bridge_assets.destinations.patriot.adapter import PatriotDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
 from bridge_assets.destinations.quickfile.adapter import QuickFileDestination
+from bridge_assets.destinations.reckon_one.adapter import ReckonOneDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
 from bridge_assets.destinations.wave.adapter import WaveDestination
 from bridge_assets.runtime.settings import BridgeSettings
@@ -33,6 +34,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "patriot": PatriotDestination.from_settings,
     "wave": WaveDestination.from_env,
     "quickfile": QuickFileDestination.from_env,
+    "reckon_one": ReckonOneDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

@@ -29,6 +29,7 @@ class DestinationSandbox:
 SANDBOXES: dict[str, DestinationSandbox] = {
     "wave": DestinationSandbox("Wave emulator", "WAVE_CLIENT_ID", lambda folder: _wave(folder)),
     "quickfile": DestinationSandbox("QuickFile emulator", "QUICKFILE_ACCOUNT_NUMBER", lambda folder: _quickfile(folder)),
+    "reckon_one": DestinationSandbox("Reckon One emulator", "RECKON_CLIENT_ID", lambda folder: _reckon_one(folder)),
 }
 
 
@@ -40,6 +41,12 @@ def _wave(folder: Path):
 
 def _quickfile(folder: Path):
     from bridge_assets.sandbox.quickfile.server import sandbox
+
+    return sandbox(folder)
+
+
+def _reckon_one(folder: Path):
+    from bridge_assets.sandbox.reckon_one.server import sandbox
 
     return sandbox(folder)
 

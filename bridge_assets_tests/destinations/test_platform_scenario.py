@@ -91,8 +91,20 @@ def _quickfile(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterato
             yield platform
 
 
+@contextlib.contextmanager
+def _reckon_one(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    from bridge_assets.sandbox.reckon_one import EmulatorSettings, bridge_environment, run_emulator
+
+    with run_emulator(tmp_path / "reckon_one.sqlite3", EmulatorSettings(time_scale=60)) as reckon:
+        book = reckon.admin.create_book()
+        for variable, value in bridge_environment(reckon, book, tmp_path / "reckon_tokens.json").items():
+            monkeypatch.setenv(variable, value)
+        with _file(tmp_path, monkeypatch, settings) as platform:      # no lock date in Reckon One's API: configured
+            yield platform
+
+
 PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "patriot": _file, "wave": _wave,
-             "quickfile": _quickfile}
+             "quickfile": _quickfile, "reckon_one": _reckon_one}
 
 
 def settings_db(settings: BridgeSettings) -> Database:
