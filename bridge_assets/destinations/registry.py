@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Callable, Iterable, Iterator
 
 from bridge_assets.destinations.base import Destination, DestinationError
+from bridge_assets.destinations.bill_com.adapter import BillDestination
 from bridge_assets.destinations.iif.adapter import IifDestination
 from bridge_assets.destinations.patriot.adapter import PatriotDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
@@ -35,6 +36,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "wave": WaveDestination.from_env,
     "quickfile": QuickFileDestination.from_env,
     "reckon_one": ReckonOneDestination.from_env,
+    "bill_com": BillDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

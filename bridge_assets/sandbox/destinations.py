@@ -30,6 +30,7 @@ SANDBOXES: dict[str, DestinationSandbox] = {
     "wave": DestinationSandbox("Wave emulator", "WAVE_CLIENT_ID", lambda folder: _wave(folder)),
     "quickfile": DestinationSandbox("QuickFile emulator", "QUICKFILE_ACCOUNT_NUMBER", lambda folder: _quickfile(folder)),
     "reckon_one": DestinationSandbox("Reckon One emulator", "RECKON_CLIENT_ID", lambda folder: _reckon_one(folder)),
+    "bill_com": DestinationSandbox("BILL emulator", "BILL_DEV_KEY", lambda folder: _bill_com(folder)),
 }
 
 
@@ -47,6 +48,12 @@ def _quickfile(folder: Path):
 
 def _reckon_one(folder: Path):
     from bridge_assets.sandbox.reckon_one.server import sandbox
+
+    return sandbox(folder)
+
+
+def _bill_com(folder: Path):
+    from bridge_assets.sandbox.bill_com.server import sandbox
 
     return sandbox(folder)
 

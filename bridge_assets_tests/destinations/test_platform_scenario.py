@@ -103,8 +103,19 @@ def _reckon_one(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterat
             yield platform
 
 
+@contextlib.contextmanager
+def _bill_com(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    from bridge_assets.sandbox.bill_com import EmulatorSettings, bridge_environment, run_emulator
+
+    with run_emulator(tmp_path / "bill.sqlite3", EmulatorSettings(time_scale=60)) as bill:
+        for variable, value in bridge_environment(bill, id="scenario").items():   # the books read back into
+            monkeypatch.setenv(variable, value)
+        with _file(tmp_path, monkeypatch, settings) as platform:      # no lock date in BILL's AR API: configured
+            yield platform
+
+
 PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "patriot": _file, "wave": _wave,
-             "quickfile": _quickfile, "reckon_one": _reckon_one}
+             "quickfile": _quickfile, "reckon_one": _reckon_one, "bill_com": _bill_com}
 
 
 def settings_db(settings: BridgeSettings) -> Database:
