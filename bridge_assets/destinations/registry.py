@@ -9,6 +9,7 @@ from typing import Callable, Iterable, Iterator
 from bridge_assets.destinations.base import Destination, DestinationError
 from bridge_assets.destinations.bill_com.adapter import BillDestination
 from bridge_assets.destinations.iif.adapter import IifDestination
+from bridge_assets.destinations.kashflow.adapter import KashFlowDestination
 from bridge_assets.destinations.patriot.adapter import PatriotDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
 from bridge_assets.destinations.quickfile.adapter import QuickFileDestination
@@ -37,6 +38,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "quickfile": QuickFileDestination.from_env,
     "reckon_one": ReckonOneDestination.from_env,
     "bill_com": BillDestination.from_env,
+    "kashflow": KashFlowDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

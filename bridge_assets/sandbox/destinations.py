@@ -31,6 +31,7 @@ SANDBOXES: dict[str, DestinationSandbox] = {
     "quickfile": DestinationSandbox("QuickFile emulator", "QUICKFILE_ACCOUNT_NUMBER", lambda folder: _quickfile(folder)),
     "reckon_one": DestinationSandbox("Reckon One emulator", "RECKON_CLIENT_ID", lambda folder: _reckon_one(folder)),
     "bill_com": DestinationSandbox("BILL emulator", "BILL_DEV_KEY", lambda folder: _bill_com(folder)),
+    "kashflow": DestinationSandbox("KashFlow emulator", "KASHFLOW_USERNAME", lambda folder: _kashflow(folder)),
 }
 
 
@@ -54,6 +55,12 @@ def _reckon_one(folder: Path):
 
 def _bill_com(folder: Path):
     from bridge_assets.sandbox.bill_com.server import sandbox
+
+    return sandbox(folder)
+
+
+def _kashflow(folder: Path):
+    from bridge_assets.sandbox.kashflow.server import sandbox
 
     return sandbox(folder)
 

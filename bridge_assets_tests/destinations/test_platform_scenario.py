@@ -114,8 +114,19 @@ def _bill_com(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator
             yield platform
 
 
+@contextlib.contextmanager
+def _kashflow(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    from bridge_assets.sandbox.kashflow import bridge_environment, run_emulator
+
+    with run_emulator(tmp_path / "kashflow.sqlite3") as kashflow:
+        for variable, value in bridge_environment(kashflow).items():
+            monkeypatch.setenv(variable, value)
+        with _file(tmp_path, monkeypatch, settings) as platform:      # no lock date in KashFlow's API: configured
+            yield platform
+
+
 PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "patriot": _file, "wave": _wave,
-             "quickfile": _quickfile, "reckon_one": _reckon_one, "bill_com": _bill_com}
+             "quickfile": _quickfile, "reckon_one": _reckon_one, "bill_com": _bill_com, "kashflow": _kashflow}
 
 
 def settings_db(settings: BridgeSettings) -> Database:
