@@ -14,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from bridge_assets.destinations.qbo import mirror
 from bridge_assets.books import reconcile
+from bridge_assets.books import store as books_store
 from bridge_assets.destinations.qbo import webhooks
 from bridge_assets.destinations.registry import opened
 
@@ -67,6 +68,33 @@ def quickbooks_mirror(context: dg.AssetExecutionContext, config: MirrorConfig, b
     })
 
 
+@bridge_asset("books", kinds={"duckdb"}, deps=["quickbooks_postings"])
+def books_read_back(context: dg.AssetExecutionContext, bridge: BridgeResource,
+                    duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """The books of every destination that reads back into the platform-neutral store (table `books_mirror`:
+    Wave, BILL, ...), as each platform holds its documents now: what changed since the last read (everything the
+    first time). QuickBooks Online keeps a mirror of its own (quickbooks_mirror); file destinations cannot be
+    read back."""
+    settings = bridge.settings()
+    db = ledger_database(duckdb)
+    rows = []
+    for name in settings.destinations:
+        with opened(name, settings) as destination:
+            if not destination.capabilities.reads_back:
+                continue
+            view = destination.books_view()
+            if view.documents is not None:         # a mirror of its own, read by its own asset
+                continue
+            report = books_store.refresh(db, destination, view.book)
+        since = "everything" if report.since is None else f"changed since {report.since:%Y-%m-%d %H:%M} UTC"
+        context.log.info(f"{name}: {report.documents} document(s) read back from {view.platform} ({since})")
+        rows.append((name, view.book, since, report.documents))
+    return dg.MaterializeResult(metadata={
+        "read": md_table(["destination", "books", "read", "documents"], rows),
+        "documents": sum(row[3] for row in rows),
+    })
+
+
 CHECK_DESCRIPTION = ("The books agree with the source and the ledger: nothing missing, extra, different in amount "
                      "or edited by hand in QuickBooks after posting.")
 
@@ -74,7 +102,7 @@ CHECK_DESCRIPTION = ("The books agree with the source and the ledger: nothing mi
 @period_asset(
     "books",
     kinds={"duckdb"},
-    deps=["quickbooks_postings", quickbooks_mirror],
+    deps=["quickbooks_postings", quickbooks_mirror, books_read_back],
     # One materialization per billing period is logged below with that period's own figures, so the
     # UI plots differences over periods (a single-run backfill would otherwise repeat one summary).
     output_required=False,

@@ -120,18 +120,30 @@ def test_what_patriots_import_refuses_is_refused_before_anything_is_written(tmp_
     destination = PatriotDestination(tmp_path)
     destination.begin_run("r1", PERIOD)
     long_name = "Northern Regional Alarm Monitoring Services Cooperative"
-    first, clash = destination.post([create(document("1", "K1", long_name)),
-                                     create(document("2", "K2", "Smith, J"))])
+    first, kept = destination.post([create(document("1", "K1", long_name)),
+                                    create(document("2", "K2", "Smith, J"))])
     destination.end_run()
     assert first.status is Status.FAILED and first.error_code == "invalid_reference"
     assert long_name in first.message and "50" in first.message and "nothing was written" in first.message
-    assert clash.status is Status.CREATED
-    destination.begin_run("r2", PERIOD)
-    [same_name] = destination.post([create(document("3", "K9", "SMITH, J"))])
-    destination.end_run()
-    assert same_name.status is Status.FAILED and "customer key K2" in same_name.message
-    assert destination.find("invoice", "1") is None and destination.find("invoice", "3") is None
+    assert kept.status is Status.CREATED
+    assert destination.find("invoice", "1") is None
     import_everything(tmp_path)                  # what was written is all accepted
+
+
+def test_two_customers_of_one_name_are_told_apart_by_their_key_as_patriot_needs(tmp_path):
+    destination = PatriotDestination(tmp_path)
+    destination.begin_run("r1", PERIOD)
+    destination.post([create(document("1", "K2", "Smith, J"))])
+    destination.end_run()
+    destination.begin_run("r2", PERIOD)
+    twin, again = destination.post([create(document("3", "K9", "SMITH, J")), create(document("4", "K9", "SMITH, J"))])
+    far_too_long = destination.post([create(document("5", "K-" + "9" * 45, "Smith, J"))])[0]
+    destination.end_run()
+    assert twin.status is again.status is Status.CREATED
+    assert far_too_long.status is Status.FAILED and "50 characters" in far_too_long.message
+    patriot = import_everything(tmp_path)        # Patriot refuses a Business Name it already has: none is repeated
+    assert sorted(patriot.customers) == ["smith, j", "smith, j (k9)"]
+    assert {patriot.keyed[("Invoice", n)]["Customer"] for n in ("3", "4")} == {"SMITH, J (K9)"}
 
 
 def test_the_importer_refuses_what_patriot_refuses(tmp_path):

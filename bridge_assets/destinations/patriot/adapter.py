@@ -116,18 +116,39 @@ class PatriotDestination(RunFileDestination):
         if not self.is_period_open(document.txn_date):
             assert self.closed_through is not None
             return held_outcome(document, self.closed_through, "Patriot")
-        if sheets.customer_problem(document) or self._name_taken(document):
-            return self._customer_refused(document)
-        failure = self._write_customer(document)
+        if sheets.customer_problem(document):
+            return self._customer_refused(document, sheets.customer_problem(document))
+        name = self._customer_name(document)
+        if name is None:
+            return self._customer_refused(document, (
+                f"has customer {sheets.business_name(document)!r} (key {document.customer_key}), whose name another "
+                f"customer already holds in a Patriot customer file, and with its key added it would exceed "
+                f"{sheets.BUSINESS_NAME_MAX} characters"))
+        failure = self._write_customer(document, name)
         if failure is None:
-            failure = self._append(sheets.keying_rows(document, request.request_id), doc_label(document))
+            failure = self._append(sheets.keying_rows(document, request.request_id, name), doc_label(document))
         if failure is not None:
             return failure
         return Outcome(status=Status.CREATED, dest_id=file_dest_id(self._run.name, document.doc_number),
                        dest_doc_number=text_cell(document.doc_number), version=self._run_id,
                        before=request.previous, after=canonical_dict(document))
 
-    def _write_customer(self, document: AccountingDocument) -> Outcome | None:
+    def _customer_name(self, document: AccountingDocument) -> str | None:
+        """The Business Name this document's customer has (or gets) in Patriot: as a customer file already holds
+        it; else the source's name, with the customer key added when another customer holds that name (Patriot
+        tells customers apart by name), or None when that would be too long."""
+        assert self._known is not None
+        key = text_cell(document.customer_key)
+        if key in self._known:
+            return self._known[key]
+        name = sheets.business_name(document)
+        taken = {held.casefold() for other, held in self._known.items() if other != key}
+        if name.casefold() not in taken:
+            return name
+        named = f"{name} ({key})"
+        return named if len(named) <= sheets.BUSINESS_NAME_MAX and named.casefold() not in taken else None
+
+    def _write_customer(self, document: AccountingDocument, name: str) -> Outcome | None:
         """The document's customer into this run's customer file, unless a file already holds it."""
         assert self._known is not None and self._period is not None and self._run_id is not None
         key = text_cell(document.customer_key)
@@ -140,32 +161,20 @@ class PatriotDestination(RunFileDestination):
             self._customer_rows = 0
         run_file = self._customer_files[-1]
         try:
-            run_file.append(sheets.customer_row(document))
+            run_file.append(sheets.customer_row(document, name))
         except OSError as error:
             return Outcome(status=Status.RETRY, error_code="write_failed",
                            message=f"The customer of {doc_label(document)} could not be written to {run_file.name}: "
                                    f"{error}. Nothing of the document was kept; it will be sent again.")
         self._customer_rows += 1
-        self._known[key] = sheets.business_name(document)
+        self._known[key] = name
         return None
 
-    def _name_taken(self, document: AccountingDocument) -> str | None:
-        """The key of another customer a customer file already holds under this document's Business Name."""
-        name, key = sheets.business_name(document).casefold(), text_cell(document.customer_key)
-        if self._known is None or key in self._known:
-            return None
-        return next((other for other, held in self._known.items() if held.casefold() == name), None)
-
-    def _customer_refused(self, document: AccountingDocument) -> Outcome:
-        other = self._name_taken(document)
-        problem = sheets.customer_problem(document) or (
-            f"has customer {sheets.business_name(document)!r} (key {document.customer_key}), but a Patriot customer "
-            f"file already holds that Business Name for customer key {other}, and Patriot tells customers apart by "
-            f"name")
+    def _customer_refused(self, document: AccountingDocument, problem: str | None = None) -> Outcome:
         return Outcome(status=Status.FAILED, error_code="invalid_reference",
-                       message=f"{doc_label(document)} {problem}; nothing was written. "
-                               f"Correct the customer's name in the source (or add the customer in Patriot by hand "
-                               f"and key the document there).")
+                       message=f"{doc_label(document)} {problem or sheets.customer_problem(document)}; nothing was "
+                               f"written. Correct the customer's name in the source (or add the customer in Patriot by "
+                               f"hand and key the document there).")
 
     # --- what Patriot cannot take from a file -----------------------------------------------------
 

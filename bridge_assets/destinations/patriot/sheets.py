@@ -74,16 +74,16 @@ def customer_problem(document: AccountingDocument) -> str | None:
     return None
 
 
-def customer_row(document: AccountingDocument) -> bytes:
-    row = {"Business Name": business_name(document), "Notes": customer_key_note(text_cell(document.customer_key))}
+def customer_row(document: AccountingDocument, name: str) -> bytes:
+    row = {"Business Name": name, "Notes": customer_key_note(text_cell(document.customer_key))}
     return _csv([row_cells(row, CUSTOMER_COLUMNS, frozenset())])
 
 
-def keying_rows(document: AccountingDocument, request_id: str) -> bytes:
+def keying_rows(document: AccountingDocument, request_id: str, customer: str) -> bytes:
     lines = sorted(document.lines, key=lambda line: line.line_no)
     header = {
         "Type": TYPE_WORDS[document.doc_type], "Number": document.doc_number, "Date": _iso(document.txn_date),
-        "Due Date": _iso(document.due_date), "Customer": business_name(document),
+        "Due Date": _iso(document.due_date), "Customer": customer,
         "Customer Key": document.customer_key, "Terms": document.terms, "PO Number": document.po_number,
         "Subtotal": amount_text(document.subtotal), "Tax": amount_text(document.tax_total),
         "Total": amount_text(document.total),
