@@ -194,6 +194,10 @@ def _source_vs_ledger(s: _Source | None, p: _Posting | None, compared: Compared,
                       cancelled: str | None = None, kept: bool = False) -> Difference | None:
     diff = _differ(compared)
     label = _label(compared.doc_type, compared.doc_number)
+    if p is not None and p.state == "posted" and p.last_error_code in ledger.NEEDS_A_PERSON:
+        # posted, and what was asked of it since (a void, a revert) the destination cannot do: a person does it
+        return diff("by_hand", f"{label} is posted, and what was asked of it since is left to a person: "
+                               f"{p.last_error or p.last_error_code}", f"to do by hand ({p.last_error_code})")
     if cancelled is not None and p is not None:
         if p.state == "posted":
             return diff("extra", f"{label} was cancelled at the source ({cancelled}) but is still posted; the next "

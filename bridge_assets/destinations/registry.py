@@ -22,6 +22,15 @@ from bridge_assets.destinations.sage.adapter import SageDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
 from bridge_assets.destinations.xero.adapter import XeroDestination
 from bridge_assets.destinations.zoho_books.adapter import ZohoBooksDestination
+from bridge_assets.destinations.bill_com.adapter import BillDestination
+from bridge_assets.destinations.iif.adapter import IifDestination
+from bridge_assets.destinations.kashflow.adapter import KashFlowDestination
+from bridge_assets.destinations.patriot.adapter import PatriotDestination
+from bridge_assets.destinations.qbo.adapter import QboDestination
+from bridge_assets.destinations.quickfile.adapter import QuickFileDestination
+from bridge_assets.destinations.reckon_one.adapter import ReckonOneDestination
+from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
+from bridge_assets.destinations.wave.adapter import WaveDestination
 from bridge_assets.runtime.settings import BridgeSettings
 
 def _staging_csv(settings: BridgeSettings) -> Destination:
@@ -50,6 +59,12 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "netsuite": NetSuiteDestination.from_env,
     "sap_business_one": SapBusinessOneDestination.from_env,
     "oracle_fusion_receivables": OracleReceivablesDestination.from_env,
+    "patriot": PatriotDestination.from_settings,
+    "wave": WaveDestination.from_env,
+    "quickfile": QuickFileDestination.from_env,
+    "reckon_one": ReckonOneDestination.from_env,
+    "bill_com": BillDestination.from_env,
+    "kashflow": KashFlowDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

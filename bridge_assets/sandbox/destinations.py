@@ -39,10 +39,13 @@ def _xero(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
                               "XERO_CLIENT_ID": client_id, "XERO_CLIENT_SECRET": secret,
                               "XERO_TENANT_ID": xero.tenant_id, "XERO_REFRESH_TOKEN": tokens["refresh_token"],
                               "XERO_TOKEN_STORE": str(folder / "xero_tokens.json"), "XERO_TIME_SCALE": "10"}
-def _demo_sandbox(package: str) -> Callable[[Path], ContextManager[tuple[str, dict[str, str]]]]:
-    """A platform whose emulator package stands itself up for the demo: `sandbox/<package>.demo_sandbox(folder)`."""
+
+
+def _demo_sandbox(module: str, function: str = "demo_sandbox") -> Callable[[Path], ContextManager[tuple[str, dict[str, str]]]]:
+    """A platform whose emulator stands itself up for the demo: `sandbox/<module>.<function>(folder)`, imported
+    only when the platform is named."""
     def start(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
-        return importlib.import_module(f"bridge_assets.sandbox.{package}").demo_sandbox(folder)
+        return getattr(importlib.import_module(f"bridge_assets.sandbox.{module}"), function)(folder)
     return start
 
 
@@ -119,6 +122,12 @@ SANDBOXES: dict[str, DestinationSandbox] = {
     "sap_business_one": DestinationSandbox("SAP Business One emulator", "SAPB1_URL", _sap_business_one),
     "oracle_fusion_receivables": DestinationSandbox("Oracle Fusion Receivables emulator", "ORACLE_URL",
                                                     _oracle_fusion_receivables),
+    "wave": DestinationSandbox("Wave emulator", "WAVE_CLIENT_ID", _demo_sandbox("wave.server", "sandbox")),
+    "quickfile": DestinationSandbox("QuickFile emulator", "QUICKFILE_ACCOUNT_NUMBER",
+                                    _demo_sandbox("quickfile.server", "sandbox")),
+    "reckon_one": DestinationSandbox("Reckon One emulator", "RECKON_CLIENT_ID", _demo_sandbox("reckon_one.server", "sandbox")),
+    "bill_com": DestinationSandbox("BILL emulator", "BILL_DEV_KEY", _demo_sandbox("bill_com.server", "sandbox")),
+    "kashflow": DestinationSandbox("KashFlow emulator", "KASHFLOW_USERNAME", _demo_sandbox("kashflow.server", "sandbox")),
 }
 
 

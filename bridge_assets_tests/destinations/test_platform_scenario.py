@@ -277,10 +277,69 @@ def _oracle_fusion_receivables(tmp_path: Path, monkeypatch, settings: BridgeSett
         yield platform
 
 
+@contextlib.contextmanager
+def _wave(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    from bridge_assets.sandbox.wave import EmulatorSettings, run_emulator
+    from bridge_assets.sandbox.wave.server import bridge_environment
+
+    with run_emulator(tmp_path / "wave.sqlite3", EmulatorSettings(time_scale=60)) as wave:
+        business = wave.admin.create_business(id="scenario")    # the books the scenario reads back into
+        for variable, value in bridge_environment(wave, business, tmp_path / "wave_tokens.json").items():
+            monkeypatch.setenv(variable, value)
+        with _file(tmp_path, monkeypatch, settings) as platform:      # Wave has no lock date: it is configured
+            yield platform
+
+
+@contextlib.contextmanager
+def _quickfile(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    from bridge_assets.sandbox.quickfile import EmulatorSettings, bridge_environment, run_emulator
+
+    with run_emulator(tmp_path / "quickfile.sqlite3", EmulatorSettings(time_scale=60)) as quickfile:
+        for variable, value in bridge_environment(quickfile).items():
+            monkeypatch.setenv(variable, value)
+        with _file(tmp_path, monkeypatch, settings) as platform:      # no lock date in QuickFile's API: configured
+            yield platform
+
+
+@contextlib.contextmanager
+def _reckon_one(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    from bridge_assets.sandbox.reckon_one import EmulatorSettings, bridge_environment, run_emulator
+
+    with run_emulator(tmp_path / "reckon_one.sqlite3", EmulatorSettings(time_scale=60)) as reckon:
+        book = reckon.admin.create_book()
+        for variable, value in bridge_environment(reckon, book, tmp_path / "reckon_tokens.json").items():
+            monkeypatch.setenv(variable, value)
+        with _file(tmp_path, monkeypatch, settings) as platform:      # no lock date in Reckon One's API: configured
+            yield platform
+
+
+@contextlib.contextmanager
+def _bill_com(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    from bridge_assets.sandbox.bill_com import EmulatorSettings, bridge_environment, run_emulator
+
+    with run_emulator(tmp_path / "bill.sqlite3", EmulatorSettings(time_scale=60)) as bill:
+        for variable, value in bridge_environment(bill, id="scenario").items():   # the books read back into
+            monkeypatch.setenv(variable, value)
+        with _file(tmp_path, monkeypatch, settings) as platform:      # no lock date in BILL's AR API: configured
+            yield platform
+
+
+@contextlib.contextmanager
+def _kashflow(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    from bridge_assets.sandbox.kashflow import bridge_environment, run_emulator
+
+    with run_emulator(tmp_path / "kashflow.sqlite3") as kashflow:
+        for variable, value in bridge_environment(kashflow).items():
+            monkeypatch.setenv(variable, value)
+        with _file(tmp_path, monkeypatch, settings) as platform:      # no lock date in KashFlow's API: configured
+            yield platform
+
+
 PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "xero": _xero, "freshbooks": _freshbooks,
              "zoho_books": _zoho_books, "sage": _sage, "freeagent": _freeagent, "myob": _myob, "odoo": _odoo,
              "business_central": _business_central, "netsuite": _netsuite, "sap_business_one": _sap_business_one,
-             "oracle_fusion_receivables": _oracle_fusion_receivables}
+             "oracle_fusion_receivables": _oracle_fusion_receivables, "patriot": _file, "wave": _wave,
+             "quickfile": _quickfile, "reckon_one": _reckon_one, "bill_com": _bill_com, "kashflow": _kashflow}
 
 
 def settings_db(settings: BridgeSettings) -> Database:

@@ -126,7 +126,7 @@ class OAuthPolicy:
     basic_client_auth: bool = True       # HTTP Basic on every token and revoke call (else: only the
                                          # client_credentials grant names its client, Basic or form)
     form_client_auth: bool = False       # with basic_client_auth: the client may name itself in the form
-                                         # instead (client_id, client_secret), as Xero's token endpoint takes
+                                         # instead (client_id, client_secret), on every grant (Xero, Wave)
     form_only: bool = False              # refuse a token request that is not form-encoded
     body_client_auth: bool = False       # the client's id and secret in the request body (FreshBooks),
                                          # HTTP Basic also taken; JSON bodies are read like forms

@@ -1,0 +1,234 @@
+"""BILL (Bill.com) as a destination: invoices by `POST /invoices` (numbered as in the source), changed by
+`PATCH`, voided by archiving (`/archive`, idempotent; `/restore` undoes it), read back by `updatedTime`.
+
+Declared (`capabilities`) and left to a person with the sentence: credit memos (BILL applies credit from a
+customer's whole balance, not to the invoice a memo names) and payments (not sent by the bridge). No
+idempotency key and numbers not unique: a create is never repeated blindly and an interrupted one is found
+by its number. No lock date: the closing date is BRIDGE_BOOKS_CLOSED_THROUGH. The source's tax is its own line
+(BILL has no field for a tax amount). Settings are read in `from_env` only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
+
+from bridge_assets.destinations.base import (Action, BooksDocument, NeutralBooks, Capabilities, DestinationError,
+                                             Outcome, PostRequest, Status, by_hand)
+from bridge_assets.destinations.bill_com.client import (BILL_API_URL, BillClient, BillLimits, BillRefused,
+                                                        BillUnavailable)
+from bridge_assets.destinations.kit.run_files import doc_label, held_outcome, period_is_open
+from bridge_assets.model.document import AccountingDocument, canonical_dict, document_from_dict, money
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace('"', '\\"') + '"'
+
+
+def _day(value: dt.date | dt.datetime) -> str:
+    return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+
+
+class BillDestination:
+    name = "bill_com"
+    capabilities = Capabilities(supports_update=True, supports_void=True, honours_request_id=False, batch_size=5,
+                                reads_back=True, links_payments=False, restores=True)
+
+    def __init__(self, client: BillClient, *, closed_through: dt.date | None = None) -> None:
+        self.client, self.closed_through = client, closed_through
+        self._customers: dict[str, str] = {}
+        self._written = 0
+
+    @classmethod
+    def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "BillDestination":
+        """The one place BILL's settings are read (BILL_* variables; README)."""
+        env = os.environ if environ is None else environ
+
+        def text(name: str, default: str | None = None) -> str | None:
+            return (env.get(name) or "").strip() or default
+
+        needed = ("BILL_USERNAME", "BILL_PASSWORD", "BILL_ORGANIZATION_ID", "BILL_DEV_KEY")
+        missing = [n for n in needed if not text(n)]
+        if missing:
+            raise DestinationError(f"BILL is configured as a destination but {', '.join(missing)} "
+                                   f"{'is' if len(missing) == 1 else 'are'} not set; the devKey comes from BILL's "
+                                   f"developer settings, the organization id (008...) from its company settings")
+        try:
+            limits = BillLimits(time_scale=float(text("BILL_TIME_SCALE", "1")))
+        except ValueError as error:
+            raise DestinationError(f"BILL_TIME_SCALE must be a number ({error})") from None
+        client = BillClient(text("BILL_API_URL", BILL_API_URL), text("BILL_USERNAME"), text("BILL_PASSWORD"),
+                            text("BILL_ORGANIZATION_ID"), text("BILL_DEV_KEY"), limits)
+        return cls(client, closed_through=getattr(settings, "books_closed_through", None))
+
+    def close(self) -> None:
+        self.client.close()
+
+    def begin_run(self, run_id: str, period: str) -> None:
+        self._written = 0
+
+    def end_run(self) -> list[str]:
+        written, self._written = self._written, 0
+        return [f"BILL organization {self.client.organization} ({written} written)"] if written else []
+
+    def resolve_references(self, documents: Sequence[AccountingDocument]) -> dict[str, str]:
+        return {}      # customers are found by name or created
+
+    def is_period_open(self, txn_date) -> bool:
+        return period_is_open(txn_date, self.closed_through)
+
+    def book_close_date(self) -> dt.date | None:
+        return self.closed_through
+
+    # --- posting ------------------------------------------------------------------------------------
+
+    def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
+        if len(requests) > self.capabilities.batch_size:
+            raise ValueError(f"at most {self.capabilities.batch_size} requests per post, got {len(requests)}")
+        return [self._post_one(request) for request in requests]
+
+    def _post_one(self, request: PostRequest) -> Outcome:
+        document, action = request.document, getattr(request.action, "value", request.action)
+        if action == Action.VOID.value and request.dest_id:
+            return self.void_or_delete(document.doc_type, request.dest_id, request.version)
+        if document.doc_type != "invoice" or action not in (Action.CREATE.value, Action.UPDATE.value):
+            return self.by_hand_outcome("links_payments", action, document.doc_type, document.doc_number, document, None)
+        if not self.is_period_open(document.txn_date):
+            assert self.closed_through is not None
+            return held_outcome(document, self.closed_through, "BILL (BRIDGE_BOOKS_CLOSED_THROUGH)")
+        try:
+            body = self._invoice_body(document, self._customer(document))
+            if action == Action.UPDATE.value:
+                held = self.client.call("PATCH", f"/invoices/{request.dest_id}", json=body)
+                status = Status.UPDATED
+            else:
+                held = self.client.call("POST", "/invoices", json=body, once=True)
+                status = Status.CREATED
+        except BillUnavailable as gone:
+            return Outcome(Status.RETRY, error_code="unavailable", message=f"{doc_label(document)}: {gone}")
+        except BillRefused as refused:
+            return Outcome(Status.FAILED, error_code=f"bill_{refused.status}", http_status=refused.status,
+                           message=f"{doc_label(document)}: {refused}. Correct it in the source, then run again.")
+        self._written += 1
+        return Outcome(status, dest_id=held["id"], dest_doc_number=held["invoiceNumber"], version=held["updatedTime"],
+                       before=request.previous, after={**canonical_dict(document), "bill": _summary(held)})
+
+    def _customer(self, document: AccountingDocument) -> str:
+        name = document.customer_name.strip()
+        if name not in self._customers:
+            found = self.client.call("GET", "/customers", params={"filters": f"name:eq:{_quoted(name)}", "max": 1})
+            if found["results"]:
+                self._customers[name] = found["results"][0]["id"]
+            else:
+                created = self.client.call("POST", "/customers", json={"name": name,
+                                                                       "accountNumber": document.customer_key})
+                self._customers[name] = created["id"]
+        return self._customers[name]
+
+    @staticmethod
+    def _invoice_body(document: AccountingDocument, customer_id: str) -> dict:
+        lines = [{"quantity": str(line.qty), "price": str(line.unit_price),
+                  "description": f"{line.item_code} {line.description}".strip()}
+                 for line in sorted(document.lines, key=lambda line: line.line_no)]
+        if money(document.tax_total):
+            lines.append({"quantity": "1", "price": str(money(document.tax_total)), "description": "Sales tax"})
+        if not lines:
+            lines = [{"quantity": "1", "price": "0", "description": document.memo or "(no lines)"}]
+        return {"customer": {"id": customer_id}, "invoiceNumber": document.doc_number,
+                "invoiceDate": _day(document.txn_date),
+                "dueDate": _day(max(document.due_date or document.txn_date, document.txn_date)),
+                "invoiceLineItems": lines}
+
+    # --- look-up, read back ----------------------------------------------------------------------------
+
+    def _pages(self, filters: str):
+        page: str | None = "0"
+        while page is not None:
+            answer = self.client.call("GET", "/invoices", params={"filters": filters, "max": 100, "page": page})
+            yield from answer["results"]
+            page = answer.get("nextPage")
+
+    def find(self, doc_type: str, doc_number: str) -> Outcome | None:
+        """The live (not archived) invoice with this number."""
+        if doc_type != "invoice":
+            return None
+        held = next(self._pages(f'invoiceNumber:eq:{_quoted(doc_number)},archived:eq:"false"'), None)
+        if held is None:
+            return None
+        return Outcome(Status.CREATED, dest_id=held["id"], dest_doc_number=held["invoiceNumber"],
+                       version=held["updatedTime"], after=_summary(held))
+
+    def read_back(self, since: dt.datetime | None = None) -> list[BooksDocument]:
+        stamp = (since or dt.datetime(2000, 1, 1)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00"
+        return [_books_document(held) for held in self._pages(f"updatedTime:gt:{_quoted(stamp)}")]
+
+    def books_view(self) -> NeutralBooks:
+        """The neutral store, as `read_back` fills it: the `reconciliation` asset reads it back first."""
+        return NeutralBooks(self.client.organization, "BILL", version_label="updatedTime", what_changed=_what_changed)
+
+    # --- what BILL is not sent, undo -----------------------------------------------------------------------
+
+    def by_hand_outcome(self, capability: str, action: str, doc_type: str, doc_number: str,
+                        document: AccountingDocument | None, previous: dict | None) -> Outcome:
+        label = doc_label(document) if document is not None else f"{doc_type.replace('_', ' ').capitalize()} {doc_number}"
+        if doc_type == "credit_memo":
+            return by_hand("links_payments", f"{label}: BILL applies credit from a customer's whole balance, not to the "
+                           f"invoice a credit memo names, so the bridge does not send it; enter the credit memo in BILL "
+                           f"by hand and apply it to the invoice it credits.")
+        return by_hand("links_payments", f"{label}: the bridge does not send payments to BILL; record it there by hand "
+                       f"(Receivables > Record payment) on the invoice(s) it pays.")
+
+    def void_or_delete(self, doc_type: str, dest_id: str, version: str | None) -> Outcome:
+        """Archive the invoice (BILL's void); one already archived is not written again."""
+        try:
+            held = self.client.call("GET", f"/invoices/{dest_id}")
+            if not held["archived"]:
+                held = self.client.call("POST", f"/invoices/{dest_id}/archive")
+        except BillUnavailable as gone:
+            return Outcome(Status.RETRY, error_code="unavailable", message=str(gone))
+        except BillRefused as refused:
+            return Outcome(Status.FAILED, error_code=f"bill_{refused.status}", http_status=refused.status,
+                           message=f"Invoice {dest_id} could not be archived in BILL: {refused}")
+        return Outcome(Status.VOIDED, dest_id=dest_id, dest_doc_number=held["invoiceNumber"],
+                       version=held["updatedTime"], after=_summary(held))
+
+    def restore(self, doc_type: str, dest_id: str, before: dict) -> Outcome:
+        """Patch the invoice back to `before` (a canonical document); one already so is not written again."""
+        try:
+            document = document_from_dict(before)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+            return Outcome(Status.FAILED, error_code="restore_unreadable", message=(
+                f"{doc_type} {dest_id} cannot be restored: the saved state is not a complete document ({error!r}); "
+                f"restore it in BILL by hand from the ledger's events."))
+        try:
+            held = self.client.call("GET", f"/invoices/{dest_id}")
+        except BillUnavailable as gone:
+            return Outcome(Status.RETRY, error_code="unavailable", message=str(gone))
+        if not held["archived"] and money(Decimal(str(held["totalAmount"]))) == money(document.total):
+            return Outcome(Status.UPDATED, dest_id=dest_id, dest_doc_number=held["invoiceNumber"],
+                           version=held["updatedTime"], before=_summary(held), after=before,
+                           message=f"invoice {document.doc_number} already holds the state it is restored to")
+        return self._post_one(PostRequest(Action.UPDATE, document, "", dest_id=dest_id))
+
+
+def _summary(held: dict) -> dict:
+    return {"id": held["id"], "invoiceNumber": held["invoiceNumber"], "customerName": held.get("customerName"),
+            "totalAmount": str(held["totalAmount"]), "archived": held["archived"], "updatedTime": held["updatedTime"]}
+
+
+def _books_document(held: dict) -> BooksDocument:
+    changed = dt.datetime.fromisoformat(held["updatedTime"]).astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return BooksDocument(doc_type="invoice", doc_number=held["invoiceNumber"], dest_id=held["id"],
+                         txn_date=dt.date.fromisoformat(held["invoiceDate"]), customer=held.get("customerName"),
+                         total=money(Decimal(str(held["totalAmount"]))), balance=money(Decimal(str(held["dueAmount"]))),
+                         status="voided" if held["archived"] else "active", version=held["updatedTime"],
+                         changed_at=changed, raw=held)
+
+
+def _what_changed(sent: dict, held: dict) -> str:
+    sent_total, held_total = sent.get("total"), held.get("totalAmount")
+    if sent_total is None or held_total is None or money(Decimal(str(sent_total))) == money(Decimal(str(held_total))):
+        return ""
+    return f"the total was sent as {sent_total} and BILL holds {held_total}"

@@ -1,0 +1,220 @@
+"""QuickFile as a destination: invoices by `Invoice_Create` (a change is the same call with the InvoiceID,
+which replaces the data), clients by `Client_Search` / `Client_Create` (the source's customer number as
+`AccountReference`).
+
+Declared (`capabilities`) and left to a person with the sentence: voids (QuickFile's API can only delete an
+invoice, which leaves no trace; a void is a Void credit note raised in QuickFile), credit notes and
+payments (not sent by the bridge), reading the books back (v1.2 search has no modified-since filter). No
+idempotency key and no lock date: an interrupted create is found by its invoice number, and the closing
+date is BRIDGE_BOOKS_CLOSED_THROUGH. Settings are read in `from_env` only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any, Mapping, Sequence
+
+from bridge_assets.destinations.base import (Action, Capabilities, DestinationError, Outcome, PostRequest, Status,
+                                             by_hand)
+from bridge_assets.destinations.kit.limits import Limits
+from bridge_assets.destinations.kit.run_files import doc_label, held_outcome, period_is_open
+from bridge_assets.destinations.quickfile import payloads
+from bridge_assets.destinations.quickfile.client import (QUICKFILE_URL, QuickFileClient, QuickFileRefused,
+                                                         QuickFileUnavailable)
+from bridge_assets.model.document import AccountingDocument, canonical_dict, document_from_dict, money
+
+
+class QuickFileDestination:
+    name = "quickfile"
+    capabilities = Capabilities(supports_update=True, supports_void=False, honours_request_id=False, batch_size=5,
+                                reads_back=False, links_payments=False, restores=True)
+
+    def __init__(self, client: QuickFileClient, *, nominal_code: str = "4000", closed_through: dt.date | None = None):
+        self.client, self.nominal_code, self.closed_through = client, nominal_code, closed_through
+        self._clients: dict[str, int] = {}
+        self._written = 0
+
+    @classmethod
+    def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "QuickFileDestination":
+        """The one place QuickFile's settings are read (QUICKFILE_* variables; README)."""
+        env = os.environ if environ is None else environ
+
+        def text(name: str, default: str | None = None) -> str | None:
+            return (env.get(name) or "").strip() or default
+
+        missing = [n for n in ("QUICKFILE_ACCOUNT_NUMBER", "QUICKFILE_API_KEY", "QUICKFILE_APPLICATION_ID") if not text(n)]
+        if missing:
+            raise DestinationError(f"QuickFile is configured as a destination but {', '.join(missing)} "
+                                   f"{'is' if len(missing) == 1 else 'are'} not set; find them in QuickFile under "
+                                   f"Account settings > 3rd Party Integrations > API (create an app for the ID)")
+        try:
+            limits = Limits(requests_per_day=int(text("QUICKFILE_CALLS_PER_DAY", "1000")), concurrent_requests=1,
+                            time_scale=float(text("QUICKFILE_TIME_SCALE", "1")))
+        except ValueError as error:
+            raise DestinationError(f"QUICKFILE_CALLS_PER_DAY and QUICKFILE_TIME_SCALE must be numbers ({error})") from None
+        client = QuickFileClient(text("QUICKFILE_BASE_URL", QUICKFILE_URL), text("QUICKFILE_ACCOUNT_NUMBER"),
+                                 text("QUICKFILE_API_KEY"), text("QUICKFILE_APPLICATION_ID"), limits)
+        return cls(client, nominal_code=text("QUICKFILE_NOMINAL_CODE", "4000"),
+                   closed_through=getattr(settings, "books_closed_through", None))
+
+    def close(self) -> None:
+        self.client.close()
+
+    def begin_run(self, run_id: str, period: str) -> None:
+        self._written = 0
+
+    def end_run(self) -> list[str]:
+        written, self._written = self._written, 0
+        return [f"QuickFile account {self.client.account_number} ({written} written)"] if written else []
+
+    def resolve_references(self, documents: Sequence[AccountingDocument]) -> dict[str, str]:
+        return {d.doc_key: self._name_problem(d) for d in documents if self._name_problem(d)}
+
+    @staticmethod
+    def _name_problem(document: AccountingDocument) -> str | None:
+        name = document.customer_name.strip()
+        if not 1 <= len(name) <= 100:
+            return (f"{doc_label(document)}: QuickFile's client name takes 1 to 100 characters, not {len(name)}; "
+                    f"correct the customer's name in the source.")
+        return None
+
+    def is_period_open(self, txn_date) -> bool:
+        return period_is_open(txn_date, self.closed_through)
+
+    def book_close_date(self) -> dt.date | None:
+        return self.closed_through
+
+    # --- posting ------------------------------------------------------------------------------------
+
+    def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
+        if len(requests) > self.capabilities.batch_size:
+            raise ValueError(f"at most {self.capabilities.batch_size} requests per post, got {len(requests)}")
+        return [self._post_one(request) for request in requests]
+
+    def _post_one(self, request: PostRequest) -> Outcome:
+        document, action = request.document, getattr(request.action, "value", request.action)
+        if document.doc_type != "invoice" or action not in (Action.CREATE.value, Action.UPDATE.value):
+            capability = "supports_void" if action == Action.VOID.value else "links_payments"
+            return self.by_hand_outcome(capability, action, document.doc_type, document.doc_number, document,
+                                        request.previous)
+        if not self.is_period_open(document.txn_date):
+            assert self.closed_through is not None
+            return held_outcome(document, self.closed_through, "QuickFile (BRIDGE_BOOKS_CLOSED_THROUGH)")
+        problem = self._name_problem(document) or (None if document.lines else
+                                                   f"{doc_label(document)} has no lines; QuickFile needs at least one.")
+        if problem:
+            return Outcome(Status.FAILED, error_code="invalid_reference", message=problem)
+        try:
+            client_id = self._client(document)
+            if action == Action.UPDATE.value:
+                return self._update(request, client_id)
+            return self._create(request, client_id)
+        except QuickFileUnavailable as gone:
+            return Outcome(Status.RETRY, error_code="unavailable", message=f"{doc_label(document)}: {gone}")
+        except QuickFileRefused as refused:
+            return Outcome(Status.FAILED, error_code=f"quickfile_{refused.status}", http_status=refused.status,
+                           message=f"{doc_label(document)}: {refused}. Correct it in the source (or in QuickFile), "
+                                   f"then run again.")
+
+    def _client(self, document: AccountingDocument) -> int:
+        key = document.customer_key
+        if key not in self._clients:
+            found = self.client.call("Client_Search", {"SearchParameters": {
+                "ReturnCount": 1, "Offset": 0, "OrderResultsBy": "CompanyName", "OrderDirection": "ASC",
+                "AccountReference": key}}).get("Record") or []
+            if found:
+                self._clients[key] = int(found[0]["ClientID"])
+            else:
+                created = self.client.call("Client_Create", {"ClientDetails": {
+                    "CompanyName": document.customer_name.strip(), "AccountReference": key}})
+                self._clients[key] = int(created["ClientID"])
+        return self._clients[key]
+
+    def _create(self, request: PostRequest, client_id: int) -> Outcome:
+        document = request.document
+        try:
+            answer = self.client.call("Invoice_Create", payloads.invoice_data(document, client_id, self.nominal_code))
+            invoice_id, number = int(answer["InvoiceID"]), str(answer["InvoiceNumber"])
+        except QuickFileRefused as refused:
+            if not any("already in use" in e for e in refused.errors):
+                raise
+            record = self._by_number(document.doc_number)      # a create retried after a lost answer lands here
+            if record is None or not payloads.same(record, document, client_id):
+                held = f"for {record.get('ClientName')}, total {record.get('GrossAmount')}" if record else "deleted"
+                return Outcome(Status.FAILED, error_code="number_in_use", message=(
+                    f"{doc_label(document)}: QuickFile already has an invoice numbered {document.doc_number} ({held}) "
+                    f"that the bridge did not post; renumber one of them, then run again."))
+            invoice_id, number = int(record["InvoiceID"]), str(record["InvoiceNumber"])
+        self._written += 1
+        return Outcome(Status.CREATED, dest_id=str(invoice_id), dest_doc_number=number, before=request.previous,
+                       after=canonical_dict(document))
+
+    def _update(self, request: PostRequest, client_id: int) -> Outcome:
+        document = request.document
+        try:
+            answer = self.client.call("Invoice_Create", payloads.invoice_data(document, client_id, self.nominal_code,
+                                                                              int(request.dest_id or 0)))
+        except QuickFileRefused as refused:
+            if not any("payments allocated" in e for e in refused.errors):
+                raise
+            return by_hand("supports_update", f"{doc_label(document)} changed in the source, but QuickFile will not "
+                           f"change an invoice with payments allocated: edit invoice {document.doc_number} in QuickFile "
+                           f"by hand to total {money(document.total)}.", before=request.previous)
+        self._written += 1
+        return Outcome(Status.UPDATED, dest_id=str(answer["InvoiceID"]), dest_doc_number=str(answer["InvoiceNumber"]),
+                       before=request.previous, after=canonical_dict(document))
+
+    # --- look-up, what QuickFile is not sent, undo -------------------------------------------------------
+
+    def _by_number(self, number: str) -> dict | None:
+        records = self.client.call("Invoice_Search", payloads.search(InvoiceType="INVOICE", InvoiceNumber=number))
+        return next(iter(records.get("Record") or []), None)
+
+    def find(self, doc_type: str, doc_number: str) -> Outcome | None:
+        if doc_type != "invoice":
+            return None
+        record = self._by_number(doc_number)
+        if record is None:
+            return None
+        return Outcome(Status.CREATED, dest_id=str(record["InvoiceID"]), dest_doc_number=str(record["InvoiceNumber"]),
+                       after=payloads.summary(record))
+
+    def by_hand_outcome(self, capability: str, action: str, doc_type: str, doc_number: str,
+                        document: AccountingDocument | None, previous: dict | None) -> Outcome:
+        label = doc_label(document) if document is not None else f"{doc_type.replace('_', ' ').capitalize()} {doc_number}"
+        if capability == "supports_void":
+            return by_hand(capability, f"{label} was cancelled at the source; the bridge does not delete invoices in "
+                           f"QuickFile (deleting leaves no trace): open invoice {doc_number} in QuickFile and raise a "
+                           f"credit note of type Void against it by hand.")
+        if doc_type == "credit_memo":
+            return by_hand("links_payments", f"{label}: the bridge does not send credit notes to QuickFile; raise it "
+                           f"in QuickFile by hand (Sales > the invoice it credits > Credit note).")
+        return by_hand("links_payments", f"{label}: the bridge does not send payments to QuickFile; record it in "
+                       f"QuickFile by hand (Sales > the invoice(s) it pays > Log a payment).")
+
+    def void_or_delete(self, doc_type: str, dest_id: str, version: str | None) -> Outcome:
+        number = f"with QuickFile id {dest_id}"
+        try:
+            body = self.client.call("Invoice_Get", {"InvoiceID": int(dest_id)})
+            number = str(body["InvoiceDetails"]["InvoiceNumber"])
+        except (QuickFileUnavailable, QuickFileRefused, KeyError, ValueError):
+            pass
+        return self.by_hand_outcome("supports_void", "void", doc_type, number, None, None)
+
+    def restore(self, doc_type: str, dest_id: str, before: dict) -> Outcome:
+        try:
+            document = document_from_dict(before)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+            return Outcome(Status.FAILED, error_code="restore_unreadable", message=(
+                f"{doc_type} {dest_id} cannot be restored: the saved state is not a complete document ({error!r}); "
+                f"restore it in QuickFile by hand from the ledger's events."))
+        try:
+            held = self.client.call("Invoice_Get", {"InvoiceID": int(dest_id)})["InvoiceDetails"]
+            if payloads.same(held, document, int(held["ClientID"])) and held.get("Status") != "DELETED":
+                return Outcome(Status.UPDATED, dest_id=dest_id, dest_doc_number=str(held["InvoiceNumber"]),
+                               before=payloads.summary(held), after=before,
+                               message=f"invoice {document.doc_number} already holds the state it is restored to")
+        except QuickFileUnavailable as gone:
+            return Outcome(Status.RETRY, error_code="unavailable", message=str(gone))
+        return self._post_one(PostRequest(Action.UPDATE, document, "", dest_id=dest_id))
