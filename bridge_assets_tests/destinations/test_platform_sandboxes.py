@@ -21,7 +21,7 @@ def test_a_named_platform_gets_its_emulator_and_keeps_its_books_across_a_restart
             with temporary_environment(environment), opened(name, settings) as destination:
                 assert destination.find("invoice", "424242") is None        # the adapter reaches its books
             environments.append(environment)
-    tenant = {key for key in environments[0] if key.endswith(("_ID", "_NUMBER", "_USERNAME"))} - {
+    tenant = {key for key in environments[0] if key.endswith(("_ID", "_NUMBER", "_USERNAME", "_COMPANY_FILE"))} - {
         "WAVE_CLIENT_ID", "RECKON_CLIENT_ID"}
     assert tenant and all(environments[0][key] == environments[1][key] for key in tenant)
 
