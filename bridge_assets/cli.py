@@ -515,6 +515,9 @@ def main(argv: list[str] | None = None) -> int:
     hooks.add_argument("--host", default=os.environ.get("BRIDGE_WEBHOOK_HOST", "127.0.0.1"))
     hooks.add_argument("--port", type=int, default=int(os.environ.get("BRIDGE_WEBHOOK_PORT", "8710")))
     hooks.set_defaults(func=cmd_webhooks)
+    from bridge_assets.commands.webconnector import add_webconnector_command
+
+    add_webconnector_command(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -8,6 +8,7 @@ from typing import Callable, Iterable, Iterator
 
 from bridge_assets.destinations.base import Destination, DestinationError
 from bridge_assets.destinations.iif.adapter import IifDestination
+from bridge_assets.destinations.qbd_webconnector.adapter import QbdWebConnectorDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
 from bridge_assets.runtime.settings import BridgeSettings
@@ -27,6 +28,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "qbo": QboDestination.from_env,
     "staging_csv": _staging_csv,
     "qbd_iif": _qbd_iif,
+    "qbd_webconnector": QbdWebConnectorDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

@@ -31,6 +31,7 @@ from bridge_assets.runtime.settings import BridgeSettings
 from bridge_assets.runtime.storage import Database
 
 from ..conftest import line, quickbooks, receive_and_map, write_export
+from .qbd_loopback import quickbooks_desktop
 
 SEPT, OCT = "2026-09", "2026-10"
 
@@ -67,7 +68,15 @@ def _file(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Pla
     yield platform
 
 
-PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file}
+@contextlib.contextmanager
+def _quickbooks_desktop(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    # Its read-back lands in the neutral store under the company's name, which the scenario fills as "scenario".
+    with quickbooks_desktop(tmp_path / "qbd", monkeypatch, QBD_COMPANY="scenario") as qbd:
+        yield Platform(settings, lambda day: qbd.admin.set_closing_date(day))
+
+
+PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file,
+             "qbd_webconnector": _quickbooks_desktop}
 
 
 def settings_db(settings: BridgeSettings) -> Database:
