@@ -96,7 +96,7 @@ def _quickbooks_online_sandbox(settings: BridgeSettings) -> Iterator[str | None]
         if not store.exists():
             values["QBO_REFRESH_TOKEN"] = qbo.admin.mint_tokens(realm, client_id=SANDBOX_CLIENT_ID)["refresh_token"]
         if not os.environ.get("BRIDGE_DESTINATIONS"):
-            values["BRIDGE_DESTINATIONS"] = "qbo,staging_csv,qbd_iif"
+            values["BRIDGE_DESTINATIONS"] = "qbo,staging_csv,qbd_iif,qbd_webconnector"
         with _environment(values):
             yield qbo.base_url
 

@@ -25,8 +25,17 @@ class DestinationSandbox:
     start: Callable[[Path], ContextManager[tuple[str, dict[str, str]]]]   # folder -> (base URL, environment)
 
 
+def _quickbooks_desktop(folder: Path) -> ContextManager[tuple[str, dict[str, str]]]:
+    from bridge_assets.sandbox.qbd.stand_up import quickbooks_desktop
+
+    return quickbooks_desktop(folder)
+
+
 # BRIDGE_DESTINATIONS name -> how the sandbox stands that platform up. One line per platform.
-SANDBOXES: dict[str, DestinationSandbox] = {}
+SANDBOXES: dict[str, DestinationSandbox] = {
+    "qbd_webconnector": DestinationSandbox("QuickBooks Desktop + Web Connector emulator", "QBD_WC_PASSWORD",
+                                           _quickbooks_desktop),
+}
 
 
 def named_destinations(environ=None) -> list[str]:
