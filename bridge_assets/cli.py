@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Iterator
 
+from bridge_assets.runtime.environment import temporary_environment
 from bridge_assets.runtime.settings import BridgeSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +64,7 @@ def _other_platform_sandboxes(settings: BridgeSettings) -> Iterator[None]:
         for label, base_url, environment in started:
             print(f"{label} (sandbox, no account needed) at {base_url}")
             values.update(environment)
-        with _environment(values):
+        with temporary_environment(values):
             yield
 
 
@@ -97,22 +98,8 @@ def _quickbooks_online_sandbox(settings: BridgeSettings) -> Iterator[str | None]
             values["QBO_REFRESH_TOKEN"] = qbo.admin.mint_tokens(realm, client_id=SANDBOX_CLIENT_ID)["refresh_token"]
         if not os.environ.get("BRIDGE_DESTINATIONS"):
             values["BRIDGE_DESTINATIONS"] = "qbo,staging_csv,qbd_iif,qbd_webconnector"
-        with _environment(values):
+        with temporary_environment(values):
             yield qbo.base_url
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 # The sandbox ServiceTrade account is the company's service department: a smaller book of its own.
@@ -157,7 +144,7 @@ def source_sandboxes(settings: BridgeSettings, *, seed: int, lines: int, first_p
             values.update({"SERVICETRADE_BASE_URL": servicetrade.api_url, "SERVICETRADE_USERNAME": "bridge",
                            "SERVICETRADE_PASSWORD": "bridge-sandbox-password"})
             started.append(f"ServiceTrade emulator at {servicetrade.base_url}")
-        stack.enter_context(_environment(values))
+        stack.enter_context(temporary_environment(values))
         yield started
 
 
