@@ -56,8 +56,9 @@ from bridge_assets.canonical import reads as canonical_reads
 from bridge_assets.ledger import store as ledger
 from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.ledger import number_reuse
-from bridge_assets.destinations.base import BooksDocument, BooksView
+from bridge_assets.destinations.base import BooksDocument, BooksView, NeutralBooks
 from bridge_assets.destinations.registry import opened
+from bridge_assets.books.store import store_view
 from bridge_assets.books.results import (
     ZERO,
     Compared,
@@ -383,7 +384,11 @@ def destinations_to_reconcile(names: Iterable[str], settings) -> dict[str, Books
     out: dict[str, BooksView | None] = {}
     for name in names:
         with opened(name, settings) as destination:
-            out[name] = destination.books_view() if destination.capabilities.reads_back else None
+            view = destination.books_view() if destination.capabilities.reads_back else None
+            if isinstance(view, NeutralBooks):       # read back into the neutral store
+                view = store_view(view.destination, view.book, view.platform, version_label=view.version_label,
+                                  what_changed=view.what_changed)
+            out[name] = view
     return out
 
 

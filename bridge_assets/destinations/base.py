@@ -16,7 +16,7 @@ from bridge_assets.model.document import AccountingDocument
 from bridge_assets.model.outcome import BY_HAND_CODES, Action, Outcome, Status
 
 __all__ = ["Action", "BY_HAND_CODES", "BooksDocument", "BooksView", "Capabilities", "Destination", "DestinationError",
-           "Outcome", "PostRequest", "Status", "by_hand", "by_hand_for"]
+           "NeutralBooks", "Outcome", "PostRequest", "Status", "by_hand", "by_hand_for"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +91,19 @@ class BooksView:
 
 
 @dataclasses.dataclass(frozen=True)
+class NeutralBooks:
+    """What `books_view()` returns for a platform without a mirror of its own: its `read_back` lands in the
+    neutral store (books.store, which a platform may not import), and reconciliation reads it there under
+    `book` (books.reconcile turns this into the store's BooksView)."""
+
+    destination: str
+    book: str
+    platform: str                       # "QuickBooks Desktop"
+    version_label: str = "version"
+    what_changed: Callable[[dict, dict], str] = lambda sent, held: ""
+
+
+@dataclasses.dataclass(frozen=True)
 class PostRequest:
     action: Action
     document: AccountingDocument
@@ -135,9 +148,9 @@ class Destination(Protocol):
         hold them now. Only where `capabilities.reads_back`; elsewhere reconciliation compares source and
         ledger only, and says the books were not read."""
 
-    def books_view(self) -> BooksView:
+    def books_view(self) -> BooksView | NeutralBooks:
         """Where reconciliation finds what `read_back` stored (only where `capabilities.reads_back`): the
-        platform's own mirror, or `books.store.store_view` over the neutral store."""
+        platform's own mirror, or `NeutralBooks` (the neutral store, `books.store.store_view`)."""
 
     def book_close_date(self):
         """The date the books are closed through (None: nothing closed). Documents dated on or before it

@@ -6,8 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from bridge_assets.books import store as books_store
-from bridge_assets.destinations.base import BY_HAND_CODES, BooksDocument, BooksView, DestinationError, Outcome, Status
+from bridge_assets.destinations.base import BY_HAND_CODES, BooksDocument, DestinationError, NeutralBooks, Outcome, Status
 from bridge_assets.destinations.qbd_webconnector import documents as docs
 from bridge_assets.destinations.qbd_webconnector import statuses
 from bridge_assets.destinations.qbd_webconnector.qbxml import E, day, get, moment
@@ -140,9 +139,10 @@ class UndoMixin:
             status="voided" if voided else "active", version=held["EditSequence"],
             changed_at=moment(ret, "TimeModified"), raw=held)
 
-    def books_view(self) -> BooksView:
-        return books_store.store_view(self.name, self.company, "QuickBooks Desktop", version_label="EditSequence",
-                                      what_changed=_what_changed)
+    def books_view(self) -> NeutralBooks:
+        """Read back into the neutral store, under the company's name (QBD_COMPANY)."""
+        return NeutralBooks(self.name, self.company, "QuickBooks Desktop", version_label="EditSequence",
+                            what_changed=_what_changed)
 
 
 def _what_changed(sent: dict, held: dict) -> str:
