@@ -58,7 +58,7 @@ from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.ledger import number_reuse
 from bridge_assets.destinations.base import BooksDocument, BooksView, NeutralBooks
 from bridge_assets.destinations.registry import opened
-from bridge_assets.books.store import store_view
+from bridge_assets.books.store import refresh as refresh_store, store_view
 from bridge_assets.books.results import (
     ZERO,
     Compared,
@@ -390,6 +390,19 @@ def destinations_to_reconcile(names: Iterable[str], settings) -> dict[str, Books
                                   what_changed=view.what_changed)
             out[name] = view
     return out
+
+
+def read_back_neutral_books(db, names: Iterable[str], settings) -> list[str]:
+    """Refresh the neutral store of every destination that reads back into it (`NeutralBooks`): what changed
+    in its books since the last read (everything the first time). Returns a line per destination read."""
+    notes = []
+    for name in names:
+        with opened(name, settings) as destination:
+            view = destination.books_view() if destination.capabilities.reads_back else None
+            if isinstance(view, NeutralBooks):
+                done = refresh_store(db, destination, view.book)
+                notes.append(f"{name}: {done.documents} document(s) read back from {view.platform} ({view.book})")
+    return notes
 
 
 def reconcile(con: duckdb.DuckDBPyConnection, periods: Sequence[str],

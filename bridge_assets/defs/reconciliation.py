@@ -85,11 +85,14 @@ def reconciliation(context: dg.AssetExecutionContext, bridge: BridgeResource, du
     (what it says was posted) and the books' (the QuickBooks mirror), per document type and per
     customer, with every difference listed: missing, extra, amount differs, edited by hand in the
     books after posting, not posted, held. File destinations cannot be read back: for them source
-    and ledger are compared. Tables `reconciliation_results`, `reconciliation_differences`,
+    and ledger are compared. A platform without a mirror of its own (QuickBooks Desktop) is read back into
+    the neutral store (`books_mirror`) first. Tables `reconciliation_results`, `reconciliation_differences`,
     `reconciliation_totals`."""
     settings = bridge.settings()
     periods = sorted(context.partition_keys)
     db = ledger_database(duckdb)
+    for note in reconcile.read_back_neutral_books(db, settings.destinations, settings):   # no mirror of their own
+        context.log.info(note)
     targets = reconcile.destinations_to_reconcile(settings.destinations, settings)
     with db.transaction() as con:
         results = reconcile.reconcile(con, periods, targets)

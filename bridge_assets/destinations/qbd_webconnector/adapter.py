@@ -118,7 +118,7 @@ class QbdWebConnectorDestination(UndoMixin):
                              f"`bridge webconnector` running?); nothing was sent", in_doubt=False)
         if found.state != "answered":
             raise Unanswered(f"the Web Connector session that took the request ended without QuickBooks' answer "
-                             f"(within {self.config.answer_s:g} s); whether it was applied is unknown, so it is looked "
+                             f"(or none came within {self.config.answer_s:g} s); whether it was applied is unknown, so it is looked "
                              f"up by number on the next run", in_doubt=True)
         if found.error:
             raise MessageRefused(found.error)
@@ -412,13 +412,24 @@ class QbdWebConnectorDestination(UndoMixin):
             self._send(again)
 
     def _apply_credits(self, works: list[_Work], invoices: dict[str, dict]) -> None:
+        """Each new (or adopted) credit memo applied to its invoice once: one already applied is left alone.
+        If the answer is lost, the credit stays RETRY: the next run finds it unapplied and applies it then."""
         if not works:
             return
-        pairs = [(w, a) for w in works for a in w.document.applies_to]
-        requests = [docs.credit_application(w.document.doc_number, w.document.customer_name,
-                                            w.document.txn_date.isoformat(), invoices[a.doc_number]["TxnID"],
-                                            w.outcome.dest_id, f"{a.amount:.2f}", a.doc_number) for w, a in pairs]
-        answers = self.exchange(requests, f"apply {len(requests)} credit memos")
+        try:
+            done = self._applied_credits([w.document.doc_number for w in works])
+            pairs = [(w, a) for w in works for a in w.document.applies_to if w.document.doc_number not in done]
+            if not pairs:
+                return
+            requests = [docs.credit_application(w.document.doc_number, w.document.customer_name,
+                                                w.document.txn_date.isoformat(), invoices[a.doc_number]["TxnID"],
+                                                w.outcome.dest_id, f"{a.amount:.2f}", a.doc_number) for w, a in pairs]
+            answers = self.exchange(requests, f"apply {len(requests)} credit memos")
+        except Unanswered as lost:
+            for w in works:
+                w.outcome = Outcome(Status.RETRY, error_code="webconnector_unanswered",
+                                    message=f"{w.label}: created, but applying it to its invoice: {lost}")
+            return
         for index, (w, a) in enumerate(pairs):
             response = answers.get(index)
             if response is not None and response.ok:
@@ -428,3 +439,10 @@ class QbdWebConnectorDestination(UndoMixin):
                     if response is not None else "no answer"
                 note = f"created, but not applied to invoice {a.doc_number} ({why}); apply it in QuickBooks Desktop"
             w.outcome = dataclasses.replace(w.outcome, message=f"{w.outcome.message}; {note}")
+
+    def _applied_credits(self, numbers: list[str]) -> set[str]:
+        """The credit memo numbers that already have their $0 application payment."""
+        refs = [(docs.CREDIT_APPLICATION_PREFIX + n)[:20] for n in numbers]
+        answer = self.exchange([docs.query("ReceivePayment", ref_numbers=refs)], "look up credit applications")[0]
+        found = {r.findtext("RefNumber") for r in answer.rets}
+        return {n for n, ref_number in zip(numbers, refs) if ref_number in found}

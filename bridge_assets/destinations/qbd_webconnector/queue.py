@@ -11,7 +11,8 @@ Web Connector, with the session's ticket) -> `answered` (the response, or the er
 A destination that stops waiting withdraws what is still `queued` (never handed out, so never applied);
 what was handed out and never answered is in doubt: the ledger keeps those documents `sending` and the
 next run finds them by number (an InvoiceQuery on RefNumber), never adding them blindly a second time.
-A session whose Web Connector never closed it is over once a newer session starts or it goes quiet.
+A session whose Web Connector never closed it is over once a newer session starts (the Web Connector runs
+one session at a time, on its schedule): a set handed out to it and never answered is then in doubt at once.
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ class Queue:
                 found = self.withdraw(set_id)
                 if found.state == "withdrawn":
                     return found
-            if found.state == "handed_out" and time.time() - (found.handed_out_at or 0) >= answer_s:
+            if found.state == "handed_out" and (time.time() - (found.handed_out_at or 0) >= answer_s
+                                                or self.session_over(found.ticket)):
                 return found
             time.sleep(poll_s)
 
@@ -145,6 +147,12 @@ class Queue:
                 return self._conn.execute("SELECT * FROM sessions WHERE ticket = ?", [ticket]).fetchone()
             finally:
                 self._conn.row_factory = None
+
+    def session_over(self, ticket: str | None) -> bool:
+        """The session ended (closed, or a newer one started: the Web Connector runs one at a time)."""
+        with self._lock:
+            row = self._conn.execute("SELECT closed_at FROM sessions WHERE ticket = ?", [ticket or ""]).fetchone()
+        return row is not None and row[0] is not None
 
     def note_session(self, ticket: str, *, company_file: str | None = None, host_versions: str | None = None,
                      last_error: str | None = None) -> None:

@@ -36,6 +36,8 @@ class UndoMixin:
         if not found or docs.is_voided(found[0]):
             return None
         held = found[0]
+        if kind == "CreditMemo" and held["Balance"] == held["Total"] and Decimal(held["Total"] or "0") != 0:
+            return None     # in, but not applied yet: sent again, post adopts it and applies it (never a second add)
         # The content is not compared here: an interrupted update is re-sent, and post finds it already there.
         return Outcome(Status.CREATED, dest_id=held["TxnID"], dest_doc_number=held["RefNumber"],
                        version=held["EditSequence"], after={**held, "content_hash": "not compared"},

@@ -52,6 +52,7 @@ class WebConnector:
         self._drop: DropPlan | None = None
         self._handed = 0
         self.sessions = 0
+        self.dropped = 0                 # sessions that died by the drop plan
         self.client = httpx.Client(timeout=60.0)
         self._thread: threading.Thread | None = None
 
@@ -148,6 +149,7 @@ class WebConnector:
 
     def _exchange(self, ticket: str, request: str) -> int:
         drop = self._drop_now()
+        self.dropped += drop is not None
         if drop == "handed_out":
             raise SessionDied("stopped after a request was handed out (QuickBooks never saw it)")
         try:

@@ -63,7 +63,7 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
         return "all"
 
     panel = AdminPanel(store, _json, json.loads, parts.faults,
-                       health=lambda: {"sessions": connector.sessions},
+                       health=lambda: {"sessions": connector.sessions, "sessions_dropped": connector.dropped},
                        settings_view=lambda: {**settings.to_mapping(), "password": "***" if settings.password else ""},
                        reset=reset)
 
