@@ -199,3 +199,16 @@ def test_reverting_a_run_leaves_the_company_as_it_was_before_it(tmp_path, monkey
         journal = own.admin.journal()
         assert [j["request"] for j in journal if j["request"] == "TxnVoidRq"] == ["TxnVoidRq"]     # invoice 7003
         assert sum(j["request"] == "TxnDelRq" for j in journal) == 2    # the credit and the $0 payment applying it
+
+
+def test_reading_the_books_back_pages_through_a_query_iterator(qbd, destination, monkeypatch):
+    from bridge_assets.destinations.qbd_webconnector import undo
+
+    everything = {(d.doc_type, d.doc_number) for d in destination.read_back()}
+    asked = len([j for j in qbd.admin.journal() if j["request"] == "InvoiceQueryRq"])
+    monkeypatch.setattr(undo, "READ_PAGE", 2)
+    paged = destination.read_back()
+    assert {(d.doc_type, d.doc_number) for d in paged} == everything and len(paged) == len(everything)
+    invoices = sum(1 for d in paged if d.doc_type == "invoice")
+    pages = len([j for j in qbd.admin.journal() if j["request"] == "InvoiceQueryRq"]) - asked
+    assert invoices > 2 and pages == -(-invoices // 2)                # pages of two, the last says 0 remain

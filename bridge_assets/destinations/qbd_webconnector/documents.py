@@ -128,11 +128,15 @@ def credit_application(credit_number: str, customer: str, txn_date: str, invoice
     return E("ReceivePaymentAddRq", body)
 
 
-def query(kind: str, *, ref_numbers=(), txn_ids=(), since: str | None = None, lines: bool = True) -> ET.Element:
+def query(kind: str, *, ref_numbers=(), txn_ids=(), since: str | None = None, lines: bool = True,
+          page: int | None = None, iterator_id: str | None = None) -> ET.Element:
+    """`page`: the first page of an iterator (MaxReturned); `iterator_id`: the next page of that iterator."""
     filters = [E("TxnID", t) for t in txn_ids] + [E("RefNumber", r) for r in ref_numbers]
     modified = E("ModifiedDateRangeFilter", E("FromModifiedDate", since)) if since else None
     include = E("IncludeLineItems", "true" if lines else "false") if kind != "ReceivePayment" else None
-    return E(f"{kind}QueryRq", filters, modified, include)
+    paging = {"iterator": "Continue", "iteratorID": iterator_id} if iterator_id else (
+        {"iterator": "Start"} if page else {})
+    return E(f"{kind}QueryRq", filters, maybe("MaxReturned", page), modified, include, **paging)
 
 
 def snapshot(ret: ET.Element) -> dict[str, Any]:

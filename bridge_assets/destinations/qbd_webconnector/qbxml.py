@@ -75,6 +75,8 @@ class Response:
     severity: str
     message: str
     rets: tuple[ET.Element, ...]
+    remaining: int = 0                  # iteratorRemainingCount of a query page
+    iterator_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -101,7 +103,8 @@ def parse_responses(document: str) -> list[Response]:
     for child in rs:
         out.append(Response(child.tag, child.get("requestID"), int(child.get("statusCode", "0")),
                             child.get("statusSeverity", "Info"), child.get("statusMessage", ""),
-                            tuple(e for e in child if e.tag.endswith("Ret"))))
+                            tuple(e for e in child if e.tag.endswith("Ret")),
+                            int(child.get("iteratorRemainingCount") or 0), child.get("iteratorID")))
     return out
 
 

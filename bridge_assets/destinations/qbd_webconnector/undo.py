@@ -12,6 +12,7 @@ from bridge_assets.destinations.qbd_webconnector import statuses
 from bridge_assets.destinations.qbd_webconnector.qbxml import E, day, get, moment
 
 DOC_TYPE = {"Invoice": "invoice", "CreditMemo": "credit_memo", "ReceivePayment": "payment"}
+READ_PAGE = 200                 # documents per message set when reading the books back
 
 
 class UndoMixin:
@@ -120,17 +121,28 @@ class UndoMixin:
     def read_back(self, since: dt.datetime | None = None) -> list[BooksDocument]:
         """Invoices, credit memos and payments changed since `since` (naive UTC), as QuickBooks Desktop holds them."""
         stamp = f"{since:%Y-%m-%dT%H:%M:%S}+00:00" if since is not None else None
-        kinds = ("Invoice", "CreditMemo", "ReceivePayment")
-        answers = self._ask([docs.query(k, since=stamp) for k in kinds], "read the books back")
         out = []
-        for index, kind in enumerate(kinds):
-            for ret in answers[index].rets:
+        for kind in ("Invoice", "CreditMemo", "ReceivePayment"):
+            for ret in self._pages(kind, stamp):
                 held = docs.snapshot(ret)
                 if kind == "ReceivePayment" and (held["RefNumber"] or "").startswith(docs.CREDIT_APPLICATION_PREFIX) \
                         and held["Total"] == "0.00":
                     continue          # the $0 payment that applies a credit memo: part of the credit, not a document
                 out.append(self._books_document(kind, held, ret))
         return out
+
+    def _pages(self, kind: str, stamp: str | None):
+        """Every Ret of a modified-since query, a page (READ_PAGE) per message set through its iterator."""
+        answer = self._ask([docs.query(kind, since=stamp, page=READ_PAGE)], f"read the {kind}s back")[0]
+        while True:
+            if answer.code not in (0, 1):
+                raise DestinationError(f"QuickBooks Desktop ({self.company}) refused reading {kind}s back "
+                                       f"({answer.code}: {answer.message})")
+            yield from answer.rets
+            if answer.remaining <= 0 or not answer.iterator_id:
+                return
+            answer = self._ask([docs.query(kind, page=READ_PAGE, iterator_id=answer.iterator_id)],
+                               f"read the {kind}s back")[0]
 
     def _books_document(self, kind: str, held: dict[str, Any], ret) -> BooksDocument:
         voided = docs.is_voided(held)

@@ -87,6 +87,10 @@ def process(store: CompanyStore, document: str) -> str:
             with store.transaction():
                 inner = request.find(request.tag[:-2])
                 rets = HANDLERS[request.tag](store, request if inner is None else inner)
+            if isinstance(rets, tuple):                   # a query page: (rets, iterator attributes)
+                rets, paging = rets
+                for key, value in paging.items():
+                    rs.set(key, value)
             code, severity, message = (0, "Info", "Status OK") if rets else (
                 1, "Info", "A query request did not find a matching object in QuickBooks")
         except StatusError as refusal:
@@ -294,14 +298,29 @@ def payment_add(store: CompanyStore, element: ET.Element) -> list[ET.Element]:
     return [txn_ret(store, store.txn(row["txn_id"]))]
 
 
-def _txn_query(txn_type: str) -> Callable[[CompanyStore, ET.Element], list[ET.Element]]:
-    def query(store: CompanyStore, element: ET.Element) -> list[ET.Element]:
-        since = _get(element, "ModifiedDateRangeFilter/FromModifiedDate")
-        since_at = dt.datetime.fromisoformat(since).timestamp() if since else None
-        rows = store.txns(txn_type, ids=[e.text for e in element.findall("TxnID")],
-                          refs=[e.text for e in element.findall("RefNumber")], modified_from=since_at)
+def _txn_query(txn_type: str) -> Callable[[CompanyStore, ET.Element], Any]:
+    def query(store: CompanyStore, element: ET.Element) -> Any:
         lines = (_get(element, "IncludeLineItems") or "false") == "true"
-        return [txn_ret(store, r, lines=lines) for r in rows]
+        iterator = element.get("iterator")
+        if iterator == "Continue":
+            kept = store.iterators.get(element.get("iteratorID") or "")
+            if kept is None:
+                raise StatusError(3020, f'The iteratorID "{element.get("iteratorID")}" is not valid or has expired.')
+            txn_ids, started_size = kept
+        else:
+            since = _get(element, "ModifiedDateRangeFilter/FromModifiedDate")
+            since_at = dt.datetime.fromisoformat(since).timestamp() if since else None
+            rows = store.txns(txn_type, ids=[e.text for e in element.findall("TxnID")],
+                              refs=[e.text for e in element.findall("RefNumber")], modified_from=since_at)
+            if iterator != "Start":
+                return [txn_ret(store, r, lines=lines) for r in rows]
+            txn_ids, started_size = [r["txn_id"] for r in rows], None
+        page_size = int(_get(element, "MaxReturned") or started_size or len(txn_ids) or 1)
+        page, rest = txn_ids[:page_size], txn_ids[page_size:]
+        iterator_id = element.get("iteratorID") or f"{{{store.new_id('IT')}}}"
+        store.iterators[iterator_id] = (rest, page_size)
+        rets = [txn_ret(store, store.txn(t), lines=lines) for t in page if store.txn(t) is not None]
+        return rets, {"iteratorRemainingCount": str(len(rest)), "iteratorID": iterator_id}
     return query
 
 
@@ -412,7 +431,7 @@ def txn_ret(store: CompanyStore, row: Any, *, lines: bool = True) -> ET.Element:
     return ret
 
 
-HANDLERS: dict[str, Callable[[CompanyStore, ET.Element], list[ET.Element]]] = {
+HANDLERS: dict[str, Callable[[CompanyStore, ET.Element], Any]] = {
     "CustomerAddRq": _name_add("Customer", "name"), "ItemServiceAddRq": _name_add("ItemService", "item"),
     "CustomerQueryRq": _name_query("Customer", "name"), "ItemServiceQueryRq": _name_query("ItemService", "item"),
     "InvoiceAddRq": _sales_add("Invoice", "InvoiceLineAdd"),

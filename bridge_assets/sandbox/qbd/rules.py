@@ -16,6 +16,7 @@ platforms/qbd_web_connector.md; "unconfirmed" there = the strictest plausible be
 | void | TxnVoid of an invoice keeps its number, sets its lines and totals to 0 and its Memo to "VOID: ..." (as QuickBooks does); a voided or paid-to invoice with payments or credits applied -> 3180 (un-apply them first) | unconfirmed |
 | delete | TxnDel of a payment removes it and its applications; of a credit memo still applied -> 3180 | unconfirmed |
 | line amount | Amount must be Quantity x Rate rounded to the cent -> 3210 | as QuickBooks Online (6070); unconfirmed for Desktop |
+| query paging | `iterator="Start"` with `MaxReturned` answers a page and `iteratorRemainingCount` / `iteratorID`; `iterator="Continue"` with that id the next page; an unknown id -> 3020 | gem session.rb (attributes); request side unconfirmed |
 | the Web Connector | polls every `poll_s` seconds: serverVersion, clientVersion, authenticate, then sendRequestXML / receiveResponseXML until 100 or -1, getLastError after "" or -1 (NoOp: asks again after `noop_s`), closeConnection | Handlers.php doc-comments |
 | a dying session | on a drop plan the Web Connector stops after a set was handed out (never applied), or after QuickBooks applied it (no answer sent); the next poll is a new session | issue 13 |
 """

@@ -57,6 +57,7 @@ class CompanyStore(SqliteState):
     def __init__(self, path) -> None:
         super().__init__(path)
         self.on_close: list = []
+        self.iterators: dict[str, tuple[list[str], int]] = {}   # iterator -> (TxnIDs left, page size); not kept on restart
 
     def close(self) -> None:
         for stop in self.on_close:
