@@ -444,13 +444,16 @@ def _ui(args: argparse.Namespace, settings: BridgeSettings) -> int:
     command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
                "-h", args.host, "-p", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port}  (inbox: {settings.inbox}; Ctrl-C stops it)")
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, start_new_session=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        return process.wait()
+    from bridge_assets.commands.webconnector import beside_ui
+
+    with beside_ui(settings):          # QuickBooks Desktop's Web Connector service, where it is a destination
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, start_new_session=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            process.terminate()
+            return process.wait()
 
 
 def cmd_webhooks(args: argparse.Namespace) -> int:

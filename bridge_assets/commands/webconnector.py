@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
+from typing import Iterator
 
 from bridge_assets.destinations.base import DestinationError
 from bridge_assets.runtime.settings import BridgeSettings
@@ -60,3 +62,22 @@ def cmd_qwc(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(document)
     return 0
+
+
+@contextlib.contextmanager
+def beside_ui(settings: BridgeSettings) -> Iterator[None]:
+    """`bridge ui` serves the Web Connector's service in a thread beside Dagster when `qbd_webconnector` is a
+    destination, a real Web Connector is configured (QBD_WC_PASSWORD) and nothing else serves it already
+    (QBD_WC_SERVICE_URL: set by the sandbox, or by you when `bridge webconnector` runs elsewhere)."""
+    from bridge_assets.destinations.qbd_webconnector import config, service
+
+    qbd = config.from_env(settings)
+    if "qbd_webconnector" not in settings.destinations or not qbd.password or qbd.service_url:
+        yield
+        return
+    running = service.serve_in_thread(service.ServiceSettings.from_config(qbd), qbd.host, qbd.port)
+    print(f"QuickBooks Web Connector service on {running.url} (the .qwc's AppURL: {qbd.app_url})")
+    try:
+        yield
+    finally:
+        running.stop()

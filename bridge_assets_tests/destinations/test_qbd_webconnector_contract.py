@@ -187,3 +187,26 @@ def test_the_qwc_file_carries_what_the_web_connector_needs(monkeypatch, capsys):
     monkeypatch.delenv("QBD_WC_PASSWORD", raising=False)
     assert command.cmd_qwc(type("Args", (), {"out": None})()) == 0
     assert "<QBWCXML>" in capsys.readouterr().out
+
+
+def test_bridge_ui_serves_the_web_connector_beside_dagster_unless_it_is_served_already(tmp_path, monkeypatch):
+    import socket
+
+    import httpx
+
+    from bridge_assets.runtime.settings import BridgeSettings
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for key, value in {"BRIDGE_HOME": str(tmp_path), "BRIDGE_DESTINATIONS": "qbd_webconnector",
+                       "QBD_WC_USERNAME": USER, "QBD_WC_PASSWORD": PASSWORD, "QBD_WC_PORT": str(port)}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("QBD_WC_SERVICE_URL", raising=False)
+    with command.beside_ui(BridgeSettings.from_env()):
+        ticket, status = zeep.Client(f"http://127.0.0.1:{port}/qbwc?wsdl").service.authenticate(USER, PASSWORD)
+        assert ticket and status == "none"
+    monkeypatch.setenv("QBD_WC_SERVICE_URL", "http://elsewhere:8720/qbwc")
+    with command.beside_ui(BridgeSettings.from_env()):
+        with pytest.raises(httpx.ConnectError):              # nothing was started on the port this time
+            httpx.get(f"http://127.0.0.1:{port}/qbwc?wsdl")

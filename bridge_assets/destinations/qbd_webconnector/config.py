@@ -10,6 +10,7 @@
 | `QBD_WC_HOST`, `QBD_WC_PORT` | `127.0.0.1`, `8720` | where `bridge webconnector` listens |
 | `QBD_WC_APP_URL` | `http://localhost:8720/qbwc` | the service's address as the Web Connector reaches it (HTTPS unless localhost) |
 | `QBD_WC_SUPPORT_URL` | `<AppURL's host>/support` | the .qwc's AppSupport (the Web Connector wants it on the AppURL's host; the service answers it) |
+| `QBD_WC_SERVICE_URL` | (none) | set when the service already runs elsewhere: `bridge ui` then does not serve it beside Dagster |
 | `QBD_WC_RUN_EVERY_MINUTES` | `1` | the .qwc's Scheduler/RunEveryNMinutes |
 | `QBD_WC_WAIT_SECONDS` | `900` | how long the bridge waits for the Web Connector to ask for queued work |
 | `QBD_WC_ANSWER_SECONDS` | `300` | how long a handed-out request may take before its outcome is unknown |
@@ -45,6 +46,7 @@ class QbdConfig:
     port: int = 8720
     app_url: str = "http://localhost:8720/qbwc"
     support_url: str = "http://localhost:8720/support"
+    service_url: str = ""           # the service already runs there (QBD_WC_SERVICE_URL)
     run_every_minutes: int = 1
     wait_s: float = 900.0
     answer_s: float = 300.0
@@ -104,6 +106,7 @@ def from_env(settings: Any = None, environ: Mapping[str, str] | None = None) -> 
         port=port,
         app_url=app_url,
         support_url=text("QBD_WC_SUPPORT_URL", urljoin(app_url, "/support")),
+        service_url=text("QBD_WC_SERVICE_URL", ""),
         run_every_minutes=int(number("QBD_WC_RUN_EVERY_MINUTES", 1, int)),
         wait_s=float(number("QBD_WC_WAIT_SECONDS", 900.0)),
         answer_s=float(number("QBD_WC_ANSWER_SECONDS", 300.0)),

@@ -39,7 +39,7 @@ def quickbooks_desktop(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
         settings = EmulatorSettings(service_url=match.group(1), user_name=USER, password=env["QBD_WC_PASSWORD"],
                                     poll_s=0.05, noop_s=0.05)
         with run_emulator(folder / "qbd_company.sqlite3", settings) as qbd:
-            yield qbd.base_url, env
+            yield qbd.base_url, {**env, "QBD_WC_SERVICE_URL": match.group(1)}
     finally:
         process.terminate()
         try:
