@@ -41,7 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
         return 2
     try:
-        service.serve_forever(settings, args.host or config.host, args.port or config.port)
+        service.serve_forever(settings, args.host or config.host, config.port if args.port is None else args.port)
     except KeyboardInterrupt:
         pass
     return 0
