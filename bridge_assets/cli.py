@@ -99,7 +99,7 @@ def _quickbooks_online_sandbox(settings: BridgeSettings) -> Iterator[str | None]
         if not store.exists():
             values["QBO_REFRESH_TOKEN"] = qbo.admin.mint_tokens(realm, client_id=SANDBOX_CLIENT_ID)["refresh_token"]
         if not os.environ.get("BRIDGE_DESTINATIONS"):
-            values["BRIDGE_DESTINATIONS"] = "qbo,staging_csv,qbd_iif"
+            values["BRIDGE_DESTINATIONS"] = "qbo,staging_csv,qbd_iif,qbd_webconnector"
         with temporary_environment(values):
             yield qbo.base_url
 
@@ -483,12 +483,15 @@ def _ui(args: argparse.Namespace, settings: BridgeSettings) -> int:
     command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
                "-h", args.host, "-p", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port}  (inbox: {settings.inbox}; Ctrl-C stops it)")
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, start_new_session=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        return process.wait()
-    finally:
-        stop_group(process)
+    from bridge_assets.commands.webconnector import beside_ui
+
+    with beside_ui(settings):          # QuickBooks Desktop's Web Connector service, where it is a destination
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, start_new_session=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        try:
+            return process.wait()
+        finally:
+            stop_group(process)
 
 
 def cmd_webhooks(args: argparse.Namespace) -> int:
@@ -560,6 +563,9 @@ def main(argv: list[str] | None = None) -> int:
     st_hooks.add_argument("--host", default=os.environ.get("BRIDGE_WEBHOOK_HOST", "127.0.0.1"))
     st_hooks.add_argument("--port", type=int, default=int(os.environ.get("BRIDGE_SERVICETRADE_WEBHOOK_PORT", "8711")))
     st_hooks.set_defaults(func=cmd_servicetrade_webhooks)
+    from bridge_assets.commands.webconnector import add_webconnector_command
+
+    add_webconnector_command(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -7,30 +7,27 @@ import datetime as dt
 from typing import Callable, Iterable, Iterator
 
 from bridge_assets.destinations.base import Destination, DestinationError
+from bridge_assets.destinations.bill_com.adapter import BillDestination
+from bridge_assets.destinations.business_central.adapter import BusinessCentralDestination
 from bridge_assets.destinations.freeagent.adapter import FreeAgentDestination
 from bridge_assets.destinations.freshbooks.adapter import FreshbooksDestination
 from bridge_assets.destinations.iif.adapter import IifDestination
+from bridge_assets.destinations.kashflow.adapter import KashFlowDestination
 from bridge_assets.destinations.myob.adapter import MyobDestination
-from bridge_assets.destinations.business_central.adapter import BusinessCentralDestination
-from bridge_assets.destinations.iif.adapter import IifDestination
 from bridge_assets.destinations.netsuite.adapter import NetSuiteDestination
-from bridge_assets.destinations.sap_business_one.adapter import SapBusinessOneDestination
 from bridge_assets.destinations.odoo.adapter import OdooDestination
 from bridge_assets.destinations.oracle_fusion_receivables.adapter import OracleReceivablesDestination
-from bridge_assets.destinations.qbo.adapter import QboDestination
-from bridge_assets.destinations.sage.adapter import SageDestination
-from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
-from bridge_assets.destinations.xero.adapter import XeroDestination
-from bridge_assets.destinations.zoho_books.adapter import ZohoBooksDestination
-from bridge_assets.destinations.bill_com.adapter import BillDestination
-from bridge_assets.destinations.iif.adapter import IifDestination
-from bridge_assets.destinations.kashflow.adapter import KashFlowDestination
 from bridge_assets.destinations.patriot.adapter import PatriotDestination
+from bridge_assets.destinations.qbd_webconnector.adapter import QbdWebConnectorDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
 from bridge_assets.destinations.quickfile.adapter import QuickFileDestination
 from bridge_assets.destinations.reckon_one.adapter import ReckonOneDestination
+from bridge_assets.destinations.sage.adapter import SageDestination
+from bridge_assets.destinations.sap_business_one.adapter import SapBusinessOneDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
 from bridge_assets.destinations.wave.adapter import WaveDestination
+from bridge_assets.destinations.xero.adapter import XeroDestination
+from bridge_assets.destinations.zoho_books.adapter import ZohoBooksDestination
 from bridge_assets.runtime.settings import BridgeSettings
 
 def _staging_csv(settings: BridgeSettings) -> Destination:
@@ -65,6 +62,7 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "reckon_one": ReckonOneDestination.from_env,
     "bill_com": BillDestination.from_env,
     "kashflow": KashFlowDestination.from_env,
+    "qbd_webconnector": QbdWebConnectorDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

@@ -128,6 +128,8 @@ SANDBOXES: dict[str, DestinationSandbox] = {
     "reckon_one": DestinationSandbox("Reckon One emulator", "RECKON_CLIENT_ID", _demo_sandbox("reckon_one.server", "sandbox")),
     "bill_com": DestinationSandbox("BILL emulator", "BILL_DEV_KEY", _demo_sandbox("bill_com.server", "sandbox")),
     "kashflow": DestinationSandbox("KashFlow emulator", "KASHFLOW_USERNAME", _demo_sandbox("kashflow.server", "sandbox")),
+    "qbd_webconnector": DestinationSandbox("QuickBooks Desktop + Web Connector emulator", "QBD_WC_PASSWORD",
+                                           _demo_sandbox("qbd.stand_up", "quickbooks_desktop")),
 }
 
 

@@ -31,6 +31,7 @@ from bridge_assets.runtime.settings import BridgeSettings
 from bridge_assets.runtime.storage import Database
 
 from ..conftest import line, quickbooks, receive_and_map, write_export
+from .qbd_loopback import quickbooks_desktop
 
 SEPT, OCT = "2026-09", "2026-10"
 
@@ -335,11 +336,19 @@ def _kashflow(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator
             yield platform
 
 
+@contextlib.contextmanager
+def _quickbooks_desktop(tmp_path: Path, monkeypatch, settings: BridgeSettings) -> Iterator[Platform]:
+    # Its read-back lands in the neutral store under the company's name, which the scenario fills as "scenario".
+    with quickbooks_desktop(tmp_path / "qbd", monkeypatch, QBD_COMPANY="scenario") as qbd:
+        yield Platform(settings, lambda day: qbd.admin.set_closing_date(day))
+
+
 PLATFORMS = {"qbo": _quickbooks_online, "staging_csv": _file, "qbd_iif": _file, "xero": _xero, "freshbooks": _freshbooks,
              "zoho_books": _zoho_books, "sage": _sage, "freeagent": _freeagent, "myob": _myob, "odoo": _odoo,
              "business_central": _business_central, "netsuite": _netsuite, "sap_business_one": _sap_business_one,
              "oracle_fusion_receivables": _oracle_fusion_receivables, "patriot": _file, "wave": _wave,
-             "quickfile": _quickfile, "reckon_one": _reckon_one, "bill_com": _bill_com, "kashflow": _kashflow}
+             "quickfile": _quickfile, "reckon_one": _reckon_one, "bill_com": _bill_com, "kashflow": _kashflow,
+             "qbd_webconnector": _quickbooks_desktop}
 
 
 def settings_db(settings: BridgeSettings) -> Database:
