@@ -396,7 +396,7 @@ def _demo_with_sandboxes(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace, settings: BridgeSettings) -> int:
     periods = _period_range(args.first_period, args.months)
-    # The demo's periods are billing periods of this process whatever the data holds so far (runtime/periods.py).
+    # The demo's periods are billing periods of this process whatever the data holds so far (canonical/periods.py).
     os.environ.setdefault("BRIDGE_FIRST_PERIOD", min(periods[0], _first_period_now(settings)))
     print(f"Generating a sample alarm-company book (seed {args.seed}, about {args.lines} lines, {periods[0]} to {periods[-1]})")
     dropped = drop_sample_exports(settings, seed=args.seed, lines=args.lines, first_period=args.first_period,
@@ -421,7 +421,7 @@ def _demo(args: argparse.Namespace, settings: BridgeSettings) -> int:
 
 
 def _first_period_now(settings: BridgeSettings) -> str:
-    from bridge_assets.runtime.periods import first_period
+    from bridge_assets.canonical.periods import first_period
 
     return first_period(settings)
 

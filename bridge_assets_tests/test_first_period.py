@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from bridge_assets.runtime import periods
+from bridge_assets.canonical import periods
 from bridge_assets.runtime.settings import BridgeSettings
 
 from .conftest import line, receive_and_map, write_export

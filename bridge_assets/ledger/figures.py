@@ -94,7 +94,7 @@ def documents(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> dict[st
             "SELECT source_id, file_name, rows, reasons FROM rejected_documents WHERE period = ? "
             "ORDER BY file_name, rows LIMIT 50", [p]).fetchall()
         rejected = con.execute("SELECT count(*) FROM rejected_documents WHERE period = ?", [p]).fetchall()[0][0]
-        signed = con.execute(f"SELECT sum({_SIGNED_TOTAL}) FROM accounting_documents d WHERE d.period = ?",
+        signed = con.execute(f"SELECT sum({_SIGNED_TOTAL}) FROM {canonical_reads.documents_table()} d WHERE d.period = ?",
                              [p]).fetchall()[0][0]
         out[p] = PeriodDocuments(
             count=sum(r[2] for r in by_source), by_source=by_source,
@@ -156,10 +156,10 @@ _STATES_SQL = """
 """
 _MONEY_SQL = f"""
     SELECT l.destination, sum({_SIGNED_TOTAL}) FILTER (WHERE l.state = 'posted')
-    FROM ledger_postings l JOIN accounting_documents d USING (doc_key) WHERE l.period = ? GROUP BY ALL
+    FROM ledger_postings l JOIN {canonical_reads.documents_table()} d USING (doc_key) WHERE l.period = ? GROUP BY ALL
 """
-_BY_HAND_SQL = """
-    SELECT l.destination, d.doc_type, count(*), sum(d.total) FROM ledger_postings l JOIN accounting_documents d
+_BY_HAND_SQL = f"""
+    SELECT l.destination, d.doc_type, count(*), sum(d.total) FROM ledger_postings l JOIN {canonical_reads.documents_table()} d
     USING (doc_key) WHERE l.period = ? AND l.state = 'failed' AND l.last_error_code IN (SELECT unnest(?))
     GROUP BY ALL ORDER BY ALL
 """
@@ -193,8 +193,9 @@ def postings(con: duckdb.DuckDBPyConnection, periods: Sequence[str],
                 problems.setdefault(dest, []).append(Problem(*row))
             for dest, name in con.execute(_FILES_SQL, [p]).fetchall():
                 files.setdefault(dest, []).append(name)
-        money_in = con.execute(f"SELECT sum({_SIGNED_TOTAL}) FROM accounting_documents d WHERE d.period = ?",
-                               [p]).fetchall()[0][0] if "accounting_documents" in _tables(con) else None
+        table = canonical_reads.documents_table()
+        money_in = con.execute(f"SELECT sum({_SIGNED_TOTAL}) FROM {table} d WHERE d.period = ?",
+                               [p]).fetchall()[0][0] if table in _tables(con) else None
         out[p] = [DestinationPeriod(
             destination=d, states=states.get(d, {}), money_in=money_in if money_in is not None else ZERO,
             money_posted=money.get(d) or ZERO, by_hand=by_hand.get(d, []),

@@ -110,7 +110,7 @@ class BridgeSettings:
             max_rejected_share=share,
             max_rmr_change=rmr,
             iif_max_docnum=docnum,
-            first_period=os.environ.get("BRIDGE_FIRST_PERIOD", "").strip(),   # "": see runtime/periods.py
+            first_period=os.environ.get("BRIDGE_FIRST_PERIOD", "").strip(),   # "": see canonical/periods.py
             books_closed_through=_date_setting("BRIDGE_BOOKS_CLOSED_THROUGH"),
             inbox_quiet_seconds=max(quiet, 0.0),
             duplicates=Path(_env("BRIDGE_DUPLICATES", str(base / "duplicates"))),
