@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets.ledger import map_sources as canonical
+from bridge_assets.ledger import transform
 from bridge_assets.sources.sedona_export import inbox
 from bridge_assets.sources.sedona_export import intake
 from bridge_assets.ledger import store as ledger
@@ -120,17 +120,18 @@ def accounting_documents(
     settings = bridge.settings()
     periods = _periods(context)
     db = ledger_database(duckdb)
-    with db.transaction() as con:
-        result = canonical.map_all(con, periods, settings)
+    done = transform.transform(db, periods, settings)
+    outcomes, result = done.outcomes, done.result
     with db.connect() as con:
-        outcomes = validation.run_all(
-            con, periods, known_doc_keys_sql=KNOWN_DOC_KEYS_SQL,
-            max_rejected_share=settings.max_rejected_share, max_rmr_change=settings.max_rmr_change,
-        )
         metadata = documents_metadata(con, periods) | rejected_metadata(con, periods)
-    context.log.info(f"{result.documents} documents mapped for {', '.join(periods)} ({result.sedona.documents} "
-                     f"SedonaOffice invoices and credits, {result.sedona_payments} SedonaOffice payments, "
-                     f"{result.servicetrade.documents} ServiceTrade invoices); {result.rejected} rejected")
+    if result is None:
+        context.log.info(f"nothing changed for {', '.join(periods)} since the transform of {done.since:%Y-%m-%d %H:%M} "
+                         f"UTC (the same files, pulls, settings and code): its {done.documents} documents, "
+                         f"{done.rejected} rejected and check results stand; nothing was mapped again")
+    else:
+        context.log.info(f"{result.documents} documents mapped for {', '.join(periods)} ({result.sedona.documents} "
+                         f"SedonaOffice invoices and credits, {result.sedona_payments} SedonaOffice payments, "
+                         f"{result.servicetrade.documents} ServiceTrade invoices); {result.rejected} rejected")
     checks = [
         dg.AssetCheckResult(
             check_name=o.name, passed=o.passed,
