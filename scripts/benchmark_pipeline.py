@@ -135,8 +135,8 @@ def run_duckdb(export_dir: Path, work: Path) -> dict:
             .write_parquet(str(copy))
         times["parse"] += time.perf_counter() - t
         t = time.perf_counter()
-        n, d = con.execute("""
-            SELECT sum(n), count(*) FROM (
+        n, d, _ = con.execute("""
+            SELECT sum(n), count(*), max(h) FROM (
                 SELECT InvoiceNumber, count(*) AS n, sha256(string_agg(concat_ws('|', COLUMNS(*)), chr(10))) AS h
                 FROM read_parquet($p) WHERE InvoiceNumber <> '' AND ItemCode <> '' GROUP BY InvoiceNumber)""", {"p": str(copy)}).fetchall()[0]
         times["canonical"] += time.perf_counter() - t

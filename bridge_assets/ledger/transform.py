@@ -31,7 +31,7 @@ from typing import Sequence
 
 import duckdb
 
-from bridge_assets.canonical import validation
+from bridge_assets.canonical import digest, validation
 from bridge_assets.canonical.validation import CheckOutcome
 from bridge_assets.ledger import map_sources
 from bridge_assets.ledger import schema as ledger_schema
@@ -51,17 +51,6 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 
 # What the mapping reads besides the received files (hashed whole: they are small beside the lines).
 _INPUT_TABLES = ("sedona_api_statements", "sedona_api_records", "sedona_api_pulls", "servicetrade_invoices")
-# What the transform leaves, for the periods (`$p`) and the month before each (the RMR check compares with
-# it): a document's content hash covers its lines and applications. Of the other periods only what the
-# checks and the mapping read (numbers, types, customers), so transforming them with the same result does
-# not make these run again.
-_OUTPUTS_SQL = {
-    "documents": """SELECT doc_key, period, CASE WHEN period IN (SELECT unnest($p)) THEN content_hash END,
-                           source, doc_type, doc_number, customer_key FROM accounting_documents""",
-    "rejected": "SELECT * EXCLUDE (rejected_at) FROM rejected_documents WHERE period IN (SELECT unnest($p))",
-    "cancelled": "SELECT * EXCLUDE (detected_at) FROM cancelled_documents",
-    "unconvertible": "SELECT * FROM sedona_api_unconvertible",
-}
 # The code whose text decides what a transform makes (the packages that map, hash and check).
 _CODE_FOLDERS = ("sources", "canonical", "model")
 _CODE_FILES = ("ledger/map_sources.py", "ledger/transform.py")
@@ -97,7 +86,7 @@ def transform(db: Database, periods: Sequence[str], settings: BridgeSettings,
         _schemas(con)
         last = con.execute(f"SELECT inputs, outputs, outcomes, documents, rejected, transformed_at FROM {TABLE} "
                            "WHERE periods = ?", [key]).fetchone()
-        if last and last[0] == inputs_digest(con, periods, settings) and last[1] == outputs_digest(con, periods):
+        if last and last[0] == inputs_digest(con, periods, settings) and last[1] == digest.outputs_digest(con, periods):
             timings["unchanged"] = time.perf_counter() - start
             return Transformed(None, [CheckOutcome(**o) for o in json.loads(last[2])], last[3], last[4], last[5])
     timings["unchanged"] = time.perf_counter() - start
@@ -112,7 +101,7 @@ def transform(db: Database, periods: Sequence[str], settings: BridgeSettings,
     with db.transaction() as con:
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         con.execute(f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)", [
-            key, inputs_digest(con, periods, settings), outputs_digest(con, periods),
+            key, inputs_digest(con, periods, settings), digest.outputs_digest(con, periods),
             json.dumps([dataclasses.asdict(o) for o in outcomes]), result.documents, result.rejected, now])
     return Transformed(result, outcomes, result.documents, result.rejected)
 
@@ -129,34 +118,14 @@ def inputs_digest(con: duckdb.DuckDBPyConnection, periods: Sequence[str], settin
     parts = {
         "files": con.execute(f"SELECT file_sha256, seq, coalesce(config_version, ''), coalesce(columnar_path, '') "
                              f"FROM {intake.FILES_TABLE} ORDER BY seq").fetchall(),
-        "tables": [_table_digest(con, f"SELECT * FROM {table}") for table in _INPUT_TABLES],
-        "ledger_only": _table_digest(con, f"SELECT doc_key FROM ({ledger.KNOWN_DOC_KEYS_SQL}) "
-                                          "WHERE doc_key NOT IN (SELECT doc_key FROM accounting_documents)"),
+        "tables": [digest.table_digest(con, f"SELECT * FROM {table}") for table in _INPUT_TABLES],
+        "ledger_only": digest.keys_not_held(con, ledger.KNOWN_DOC_KEYS_SQL),
         "settings": [settings.doc_number_prefix, settings.servicetrade_doc_prefix, settings.full_credit_means_cancelled,
                      settings.max_rejected_share, settings.max_rmr_change],
         "periods": sorted(set(periods)),
         "code": code_digest(),
     }
     return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()
-
-
-def outputs_digest(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> str:
-    """What the transform of `periods` left that a later one must find unchanged to be skipped."""
-    months = sorted(set(periods) | {_month_before(p) for p in periods})
-    parts = {name: _table_digest(con, sql, {"p": months} if "$p" in sql else None) for name, sql in _OUTPUTS_SQL.items()}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-def _month_before(period: str) -> str:
-    year, month = (int(x) for x in period.split("-"))
-    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
-
-
-def _table_digest(con: duckdb.DuckDBPyConnection, query: str, params: dict | None = None) -> list:
-    """Row count and the sum of the rows' 64-bit hashes: independent of row order; duplicates count."""
-    count, total = con.execute(f"SELECT count(*), CAST(coalesce(sum(CAST(hash(t) AS HUGEINT)), 0) AS VARCHAR) "
-                               f"FROM ({query}) t", params or {}).fetchall()[0]
-    return [count, total]
 
 
 def code_digest() -> str:
@@ -166,8 +135,8 @@ def code_digest() -> str:
         root = Path(__file__).resolve().parents[1]
         files = sorted(p for folder in _CODE_FOLDERS for p in (root / folder).rglob("*.py"))
         files += [root / name for name in _CODE_FILES]
-        digest = hashlib.sha256()
+        text = hashlib.sha256()
         for path in files:
-            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-        _code_digest = digest.hexdigest()
+            text.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+        _code_digest = text.hexdigest()
     return _code_digest

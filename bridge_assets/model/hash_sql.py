@@ -28,15 +28,10 @@ _SLOTS = 4
 def _dec_text(x: str) -> str:
     """documents.decimal_text of a DECIMAL(18,4): up to 4 places, trailing zeros and point removed.
 
-    Cast at the fewest places that hold the value exactly (most quantities are whole): several times
-    cheaper than trimming the text with a regular expression."""
-    wide = f"CAST({x} AS DECIMAL(38,4))"   # room to shift the largest DECIMAL(18,4) left without overflow
-    cases = " ".join(
-        f"WHEN {wide} * {10 ** n} = trunc({wide} * {10 ** n}) THEN CAST(CAST({x} AS DECIMAL(18,{n})) AS VARCHAR)"
-        for n in (1, 2, 3)
-    )
-    return (f"(CASE WHEN {x} = trunc({x}) THEN CAST(CAST({x} AS BIGINT) AS VARCHAR) {cases} "
-            f"ELSE CAST(CAST({x} AS DECIMAL(18,4)) AS VARCHAR) END)")
+    A DECIMAL(18,4) is always written with its 4 places, so trimming the zeros and then the point is
+    exactly Python's `rstrip("0").rstrip(".")`: two string trims, several times cheaper than casting at
+    the fewest places that hold the value or a regular expression."""
+    return f"rtrim(rtrim(CAST(CAST({x} AS DECIMAL(18,4)) AS VARCHAR), '0'), '.')"
 
 
 def _json_text(x: str) -> str:
