@@ -57,10 +57,12 @@ def run_bridge(export_dir: Path, work: Path) -> dict:
     start = time.perf_counter()
     received, refused = intake.receive_all(db.connect, files, folders)
     times["parse"] = time.perf_counter() - start
+    peaks = {"parse": _peak_mb()}
     periods = sorted({p for r in received for p in r.periods})
     lines = sum(r.line_rows for r in received)
 
     done = transform.transform(db, periods, settings, timings=times)
+    peaks["transform"] = _peak_mb()
     failed = [o.name for o in done.outcomes if o.blocking and not o.passed]
     t = time.perf_counter()
     with db.transaction() as con:
@@ -68,6 +70,7 @@ def run_bridge(export_dir: Path, work: Path) -> dict:
         summary = planning.plan_periods(con, "staging_csv", periods)
     times["plan"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - start
+    peaks["plan"] = _peak_mb()
 
     # The same periods again, nothing changed: the inbox is empty, the transform is skipped by its hashes.
     rerun: dict[str, float] = {}
@@ -82,7 +85,7 @@ def run_bridge(export_dir: Path, work: Path) -> dict:
     rerun["plan"] = time.perf_counter() - t
     return {"lines": lines, "documents": done.documents, "rejected": done.rejected,
             "plan": summary.counts, "failed_blocking_checks": failed, "times": times, "peak_mb": _peak_mb(),
-            "files_refused": len(refused), "rerun": rerun, "rerun_skipped": skipped.skipped and not again}
+            "files_refused": len(refused), "rerun": rerun, "peaks": peaks, "rerun_skipped": skipped.skipped and not again}
 
 
 # --- the plain seed-style baseline -------------------------------------------------------------------
@@ -264,15 +267,20 @@ def main() -> int:
     base = args.keep or Path(tempfile.mkdtemp(prefix="bridge-bench-"))
     base.mkdir(parents=True, exist_ok=True)
     exports = base / "exports"
-    if exports.exists():
-        shutil.rmtree(exports)
-    from bridge_assets.sandbox.book import generate_book
-    from bridge_assets.sandbox.export_writer import write_exports
+    made = exports / f".book-{args.lines}-{args.seed}"
+    if not made.exists():      # a kept folder holds the same book already: it is used as it is
+        if exports.exists():
+            shutil.rmtree(exports)
+        from bridge_assets.sandbox.book import generate_book
+        from bridge_assets.sandbox.export_writer import write_exports
 
-    t = time.perf_counter()
-    written = write_exports(generate_book(seed=args.seed, lines=args.lines, first_period="2026-01", months=3), exports)
+        t = time.perf_counter()
+        write_exports(generate_book(seed=args.seed, lines=args.lines, first_period="2026-01", months=3), exports)
+        made.touch()
+        print(f"generated the book in {time.perf_counter() - t:.1f} s")
+    written = sorted(exports.glob("*.csv"))
     size_mb = sum(p.stat().st_size for p in written) / 1e6
-    print(f"generated {len(written)} export files ({size_mb:.0f} MB) for {args.lines:,} lines in {time.perf_counter() - t:.1f} s")
+    print(f"{len(written)} export files ({size_mb:.0f} MB) for {args.lines:,} lines")
 
     results = {}
     for stage in args.only or ("naive", "seed", "duckdb", "bridge"):
@@ -309,6 +317,7 @@ def _report(results: dict) -> None:
     rerun = bridge["rerun"]
     print(f"no-op re-run: {'transform skipped' if bridge['rerun_skipped'] else 'TRANSFORM RAN AGAIN'}; intake "
           f"{rerun['parse']:.2f} s, transform {rerun['transform']:.2f} s (target < 1 s), plan {rerun['plan']:.2f} s")
+    print("bridge peak memory after each stage: " + ", ".join(f"{k} {v:.0f} MB" for k, v in bridge["peaks"].items()))
     print(f"bridge peak memory {bridge['peak_mb']:.0f} MB (target < 1024 MB); {bridge['documents']:,} documents, "
           f"{bridge['rejected']} rejected, plan {bridge['plan']}, failed blocking checks: "
           f"{bridge['failed_blocking_checks'] or 'none'}")

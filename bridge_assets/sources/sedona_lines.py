@@ -17,6 +17,7 @@ SedonaOffice. The export's columns, the tables and the prefix are defined here, 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import duckdb
 
@@ -101,6 +102,23 @@ def columnar_copies(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The Parquet copies of every received export file, in the order they were received."""
     return [row[0] for row in con.execute(
         f"SELECT columnar_path FROM {FILES_TABLE} WHERE columnar_path IS NOT NULL ORDER BY seq").fetchall()]
+
+
+class ColumnarCopyMissing(Exception):
+    """A received file's columnar copy is gone: the message names the file and how to make it again."""
+
+
+def require_copies(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise ColumnarCopyMissing when a received file's Parquet copy is not where it was written."""
+    missing = con.execute(f"SELECT file_name, file_sha256, columnar_path FROM {FILES_TABLE} "
+                          "WHERE columnar_path IS NOT NULL ORDER BY seq").fetchall()
+    missing = [(name, sha, path) for name, sha, path in missing if not Path(path).is_file()]
+    if missing:
+        listed = "; ".join(f"{name} (sha256 {sha[:12]}, copy {path})" for name, sha, path in missing[:5])
+        raise ColumnarCopyMissing(
+            f"the columnar copy of {len(missing)} received export file(s) is missing: {listed}. Nothing was mapped. "
+            f"Make each again from its archived file with `bridge reread <sha256 prefix>` (e.g. bridge reread "
+            f"{missing[0][1][:12]}), or put the copies back where they were")
 
 
 def refresh_lines_view(con: duckdb.DuckDBPyConnection) -> None:

@@ -90,6 +90,7 @@ def map_periods(
     """
     periods = tuple(sorted(set(periods)))
     ensure_schema(con)
+    sedona_api_rows.require_copies(con)
     source, prefix = settings.source, settings.doc_number_prefix
     steps.install_macros(con)
     steps.periods_relation(con, periods)
