@@ -34,11 +34,11 @@ def test_a_new_file_a_new_setting_or_a_changed_document_runs_the_transform_again
     assert not transform.transform(db, ["2026-09"], prefixed).skipped
     assert transform.transform(db, ["2026-09"], prefixed).skipped
     with db.connect() as con:              # an edit by hand in the canonical tables
-        con.execute("UPDATE accounting_documents SET content_hash = repeat('0', 64) WHERE source_id = '1'")
+        con.execute("UPDATE accounting_documents SET customer_name = 'edited' WHERE source_id = '1'")
     redone = transform.transform(db, ["2026-09"], prefixed)
-    assert not redone.skipped
+    assert not redone.skipped and redone.result.sedona.hashed == 1       # the edited one is built and hashed again
     with db.connect() as con:
-        assert con.execute("SELECT count(*) FROM accounting_documents WHERE content_hash = repeat('0', 64)").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM accounting_documents WHERE customer_name = 'edited'").fetchone() == (0,)
 
 
 def test_each_period_is_its_own_transform_and_another_periods_new_documents_count(db, settings):
@@ -52,3 +52,25 @@ def test_each_period_is_its_own_transform_and_another_periods_new_documents_coun
     assert transform.transform(db, ["2026-09"], settings).skipped
     assert not transform.transform(db, ["2026-09", "2026-10"], settings).skipped   # a range is its own transform
     assert transform.transform(db, ["2026-09", "2026-10"], settings).skipped
+
+
+def test_a_document_unchanged_since_the_last_mapping_keeps_its_content_hash_without_being_hashed_again(db, settings,
+                                                                                                      tmp_path):
+    from bridge_assets.runtime.storage import Database
+
+    _receive(db, settings, "a.csv", [line(number="1"), line(number="2")])
+    assert transform.transform(db, ["2026-09"], settings).result.sedona.hashed == 2
+    _receive(db, settings, "b.csv", [line(number="3"), line(number="2", rate="39.95", amount="39.95", total="39.95")])
+    again = transform.transform(db, ["2026-09"], settings)
+    assert again.result.sedona.hashed == 2               # the new one and the changed one; the first is kept
+    with db.connect() as con:
+        kept = con.execute("SELECT doc_key, content_hash FROM accounting_documents ORDER BY doc_key").fetchall()
+    # the same files mapped in a fresh database, every document hashed: the same content hashes
+    fresh_settings = dataclasses.replace(settings, database_path=tmp_path / "fresh.duckdb")
+    fresh = Database(fresh_settings.database_path)
+    for name in ("a.csv", "b.csv"):
+        archived = next(settings.folders.archive.glob(f"*_{name}"))
+        intake.receive_all(fresh.connect, [archived], settings.folders)
+    assert transform.transform(fresh, ["2026-09"], fresh_settings).result.sedona.hashed == 3
+    with fresh.connect() as con:
+        assert con.execute("SELECT doc_key, content_hash FROM accounting_documents ORDER BY doc_key").fetchall() == kept

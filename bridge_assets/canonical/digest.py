@@ -14,12 +14,13 @@ from typing import Sequence
 import duckdb
 
 # What the transform leaves, for the periods (`$p`) and the month before each (the RMR check compares with
-# it): a document's content hash covers its lines and applications. Of the other periods only what the
-# checks and the mapping read (numbers, types, customers), so transforming them with the same result does
-# not make these run again.
+# it): every column of their documents (a document's content hash stands for its lines and applications),
+# their rejections. Of the other periods only what the checks and the mapping read (numbers, types,
+# customers), so transforming them with the same result does not make these run again.
 _OUTPUTS_SQL = {
-    "documents": """SELECT doc_key, period, CASE WHEN period IN (SELECT unnest($p)) THEN content_hash END,
-                           source, doc_type, doc_number, customer_key FROM accounting_documents""",
+    "documents": "SELECT * EXCLUDE (mapped_at) FROM accounting_documents WHERE period IN (SELECT unnest($p))",
+    "elsewhere": """SELECT doc_key, period, source, doc_type, doc_number, customer_key FROM accounting_documents
+                    WHERE period NOT IN (SELECT unnest($p))""",
     "rejected": "SELECT * EXCLUDE (rejected_at) FROM rejected_documents WHERE period IN (SELECT unnest($p))",
     "cancelled": "SELECT * EXCLUDE (detected_at) FROM cancelled_documents",
     "unconvertible": "SELECT * FROM sedona_api_unconvertible",
