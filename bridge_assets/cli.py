@@ -1,5 +1,6 @@
 """The commands the README gives: `bridge demo`, `bridge ui`, `bridge summary`, `bridge revert`
-(commands/revert.py), `bridge held` (commands/held.py), `bridge reread`, `bridge webhooks`.
+(commands/revert.py), `bridge held` (commands/held.py), `bridge reread`, `bridge webhooks`,
+`bridge servicetrade-webhooks`.
 
 `demo` runs the real code path on the embedded defaults: it generates a sample alarm-company book,
 drops its export files into the watched inbox, materializes every asset for those billing periods in
@@ -19,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Iterator
 
+from bridge_assets.runtime.environment import temporary_environment
 from bridge_assets.runtime.settings import BridgeSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +65,7 @@ def _other_platform_sandboxes(settings: BridgeSettings) -> Iterator[None]:
         for label, base_url, environment in started:
             print(f"{label} (sandbox, no account needed) at {base_url}")
             values.update(environment)
-        with _environment(values):
+        with temporary_environment(values):
             yield
 
 
@@ -97,22 +99,8 @@ def _quickbooks_online_sandbox(settings: BridgeSettings) -> Iterator[str | None]
             values["QBO_REFRESH_TOKEN"] = qbo.admin.mint_tokens(realm, client_id=SANDBOX_CLIENT_ID)["refresh_token"]
         if not os.environ.get("BRIDGE_DESTINATIONS"):
             values["BRIDGE_DESTINATIONS"] = "qbo,staging_csv,qbd_iif"
-        with _environment(values):
+        with temporary_environment(values):
             yield qbo.base_url
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 # The sandbox ServiceTrade account is the company's service department: a smaller book of its own.
@@ -149,7 +137,8 @@ def source_sandboxes(settings: BridgeSettings, *, seed: int, lines: int, first_p
         if not os.environ.get("SERVICETRADE_BASE_URL"):
             from bridge_assets.sandbox.servicetrade import spawn_emulator as spawn_servicetrade
 
-            servicetrade = stack.enter_context(spawn_servicetrade(folder / "servicetrade.sqlite3"))
+            servicetrade = stack.enter_context(spawn_servicetrade(folder / "servicetrade.sqlite3",
+                                                                  _servicetrade_sandbox_settings()))
             if not servicetrade.admin.invoices():
                 servicetrade.admin.seed_book(generate_book(
                     seed=seed + SERVICETRADE_BOOK_SEED_OFFSET, lines=max(30, lines // SERVICETRADE_BOOK_SHARE),
@@ -157,7 +146,7 @@ def source_sandboxes(settings: BridgeSettings, *, seed: int, lines: int, first_p
             values.update({"SERVICETRADE_BASE_URL": servicetrade.api_url, "SERVICETRADE_USERNAME": "bridge",
                            "SERVICETRADE_PASSWORD": "bridge-sandbox-password"})
             started.append(f"ServiceTrade emulator at {servicetrade.base_url}")
-        stack.enter_context(_environment(values))
+        stack.enter_context(temporary_environment(values))
         yield started
 
 
@@ -169,6 +158,18 @@ def _sandbox_webhooks() -> dict:
     port = os.environ.get("BRIDGE_WEBHOOK_PORT", "8710")
     # The token itself stays in the environment the emulator inherits, never on its command line.
     return {"webhook_url": os.environ.get("BRIDGE_WEBHOOK_URL") or f"http://127.0.0.1:{port}/webhooks/quickbooks"}
+
+
+def _servicetrade_sandbox_settings():
+    """With SERVICETRADE_WEBHOOK_SECRET set, the emulator sends its webhook messages to the receiver
+    `bridge servicetrade-webhooks` serves (BRIDGE_SERVICETRADE_WEBHOOK_PORT, 8711), as ServiceTrade would.
+    The secret stays in the environment the emulator inherits: its command line names only the variable."""
+    from bridge_assets.sandbox.servicetrade import EmulatorSettings
+
+    if not os.environ.get("SERVICETRADE_WEBHOOK_SECRET", "").strip():
+        return EmulatorSettings()
+    port = os.environ.get("BRIDGE_SERVICETRADE_WEBHOOK_PORT", "8711")
+    return EmulatorSettings(webhook_url=f"http://127.0.0.1:{port}/webhooks/servicetrade/{{SERVICETRADE_WEBHOOK_SECRET}}")
 
 
 def drop_sample_exports(settings: BridgeSettings, *, seed: int, lines: int, first_period: str, months: int,
@@ -481,6 +482,21 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_servicetrade_webhooks(args: argparse.Namespace) -> int:
+    """Serve the ServiceTrade webhook receiver (see bridge_assets/sources/servicetrade/webhooks.py)."""
+    from bridge_assets.sources.servicetrade import webhooks
+
+    settings = BridgeSettings.from_env()
+    try:
+        webhooks.serve(settings.home, args.host, args.port)
+    except webhooks.WebhookSettingMissing as problem:
+        print(problem, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=Warning, module="dagster")
     parser = argparse.ArgumentParser(prog="bridge", description=__doc__.splitlines()[0])
@@ -515,6 +531,11 @@ def main(argv: list[str] | None = None) -> int:
     hooks.add_argument("--host", default=os.environ.get("BRIDGE_WEBHOOK_HOST", "127.0.0.1"))
     hooks.add_argument("--port", type=int, default=int(os.environ.get("BRIDGE_WEBHOOK_PORT", "8710")))
     hooks.set_defaults(func=cmd_webhooks)
+    st_hooks = sub.add_parser("servicetrade-webhooks", help="receive ServiceTrade webhook messages (on the hook URL "
+                                                            "holding SERVICETRADE_WEBHOOK_SECRET) and request runs")
+    st_hooks.add_argument("--host", default=os.environ.get("BRIDGE_WEBHOOK_HOST", "127.0.0.1"))
+    st_hooks.add_argument("--port", type=int, default=int(os.environ.get("BRIDGE_SERVICETRADE_WEBHOOK_PORT", "8711")))
+    st_hooks.set_defaults(func=cmd_servicetrade_webhooks)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -27,14 +27,15 @@ class Books:
         self.realm_id = handle.admin.create_company()
         self.grant = handle.admin.mint_tokens(self.realm_id, client_id=CLIENT_ID)
         self.store_path = folder / "secrets" / "qbo_tokens.json"
-        self._token = handle.admin.mint_tokens(self.realm_id, client_id=CLIENT_ID)["access_token"]
         self._destinations: list[QboDestination] = []
 
     def api(self) -> httpx.Client:
-        """A bookkeeper's own connection, fresh each time: one kept idle across a long bridge run could be
-        closed by the server just as it is reused."""
+        """A bookkeeper's own connection, fresh each time, with a fresh token: one kept idle across a long bridge
+        run could be closed by the server just as it is reused, and at the 60x time scale an hour's token lives
+        one minute, which a slow machine outlasts."""
+        token = self.handle.admin.mint_tokens(self.realm_id, client_id=CLIENT_ID)["access_token"]
         return httpx.Client(base_url=self.handle.company_url(self.realm_id), timeout=10,
-                            headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"})
+                            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
 
     def env(self) -> dict[str, str]:
         """The bridge's QBO_* settings for this company."""

@@ -88,3 +88,23 @@ def test_check_history_skips_planned_evaluations_of_runs_that_stopped_before_the
 @pytest.fixture(autouse=True)
 def _home(tmp_path, monkeypatch):
     monkeypatch.setenv("BRIDGE_HOME", str(tmp_path / "home"))
+
+
+def test_resources_name_the_environment_variables_a_deployment_sets(tmp_path, monkeypatch):
+    """The UI's Resources tab shows BRIDGE_HOME / BRIDGE_DATABASE by name where a deployment sets them;
+    with neither set, the embedded defaults are plain values (an unset EnvVar would fail to load)."""
+    from bridge_assets.defs.resources import bridge_resources
+
+    monkeypatch.delenv("BRIDGE_HOME", raising=False)
+    monkeypatch.delenv("BRIDGE_DATABASE", raising=False)
+    defaults = bridge_resources()
+    assert not isinstance(defaults["bridge"].home, dg.EnvVar) and defaults["bridge"].home.endswith("var")
+    assert not isinstance(defaults["duckdb"].database, dg.EnvVar)
+
+    monkeypatch.setenv("BRIDGE_HOME", str(tmp_path))
+    monkeypatch.setenv("BRIDGE_DATABASE", str(tmp_path / "ledger.duckdb"))
+    deployed = bridge_resources()
+    assert deployed["bridge"].home == dg.EnvVar("BRIDGE_HOME") and isinstance(deployed["bridge"].home, dg.EnvVar)
+    assert isinstance(deployed["duckdb"].database, dg.EnvVar)
+    with dg.build_resources({"duckdb": deployed["duckdb"]}) as resolved:       # as a run sees it
+        assert resolved.duckdb.database == str(tmp_path / "ledger.duckdb")

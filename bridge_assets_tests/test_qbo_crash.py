@@ -31,7 +31,8 @@ from bridge_assets.sandbox.qbo import EmulatorSettings, SpawnedEmulator, spawn_e
 from bridge_assets.runtime.settings import BridgeSettings
 from bridge_assets.runtime.storage import Database
 
-from .conftest import line, receive_and_map, warm_forkserver, write_export
+from .conftest import receive_and_map, warm_forkserver, write_export
+from .destinations.crash_trials import book_rows
 
 CLIENT_ID, CLIENT_SECRET = "bridge-crash-client", "crash-secret-5b1e"
 TIME_SCALE = 60
@@ -46,33 +47,11 @@ CUSTOMERS = [("C01", "O'Brien \\ Sons, J"), ("C02", "Jones, K"), ("C03", "Acme: 
              ("C05", "Garcia, M"), ("C06", "D'Angelo, P")]
 
 
-def _book_rows(invoices: int, credits: int) -> tuple[list[list[str]], set[str], set[str]]:
-    rows, invoice_numbers, credit_numbers = [], set(), set()
-    for n in range(1, invoices + 1):
-        key, name = CUSTOMERS[n % len(CUSTOMERS)]
-        number = f"{1000 + n}"
-        invoice_numbers.add(number)
-        if n % 3 == 0:
-            rows.append(line(number=number, customer=key, name=name, item="LAB-TECH", qty="1.5", rate="85",
-                             amount="127.50", total="137.02", taxable="Y", tax="9.52", start="", end="", cycle=""))
-        else:
-            rows.append(line(number=number, customer=key, name=name, rate="29.95", amount="29.95", total="59.90"))
-            rows.append(line(number=number, customer=key, name=name, item="PRT-SENSOR", description="Sensor",
-                             rate="29.95", amount="29.95", total="59.90", start="", end="", cycle=""))
-    for n in range(1, credits + 1):
-        key, name = CUSTOMERS[n % len(CUSTOMERS)]
-        number = f"{5000 + n}"
-        credit_numbers.add(number)
-        rows.append(line(number=number, doc_type="Credit", applies=f"{1000 + n}", customer=key, name=name,
-                         rate="20.00", amount="20.00", total="20.00"))
-    return rows, invoice_numbers, credit_numbers
-
-
 def _template(folder: Path, invoices: int, credits: int) -> tuple[Path, set[str], set[str]]:
     """A bridge database with the period's documents mapped, ready to plan (copied for every trial)."""
     settings = BridgeSettings.from_env(folder)
     settings.folders.create()
-    rows, invoice_numbers, credit_numbers = _book_rows(invoices, credits)
+    rows, invoice_numbers, credit_numbers = book_rows(invoices, credits, CUSTOMERS)
     export = write_export(settings.inbox / "sept.csv", rows)
     db = Database(settings.database_path)
     received, refused = receive_and_map(db, settings, [export], [PERIOD])

@@ -14,7 +14,7 @@ from bridge_assets.ledger import store as ledger
 from bridge_assets.ledger import plan as planning
 from bridge_assets.ledger import posting
 from bridge_assets.ledger import revert
-from bridge_assets.defs.resources import BridgeResource
+from bridge_assets.defs.resources import bridge_resources
 from bridge_assets.defs.revert import revert_job
 from bridge_assets.destinations.base import Status
 from bridge_assets.destinations.registry import build_destination
@@ -171,7 +171,7 @@ def test_a_plan_changed_under_it_leaves_that_document_alone(db, settings):
 def test_revert_job_previews_unless_confirmed_then_carries_out_that_plan(db, settings, monkeypatch):
     monkeypatch.setenv("BRIDGE_DESTINATIONS", DEST)
     _two_runs(db, settings)
-    resources = {"bridge": BridgeResource(home=str(settings.home))}
+    resources = bridge_resources(settings.home)
     state = _ledger(db)
 
     preview = revert_job.execute_in_process(

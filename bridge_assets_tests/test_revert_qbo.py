@@ -422,7 +422,7 @@ def test_an_undo_refused_because_the_books_are_closed_waits_and_runs_once_they_r
 def test_revert_job_confirmed_in_one_run_reverts_in_quickbooks_online(db, settings, tmp_path, monkeypatch):
     """The job with `confirm: true` and no plan ids previews and carries out the preview in the same run,
     through the destination built from the environment (QBO_* variables), as in production."""
-    from bridge_assets.defs.resources import BridgeResource
+    from bridge_assets.defs.resources import bridge_resources
     from bridge_assets.defs.revert import revert_job
 
     from .conftest import quickbooks
@@ -434,7 +434,7 @@ def test_revert_job_confirmed_in_one_run_reverts_in_quickbooks_online(db, settin
             assert posting.execute_plan(db, destination, [PERIOD], "run-1").outcomes == {"created": 3}
         result = revert_job.execute_in_process(
             run_config={"ops": {"revert_preview": {"config": {"run_id": "run-1", "confirm": True}}}},
-            resources={"bridge": BridgeResource(home=str(settings.home))})
+            resources=bridge_resources(settings.home))
         assert result.success
         invoices = qbo.admin.dump(realm, "Invoice")
         assert len(invoices) == 2 and all(is_voided(i) for i in invoices)

@@ -130,6 +130,8 @@ def servicetrade_pending_sensor(context: dg.SensorEvaluationContext, bridge: Bri
     settings = bridge.settings()
     if not settings.servicetrade_enabled:
         return dg.SkipReason("ServiceTrade is off (SERVICETRADE_BASE_URL is not set)")
+    if not settings.servicetrade_polling:
+        return dg.SkipReason("polling ServiceTrade is off (BRIDGE_SERVICETRADE_POLLING=false): only webhooks bring invoices")
     known = set(billing_periods.get_partition_keys())
     by_period: dict[str, list[str]] = defaultdict(list)
     with ServiceTradeClient.from_env() as client:

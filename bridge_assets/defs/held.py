@@ -22,7 +22,7 @@ from .decorators import WRITER_POOL, bridge_sensor
 from .jobs import bridge_job
 from .metadata import md_table
 from .partitions import RANGE_END, RANGE_START
-from .resources import BUSY, BridgeResource, read_briefly
+from .resources import BUSY, read_briefly, ledger_database
 
 
 class HeldDecisionConfig(dg.Config):
@@ -36,9 +36,9 @@ class HeldDecisionConfig(dg.Config):
 
 @dg.op(pool=WRITER_POOL)
 def held_document_decision_op(context: dg.OpExecutionContext, config: HeldDecisionConfig,
-                              bridge: BridgeResource) -> dg.Output:
+                              duckdb: DuckDBResource) -> dg.Output:
     """Records the decision per destination; a run of the document's period then applies it."""
-    with bridge.database().transaction() as con:
+    with ledger_database(duckdb).transaction() as con:
         try:
             decided = number_reuse.decide(con, config.doc_key.strip(), config.decision.strip().lower(),
                                           context.run_id, destination=config.destination.strip() or None)

@@ -34,9 +34,6 @@ class BridgeResource(dg.ConfigurableResource):
     def settings(self) -> BridgeSettings:
         return BridgeSettings.from_env(self.home)
 
-    def database(self) -> Database:
-        return Database(self.settings().database_path)
-
 
 def bridge_resources(home: str | Path | None = None) -> dict[str, dg.ConfigurableResource]:
     """The code location's resources, built once from the settings: `bridge`, and `duckdb`, the one way
@@ -44,9 +41,19 @@ def bridge_resources(home: str | Path | None = None) -> dict[str, dg.Configurabl
     machine)."""
     settings = BridgeSettings.from_env(home)
     return {
-        "bridge": BridgeResource(home=str(settings.home)),
-        "duckdb": DuckDBResource(database=str(settings.database_path)),
+        "bridge": BridgeResource(home=_from_environment("BRIDGE_HOME", str(settings.home), given=home)),
+        "duckdb": DuckDBResource(database=_from_environment("BRIDGE_DATABASE", str(settings.database_path),
+                                                            given=home)),
     }
+
+
+def _from_environment(variable: str, value: str, *, given) -> str | dg.EnvVar:
+    """`dg.EnvVar(variable)` when the deployment sets it and no home was given (the UI's Resources tab
+    then names the variable), else the value the settings resolved. Dagster 1.13's EnvVar has no default,
+    so an unset variable would make the embedded defaults (README's first command) fail: those stay values."""
+    if given is None and dg.EnvVar(variable).get_value():
+        return dg.EnvVar(variable)
+    return value
 
 
 BUSY = "busy"

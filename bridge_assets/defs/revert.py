@@ -13,13 +13,14 @@ preview in the same run. The work itself is `bridge_assets.ledger.revert` (no Da
 """
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
 from bridge_assets.ledger import revert
 from bridge_assets.destinations.registry import opened
 
 from .decorators import WRITER_POOL
 from .metadata import md_table
-from .resources import BridgeResource
+from .resources import BridgeResource, ledger_database
 
 
 class RevertConfig(dg.Config):
@@ -59,10 +60,11 @@ def _preview_metadata(plans: list[revert.RevertPlan]) -> dict:
          "confirmed": dg.Out(list, is_required=False, description="the plan ids to carry out (only when confirmed)")},
     pool=WRITER_POOL,
 )
-def revert_preview(context: dg.OpExecutionContext, config: RevertConfig, bridge: BridgeResource):
+def revert_preview(context: dg.OpExecutionContext, config: RevertConfig, bridge: BridgeResource,
+                   duckdb: DuckDBResource):
     """What the revert would do in each destination, stored as a plan; nothing is sent."""
     settings = bridge.settings()
-    db = bridge.database()
+    db = ledger_database(duckdb)
     names = [config.destination] if config.destination else list(settings.destinations)
     with db.transaction() as con:
         if config.plan_ids:
@@ -87,10 +89,11 @@ def revert_preview(context: dg.OpExecutionContext, config: RevertConfig, bridge:
 
 
 @dg.op(pool=WRITER_POOL)
-def revert_execute(context: dg.OpExecutionContext, bridge: BridgeResource, confirmed: list) -> dg.Output:
+def revert_execute(context: dg.OpExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource,
+                   confirmed: list) -> dg.Output:
     """Carries out the confirmed plans exactly once; an interrupted revert is settled first."""
     settings = bridge.settings()
-    db = bridge.database()
+    db = ledger_database(duckdb)
     reports = []
     for plan_id in confirmed:
         with db.connect() as con:

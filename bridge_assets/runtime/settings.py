@@ -75,12 +75,17 @@ class BridgeSettings:
     servicetrade_enabled: bool = False
     servicetrade_doc_prefix: str = "ST-"
     servicetrade_books: str = ""
+    # Whether servicetrade_pending_sensor polls (the safety net under ServiceTrade's webhooks; keep it on).
+    servicetrade_polling: bool = True
     # A file in the inbox is taken only once nothing has written to it for this long.
     inbox_quiet_seconds: float = 120.0
     duplicates: Path | None = None
     # When the nightly run starts (cron), in the company's time zone.
     nightly_cron: str = "0 2 * * *"
     timezone: str = "America/New_York"
+    # An interval schedule of the open period besides the nightly run: "hourly", "every 3 hours",
+    # "daily at 18:30" (runtime/intervals.py), in `timezone`; empty: none.
+    run_interval: str = ""
 
     @property
     def folders(self) -> Folders:
@@ -116,6 +121,7 @@ class BridgeSettings:
             duplicates=Path(_env("BRIDGE_DUPLICATES", str(base / "duplicates"))),
             nightly_cron=_env("BRIDGE_NIGHTLY_CRON", "0 2 * * *"),
             timezone=_env("BRIDGE_TIMEZONE", "America/New_York"),
+            run_interval=_env("BRIDGE_RUN_INTERVAL", ""),
             **_source_settings(),
         )
 
@@ -148,4 +154,5 @@ def _source_settings() -> dict:
         "servicetrade_enabled": bool(os.environ.get("SERVICETRADE_BASE_URL", "").strip()),
         "servicetrade_doc_prefix": os.environ.get("BRIDGE_SERVICETRADE_DOC_PREFIX", "ST-"),
         "servicetrade_books": books,
+        "servicetrade_polling": _flag("BRIDGE_SERVICETRADE_POLLING", True),
     }

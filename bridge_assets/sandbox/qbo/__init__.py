@@ -16,8 +16,15 @@ API (QuickBooks' own paths, under /v3/company/{realmId})
          /invoice?operation=void           void an invoice
          /payment?operation=update&include=void  (sparse) void a payment
          ?include=allowduplicatedocnum     bypass 6140;  ?requestid=...  idempotent replay
+    POST /vendor                           Vendor shares the Customer name space (6240 both ways)
     GET  /{entity}/{Id}   GET|POST /preferences   GET /companyinfo/{realmId}
+         also Term, TaxCode, TaxRate, Estimate, SalesReceipt (read and query only; lists.py)
+    GET  /{entity}/{Id}/pdf   POST /{entity}/{Id}/send?sendTo=   (documents.py)
+    GET  /reports/CustomerBalance | /reports/AgedReceivables   ?report_date=&customer=   (reports.py)
     GET|POST /query       POST /batch            GET /cdc?entities=...&changedSince=...
+         MAXRESULTS above 1000 or below 1: 4001; `SELECT *, Sku FROM Item` accepted (query.py)
+    minorversion: below 75 read as 75; one that is no number refused (2010); any other path: a JSON fault
+    GET /.well-known/openid_sandbox_configuration/   the OpenID discovery document (intuit-oauth reads it)
     POST /oauth2/v1/tokens/bearer   POST /v2/oauth2/tokens/revoke   GET /connect/oauth2 (auto-consent)
 
 Admin (no auth, no throttle; JSON in and out)
@@ -34,6 +41,8 @@ Admin (no auth, no throttle; JSON in and out)
     POST   /_emulator/companies/{realmId}/book-close-date {"BookCloseDate": "YYYY-MM-DD" | null}
     GET    /_emulator/companies/{realmId}/entities/{Entity}  every object, inactive/voided included,
                                                           plus "Deleted" tombstones
+    POST   /_emulator/companies/{realmId}/entities/{Entity}  enter an Estimate, SalesReceipt, Term, TaxCode
+                                                          or TaxRate as a person would in QuickBooks
     GET    /_emulator/companies/{realmId}/journal         every API request: path, status, requestid,
                                                           outcome (processed|replayed|throttled|
                                                           injected|unauthorized|dropped:<mode>)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -19,11 +20,13 @@ from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
 from bridge_assets.sandbox.kit.emulator import Parts
 from bridge_assets.sandbox.kit.limits import RateLimiter
 from bridge_assets.sandbox.kit.serving import ADMIN_PREFIX as PREFIX
-from bridge_assets.sandbox.qbo import company, wire
+from bridge_assets.sandbox.qbo import company, lists, wire
 from bridge_assets.sandbox.qbo.books import Books
 from bridge_assets.sandbox.qbo.oauth import OAuthError, OAuthServer
 
-DUMPABLE = ("Invoice", "CreditMemo", "Payment", "Customer", "Item", "Account", "Preferences", "CompanyInfo")
+DUMPABLE = ("Invoice", "CreditMemo", "Payment", "Customer", "Item", "Account", "Preferences", "CompanyInfo",
+            *lists.READABLE)
+ENTERED_BY_HAND = tuple(e for e in lists.READABLE if e not in lists.WRITABLE)
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -48,6 +51,7 @@ class Admin:
             ("/companies/{realm_id}/preferences", self.change_preferences, ["POST"]),
             ("/companies/{realm_id}/book-close-date", self.set_book_close_date, ["POST"]),
             ("/companies/{realm_id}/entities/{entity}", self.dump_entity, ["GET"]),
+            ("/companies/{realm_id}/entities/{entity}", self.enter_by_hand, ["POST"]),
             ("/companies/{realm_id}/journal", self.journal, ["GET"]),
             ("/oauth/authorization-code", self.mint_authorization_code, ["POST"]),
             ("/oauth/tokens", self.mint_tokens, ["POST"]),
@@ -145,6 +149,21 @@ class Admin:
             entity: [books.present(row, balances) for row in rows if not row.deleted],
             "Deleted": [row.doc for row in rows if row.deleted],
         })
+
+    async def enter_by_hand(self, request: Request) -> Response:
+        """What a person enters in the QuickBooks UI that the API here does not write (lists.py): an
+        Estimate, a SalesReceipt, a Term, a TaxCode or TaxRate. Stored as sent, with Id, SyncToken, MetaData."""
+        realm_id = request.path_params["realm_id"]
+        self._company(realm_id)
+        entity = next((e for e in ENTERED_BY_HAND if e.lower() == request.path_params["entity"].lower()), None)
+        if entity is None:
+            raise AdminError(f"{request.path_params['entity']} is written through the API; by hand: {list(ENTERED_BY_HAND)}")
+        body = await self._body(request)
+        books = Books(self.store, self.settings, realm_id)
+        with self.store.transaction():
+            row = books._commit(entity, {k: v for k, v in body.items() if k not in ("Id", "SyncToken", "MetaData")},
+                                {}, None, time.time())
+        return _json({entity: row.doc})
 
     async def journal(self, request: Request) -> Response:
         realm_id = request.path_params["realm_id"]

@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 from bridge_assets.sandbox.kit.emulator import Parts
 from bridge_assets.sandbox.kit.faults import request_drop
 from bridge_assets.sandbox.kit.limits import RateLimiter
-from bridge_assets.sandbox.qbo import errors, limits, wire
+from bridge_assets.sandbox.qbo import documents, errors, limits, reports, wire
 from bridge_assets.sandbox.qbo.books import ENTITY_BY_PATH, WRITABLE_ENTITIES, Books, is_sparse
 from bridge_assets.sandbox.qbo.oauth import OAuthServer
 from bridge_assets.sandbox.qbo.store import EntityRow
@@ -81,8 +81,12 @@ class CompanyApi:
             Route(prefix + "/query", self.query, methods=["GET", "POST"]),
             Route(prefix + "/batch", self.batch, methods=["POST"]),
             Route(prefix + "/cdc", self.cdc, methods=["GET"]),
+            Route(prefix + "/reports/{report}", self.report, methods=["GET"]),
+            Route(prefix + "/{entity}/{entity_id}/pdf", self.pdf, methods=["GET"]),
+            Route(prefix + "/{entity}/{entity_id}/send", self.send, methods=["POST"]),
             Route(prefix + "/{entity}/{entity_id}", self.read, methods=["GET"]),
             Route(prefix + "/{entity}", self.write, methods=["POST"]),
+            Route(prefix + "/{rest:path}", self.unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ]
 
     # --- the pipeline ----------------------------------------------------------------------------
@@ -103,6 +107,10 @@ class CompanyApi:
             if decision.status:
                 response = self.faults.rules.response(decision.status)
                 return self._answer(request, realm_id, response, request_id, "injected")
+            minor = request.query_params.get("minorversion", "").strip()
+            if minor and not minor.isdigit():      # below 75 is read as 75; a value that is no number is refused
+                return self._answer(request, realm_id, errors.invalid_minor_version(minor).response(), request_id,
+                                    "processed")
             if request_id is not None:
                 limit = BATCH_REQUEST_ID_MAX if batch else REQUEST_ID_MAX
                 if len(request_id) > limit:
@@ -118,7 +126,8 @@ class CompanyApi:
             started = time.time()
             try:
                 with self.store.transaction():
-                    body = wire.dumps(handler(books, raw))
+                    produced = handler(books, raw)         # a dict answered as JSON, or a finished Response
+                    body = produced.body if isinstance(produced, Response) else wire.dumps(produced)
                     if request_id is not None:
                         self.store.record_response(realm_id, request_id, 200, wire.JSON_MEDIA_TYPE, body)
                 if write and self.webhooks is not None:
@@ -132,7 +141,7 @@ class CompanyApi:
             except Exception:  # a bug in the emulator: answer like QuickBooks' own SystemFault
                 logger.exception("QBO emulator failed on %s %s", request.method, request.url.path)
                 return self._answer(request, realm_id, errors.system_failure().response(), request_id, "processed")
-            response = Response(body, 200, media_type=wire.JSON_MEDIA_TYPE)
+            response = produced if isinstance(produced, Response) else Response(body, 200, media_type=wire.JSON_MEDIA_TYPE)
             if write:
                 mode = self.faults.take_drop(realm_id, books.touched, self.settings.drop_mode)
                 if mode:
@@ -176,6 +185,38 @@ class CompanyApi:
             return {entity: document, "time": wire.response_time()}
 
         return await self.serve(request, handler, write=True)
+
+    async def report(self, request: Request) -> Response:
+        def handler(books: Books, raw: bytes) -> dict[str, Any]:
+            name = next((r for r in reports.REPORTS if r.lower() == request.path_params["report"].lower()), None)
+            if name is None:
+                raise errors.unsupported_operation(f"report {request.path_params['report']}")
+            return reports.report(name, request.query_params, books.open_documents(),
+                                  {c["Id"]: c.get("DisplayName", "") for c in books.query_all("Customer")})
+
+        return await self.serve(request, handler, write=False)
+
+    async def pdf(self, request: Request) -> Response:
+        def handler(books: Books, raw: bytes) -> Response:
+            entity = documents.printable(entity_for_path(request.path_params["entity"]), "pdf")
+            doc = books.read(entity, request.path_params["entity_id"])
+            return Response(documents.pdf_of(entity, doc), 200, media_type=documents.PDF_MEDIA_TYPE)
+
+        return await self.serve(request, handler, write=False)
+
+    async def send(self, request: Request) -> Response:
+        def handler(books: Books, raw: bytes) -> dict[str, Any]:
+            entity = documents.printable(entity_for_path(request.path_params["entity"]), "send")
+            return {entity: books.send(entity, request.path_params["entity_id"], request.query_params.get("sendTo")),
+                    "time": wire.response_time()}
+
+        return await self.serve(request, handler, write=True)
+
+    async def unknown(self, request: Request) -> Response:
+        def handler(books: Books, raw: bytes) -> dict[str, Any]:
+            raise errors.unsupported_operation(f"{request.method} on {request.path_params['rest']}")
+
+        return await self.serve(request, handler, write=False)
 
     async def read_preferences(self, request: Request) -> Response:
         return await self.serve(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bridge_assets.sandbox.kit.emulator import EmulatorApp, Parts
@@ -19,6 +21,19 @@ from bridge_assets.sandbox.qbo.oauth import AUTHORIZE_PATH, REVOKE_PATH, TOKEN_P
 from bridge_assets.sandbox.qbo.settings import EmulatorSettings
 from bridge_assets.sandbox.qbo.store import Store
 from bridge_assets.sandbox.qbo.webhooks import WebhookSender
+
+
+DISCOVERY_PATHS = ("/.well-known/openid_sandbox_configuration/", "/.well-known/openid_configuration/")
+
+
+async def discovery(request: Request) -> JSONResponse:
+    """Intuit's OpenID discovery document (the one intuit-oauth's AuthClient reads when its `environment`
+    is a URL), naming this emulator's endpoints, so an unmodified client finds them by configuration."""
+    base = str(request.base_url).rstrip("/")
+    return JSONResponse({"issuer": base, "authorization_endpoint": base + AUTHORIZE_PATH,
+                         "token_endpoint": base + TOKEN_PATH, "revocation_endpoint": base + REVOKE_PATH,
+                         "userinfo_endpoint": base + "/v1/openid_connect/userinfo", "jwks_uri": base + "/oauth2/v1/keys",
+                         "response_types_supported": ["code"], "scopes_supported": ["openid", "com.intuit.quickbooks.accounting"]})
 
 
 def create_app(state_path: str | Path, *, settings: EmulatorSettings | None = None) -> EmulatorApp:
@@ -39,6 +54,7 @@ def create_app(state_path: str | Path, *, settings: EmulatorSettings | None = No
         Route(TOKEN_PATH, oauth.token_endpoint, methods=["POST"]),
         Route(REVOKE_PATH, oauth.revoke_endpoint, methods=["POST"]),
         Route(AUTHORIZE_PATH, oauth.authorize_endpoint, methods=["GET"]),
+        *(Route(path, discovery, methods=["GET"]) for path in DISCOVERY_PATHS),
         *admin.routes(),
         *api.routes(),
     ]

@@ -19,14 +19,17 @@ import time
 from decimal import Decimal
 from typing import Any, Iterable
 
-from bridge_assets.sandbox.qbo import company, errors, query, rules, wire
+from bridge_assets.sandbox.qbo import company, documents, errors, lists, query, rules, wire
+from bridge_assets.sandbox.qbo.reports import open_documents as reports_input
 from bridge_assets.sandbox.qbo.settings import EmulatorSettings
+from bridge_assets.sandbox.qbo.rules import checked_applications as _checked_applications
+from bridge_assets.sandbox.qbo.rules import net_applied as _net_applied
 from bridge_assets.sandbox.qbo.store import EntityRow, Store, name_key
 
 TRANSACTIONS = ("Invoice", "CreditMemo", "Payment")
 NAME_LISTS = ("Customer", "Item", "Account")
-WRITABLE_ENTITIES = TRANSACTIONS + NAME_LISTS
-ENTITY_BY_PATH = {entity.lower(): entity for entity in WRITABLE_ENTITIES}
+WRITABLE_ENTITIES = TRANSACTIONS + NAME_LISTS + lists.WRITABLE
+ENTITY_BY_PATH = {entity.lower(): entity for entity in WRITABLE_ENTITIES + lists.READABLE}  # lists.py: read-only
 USD = {"value": "USD", "name": "United States Dollar"}
 ZERO = Decimal("0")
 
@@ -132,6 +135,23 @@ class Books:
         balances = self.customer_balances() if parsed.entity == "Customer" else None
         return query.run(parsed, (self.present(r, balances) for r in rows))
 
+    def query_all(self, entity: str) -> list[dict[str, Any]]:
+        return [r.doc for r in self.store.all(self.realm_id, entity) if (r.entity, r.id) not in self.hidden]
+
+    def open_documents(self) -> list[dict[str, Any]]:
+        """What customers owe, document by document (reports.py): invoices less unapplied credit and cash."""
+        return reports_input(self.store.all(self.realm_id, "Invoice") + self.store.all(self.realm_id, "CreditMemo")
+                             + self.store.all(self.realm_id, "Payment"))
+
+    def send(self, entity: str, entity_id: str, send_to: str | None) -> dict[str, Any]:
+        row = self._row(entity, entity_id)
+        if row is None or row.deleted:
+            raise errors.object_deleted("transaction")
+        documents.mark_sent(row.doc, send_to)
+        self.touched.add(entity)
+        self._bump(row, time.time())
+        return self.present(row)
+
     # --- writes: dispatch ------------------------------------------------------------------------
 
     def write(self, entity: str, body: Any, *, operation: str | None = None,
@@ -158,14 +178,11 @@ class Books:
         if operation == "update" and not has_id:
             raise errors.required_param("Id")
         existing = self._existing_for_update(entity, body) if has_id and operation != "create" else None
-        saver = {
-            "Invoice": self._save_sales,
-            "CreditMemo": self._save_sales,
-            "Payment": self._save_payment,
-            "Customer": self._save_customer,
-            "Item": self._save_item,
-            "Account": self._save_account,
-        }[entity]
+        saver = {"Invoice": self._save_sales, "CreditMemo": self._save_sales, "Payment": self._save_payment,
+                 "Customer": self._save_customer, "Item": self._save_item, "Account": self._save_account,
+                 "Vendor": self._save_vendor}.get(entity)
+        if saver is None:       # readable only (lists.py): entered by a person, not through the API here
+            raise errors.unsupported_operation(f"Create or Update on {entity}")
         row = saver(entity, body, existing, includes)
         return self.present(row)
 
@@ -282,7 +299,7 @@ class Books:
             "TotalAmt": total,
         })
         doc.setdefault("CurrencyRef", USD)
-        doc.setdefault("DueDate", txn_date.isoformat())
+        lists.fill_sales_dates(doc, txn_date, preferences, lambda ref, element: self.resolve("Term", ref, element))
         doc.setdefault("PrintStatus", "NotSet")
         doc.setdefault("EmailStatus", "NotSet")
         doc.setdefault("ApplyTaxAfterDiscount", False)
@@ -465,9 +482,10 @@ class Books:
 
     def _check_unique_name(self, entity: str, name: str, existing: EntityRow | None) -> None:
         """6240, against active and inactive objects alike (QuickBooks keeps inactive names taken)."""
-        for other in self.store.with_name_key(self.realm_id, entity, name_key(name)):
-            if (existing is None or other.id != existing.id) and (entity, other.id) not in self.hidden:
-                raise errors.duplicate_name()
+        for kind in lists.NAME_SPACES.get(entity, (entity,)):   # Customer and Vendor share one name space
+            for other in self.store.with_name_key(self.realm_id, kind, name_key(name)):
+                if (existing is None or (kind, other.id) != (entity, existing.id)) and (kind, other.id) not in self.hidden:
+                    raise errors.duplicate_name()
 
     def _save_customer(self, entity: str, body: dict[str, Any], existing: EntityRow | None,
                        includes: set[str]) -> EntityRow:
@@ -490,6 +508,14 @@ class Books:
         doc.setdefault("PreferredDeliveryMethod", "Print")
         doc.setdefault("CurrencyRef", USD)
         return self._commit("Customer", doc, {}, existing, now)
+
+    def _save_vendor(self, entity: str, body: dict[str, Any], existing: EntityRow | None,
+                     includes: set[str]) -> EntityRow:
+        sparse = existing is not None and is_sparse(body)
+        fields = rules.merged_fields(body, existing.doc if existing else None, rules.READ_ONLY_CUSTOMER, sparse)
+        display_name, doc = lists.vendor_fields(fields)
+        self._check_unique_name("Vendor", display_name, existing)
+        return self._commit("Vendor", doc, {}, existing, time.time())
 
     def _save_item(self, entity: str, body: dict[str, Any], existing: EntityRow | None,
                    includes: set[str]) -> EntityRow:
@@ -570,31 +596,3 @@ class Books:
             raise ValueError("BookCloseDate must be YYYY-MM-DD")
         return self._commit("Preferences", preferences, {}, existing, time.time()).doc
 
-
-def _checked_applications(applications: dict[str, Decimal], targets: dict[str, EntityRow],
-                          previous: dict[str, Decimal], total: Decimal) -> Decimal:
-    """Refuse amounts below zero, above an open balance (this payment's share counts as open) or the total."""
-    for key, amount in applications.items():
-        txn_type, txn_id = key.split(":")
-        if amount < 0:
-            raise errors.business_validation("An amount applied to a transaction can not be negative.",
-                                             "Line.Amount")
-        available = decimal(targets[key].doc.get("Balance")) + previous.get(key, ZERO)
-        if amount > available:
-            raise errors.business_validation(
-                f"The amount applied to {txn_type} {txn_id} ({amount}) is more than its open balance "
-                f"({available}).", "Line.Amount")
-    applied = _net_applied(applications)
-    if applied > total:
-        raise errors.business_validation(
-            f"The amounts applied on the lines ({applied}) are more than the payment's TotalAmt ({total}).",
-            "TotalAmt")
-    return applied
-
-
-def _net_applied(applications: dict[str, Decimal]) -> Decimal:
-    """Money a payment puts on invoices, less what credit memos contribute to it."""
-    total = ZERO
-    for key, amount in applications.items():
-        total += amount if key.startswith("Invoice:") else -amount
-    return total

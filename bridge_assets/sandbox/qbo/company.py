@@ -14,7 +14,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from bridge_assets.sandbox.qbo import wire
+from bridge_assets.sandbox.qbo import lists, wire
 from bridge_assets.sandbox.qbo.settings import EmulatorSettings
 from bridge_assets.sandbox.qbo.store import EntityRow, Store
 
@@ -197,6 +197,14 @@ def _seed(store: Store, settings: EmulatorSettings, realm_id: str, config: dict[
         },
         now,
     )
+    _seed_lists(store, realm_id, config, now)
+
+
+def _seed_lists(store: Store, realm_id: str, config: dict[str, Any], now: float) -> None:
+    """Terms, the sales-tax code and rate a new company holds (lists.py)."""
+    for entity, entity_id, doc in lists.seed_documents(sales_tax_rate(config) * 100):
+        _put_new(store, realm_id, entity, doc, now, fixed_id=entity_id)
+        store.next_value(realm_id, f"id:{entity}", start=int(entity_id) + 1)    # the next one is new
 
 
 def _put_new(store: Store, realm_id: str, entity: str, doc: dict[str, Any], now: float,

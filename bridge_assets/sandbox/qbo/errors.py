@@ -184,6 +184,12 @@ def unsupported_operation(operation: str) -> QboFault:
     return QboFault("500", "Unsupported Operation", f"Operation {operation} is not supported.")
 
 
+def invalid_minor_version(value: str) -> QboFault:
+    """minorversion that is no number (unconfirmed wording; refused rather than read as 75: see api.py)."""
+    return QboFault("2010", "Request has invalid or unsupported property",
+                    f"Property Name:minorversion specified is unsupported or invalid: {value}", element="minorversion")
+
+
 def system_failure() -> QboFault:
     return QboFault(
         "10000",

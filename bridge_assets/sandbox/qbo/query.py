@@ -8,7 +8,11 @@ What QuickBooks does and clients trip over, reproduced here:
 - no OR, no JOIN, no != : a parse error (4000), like any other bad syntax;
 - values are single-quoted; a quote inside is `\\'` and a backslash `\\\\`;
 - LIKE knows only `%`;
-- STARTPOSITION counts from 1; MAXRESULTS defaults to 100 and is capped at 1000;
+- STARTPOSITION counts from 1; MAXRESULTS defaults to 100; above 1000 it is refused with 4001 "Invalid query",
+  "QueryValidationError: value 1500 is too large. Max allowed value is 1000" (quickbooks-ruby #24, the
+  answer QuickBooks gave a client that asked for 1500), and below 1 as "too small" (wording unconfirmed);
+- `SELECT *, Sku FROM Item` (what python-quickbooks >= 0.9.12 sends for `Item.all()`, its #373) is accepted:
+  every field, the named ones checked like any other;
 - a page with no rows is `{"QueryResponse": {}}` (no entity key, no counts);
 - `maxResults` in the answer is how many rows came back, not what was asked for;
 - name lists (Customer, Item, Account) return only active objects unless the query filters on Active.
@@ -22,10 +26,11 @@ import re
 from decimal import Decimal
 from typing import Any, Iterable
 
-from bridge_assets.sandbox.qbo import errors, wire
+from bridge_assets.sandbox.qbo import errors, lists, wire
 
 DEFAULT_MAX_RESULTS = 100
 MAX_RESULTS_CAP = 1000
+MIN_RESULTS = 1
 
 KEYWORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "ORDERBY", "ASC", "DESC", "STARTPOSITION", "MAXRESULTS",
             "IN", "LIKE", "COUNT", "TRUE", "FALSE", "NOT", "JOIN"}
@@ -48,9 +53,10 @@ QUERYABLE_FIELDS: dict[str, set[str]] = {
     "Account": COMMON_FIELDS | {"Name", "FullyQualifiedName", "AccountType", "AccountSubType",
                                 "Classification", "Active", "AcctNum", "CurrentBalance", "SubAccount"},
     "Preferences": COMMON_FIELDS,
+    **lists.QUERYABLE_FIELDS,
     "CompanyInfo": COMMON_FIELDS | {"CompanyName", "LegalName", "Country"},
 }
-NAME_LISTS = {"Customer", "Item", "Account"}
+NAME_LISTS = {"Customer", "Item", "Account", *lists.NAME_LISTS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +75,7 @@ class Query:
     order_by: tuple[tuple[str, bool], ...] = ()    # (field, descending)
     start_position: int = 1
     max_results: int = DEFAULT_MAX_RESULTS
+    also_selected: tuple[str, ...] = ()            # SELECT *, Sku: every field (Sku checked as a name)
 
 
 # --- tokens ---------------------------------------------------------------------------------------
@@ -205,8 +212,12 @@ class _Parser:
         self.keyword("SELECT")
         count = False
         fields: tuple[str, ...] | None = None
+        also: list[str] = []
         if self.current.kind == "punct" and self.current.text == "*":
             self.pos += 1
+            while self.current.kind == "punct" and self.current.text == ",":
+                self.pos += 1
+                also.append(self.identifier())
         elif self.is_keyword("COUNT"):
             self.pos += 1
             self.punct("(")
@@ -257,10 +268,10 @@ class _Parser:
             if word == "STARTPOSITION":
                 start_position = max(1, number)
             else:
-                max_results = max(0, min(number, MAX_RESULTS_CAP))
+                max_results = _checked_max_results(number)
         if self.current.kind != "end":
             raise self.fail("<EOF>")
-        return Query(entity, count, fields, tuple(where), tuple(order_by), start_position, max_results)
+        return Query(entity, count, fields, tuple(where), tuple(order_by), start_position, max_results, tuple(also))
 
     def condition(self) -> Condition:
         name = self.identifier()
@@ -285,6 +296,14 @@ class _Parser:
             raise self.fail('"=" | "<" | ">" | "<=" | ">=" | "IN" | "LIKE"')
         self.pos += 1
         return Condition(name, token.text, self.literal())
+
+
+def _checked_max_results(number: int) -> int:
+    if number > MAX_RESULTS_CAP:
+        raise errors.query_invalid(f"value {number} is too large. Max allowed value is {MAX_RESULTS_CAP}")
+    if number < MIN_RESULTS:
+        raise errors.query_invalid(f"value {number} is too small. Min allowed value is {MIN_RESULTS}")
+    return number
 
 
 def parse(text: str) -> Query:
@@ -400,7 +419,8 @@ def resolve(query: Query) -> Query:
     entity = canonical_entity(query.entity)
     where = tuple(dataclasses.replace(c, field=canonical_field(entity, c.field)) for c in query.where)
     order_by = tuple((canonical_field(entity, name), desc) for name, desc in query.order_by)
-    return dataclasses.replace(query, entity=entity, where=where, order_by=order_by)
+    also = tuple(canonical_field(entity, name) for name in query.also_selected)
+    return dataclasses.replace(query, entity=entity, where=where, order_by=order_by, also_selected=also)
 
 
 def run(query: Query, docs: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -263,3 +263,34 @@ def account_classification(account_type: str) -> str:
         raise errors.invalid_property(f"Property Name:AccountType specified is unsupported or invalid: "
                                       f"{account_type}", "AccountType")
     return ACCOUNT_CLASSIFICATION[account_type]
+
+
+# --- payments -------------------------------------------------------------------------------------
+
+def checked_applications(applications: dict[str, Decimal], targets: dict[str, Any],
+                         previous: dict[str, Decimal], total: Decimal) -> Decimal:
+    """Refuse amounts below zero, above an open balance (this payment's share counts as open) or the total."""
+    for key, amount in applications.items():
+        txn_type, txn_id = key.split(":")
+        if amount < 0:
+            raise errors.business_validation("An amount applied to a transaction can not be negative.",
+                                             "Line.Amount")
+        available = Decimal(str(targets[key].doc.get("Balance") or 0)) + previous.get(key, Decimal(0))
+        if amount > available:
+            raise errors.business_validation(
+                f"The amount applied to {txn_type} {txn_id} ({amount}) is more than its open balance "
+                f"({available}).", "Line.Amount")
+    applied = net_applied(applications)
+    if applied > total:
+        raise errors.business_validation(
+            f"The amounts applied on the lines ({applied}) are more than the payment's TotalAmt ({total}).",
+            "TotalAmt")
+    return applied
+
+
+def net_applied(applications: dict[str, Decimal]) -> Decimal:
+    """Money a payment puts on invoices, less what credit memos contribute to it."""
+    total = Decimal(0)
+    for key, amount in applications.items():
+        total += amount if key.startswith("Invoice:") else -amount
+    return total

@@ -151,7 +151,7 @@ class Store(SqliteState):
 
     def put(self, row: EntityRow) -> None:
         doc_number = row.doc.get("DocNumber")
-        name = row.doc.get("DisplayName") if row.entity == "Customer" else row.doc.get("Name")
+        name = row.doc.get("DisplayName") if row.entity in ("Customer", "Vendor") else row.doc.get("Name")
         self.execute(
             "INSERT INTO entities (realm_id, entity, id, status, doc_number, name_key, doc, internal, "
             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "

@@ -44,6 +44,11 @@ Admin (no auth, no faults, not journaled; plain JSON)                           
     GET|POST|DELETE /_emulator/faults            latency, fail_requests (Nth), fail_next, error_rate (faults.py)
     GET  /_emulator/journal?since=seq            every API request: method, path, query, status,
                                                  outcome (processed|refused|unauthorized|injected|error), principal
+    GET  /_emulator/webhooks                     webhook messages delivered and discarded, and how many wait
+
+Webhooks: with `EmulatorSettings(webhook_url=...)` every invoice created or changed (API or admin) is
+followed by one message POSTed to that URL as ServiceTrade sends them: ids only, no signature, 5 s to
+answer, three tries, then discarded (webhooks.py has the rules table and its sources).
 
 Unconfirmed behaviour is configurable in one place each: wire field names in the emulator's own
 `fields.WireFields` (overridable by `EmulatorSettings.field_map`; the bridge's map is not imported),

@@ -19,14 +19,16 @@ from bridge_assets.sandbox.servicetrade import records, wire
 from bridge_assets.sandbox.servicetrade.api import api_url
 from bridge_assets.sandbox.servicetrade.seed import seed_from_book
 from bridge_assets.sandbox.servicetrade.store import load_json
+from bridge_assets.sandbox.servicetrade.webhooks import WebhookSender
 
 def _json(payload: Any, status: int = 200) -> Response:
     return wire.json_response(payload, status)
 
 
 class Admin:
-    def __init__(self, parts: Parts) -> None:
+    def __init__(self, parts: Parts, webhooks: WebhookSender | None = None) -> None:
         self.store, self.settings, self.auth, self.faults = parts.store, parts.settings, parts.auth, parts.faults
+        self.webhooks = webhooks
         self.fields = self.settings.fields
         self.panel = AdminPanel(self.store, _json, wire.loads, self.faults, health=self._health,
                                 settings_view=self._settings, reset=self.reset, oauth=self.auth.oauth)
@@ -47,6 +49,7 @@ class Admin:
             ("/customers", self.dump_customers, ["GET"]),
             ("/locations", self.dump_locations, ["GET"]),
             ("/jobs", self.dump_jobs, ["GET"]),
+            ("/webhooks", self.webhook_report, ["GET"]),
         ])
 
     async def _body(self, request: Request) -> dict[str, Any]:
@@ -129,6 +132,9 @@ class Admin:
         with self.store.transaction():
             created = [records.build_invoice(self.store, spec, self.fields) for spec in specs]
             records.insert_invoices(self.store, created)
+        if self.webhooks is not None:
+            for invoice in created:
+                self.webhooks.invoice_changed(api_url(request), invoice["id"], "created", None, invoice)
         return _json({"invoices": self._render(request, created)})
 
     def _record(self, request: Request) -> dict[str, Any]:
@@ -147,7 +153,15 @@ class Admin:
         changes = await self._body(request)
         with self.store.transaction():
             changed = records.apply_admin_edit(self.store, record, changes, self.fields)
+        if self.webhooks is not None and changed != record:
+            self.webhooks.invoice_changed(api_url(request), changed["id"], "updated", record, changed)
         return _json({"invoice": self._render(request, [changed])[0]})
+
+    async def webhook_report(self, request: Request) -> Response:
+        """Messages delivered and discarded (after three failed tries), and how many wait."""
+        if self.webhooks is None:
+            return _json({"url_configured": False, "pending": 0, "delivered": [], "discarded": []})
+        return _json(self.webhooks.report())
 
     async def dump_comments(self, request: Request) -> Response:
         params = request.query_params

@@ -23,6 +23,7 @@ from bridge_assets.sandbox.servicetrade import records, wire
 from bridge_assets.sandbox.servicetrade.auth import SESSION_COOKIE, Principal
 from bridge_assets.sandbox.kit.emulator import Parts
 from bridge_assets.sandbox.servicetrade.statuses import STATUSES
+from bridge_assets.sandbox.servicetrade.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +52,9 @@ async def json_body(request: Request) -> Any:
 
 
 class ServiceTradeApi:
-    def __init__(self, parts: Parts) -> None:
+    def __init__(self, parts: Parts, webhooks: WebhookSender | None = None) -> None:
         self.store, self.settings, self.auth, self.faults = parts.store, parts.settings, parts.auth, parts.faults
+        self.webhooks = webhooks
         self.fields, self.transitions = self.settings.fields, self.settings.transitions
 
     def routes(self) -> list[BaseRoute]:
@@ -211,6 +213,8 @@ class ServiceTradeApi:
         record = self._invoice(request)
         body = await json_body(request)
         changed = records.apply_api_update(self.store, record, body, self.transitions, time.time())
+        if self.webhooks is not None and changed != record:
+            self.webhooks.invoice_changed(api_url(request), changed["id"], "updated", record, changed)
         return wire.envelope(self._render_one(request, changed), success=["Invoice updated"])
 
     # --- comments ----------------------------------------------------------------------------------

@@ -11,10 +11,12 @@ from bridge_assets.sandbox.servicetrade.auth import Auth
 from bridge_assets.sandbox.servicetrade.faults import fault_injector
 from bridge_assets.sandbox.servicetrade.settings import EmulatorSettings
 from bridge_assets.sandbox.servicetrade.store import Store
+from bridge_assets.sandbox.servicetrade.webhooks import WebhookSender
 
 
 def create_app(state_path: str | Path, settings: EmulatorSettings | None = None) -> EmulatorApp:
     settings = settings or EmulatorSettings()
     store = Store(state_path)
     parts = Parts(settings, store, fault_injector(dict(settings.faults)), Auth(store, settings))
-    return EmulatorApp(parts, [*Admin(parts).routes(), *ServiceTradeApi(parts).routes()])
+    webhooks = WebhookSender(settings) if settings.webhook_url else None
+    return EmulatorApp(parts, [*Admin(parts, webhooks).routes(), *ServiceTradeApi(parts, webhooks).routes()])

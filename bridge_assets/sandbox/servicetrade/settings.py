@@ -61,6 +61,16 @@ class EmulatorSettings(SettingsBase):
     # Overrides of the wire names in `WireFields` (fields.py), e.g. {"item_code": "itemName"}.
     field_map: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
+    # Webhooks (webhooks.py, which has the rules table and sources): where to POST a message for every
+    # invoice created or changed; `{SERVICETRADE_WEBHOOK_SECRET}` in it is filled from the environment.
+    # No URL = no messages, as for an account with no webhook registered.
+    webhook_url: str | None = None
+    webhook_max_tries: int = 3                 # then discarded for good
+    webhook_timeout_s: float = 5.0             # real seconds to answer
+    webhook_retry_pause_s: float = 60.0        # emulated seconds between tries (unconfirmed)
+    webhook_include_changesets: bool = True
+    webhook_duplicates: bool = False           # send every message twice (ServiceTrade may)
+
     # Initial fault plan (same keys as POST /_emulator/faults).
     faults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -79,6 +89,8 @@ class EmulatorSettings(SettingsBase):
                     raise ValueError(f"{name}: {list(pair)} is not a [from, to] pair of statuses {STATUSES}")
             object.__setattr__(self, name, pairs)
         WireFields.from_mapping(self.field_map)  # fail early on a typo
+        if self.webhook_max_tries < 1 or self.webhook_timeout_s <= 0:
+            raise ValueError("webhook_max_tries must be at least 1 and webhook_timeout_s positive")
 
     @property
     def fields(self) -> WireFields:
