@@ -237,6 +237,8 @@ def hash_documents_reusing(con: duckdb.DuckDBPyConnection, documents: str, lines
     """`hash_documents`, but a document whose fingerprint equals the one in `earlier` (a relation of doc_key,
     fingerprint, content_hash: what an earlier mapping stored) keeps that content hash: the canonical JSON is
     built and hashed once per version of a document, not once per mapping. Returns how many were hashed."""
+    if not con.execute(f"SELECT count(*) FROM ({earlier})").fetchall()[0][0]:
+        return hash_documents(con, documents, lines, into)            # nothing mapped before: nothing to compare
     con.execute(f"CREATE OR REPLACE TEMP TABLE _fingerprints AS {fingerprint_sql(documents, lines)}", {"json_code": JSON_CODE})
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _kept_hashes AS SELECT f.doc_key, e.content_hash FROM _fingerprints f
                     JOIN ({earlier}) e ON e.doc_key = f.doc_key AND e.fingerprint = f.fingerprint""")
