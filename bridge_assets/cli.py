@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Iterator
 
+from bridge_assets.commands.stopping import stop_group, stop_on_signals
 from bridge_assets.runtime.environment import temporary_environment
 from bridge_assets.runtime.settings import BridgeSettings
 
@@ -372,6 +373,16 @@ def _period_range(first: str, months: int) -> list[str]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    stop_on_signals()
+    try:
+        return _demo_with_sandboxes(args)
+    except KeyboardInterrupt as stop:
+        print(f"bridge demo stopped ({stop.args[0] if stop.args else 'SIGINT'}): the emulators it started are stopped; "
+              "the run, if one had begun, is marked failed and the next run settles what it left in flight.", flush=True)
+        return 130
+
+
+def _demo_with_sandboxes(args: argparse.Namespace) -> int:
     settings = BridgeSettings.from_env()
     settings.folders.create()
     with quickbooks_sandbox(settings) as emulator, source_sandboxes(
@@ -385,6 +396,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace, settings: BridgeSettings) -> int:
     periods = _period_range(args.first_period, args.months)
+    # The demo's periods are billing periods of this process whatever the data holds so far (runtime/periods.py).
+    os.environ.setdefault("BRIDGE_FIRST_PERIOD", min(periods[0], _first_period_now(settings)))
     print(f"Generating a sample alarm-company book (seed {args.seed}, about {args.lines} lines, {periods[0]} to {periods[-1]})")
     dropped = drop_sample_exports(settings, seed=args.seed, lines=args.lines, first_period=args.first_period,
                                   months=args.months, defects=tuple(args.defect or ()))
@@ -405,6 +418,12 @@ def _demo(args: argparse.Namespace, settings: BridgeSettings) -> int:
         print(f"\nThe run did not finish (run id {result.run_id}); open the UI (`bridge ui`) to see which step failed and why.")
         return 1
     return 0
+
+
+def _first_period_now(settings: BridgeSettings) -> str:
+    from bridge_assets.runtime.periods import first_period
+
+    return first_period(settings)
 
 
 def cmd_reread(args: argparse.Namespace) -> int:
@@ -441,16 +460,22 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     """`dagster dev` on the same defaults (and the same QuickBooks Online emulator as `demo`), sensor and
     schedule running. Started in its own session with SIGINT at its default, so stopping it (Ctrl-C or
-    SIGTERM) stops the webserver and daemon too."""
+    SIGTERM) stops the webserver and daemon too, then the emulators, and says so."""
+    stop_on_signals()
     settings = BridgeSettings.from_env()
     settings.folders.create()
-    with quickbooks_sandbox(settings) as emulator, source_sandboxes(
-            settings, seed=DEMO_SEED, lines=DEMO_LINES, first_period=DEMO_FIRST_PERIOD, months=DEMO_MONTHS) as sources:
-        if emulator:
-            print(f"QuickBooks Online emulator (sandbox company) at {emulator}")
-        for line in sources:
-            print(line)
-        return _ui(args, settings)
+    try:
+        with quickbooks_sandbox(settings) as emulator, source_sandboxes(
+                settings, seed=DEMO_SEED, lines=DEMO_LINES, first_period=DEMO_FIRST_PERIOD, months=DEMO_MONTHS) as sources:
+            if emulator:
+                print(f"QuickBooks Online emulator (sandbox company) at {emulator}")
+            for line in sources:
+                print(line)
+            return _ui(args, settings)
+    except KeyboardInterrupt as stop:
+        print(f"bridge ui stopped ({stop.args[0] if stop.args else 'SIGINT'}): webserver, daemon and emulators are "
+              "stopped.", flush=True)
+        return 130
 
 
 def _ui(args: argparse.Namespace, settings: BridgeSettings) -> int:
@@ -462,9 +487,8 @@ def _ui(args: argparse.Namespace, settings: BridgeSettings) -> int:
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        return process.wait()
+    finally:
+        stop_group(process)
 
 
 def cmd_webhooks(args: argparse.Namespace) -> int:

@@ -36,8 +36,20 @@ def _layer(parts: list[str]) -> tuple[str, str]:
     return top, top
 
 
+def _parse(path: Path) -> ast.Module:
+    """ast.parse, tried again on CPython 3.11's "AST constructor recursion depth mismatch": its AST
+    validator's depth counter is not thread-safe, and a pytest worker may run emulator threads that parse too."""
+    for attempt in range(3):
+        try:
+            return ast.parse(path.read_text())
+        except SystemError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _imports(path: Path) -> list[tuple[int, str]]:
-    tree = ast.parse(path.read_text())
+    tree = _parse(path)
     module_parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
     found = []
     for node in ast.walk(tree):

@@ -46,10 +46,20 @@ def run_job(settings, first: str, last: str, instance: dg.DagsterInstance, job: 
 
 
 def check_of(result) -> dg.AssetCheckEvaluation:
-    (evaluation,) = [e.asset_check_evaluation_data for e in result.all_events
-                     if e.event_type_value == "ASSET_CHECK_EVALUATION"
-                     and e.asset_check_evaluation_data.check_name == "period_reconciles"]
-    return evaluation
+    """The run's verdict of period_reconciles: one evaluation per period (issue 11, each names its period),
+    read together as the run's (passed when every period passed; every period's failing rows)."""
+    evaluations = [e.asset_check_evaluation_data for e in result.all_events
+                   if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                   and e.asset_check_evaluation_data.check_name == "period_reconciles"]
+    assert evaluations and all(e.partition for e in evaluations)
+    assert len({e.partition for e in evaluations}) == len(evaluations)
+    failed = [e for e in evaluations if not e.passed]
+    if len(evaluations) == 1 or not failed:
+        return evaluations[0]
+    rows = [row for e in failed for row in e.metadata["failing"].value]
+    return dg.AssetCheckEvaluation(
+        asset_key=failed[0].asset_key, check_name="period_reconciles", passed=False, severity=failed[0].severity,
+        description=" ".join(e.description for e in failed), metadata={"failing": dg.MetadataValue.json(rows)})
 
 
 def period_figures(result) -> dict[str, tuple[bool, int, int]]:

@@ -63,7 +63,8 @@ def run_bridge(export_dir: Path, work: Path) -> dict:
 
     done = transform.transform(db, periods, settings, timings=times)
     peaks["transform"] = _peak_mb()
-    failed = [o.name for o in done.outcomes if o.blocking and not o.passed]
+    failed = [f"{o.name} ({period})" for period, listed in done.outcomes.items() for o in listed
+              if o.blocking and not o.passed]
     t = time.perf_counter()
     with db.transaction() as con:
         planning.ensure_schema(con)

@@ -56,8 +56,9 @@ from bridge_assets.canonical import reads as canonical_reads
 from bridge_assets.ledger import store as ledger
 from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.ledger import number_reuse
-from bridge_assets.destinations.base import BooksDocument, BooksView
+from bridge_assets.destinations.base import BooksDocument, BooksView, NeutralBooks
 from bridge_assets.destinations.registry import opened
+from bridge_assets.books import store
 from bridge_assets.books.results import (
     ZERO,
     Compared,
@@ -69,7 +70,7 @@ from bridge_assets.books.results import (
 )
 from bridge_assets.model.document import money
 
-__all__ = ["PeriodReconciliation", "destinations_to_reconcile", "reconcile", "reconcile_period"]
+__all__ = ["PeriodReconciliation", "destinations_to_reconcile", "read_back_neutral_books", "reconcile", "reconcile_period"]
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -378,12 +379,35 @@ def _extra_in_books(con, destination: str, period: str, books: dict[tuple[str, s
     return found
 
 
+def read_back_neutral_books(db, names: Iterable[str], settings) -> list[tuple[str, str]]:
+    """Read back, into the neutral store, the books of every destination without a mirror of its own
+    (`NeutralBooks`: the ERPs), so reconciliation compares what they hold now. Returns (destination, what
+    happened) per destination read; one that cannot be read is named, and reconciliation then says its books
+    were not read back (or are stale) instead of failing."""
+    done = []
+    for name in names:
+        try:
+            with opened(name, settings) as destination:
+                view = destination.books_view() if destination.capabilities.reads_back else None
+                if isinstance(view, NeutralBooks):
+                    refreshed = store.refresh(db, destination, view.book)
+                    how = "everything" if refreshed.since is None else f"what changed since {refreshed.since:%Y-%m-%d %H:%M}"
+                    done.append((name, f"{refreshed.documents} document(s) read back ({how})"))
+        except Exception as problem:          # the platform is down or refuses: reconciliation says so
+            done.append((name, f"its books could not be read back ({type(problem).__name__}: {problem})"))
+    return done
+
+
 def destinations_to_reconcile(names: Iterable[str], settings) -> dict[str, BooksView | None]:
     """{destination: how its books are read back, or None when it cannot be read back}."""
     out: dict[str, BooksView | None] = {}
     for name in names:
         with opened(name, settings) as destination:
-            out[name] = destination.books_view() if destination.capabilities.reads_back else None
+            view = destination.books_view() if destination.capabilities.reads_back else None
+            if isinstance(view, NeutralBooks):     # read back into the neutral store, not a mirror of its own
+                view = store.store_view(name, view.book, view.platform, version_label=view.version_label,
+                                        what_changed=view.what_changed)
+            out[name] = view
     return out
 
 

@@ -15,6 +15,7 @@ from bridge_assets.alerts import notify as alerts
 from bridge_assets.sources.sedona_export import intake
 from bridge_assets.alerts import problems
 
+from .assets import POSTINGS_CHECK
 from .decorators import bridge_run_failure_sensor, bridge_sensor
 from .resources import BUSY, BridgeResource, ledger_database, read_briefly
 from .partitions import RANGE_END, RANGE_START, billing_periods
@@ -29,6 +30,9 @@ CHECK_HISTORY = 25
 # `dagster`, so the "planned" rows every run writes are left out of the history here, page by page.
 _COMPLETED = {"SUCCEEDED", "FAILED"}
 _CHECK_FAILED_ERROR = "DagsterAssetCheckFailedError"
+# Checks whose problems the ledger alerts already tell, document by document (one message per problem):
+# postings_clean fails for exactly the failed and held documents raise_ledger_alerts reports.
+TOLD_BY_LEDGER = {("quickbooks_postings", POSTINGS_CHECK)}
 
 
 def period_of_tags(tags: dict[str, str]) -> str:
@@ -153,7 +157,7 @@ def problem_alert_sensor(
     if context.repository_def is None:
         raise dg.DagsterInvariantViolationError("problem_alert_sensor needs its code location to know the checks")
     graph = context.repository_def.asset_graph
-    evaluations = latest_check_evaluations(context.instance, graph)
+    evaluations = [e for e in latest_check_evaluations(context.instance, graph) if (e.asset, e.check) not in TOLD_BY_LEDGER]
     held_or_failed, not_read = _read_ledger(duckdb, problems.problem_documents)
     versions, _ = _read_ledger(duckdb, intake.new_versions)
     webhook = alerts.Webhook.from_env()

@@ -20,8 +20,9 @@ from bridge_assets.sources.sedona_api.client import SedonaApiClient
 from bridge_assets.sources.servicetrade.client import PENDING, ServiceTradeClient
 
 from .decorators import bridge_sensor, period_asset
-from .metadata import md_table
+from .metadata import table
 from .partitions import RANGE_END, RANGE_START, billing_periods
+from .period_metadata import record
 from .resources import BridgeResource, ledger_database
 
 
@@ -31,7 +32,7 @@ def _switched_off(source: str, variable: str, to_do: str) -> dg.MaterializeResul
                                                     "(see README)"})
 
 
-@period_asset("receive", group_name="sedona", kinds={"duckdb", "api"})
+@period_asset("receive", group_name="sedona", kinds={"duckdb", "api"}, source="sedona_api", destination="none")
 def sedona_api_documents(context: dg.AssetExecutionContext, bridge: BridgeResource,
                          duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Invoices, credits, payments, recurring lines and tickets pulled from SedonaAPI 2.0 for the period,
@@ -55,15 +56,18 @@ def sedona_api_documents(context: dg.AssetExecutionContext, bridge: BridgeResour
             if report.unconvertible:
                 context.log.warning(f"SedonaAPI {period}: {report.unconvertible} document(s) cannot be read; "
                                     "they are listed with the rejected documents")
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": sum(r.rows for r in reports),
-        "pulls": md_table(["period", "pull", "records new or changed", "export rows", "unreadable"],
-                          [(r.period, "full" if r.full else "incremental", r.records,
-                            f"{r.rows}{' (unchanged)' if r.already_loaded else ''}", r.unconvertible) for r in reports]),
-    })
+    record(context, {r.period: {
+        "dagster/row_count": r.rows,
+        "records new or changed": r.records,
+        "unreadable": r.unconvertible,
+        "pull": table(["pull", "records new or changed", "export rows", "unchanged since the last pull", "unreadable"],
+                      [("full" if r.full else "incremental", r.records, r.rows, r.already_loaded, r.unconvertible)]),
+    } for r in reports})
+    return dg.MaterializeResult()
 
 
-@period_asset("receive", group_name="servicetrade", kinds={"duckdb", "api"})
+@period_asset("receive", group_name="servicetrade", kinds={"duckdb", "api"}, source="servicetrade",
+              destination="none")
 def servicetrade_invoices(context: dg.AssetExecutionContext, bridge: BridgeResource,
                           duckdb: DuckDBResource) -> dg.MaterializeResult:
     """ServiceTrade invoices waiting in `pending_accounting` for the period, kept as received (raw JSON),
@@ -83,13 +87,13 @@ def servicetrade_invoices(context: dg.AssetExecutionContext, bridge: BridgeResou
             rows.append((period, report.pending, report.voided))
             context.log.info(f"ServiceTrade {period}: {report.pending} pending invoice(s), "
                              f"{report.voided} voided since taken")
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": sum(r[1] for r in rows),
-        "invoices": md_table(["period", "pending_accounting", "voided since taken"], rows),
-    })
+    record(context, {period: {"dagster/row_count": pending, "pending_accounting": pending,
+                              "voided since taken": voided} for period, pending, voided in rows})
+    return dg.MaterializeResult()
 
 
-@period_asset("write_back", group_name="servicetrade", kinds={"api"}, deps=["quickbooks_postings"])
+@period_asset("write_back", group_name="servicetrade", kinds={"api"}, deps=["quickbooks_postings"],
+              source="servicetrade")
 def servicetrade_writeback(context: dg.AssetExecutionContext, bridge: BridgeResource,
                            duckdb: DuckDBResource) -> dg.MaterializeResult:
     """What ServiceTrade is told: `processed` with the books' document number for a posted invoice,
@@ -113,13 +117,22 @@ def servicetrade_writeback(context: dg.AssetExecutionContext, bridge: BridgeReso
         raise dg.Failure(f"{len(report.errors)} ServiceTrade write-back(s) failed; the rest were written. "
                          "They are tried again on the next run.",
                          metadata={"errors": dg.MetadataValue.json([{"invoice": i, "error": e} for i, e in report.errors[:20]])})
-    return dg.MaterializeResult(metadata={
-        "written": dg.MetadataValue.json(report.counts),
-        "unchanged": unchanged,
-        "write-backs": md_table(["invoice", "period", "document", "outcome", "number", "reason"],
-                                [(i.invoice_id, i.period, i.doc_number or "", i.outcome, i.invoice_number or "", i.reason)
-                                 for i in report.done[:50]]),
-    })
+    record(context, {period: _writeback_metadata([i for i in report.done if i.period == period]) for period in periods})
+    return dg.MaterializeResult(metadata={"unchanged (all periods of the run)": unchanged})
+
+
+def _writeback_metadata(done: list) -> dict:
+    """One period's write-backs: how many per outcome (plotted) and each invoice with what it was told."""
+    outcomes: dict[str, int] = {}
+    for item in done:
+        outcomes[item.outcome] = outcomes.get(item.outcome, 0) + 1
+    return {
+        "dagster/row_count": len(done),
+        **{f"written: {outcome}": n for outcome, n in sorted(outcomes.items())},
+        "write-backs": table(["invoice", "document", "outcome", "number", "reason"],
+                             [(i.invoice_id, i.doc_number or "", i.outcome, i.invoice_number or "", i.reason)
+                              for i in done[:50]]),
+    }
 
 
 @bridge_sensor(job_name="bridge_job", minimum_interval_seconds=600)

@@ -19,12 +19,16 @@ from bridge_assets.ledger import plan as planning
 from bridge_assets.ledger import schema as ledger_schema
 from bridge_assets.ledger import posting
 from bridge_assets.ledger import held_queue as queue
+from bridge_assets.ledger import figures
 from bridge_assets.canonical import validation
 from bridge_assets.destinations.registry import opened
 from bridge_assets.sources.sedona_export.parser import AliasTable
 
 from .decorators import period_asset
-from .metadata import documents_metadata, md_table, plan_metadata, postings_metadata, rejected_metadata
+from .metadata import duckdb_table, table
+from .partitions import billing_periods
+from .period_metadata import (documents_metadata, evaluations, lines_metadata, plan_metadata, postings_metadata,
+                              postings_verdict, record, Verdict)
 from .resources import BridgeResource, ledger_database
 
 KNOWN_DOC_KEYS_SQL = ledger.KNOWN_DOC_KEYS_SQL
@@ -43,7 +47,7 @@ class ExportFilesConfig(dg.Config):
     """Read the files again even if their bytes were received under the same configuration (`bridge reread`)."""
 
 
-@period_asset("receive", group_name="sedona", kinds={"duckdb", "csv"})
+@period_asset("receive", group_name="sedona", kinds={"duckdb", "csv"}, source="sedona_export", destination="none")
 def sedona_export_lines(
     context: dg.AssetExecutionContext, config: ExportFilesConfig, bridge: BridgeResource, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
@@ -68,14 +72,11 @@ def sedona_export_lines(
     periods = _periods(context)
     with db.connect() as con:
         intake.ensure_schema(con)
-        per_period = con.execute(
-            f"SELECT period, count(*) AS lines, count(DISTINCT file_sha256) AS files FROM {intake.LINES_TABLE} "
-            "WHERE period IN (SELECT unnest(?)) GROUP BY period ORDER BY period",
-            [periods],
-        ).fetchall()
+        # Each period's own lines and files on its own materialization; the run's files on all of them.
+        record(context, {p: lines_metadata(held) for p, held in figures.received_lines(con, periods).items()})
+        where = duckdb_table(con, db.path, intake.LINES_TABLE)
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": sum(r[1] for r in per_period),
-        "lines per period": md_table(["period", "lines", "files"], per_period),
+        **where,
         "files received this run": dg.MetadataValue.json(
             [{"file": r.file_name, "sha256": r.sha256, "periods": list(r.periods), "lines": r.line_rows,
               "ignored rows (blank/total)": r.ignored_rows, "already received": r.already_received,
@@ -103,48 +104,46 @@ CHECK_DESCRIPTIONS = {
 @period_asset(
     "canonical",
     kinds={"duckdb", "pandas"},
+    destination="none",
     deps=[sedona_export_lines, "sedona_api_documents", "servicetrade_invoices"],
     check_specs=[
         dg.AssetCheckSpec(name, asset="accounting_documents", blocking=name in validation.BLOCKING_CHECKS,
-                          description=text)
+                          description=text, partitions_def=billing_periods)
         for name, text in CHECK_DESCRIPTIONS.items()
     ],
 )
-def accounting_documents(
-    context: dg.AssetExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource
-) -> dg.MaterializeResult:
+def accounting_documents(context: dg.AssetExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource):
     """The canonical documents of the period from every source (SedonaOffice export files and
     SedonaAPI, ServiceTrade): invoices, credits and payments with their lines, Decimal money, a content
     hash each, validated with pandera. A document with any bad row is rejected whole and
-    listed with its reasons; everything else flows. This is the only input the posting side reads."""
+    listed with its reasons; everything else flows. This is the only input the posting side reads.
+    Every check is evaluated per period, on that period's documents."""
     settings = bridge.settings()
     periods = _periods(context)
     db = ledger_database(duckdb)
     done = transform.transform(db, periods, settings)
-    outcomes, result = done.outcomes, done.result
-    with db.connect() as con:
-        metadata = documents_metadata(con, periods) | rejected_metadata(con, periods)
-    if result is None:
+    if done.skipped:
         context.log.info(f"nothing changed for {', '.join(periods)} since the transform of {done.since:%Y-%m-%d %H:%M} "
-                         f"UTC (the same files, pulls, settings and code): its {done.documents} documents, "
-                         f"{done.rejected} rejected and check results stand; nothing was mapped again")
-    else:
-        context.log.info(f"{result.documents} documents mapped for {', '.join(periods)} ({result.sedona.documents} "
-                         f"SedonaOffice invoices and credits, {result.sedona_payments} SedonaOffice payments, "
-                         f"{result.servicetrade.documents} ServiceTrade invoices); {result.rejected} rejected")
-    checks = [
-        dg.AssetCheckResult(
-            check_name=o.name, passed=o.passed,
-            severity=dg.AssetCheckSeverity.ERROR if o.blocking else dg.AssetCheckSeverity.WARN,
-            description=o.description,
-            metadata={"failing": dg.MetadataValue.json(o.failing), "failing_count": o.failing_count},
-        )
-        for o in outcomes
-    ]
-    for o in outcomes:
-        if not o.passed:
-            (context.log.error if o.blocking else context.log.warning)(f"check {o.name}: {o.description}")
-    return dg.MaterializeResult(metadata=metadata, check_results=checks)
+                         f"UTC (the same files, pulls, settings and code): its documents, rejections and check "
+                         f"results stand; nothing was mapped again")
+    verdicts: dict[str, dict[str, Verdict]] = {name: {} for name in CHECK_DESCRIPTIONS}
+    for period, outcomes in done.outcomes.items():
+        for o in outcomes:
+            verdicts[o.name][period] = Verdict(
+                o.passed, o.description, dg.AssetCheckSeverity.ERROR if o.blocking else dg.AssetCheckSeverity.WARN,
+                {"failing": dg.MetadataValue.json(o.failing), "failing_count": o.failing_count})
+            if not o.passed:
+                (context.log.error if o.blocking else context.log.warning)(f"check {o.name} ({period}): {o.description}")
+    with db.connect() as con:
+        held = figures.documents(con, periods)
+        where = duckdb_table(con, db.path, "accounting_documents")
+    for period, documents in held.items():
+        sources = ", ".join(f"{n} {source} {doc_type}" for source, doc_type, n, _ in documents.by_source)
+        context.log.info(f"{period}: {documents.count} documents ({sources or 'none'}); {documents.rejected} rejected")
+    record(context, {p: documents_metadata(documents) for p, documents in held.items()})
+    yield dg.MaterializeResult(metadata=where)
+    for name, by_period in verdicts.items():
+        yield from evaluations(context, name, by_period)
 
 
 @period_asset("posting", kinds={"duckdb"}, deps=[accounting_documents])
@@ -164,8 +163,15 @@ def posting_plan(context: dg.AssetExecutionContext, bridge: BridgeResource, duck
             for destination, closed_through in zip(destinations, closed):
                 summaries.append(planning.plan_periods(con, destination, periods, closed_through=closed_through))
     with db.connect() as con:
-        metadata = plan_metadata(con, periods)
-    return dg.MaterializeResult(metadata=metadata)
+        record(context, {p: plan_metadata(*planned) for p, planned in figures.plan(con, periods).items()})
+        where = duckdb_table(con, db.path, "posting_plan")
+    return dg.MaterializeResult(metadata=where)
+
+
+POSTINGS_CHECK = "postings_clean"
+POSTINGS_CHECK_DESCRIPTION = ("Every document of the period is posted (or skipped unchanged) in every destination: "
+                              "ERROR when a destination refused one, WARN when one is held; names each document and "
+                              "what to do. Documents a destination cannot take at all (by hand) are listed, not failed.")
 
 
 @period_asset(
@@ -174,11 +180,14 @@ def posting_plan(context: dg.AssetExecutionContext, bridge: BridgeResource, duck
     deps=[posting_plan],
     # Safe only because posting is idempotent (the ledger); the single retry layer (no run retries).
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+    check_specs=[dg.AssetCheckSpec(POSTINGS_CHECK, asset="quickbooks_postings", description=POSTINGS_CHECK_DESCRIPTION,
+                                   partitions_def=billing_periods)],
 )
-def quickbooks_postings(context: dg.AssetExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def quickbooks_postings(context: dg.AssetExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource):
     """Executes the plan through each configured destination (accountant staging CSV, QuickBooks
     Desktop IIF, ...) and records every attempt and outcome in the ledger. Documents left `sending`
-    by an interrupted run are resolved first, so nothing is ever posted twice."""
+    by an interrupted run are resolved first, so nothing is ever posted twice. Check `postings_clean`
+    says per period whether a document failed (ERROR) or is held (WARN), naming it."""
     settings = bridge.settings()
     periods = _periods(context)
     db = ledger_database(duckdb)
@@ -190,9 +199,21 @@ def quickbooks_postings(context: dg.AssetExecutionContext, bridge: BridgeResourc
         context.log.info(report.describe())     # what was done, not what was planned
         for doc_number, code, message in report.failures[:20]:
             context.log.warning(f"{name}: {doc_number} {code}: {message}")
+    written = [str(f) for r in reports for f in r.files]
     with db.connect() as con:
-        metadata = postings_metadata(con, periods, reports)
-    return dg.MaterializeResult(metadata=metadata)
+        ledger_schema.ensure_schema(con)
+        held = figures.postings(con, periods, settings.destinations)
+        where = duckdb_table(con, db.path, "ledger_postings")
+    record(context, {p: postings_metadata(destinations, written) for p, destinations in held.items()})
+    yield dg.MaterializeResult(metadata={
+        **where,
+        "this run": dg.MetadataValue.json([
+            {"destination": r.destination, "outcomes": r.outcomes, "resolved from earlier runs": r.resolved,
+             "skipped": r.skipped, "already done by another run": r.already_done, "held": r.held,
+             "files": r.files} for r in reports
+        ]),
+    })
+    yield from evaluations(context, POSTINGS_CHECK, {p: postings_verdict(d) for p, d in held.items()})
 
 
 @period_asset("posting", kinds={"duckdb"}, deps=[quickbooks_postings])
@@ -206,9 +227,12 @@ def credit_queue(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
     with db.connect() as con:
         ledger_schema.ensure_schema(con)
         rows = con.execute(queue.HELD_SQL, [periods]).fetchall()
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(rows),
-        "held documents": md_table(["destination", "period", "document", "type", "date", "total", "why"],
-                                   [(d, p, n, t, date, total, why) for d, p, _, n, t, date, total, why in rows[:50]]),
-    })
-
+    by_period: dict[str, list[tuple]] = {p: [] for p in periods}
+    for d, p, _, n, t, date, total, why in rows:
+        by_period[p].append((d, n, t, date, total, why))
+    record(context, {p: {
+        "dagster/row_count": len(held),
+        "held documents": table(["destination", "document", "type", "date", "total", "why"], held[:50]),
+        **{f"{name}: held": sum(1 for h in held if h[0] == name) for name in sorted({h[0] for h in held})},
+    } for p, held in by_period.items()})
+    return dg.MaterializeResult()

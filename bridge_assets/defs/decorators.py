@@ -1,8 +1,8 @@
 """The decorators every asset, sensor and schedule of the bridge is made with, so each says only what is its own.
 
 A billing-period asset is monthly, backfilled in one run over a range, and writes DuckDB through the
-`duckdb_writer` pool (DuckDB allows one writing process per file). Every asset has the same owner and a
-`bridge/stage` tag; every sensor and schedule runs by default and shows its docstring in the UI as its
+`duckdb_writer` pool (DuckDB allows one writing process per file). Every asset has the same owner, tags for
+its stage, domain, source and destination, and a code reference to its function; every sensor and schedule runs by default and shows its docstring in the UI as its
 description (Dagster does not take the docstring of a sensor or schedule by itself).
 """
 
@@ -20,10 +20,22 @@ OWNERS = ["team:bookkeeping"]
 WRITER_POOL = "duckdb_writer"
 
 
-def bridge_asset(stage: str, *, kinds: set[str], group_name: str | None = None, **kwargs) -> Callable:
-    """An asset of the bridge: owned, tagged with its stage, writing through the DuckDB writer pool."""
-    return dg.asset(group_name=group_name or stage, kinds=kinds, pool=WRITER_POOL, owners=OWNERS,
-                    tags={"bridge/stage": stage}, **kwargs)
+def _code_reference(fn: Callable) -> dict:
+    """The asset's defining function, so the UI links the asset to its source file and line."""
+    reference = dg.LocalFileCodeReference(file_path=inspect.getsourcefile(fn) or "", line_number=inspect.getsourcelines(fn)[1])
+    return {"dagster/code_references": dg.CodeReferencesMetadataValue(code_references=[reference])}
+
+
+def bridge_asset(stage: str, *, kinds: set[str], group_name: str | None = None, source: str = "all",
+                 destination: str = "all", **kwargs) -> Callable:
+    """An asset of the bridge: owned, tagged with its stage, domain, the source and the destination it is about
+    (`all`: every one configured, `none`: it touches none), linked to its code, writing through the DuckDB pool."""
+    tags = {"bridge/stage": stage, "bridge/domain": "billing", "bridge/source": source, "bridge/destination": destination}
+
+    def wrap(fn: Callable):
+        return dg.asset(group_name=group_name or stage, kinds=kinds, pool=WRITER_POOL, owners=OWNERS, tags=tags,
+                        metadata=_code_reference(fn), **kwargs)(fn)
+    return wrap
 
 
 def period_asset(stage: str, *, kinds: set[str], group_name: str | None = None, **kwargs) -> Callable:

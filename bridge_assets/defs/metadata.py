@@ -1,17 +1,23 @@
-"""Metadata a bookkeeper can read in the UI: counts and totals per document type, previews, rejections."""
+"""Metadata a bookkeeper can read in the UI, in Dagster's own types: tables with a typed schema, the
+DuckDB table an asset writes (its name and column schema), files as paths, and numbers the UI plots over
+periods. What each period holds is read by `period_metadata.py`; this module only shapes values."""
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
 from typing import Sequence
 
 import dagster as dg
 import duckdb
 
-from bridge_assets.canonical import reads as canonical_reads
-from bridge_assets.ledger import store as ledger
+# The column types of a TableSchema (anything else is shown as text).
+_TYPES = ((bool, "bool"), (int, "int"), (float, "float"))
 
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> dg.MetadataValue:
+    """A Markdown table (kept for the revert and held-decision jobs, whose readers quote its text)."""
     def cell(value: object) -> str:
         return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -22,59 +28,54 @@ def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> dg.Met
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def documents_metadata(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> dict:
-    p = list(periods)
-    by_type = canonical_reads.totals_by_type(con, p)
-    by_kind = canonical_reads.line_totals_by_kind(con, p)
-    preview = canonical_reads.preview(con, p, limit=15)
-    count = sum(r[2] for r in by_type)
-    return {
-        "dagster/row_count": count,
-        "documents by type": md_table(["period", "type", "documents", "subtotal", "tax", "total"], by_type),
-        "lines by kind": md_table(["kind", "lines", "amount"], by_kind),
-        "preview": md_table(["number", "type", "date", "customer", "lines", "total"], preview),
-    }
+def _cell(value: object) -> str | int | float | bool | None:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return str(value)           # Decimal money stays exact text
 
 
-def rejected_metadata(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> dict:
-    rows = con.execute(
-        "SELECT period, source_id, file_name, rows, reasons FROM rejected_documents "
-        "WHERE period IN (SELECT unnest(?)) ORDER BY period, file_name, rows LIMIT 50", [list(periods)],
-    ).fetchall()
-    total = con.execute("SELECT count(*) FROM rejected_documents WHERE period IN (SELECT unnest(?))", [list(periods)]).fetchall()[0][0]
-    return {
-        "rejected documents": total,
-        "rejected rows and reasons": md_table(["period", "document", "file", "rows", "why"], rows),
-    }
+def _column_type(rows: Sequence[Sequence[object]], index: int) -> str:
+    for row in rows:
+        value = row[index]
+        if value is None:
+            continue
+        for python_type, name in _TYPES:
+            if isinstance(value, python_type):
+                return name
+        return "string"
+    return "string"
 
 
-def plan_metadata(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> dict:
-    p = list(periods)
-    counts = con.execute(
-        "SELECT destination, action, count(*), CAST(sum(total) AS VARCHAR) FROM posting_plan "
-        "WHERE period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL", [p],
-    ).fetchall()
-    preview = con.execute(
-        "SELECT destination, action, doc_number, doc_type, CAST(total AS VARCHAR), reason FROM posting_plan "
-        "WHERE period IN (SELECT unnest(?)) AND action <> 'skip' ORDER BY destination, txn_date, doc_number LIMIT 20", [p],
-    ).fetchall()
-    return {
-        "actions": md_table(["destination", "action", "documents", "total"], counts),
-        "preview (not skipped)": md_table(["destination", "action", "number", "type", "total", "why"], preview),
-        "to send": sum(n for _, a, n, _ in counts if a in ("create", "update")),
-    }
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> dg.TableMetadataValue:
+    """A table the UI renders inline (not Markdown behind a button): one record per row, a schema naming and
+    typing each column (Dagster 1.13 shows it but does not sort it by a header click: rows come sorted).
+    Counts are numbers; money is exact text (a Decimal never becomes a float here)."""
+    rows = [tuple(row) for row in rows]
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, _column_type(rows, i)) for i, name in enumerate(headers)])
+    records = [dg.TableRecord({name: _cell(v) for name, v in zip(headers, row)}) for row in rows]
+    return dg.MetadataValue.table(records=records, schema=schema)
 
 
-def postings_metadata(con: duckdb.DuckDBPyConnection, periods: Sequence[str], reports) -> dict:
-    states = ledger.state_counts(con, periods)
-    failures = [(r.destination, *f) for r in reports for f in r.failures][:30]
-    return {
-        "ledger states": md_table(["destination", "state", "documents"], states),
-        "this run": dg.MetadataValue.json([
-            {"destination": r.destination, "outcomes": r.outcomes, "resolved from earlier runs": r.resolved,
-             "skipped": r.skipped, "already done by another run": r.already_done, "held": r.held,
-             "files": r.files} for r in reports
-        ]),
-        "failed or held": md_table(["destination", "document", "code", "what to do"], failures),
-        "files written": dg.MetadataValue.json([f for r in reports for f in r.files]),
-    }
+def plotted_money(value: Decimal | None) -> dg.MetadataValue:
+    """Money as a number the UI plots over periods (whole cents as a float: the plot's axis, not the books;
+    the exact amount is in the tables beside it)."""
+    return dg.MetadataValue.float(float(value if value is not None else Decimal("0")))
+
+
+def duckdb_table(con: duckdb.DuckDBPyConnection, database: Path, table_name: str) -> dict:
+    """`dagster/table_name` and `dagster/column_schema` of a table the asset writes, read from DuckDB
+    itself, so the catalog says where the data is and what its columns are."""
+    columns = con.execute(
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_name = ? ORDER BY ordinal_position", [table_name]).fetchall()
+    schema = dg.TableSchema(columns=[
+        dg.TableColumn(name, data_type.lower(), constraints=dg.TableColumnConstraints(nullable=nullable == "YES"))
+        for name, data_type, nullable in columns])
+    return {"dagster/table_name": f"{Path(database).stem}.main.{table_name}", "dagster/column_schema": schema}
+
+
+def paths(files: Sequence[str | Path]) -> dict:
+    """Each file as a path the UI shows and copies (one entry per file; the key is its name)."""
+    return {f"file {Path(f).name}": dg.MetadataValue.path(str(f)) for f in files}

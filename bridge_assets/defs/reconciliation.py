@@ -18,8 +18,9 @@ from bridge_assets.destinations.qbo import webhooks
 from bridge_assets.destinations.registry import opened
 
 from .decorators import bridge_asset, bridge_asset_sensor, bridge_sensor, period_asset
-from .metadata import md_table
+from .metadata import duckdb_table, plotted_money, table
 from .partitions import RANGE_END, RANGE_START, billing_periods
+from .period_metadata import Verdict, evaluations, record
 from .resources import BridgeResource, ledger_database
 
 # Offending rows shown per failed check; the count says how many there are in all.
@@ -31,7 +32,7 @@ class MirrorConfig(dg.Config):
     """Read every object again instead of only the changes (change data capture)."""
 
 
-@bridge_asset("books", kinds={"duckdb"}, deps=["quickbooks_postings"])
+@bridge_asset("books", kinds={"duckdb"}, deps=["quickbooks_postings"], source="none", destination="qbo")
 def quickbooks_mirror(context: dg.AssetExecutionContext, config: MirrorConfig, bridge: BridgeResource,
                       duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Invoice, CreditMemo, Payment, Customer and Item read back from QuickBooks Online into DuckDB
@@ -56,11 +57,11 @@ def quickbooks_mirror(context: dg.AssetExecutionContext, config: MirrorConfig, b
     changes = report.changes
     return dg.MaterializeResult(metadata={
         "company": report.realm_id,
-        "reads": md_table(["entity", "how", "why", "objects returned", "requests"],
+        "reads": table(["entity", "how", "why", "objects returned", "requests"],
                           [(r.entity, r.mode, r.reason, r.objects, r.requests) for r in report.reads]),
-        "objects in the mirror": md_table(["entity", "status", "objects", "total"], counts),
+        "objects in the mirror": table(["entity", "status", "objects", "total"], counts),
         "changes": len(changes),
-        "changed": md_table(["entity", "document or name", "period", "change"],
+        "changed": table(["entity", "document or name", "period", "change"],
                             [(c.entity, c.label, c.period or "", c.change) for c in changes[:50]]),
         # Read by reconcile_after_books_change_sensor: which billing periods to reconcile again.
         "changed periods": dg.MetadataValue.json(report.changed_periods),
@@ -75,34 +76,53 @@ CHECK_DESCRIPTION = ("The books agree with the source and the ledger: nothing mi
     "books",
     kinds={"duckdb"},
     deps=["quickbooks_postings", quickbooks_mirror],
-    # One materialization per billing period is logged below with that period's own figures, so the
-    # UI plots differences over periods (a single-run backfill would otherwise repeat one summary).
-    output_required=False,
-    check_specs=[dg.AssetCheckSpec("period_reconciles", asset="reconciliation", description=CHECK_DESCRIPTION)],
+    check_specs=[dg.AssetCheckSpec("period_reconciles", asset="reconciliation", description=CHECK_DESCRIPTION,
+                                   partitions_def=billing_periods)],
 )
 def reconciliation(context: dg.AssetExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource):
     """Per billing period and destination: the source's totals (accounting_documents), the ledger's
     (what it says was posted) and the books' (the QuickBooks mirror), per document type and per
     customer, with every difference listed: missing, extra, amount differs, edited by hand in the
     books after posting, not posted, held. File destinations cannot be read back: for them source
-    and ledger are compared. Tables `reconciliation_results`, `reconciliation_differences`,
-    `reconciliation_totals`."""
+    and ledger are compared, and what they cannot take is named in their row. Tables
+    `reconciliation_results`, `reconciliation_differences`, `reconciliation_totals`."""
     settings = bridge.settings()
     periods = sorted(context.partition_keys)
     db = ledger_database(duckdb)
+    for name, what in reconcile.read_back_neutral_books(db, settings.destinations, settings):   # Xero's, the ERPs', ...
+        context.log.info(f"{name}: {what}")
     targets = reconcile.destinations_to_reconcile(settings.destinations, settings)
     with db.transaction() as con:
         results = reconcile.reconcile(con, periods, targets)
+        where = duckdb_table(con, db.path, "reconciliation_results")
     for result in results:
         (context.log.info if result.reconciled else context.log.error)(result.summary())
-    for period in periods:
-        mine = [r for r in results if r.period == period]
-        yield dg.AssetMaterialization(asset_key=context.asset_key, partition=period, metadata=_period_metadata(mine))
-    yield _check(results)
+    # Each period's own figures on its own materialization, so the UI plots them over periods.
+    record(context, {p: _period_metadata([r for r in results if r.period == p]) for p in periods})
+    yield dg.MaterializeResult(metadata=where)
+    yield from evaluations(context, "period_reconciles",
+                          {p: _verdict([r for r in results if r.period == p]) for p in periods})
 
 
 def _money(value) -> str:
     return "" if value is None else str(value)
+
+
+def _plain_words(r: reconcile.PeriodReconciliation) -> str:
+    """Why a row's totals differ though it reconciles, in a bookkeeper's words: what the destination cannot
+    take (entered by hand), what is held, failed or reverted, with how many and how much."""
+    words = {"by_hand": "entered by hand in {dest} (it cannot take them)", "held": "held (books closed)",
+             "failed": "refused by {dest}", "reverted": "reverted on purpose"}
+    groups: dict[tuple[str, str], list] = {}
+    for d in r.differences:
+        if d.kind in words:
+            groups.setdefault((d.kind, d.doc_type or "document"), []).append(d)
+    parts = []
+    for (kind, doc_type), items in sorted(groups.items()):
+        amount = sum((abs(x.source_amount if x.source_amount is not None else x.ledger_amount or 0) for x in items), 0)
+        label = {"invoice": "invoices", "credit_memo": "credit memos", "payment": "payments"}.get(doc_type, doc_type)
+        parts.append(f"{label} {words[kind].format(dest=r.destination)}: {len(items)}, {amount:,.2f}")
+    return "; ".join(parts)
 
 
 def _period_metadata(results: list[reconcile.PeriodReconciliation]) -> dict:
@@ -114,32 +134,38 @@ def _period_metadata(results: list[reconcile.PeriodReconciliation]) -> dict:
         # Customers whose sides disagree first, then the largest.
         rows.sort(key=lambda row: (len({v for v in row[2:] if v is not None}) <= 1, -abs(row[2] or 0), row[0]))
         by_customer += [(r.destination, name, n, _money(s), _money(l), _money(d)) for name, n, s, l, d in rows[:40]]
-    return {
+    metadata = {
         "reconciled": all(r.reconciled for r in results),
         # Numbers the UI plots over periods. Money as whole cents: exact, and never a float.
         "differences": len(failing),
         "difference_cents": int(sum((r.difference_amount for r in results), 0) * 100),
-        "documents": sum(len(r.documents) for r in results),
-        "destinations": md_table(
-            ["destination", "reconciles", "differences", "held or by hand", "source total", "ledger total", "books total",
-             "note"],
-            [(r.destination, "yes" if r.reconciled else "NO", len(r.failing), len(r.differences) - len(r.failing),
-              _money(r.source_total), _money(r.ledger_total),
-              _money(r.destination_total) if r.books_read_back else "(not read back)", r.note or "")
-             for r in results]),
-        "by document type": md_table(
+        "destinations": table(
+            ["destination", "reconciles", "documents", "source total", "ledger total", "why source and ledger differ",
+             "books total", "differences", "held or by hand", "note"],
+            [(r.destination, "yes" if r.reconciled else "NO", len(r.documents), _money(r.source_total),
+              _money(r.ledger_total), _plain_words(r), _money(r.destination_total) if r.books_read_back else "(a file)",
+              len(r.failing), len(r.differences) - len(r.failing), r.note or "") for r in results]),
+        "by document type": table(
             ["destination", "type", "documents", "source", "ledger", "books"],
             [(r.destination, t, n, _money(s), _money(l), _money(d)) for r in results for t, n, s, l, d in r.by_doc_type()]),
-        "by customer (net of credits)": md_table(
+        "by customer (net of credits)": table(
             ["destination", "customer", "documents", "source", "ledger", "books"], by_customer),
-        "differences list": md_table(
+        "differences list": table(
             ["destination", "kind", "document", "customer", "source", "ledger", "books", "what to do"],
             [(dest, d.kind, d.doc_number or "", d.customer or "", _money(d.source_amount), _money(d.ledger_amount),
               _money(d.destination_amount), d.detail) for dest, d in listed[:50]]),
     }
+    for r in results:      # per destination: its own documents and money, plotted over periods
+        metadata[f"{r.destination}: documents"] = len(r.documents)
+        metadata[f"{r.destination}: differences"] = len(r.failing)
+        metadata[f"{r.destination}: money in (source)"] = plotted_money(r.source_total)
+        metadata[f"{r.destination}: money posted (ledger)"] = plotted_money(r.ledger_total)
+        if r.books_read_back:
+            metadata[f"{r.destination}: money in the books"] = plotted_money(r.destination_total)
+    return metadata
 
 
-def _check(results: list[reconcile.PeriodReconciliation]) -> dg.AssetCheckResult:
+def _verdict(results: list[reconcile.PeriodReconciliation]) -> Verdict:
     failing = [(r, d) for r in results for d in r.failing]
     bad = [r for r in results if not r.reconciled]
     if not bad:
@@ -152,15 +178,11 @@ def _check(results: list[reconcile.PeriodReconciliation]) -> dg.AssetCheckResult
             f"{'; '.join(r.summary() for r in bad)}. First: {first.detail}. The asset's 'differences list' (and the "
             f"table reconciliation_differences) names every document; correct each in QuickBooks or in the source, "
             f"then run the period again.")
-    return dg.AssetCheckResult(
-        check_name="period_reconciles", passed=not bad, severity=dg.AssetCheckSeverity.ERROR, description=description,
-        metadata={
-            "failing": dg.MetadataValue.json([{"period": r.period, "destination": r.destination, **d.failing_row()}
-                                              for r, d in failing[:FAILING_SHOWN]]),
-            "failing_count": len(failing),
-            "periods not reconciled": dg.MetadataValue.json(sorted({r.period for r in bad})),
-        },
-    )
+    return Verdict(not bad, description, dg.AssetCheckSeverity.ERROR, {
+        "failing": dg.MetadataValue.json([{"period": r.period, "destination": r.destination, **d.failing_row()}
+                                          for r, d in failing[:FAILING_SHOWN]]),
+        "failing_count": len(failing),
+    })
 
 
 # --- jobs and sensors -----------------------------------------------------------------------------

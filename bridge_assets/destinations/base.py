@@ -16,7 +16,7 @@ from bridge_assets.model.document import AccountingDocument
 from bridge_assets.model.outcome import BY_HAND_CODES, Action, Outcome, Status
 
 __all__ = ["Action", "BY_HAND_CODES", "BooksDocument", "BooksView", "Capabilities", "Destination", "DestinationError",
-           "Outcome", "PostRequest", "Status", "by_hand", "by_hand_for"]
+           "NeutralBooks", "Outcome", "PostRequest", "Status", "by_hand", "by_hand_for", "neutral_books_view"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +90,25 @@ class BooksView:
         return f"{self.platform} Id {dest_id}"
 
 
+def neutral_books_view(destination: str, book: str, platform: str, version_label: str,
+                       what_changed: Callable[[dict, dict], str]) -> "NeutralBooks":
+    """The books of a platform without a mirror of its own: its `read_back` fills the neutral store under
+    `book` (its organisation, tenant...), and reconciliation reads that store for it (`destination` is
+    named by the registry). A platform may not import `books`, which sits above it."""
+    return NeutralBooks(book, platform, version_label, what_changed)
+
+
+@dataclasses.dataclass(frozen=True)
+class NeutralBooks:
+    """What `books_view()` answers for a platform without a mirror of its own: its `read_back` lands in the
+    neutral store (`books.store`, a layer above the platforms), which reconciliation reads as this book."""
+
+    book: str                           # the company / account / database whose books are read
+    platform: str                       # how a bookkeeper names the books in a sentence ("Odoo")
+    version_label: str = "version"      # the platform's word for a document's version
+    what_changed: Callable[[dict, dict], str] = lambda sent, held: ""
+
+
 @dataclasses.dataclass(frozen=True)
 class PostRequest:
     action: Action
@@ -135,9 +154,9 @@ class Destination(Protocol):
         hold them now. Only where `capabilities.reads_back`; elsewhere reconciliation compares source and
         ledger only, and says the books were not read."""
 
-    def books_view(self) -> BooksView:
+    def books_view(self) -> BooksView | NeutralBooks:
         """Where reconciliation finds what `read_back` stored (only where `capabilities.reads_back`): the
-        platform's own mirror, or `books.store.store_view` over the neutral store."""
+        platform's own mirror, or `NeutralBooks` (`neutral_books_view`) naming its book in the neutral store."""
 
     def book_close_date(self):
         """The date the books are closed through (None: nothing closed). Documents dated on or before it

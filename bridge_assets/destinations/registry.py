@@ -7,9 +7,21 @@ import datetime as dt
 from typing import Callable, Iterable, Iterator
 
 from bridge_assets.destinations.base import Destination, DestinationError
+from bridge_assets.destinations.freeagent.adapter import FreeAgentDestination
+from bridge_assets.destinations.freshbooks.adapter import FreshbooksDestination
 from bridge_assets.destinations.iif.adapter import IifDestination
+from bridge_assets.destinations.myob.adapter import MyobDestination
+from bridge_assets.destinations.business_central.adapter import BusinessCentralDestination
+from bridge_assets.destinations.iif.adapter import IifDestination
+from bridge_assets.destinations.netsuite.adapter import NetSuiteDestination
+from bridge_assets.destinations.sap_business_one.adapter import SapBusinessOneDestination
+from bridge_assets.destinations.odoo.adapter import OdooDestination
+from bridge_assets.destinations.oracle_fusion_receivables.adapter import OracleReceivablesDestination
 from bridge_assets.destinations.qbo.adapter import QboDestination
+from bridge_assets.destinations.sage.adapter import SageDestination
 from bridge_assets.destinations.staging_csv.adapter import StagingCsvDestination
+from bridge_assets.destinations.xero.adapter import XeroDestination
+from bridge_assets.destinations.zoho_books.adapter import ZohoBooksDestination
 from bridge_assets.runtime.settings import BridgeSettings
 
 def _staging_csv(settings: BridgeSettings) -> Destination:
@@ -27,6 +39,17 @@ REGISTRY: dict[str, Callable[[BridgeSettings], Destination]] = {
     "qbo": QboDestination.from_env,
     "staging_csv": _staging_csv,
     "qbd_iif": _qbd_iif,
+    "xero": XeroDestination.from_env,
+    "freshbooks": FreshbooksDestination.from_env,
+    "zoho_books": ZohoBooksDestination.from_env,
+    "sage": SageDestination.from_env,
+    "freeagent": FreeAgentDestination.from_env,
+    "myob": MyobDestination.from_env,
+    "odoo": OdooDestination.from_env,
+    "business_central": BusinessCentralDestination.from_env,
+    "netsuite": NetSuiteDestination.from_env,
+    "sap_business_one": SapBusinessOneDestination.from_env,
+    "oracle_fusion_receivables": OracleReceivablesDestination.from_env,
 }
 KNOWN = tuple(REGISTRY)
 

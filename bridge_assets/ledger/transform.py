@@ -60,7 +60,7 @@ _code_digest: str | None = None
 @dataclasses.dataclass(frozen=True)
 class Transformed:
     result: map_sources.CanonicalResult | None     # None: skipped, nothing changed since `since`
-    outcomes: list[CheckOutcome]
+    outcomes: dict[str, list[CheckOutcome]]        # per period: every check on that period's documents
     documents: int
     rejected: int
     since: dt.datetime | None = None
@@ -88,21 +88,23 @@ def transform(db: Database, periods: Sequence[str], settings: BridgeSettings,
                            "WHERE periods = ?", [key]).fetchone()
         if last and last[0] == inputs_digest(con, periods, settings) and last[1] == digest.outputs_digest(con, periods):
             timings["unchanged"] = time.perf_counter() - start
-            return Transformed(None, [CheckOutcome(**o) for o in json.loads(last[2])], last[3], last[4], last[5])
+            outcomes = {period: [CheckOutcome(**o) for o in listed] for period, listed in json.loads(last[2]).items()}
+            return Transformed(None, outcomes, last[3], last[4], last[5])
     timings["unchanged"] = time.perf_counter() - start
     with db.transaction() as con:
         result = map_sources.map_all(con, periods, settings)
     timings["canonical"] = time.perf_counter() - start - timings["unchanged"]
-    with db.connect() as con:
-        outcomes = validation.run_all(con, periods, known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL,
-                                      max_rejected_share=settings.max_rejected_share,
-                                      max_rmr_change=settings.max_rmr_change)
+    with db.connect() as con:       # each period checked on its own documents
+        outcomes = {period: validation.run_all(con, [period], known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL,
+                                               max_rejected_share=settings.max_rejected_share,
+                                               max_rmr_change=settings.max_rmr_change)
+                    for period in sorted(set(periods))}
     timings["validated"] = time.perf_counter() - start - timings["unchanged"] - timings["canonical"]
     with db.transaction() as con:
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         con.execute(f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)", [
             key, inputs_digest(con, periods, settings), digest.outputs_digest(con, periods),
-            json.dumps([dataclasses.asdict(o) for o in outcomes]), result.documents, result.rejected, now])
+            json.dumps({period: [dataclasses.asdict(o) for o in listed] for period, listed in outcomes.items()}), result.documents, result.rejected, now])
     return Transformed(result, outcomes, result.documents, result.rejected)
 
 

@@ -115,7 +115,7 @@ class BridgeSettings:
             max_rejected_share=share,
             max_rmr_change=rmr,
             iif_max_docnum=docnum,
-            first_period=_env("BRIDGE_FIRST_PERIOD", "2025-01"),
+            first_period=os.environ.get("BRIDGE_FIRST_PERIOD", "").strip(),   # "": see runtime/periods.py
             books_closed_through=_date_setting("BRIDGE_BOOKS_CLOSED_THROUGH"),
             inbox_quiet_seconds=max(quiet, 0.0),
             duplicates=Path(_env("BRIDGE_DUPLICATES", str(base / "duplicates"))),

@@ -344,3 +344,34 @@ class OAuthSession:
             f"after {gave_up.tries} tries"
         )
 
+
+
+class BearerAuth:
+    """The kit's `Auth` for a platform's API: the session's access token as a bearer header; a 401
+    refreshes it once (`PacedClient` then sends again). `extra` are headers the platform also wants on
+    every call (MYOB's key and version). A token endpoint that does not answer is the platform being
+    unavailable: `unavailable(message)` builds the exception the caller treats as transient."""
+
+    def __init__(self, session: OAuthSession, *, extra: Mapping[str, str] | None = None,
+                 unavailable: Callable[[str], Exception] | None = None, scheme: str = "Bearer") -> None:
+        self.session = session
+        self.scheme = scheme                       # Zoho: "Zoho-oauthtoken"
+        self.extra = dict(extra or {})
+        self.unavailable = unavailable
+
+    def headers(self) -> Mapping[str, str]:
+        return {"Authorization": f"{self.scheme} {self._token(None)}", **self.extra}
+
+    def renew(self, rejected: Mapping[str, str]) -> bool:
+        self._token(rejected.get("Authorization", "").removeprefix(f"{self.scheme} "))
+        return True
+
+    def _token(self, rejected: str | None) -> str:
+        try:
+            if rejected is None:
+                return self.session.access_token()
+            return self.session.refresh(rejected_access_token=rejected)
+        except TokenEndpointUnavailable as failure:
+            if self.unavailable is None:
+                raise
+            raise self.unavailable(str(failure)) from failure

@@ -41,6 +41,12 @@ class RateLimits:
     concurrent_key: str = "all"
 
 
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    window: str         # the window's name, or "concurrent"
+    wait_s: float       # real seconds until that limit has room again (1 for concurrency: unknown)
+
+
 class SlidingWindow:
     def __init__(self, limit: int, seconds: float, clock: Callable[[], float]) -> None:
         self.limit = limit
@@ -58,6 +64,11 @@ class SlidingWindow:
     def record(self, key: Hashable) -> None:
         self.hits[key].append(self.clock())
 
+    def wait_s(self, key: Hashable) -> float:
+        """Real seconds until the oldest counted request leaves the window (0 when there is room)."""
+        hits = self.hits[key]
+        return max(0.0, hits[0] + self.seconds - self.clock()) if len(hits) >= self.limit else 0.0
+
 
 class RateLimiter:
     def __init__(self, limits: RateLimits, *, real_seconds: Callable[[float], float] = lambda s: s,
@@ -74,19 +85,25 @@ class RateLimiter:
         `caller` maps each key the limits name ("company", "app", ...) to who is calling; "all" may be
         left out (one count for everybody).
         """
+        return self.refusal(caller, kinds) is None
+
+    def refusal(self, caller: Mapping[str, Hashable], kinds: Iterable[str] = ()) -> Refusal | None:
+        """As `admit`, but a refused request says which limit refused it and when it has room again (a
+        platform that names the limit in its 429, as Xero's `X-Rate-Limit-Problem`); None: admitted."""
         kinds = set(kinds)
         applying = [(window, counter, caller.get(window.key, "all")) for window, counter in self.windows
                     if window.only is None or window.only in kinds]
         slot = caller.get(self.limits.concurrent_key, "all")
         with self._lock:
             if self.limits.concurrent is not None and self.in_flight[slot] >= self.limits.concurrent:
-                return False
-            if not all(counter.has_room(key) for _, counter, key in applying):
-                return False
+                return Refusal("concurrent", 1.0)
+            for window, counter, key in applying:
+                if not counter.has_room(key):
+                    return Refusal(window.name, counter.wait_s(key))
             for _, counter, key in applying:
                 counter.record(key)
             self.in_flight[slot] += 1
-            return True
+            return None
 
     def release(self, caller: Mapping[str, Hashable]) -> None:
         """The admitted request is done: its concurrency slot is free again."""

@@ -125,7 +125,14 @@ class OAuthPolicy:
     revoke_ends_grant: bool = True
     basic_client_auth: bool = True       # HTTP Basic on every token and revoke call (else: only the
                                          # client_credentials grant names its client, Basic or form)
+    form_client_auth: bool = False       # with basic_client_auth: the client may name itself in the form
+                                         # instead (client_id, client_secret), as Xero's token endpoint takes
     form_only: bool = False              # refuse a token request that is not form-encoded
+    body_client_auth: bool = False       # the client's id and secret in the request body (FreshBooks),
+                                         # HTTP Basic also taken; JSON bodies are read like forms
+    created_at_field: str | None = None  # e.g. "created_at": the issue time (epoch seconds) in the answer
+    refresh_answer_has_refresh: bool = True   # a refresh that keeps the value repeats it (Zoho: it does not)
+    answer_extra: tuple[tuple[str, str], ...] = ()   # constant fields of every token answer (Zoho's api_domain)
     token_type: str = "bearer"
     refresh_expiry_field: str | None = None   # e.g. "x_refresh_token_expires_in"
     no_store: bool = True                # Cache-Control: no-store on token answers
@@ -253,6 +260,9 @@ class OAuthProvider:
                                   "refresh_token": refresh_token, "expires_in": int(policy.access_token_lifetime_s)}
         if policy.refresh_expiry_field:
             answer[policy.refresh_expiry_field] = int(policy.refresh_token_lifetime_s)
+        if policy.created_at_field:
+            answer[policy.created_at_field] = int(now)
+        answer.update(policy.answer_extra)
         return answer
 
     def exchange_code(self, client_id: str, code: str | None, redirect_uri: str | None) -> dict[str, Any]:
@@ -291,7 +301,10 @@ class OAuthProvider:
             if policy.rolling_refresh_expiry:
                 self.store.execute("UPDATE oauth_tokens SET expires_at = ? WHERE serial = ?",
                                    (now + policy.real_seconds(policy.refresh_token_lifetime_s), row["serial"]))
-            return self._issue(*grant, token)
+            answer = self._issue(*grant, token)
+            if not policy.refresh_answer_has_refresh:
+                answer.pop("refresh_token", None)
+            return answer
 
     def _within_grace(self, row: Any, grant: tuple[str, str, str], now: float) -> dict[str, Any]:
         """A rotated refresh token presented again: its successor once more, if within the grace window."""
@@ -380,12 +393,20 @@ class OAuthProvider:
         if self.policy.form_only and content_type != "application/x-www-form-urlencoded":
             raise self.fail("not_form")
         raw = (await request.body()).decode("utf-8", "replace")
+        if content_type == "application/json" and not self.policy.form_only:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                raise self.fail("not_form") from None
+            return {str(key): str(value) for key, value in body.items()} if isinstance(body, dict) else {}
         return {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
 
     async def token_endpoint(self, request: Request) -> Response:
         try:
             form = await self._form(request)
-            client_id = self._client(request, form, from_form=False) if self.policy.basic_client_auth else None
+            policy = self.policy
+            client_id = (self._client(request, form, from_form=policy.form_client_auth or policy.body_client_auth)
+                         if policy.basic_client_auth or policy.body_client_auth else None)
             grant = form.get("grant_type")
             if not grant:
                 raise self.fail("grant_type_missing")

@@ -1,0 +1,1 @@
+"""FreeAgent as a destination: `FreeAgentDestination` (adapter.py), its fields and errors (payloads.py)."""

@@ -1,0 +1,1 @@
+"""Sage Business Cloud Accounting as a destination: `SageDestination` (adapter.py), its fields and errors (payloads.py)."""

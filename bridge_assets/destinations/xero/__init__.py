@@ -1,0 +1,1 @@
+"""Xero (Accounting API 2.0, OAuth 2): the second cloud ledger. See `adapter.py`."""

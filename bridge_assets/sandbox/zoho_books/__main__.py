@@ -1,0 +1,10 @@
+"""python -m bridge_assets.sandbox.zoho_books --port 0 --state zoho.sqlite3: prints the URL it listens on first."""
+
+from __future__ import annotations
+
+import sys
+
+from bridge_assets.sandbox.zoho_books.server import KIND
+
+if __name__ == "__main__":
+    sys.exit(KIND.main())
