@@ -304,3 +304,37 @@ def test_quantity_or_rate_that_is_only_a_sign_is_rejected_not_a_crash(db, settin
     assert [d[0] for d in _documents(db)] == ["sedona:invoice:3"]
     reasons = dict((n, r) for n, _, r in _rejections(db))
     assert "Quantity '-' is not a number" in reasons["1"] and "Rate '.' is not a number" in reasons["2"]
+
+
+def test_a_files_rows_are_kept_once_as_a_parquet_copy_named_by_its_sha256_and_a_missing_copy_is_named(db, settings):
+    import pytest as _pytest
+
+    from bridge_assets.sources.sedona_lines import ColumnarCopyMissing
+
+    path = write_export(settings.inbox / "p.csv", [line(number="1"), line(number="2")])
+    received, _ = receive_and_map(db, settings, [path], ["2026-09"])
+    with db.connect() as con:
+        (copy,) = [Path(p) for (p,) in con.execute("SELECT columnar_path FROM export_files").fetchall()]
+        assert con.execute("SELECT count(*) FROM sedona_received_rows").fetchone() == (0,)      # none inside DuckDB
+        assert con.execute("SELECT count(*), min(row_number), min(parser_version) FROM read_parquet(?)",
+                           [str(copy)]).fetchone() == (2, 2, "sedona-export/2")
+        assert con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'sedona_export_lines'"
+                           ).fetchone() == ("VIEW",)
+    assert copy.name.startswith(received[0].sha256) and copy.parent == settings.folders.columnar
+    copy.unlink()
+    with _pytest.raises(ColumnarCopyMissing, match=r"p\.csv .*bridge reread " + received[0].sha256[:12]):
+        receive_and_map(db, settings, [], ["2026-09"])
+
+
+def test_a_database_from_before_the_columnar_copies_keeps_the_rows_it_holds(tmp_path):
+    import duckdb
+
+    from bridge_assets.sources import schema, sedona_lines
+
+    with duckdb.connect(str(tmp_path / "old.duckdb")) as con:
+        con.execute(sedona_lines.lines_table_ddl("sedona_export_lines", with_period=True))   # every row in a table
+        con.execute("INSERT INTO sedona_export_lines (file_sha256, file_name, row_number, parser_version, period, "
+                    "invoice_number) VALUES ('abc', 'old.csv', 2, 'sedona-export/2', '2026-09', '7')")
+        schema.ensure_schema(con)
+        assert con.execute("SELECT file_name, invoice_number FROM sedona_export_lines").fetchall() == [("old.csv", "7")]
+        assert con.execute("SELECT count(*) FROM sedona_received_rows").fetchone() == (1,)

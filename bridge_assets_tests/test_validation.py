@@ -83,3 +83,21 @@ def test_a_negative_invoice_is_rejected_once_so_quickbooks_the_iif_and_the_stagi
     out = io.StringIO()
     print_summary(settings, ["2026-09"], run.run_id, out=out)
     assert "rejected           1 documents" in out.getvalue() and "700901" in out.getvalue()
+
+
+def test_the_schema_check_names_the_failing_check_and_value_and_passes_an_empty_period(db, settings):
+    path = write_export(settings.inbox / "ok.csv", [line(number="1"), line(number="2")])
+    receive_and_map(db, settings, [path], ["2026-09"])
+    with db.connect() as con:
+        assert validation.schema_valid(con, ["2026-08"]).passed           # nothing in it: nothing wrong
+        assert validation.schema_valid(con, ["2026-09"]).passed
+    with db.transaction() as con:   # what a mapping bug would leave behind
+        con.execute("UPDATE accounting_document_lines SET amount = amount + 1 WHERE doc_key = 'sedona:invoice:2'")
+        con.execute("UPDATE accounting_documents SET content_hash = 'not a hash' WHERE source_id = '1'")
+    with db.connect() as con:
+        outcome = validation.schema_valid(con, ["2026-09"])
+    assert not outcome.passed
+    checks = {(p.get("schema"), p.get("check")) for p in outcome.failing}
+    assert ("accounting_document_lines", "amount_is_qty_times_rate") in checks
+    assert ("accounting_documents", "subtotal_is_sum_of_lines") in checks
+    assert any(p.get("value") == "not a hash" for p in outcome.failing)

@@ -11,10 +11,9 @@ import dataclasses
 from typing import Sequence
 
 import duckdb
-import pandas as pd
 import pandera.errors
 
-from bridge_assets.model.document import DOCUMENTS_SCHEMA, LINES_SCHEMA
+from bridge_assets.model.document import polars_schemas
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,10 +46,11 @@ def _outcome(name: str, blocking: bool, count: int, preview: list[dict], ok_text
     return CheckOutcome(name, count == 0, blocking, ok_text if count == 0 else bad_text.format(n=count), preview, count)
 
 
-def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pd.DataFrame:
-    """A query's rows as a pandas frame, through Arrow: strings stay Arrow strings (no Python object
-    per value), which makes both the fetch and pandera's string checks several times faster."""
-    return con.sql(sql, params=params).to_arrow_table().to_pandas()
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict):
+    """A query's rows as a polars frame: DuckDB hands over Arrow buffers, no Python object per value, and
+    pandera's polars backend checks them in vectorised, multi-threaded code (measured at a million lines
+    about 6x faster than the pandas backend; README "Speed")."""
+    return con.sql(sql, params=params).pl()
 
 
 def schema_valid(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> CheckOutcome:
@@ -79,12 +79,11 @@ def schema_valid(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> Chec
         {"p": list(periods)},
     )
     problems: list[dict] = []
-    for schema, frame in ((DOCUMENTS_SCHEMA, docs), (LINES_SCHEMA, lines)):
+    for schema, frame in zip(polars_schemas(), (docs, lines)):
         try:
             schema.validate(frame, lazy=True)
         except pandera.errors.SchemaErrors as exc:
-            cases = exc.failure_cases.head(_PREVIEW)
-            for _, case in cases.iterrows():
+            for case in exc.failure_cases.head(_PREVIEW).to_dicts():
                 problems.append({"schema": schema.name, "column": str(case.get("column")), "check": str(case.get("check")),
                                  "value": str(case.get("failure_case")), "index": str(case.get("index"))})
             problems.append({"schema": schema.name, "failures": str(len(exc.failure_cases))})

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from bridge_assets.ledger import map_sources as canonical
+from bridge_assets.ledger import transform
 from bridge_assets.sources.sedona_export import inbox
 from bridge_assets.sources.sedona_export import intake
 from bridge_assets.ledger import store as ledger
@@ -121,20 +121,21 @@ def accounting_documents(context: dg.AssetExecutionContext, bridge: BridgeResour
     settings = bridge.settings()
     periods = _periods(context)
     db = ledger_database(duckdb)
-    with db.transaction() as con:
-        canonical.map_all(con, periods, settings)
+    done = transform.transform(db, periods, settings)
+    if done.skipped:
+        context.log.info(f"nothing changed for {', '.join(periods)} since the transform of {done.since:%Y-%m-%d %H:%M} "
+                         f"UTC (the same files, pulls, settings and code): its documents, rejections and check "
+                         f"results stand; nothing was mapped again")
     verdicts: dict[str, dict[str, Verdict]] = {name: {} for name in CHECK_DESCRIPTIONS}
+    for period, outcomes in done.outcomes.items():
+        for o in outcomes:
+            verdicts[o.name][period] = Verdict(
+                o.passed, o.description, dg.AssetCheckSeverity.ERROR if o.blocking else dg.AssetCheckSeverity.WARN,
+                {"failing": dg.MetadataValue.json(o.failing), "failing_count": o.failing_count})
+            if not o.passed:
+                (context.log.error if o.blocking else context.log.warning)(f"check {o.name} ({period}): {o.description}")
     with db.connect() as con:
         held = figures.documents(con, periods)
-        for period in periods:
-            for o in validation.run_all(con, [period], known_doc_keys_sql=KNOWN_DOC_KEYS_SQL,
-                                        max_rejected_share=settings.max_rejected_share,
-                                        max_rmr_change=settings.max_rmr_change):
-                verdicts[o.name][period] = Verdict(
-                    o.passed, o.description, dg.AssetCheckSeverity.ERROR if o.blocking else dg.AssetCheckSeverity.WARN,
-                    {"failing": dg.MetadataValue.json(o.failing), "failing_count": o.failing_count})
-                if not o.passed:
-                    (context.log.error if o.blocking else context.log.warning)(f"check {o.name} ({period}): {o.description}")
         where = duckdb_table(con, db.path, "accounting_documents")
     for period, documents in held.items():
         sources = ", ".join(f"{n} {source} {doc_type}" for source, doc_type, n, _ in documents.by_source)

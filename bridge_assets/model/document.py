@@ -11,6 +11,7 @@ This module imports nothing of ours and nothing of Dagster.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import datetime as dt
 import hashlib
 import json
@@ -18,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 import pandera.pandas as pa
+from pandera.api.checks import Check
 
 CENT = Decimal("0.01")
 
@@ -191,54 +193,73 @@ def content_hash(document: AccountingDocument) -> str:
 
 
 # --- pandera schemas for the data-frame form (money as integer cents, never float) ---------------
+# One definition, built for two of pandera's backends: pandas (frames made in Python, as the tests and the
+# ServiceTrade mapping make them) and polars (the checks over DuckDB's results: canonical/validation.py).
+# A column: name, kind, its checks, unique. A frame check: a function of `col` (a column by name), so the
+# same expression is pandas' or polars' arithmetic.
 
-DOCUMENTS_SCHEMA = pa.DataFrameSchema(
-    {
-        "doc_key": pa.Column(str, unique=True),
-        "source": pa.Column(str, pa.Check.isin(["sedona", "servicetrade"])),
-        "doc_type": pa.Column(str, pa.Check.isin(list(DOC_TYPES))),
-        "source_id": pa.Column(str, pa.Check.str_length(min_value=1)),
-        "doc_number": pa.Column(str, pa.Check.str_length(min_value=1, max_value=21)),
-        "txn_date": pa.Column("datetime64[us]", coerce=True),
-        "period": pa.Column(str, pa.Check.str_matches(r"^\d{4}-\d{2}$")),
-        "customer_key": pa.Column(str, pa.Check.str_length(min_value=1)),
-        "customer_name": pa.Column(str, pa.Check.str_length(min_value=1)),
-        "subtotal_cents": pa.Column("int64"),
-        "tax_total_cents": pa.Column("int64", pa.Check.ge(0)),
-        "total_cents": pa.Column("int64"),
-        "line_count": pa.Column("int64", pa.Check.ge(0)),
-        "lines_amount_cents": pa.Column("int64"),
-        "lines_tax_cents": pa.Column("int64"),
-        "content_hash": pa.Column(str, pa.Check.str_matches(r"^[0-9a-f]{64}$")),
-    },
-    checks=[
-        pa.Check(lambda df: df["total_cents"] == df["subtotal_cents"] + df["tax_total_cents"],
-                 name="total_is_subtotal_plus_tax"),
-        # A payment has no lines: its total is the money received (applied to invoices or not).
-        pa.Check(lambda df: (df["doc_type"] == "payment") | (df["line_count"] >= 1), name="invoices_and_credits_have_lines"),
-        pa.Check(lambda df: (df["doc_type"] == "payment") | (df["subtotal_cents"] == df["lines_amount_cents"]),
-                 name="subtotal_is_sum_of_lines"),
-        pa.Check(lambda df: (df["doc_type"] == "payment") | (df["tax_total_cents"] == df["lines_tax_cents"]),
-                 name="tax_is_sum_of_line_tax"),
-        pa.Check(lambda df: (df["doc_type"] != "payment") | ((df["line_count"] == 0) & (df["total_cents"] > 0)),
-                 name="payments_are_positive_and_have_no_lines"),
-    ],
-    strict=False,
-    name="accounting_documents",
+_DOCUMENT_COLUMNS = (
+    ("doc_key", "str", (), True),
+    ("source", "str", (Check.isin(["sedona", "servicetrade"]),), False),
+    ("doc_type", "str", (Check.isin(list(DOC_TYPES)),), False),
+    ("source_id", "str", (Check.str_length(min_value=1),), False),
+    ("doc_number", "str", (Check.str_length(min_value=1, max_value=21),), False),
+    ("txn_date", "datetime", (), False),
+    ("period", "str", (Check.str_matches(r"^\d{4}-\d{2}$"),), False),
+    ("customer_key", "str", (Check.str_length(min_value=1),), False),
+    ("customer_name", "str", (Check.str_length(min_value=1),), False),
+    ("subtotal_cents", "int64", (), False),
+    ("tax_total_cents", "int64", (Check.ge(0),), False),
+    ("total_cents", "int64", (), False),
+    ("line_count", "int64", (Check.ge(0),), False),
+    ("lines_amount_cents", "int64", (), False),
+    ("lines_tax_cents", "int64", (), False),
+    ("content_hash", "str", (Check.str_matches(r"^[0-9a-f]{64}$"),), False),
 )
+_DOCUMENT_CHECKS = {
+    "total_is_subtotal_plus_tax": lambda col: col("total_cents") == col("subtotal_cents") + col("tax_total_cents"),
+    # A payment has no lines: its total is the money received (applied to invoices or not).
+    "invoices_and_credits_have_lines": lambda col: (col("doc_type") == "payment") | (col("line_count") >= 1),
+    "subtotal_is_sum_of_lines": lambda col: (col("doc_type") == "payment") | (col("subtotal_cents") == col("lines_amount_cents")),
+    "tax_is_sum_of_line_tax": lambda col: (col("doc_type") == "payment") | (col("tax_total_cents") == col("lines_tax_cents")),
+    "payments_are_positive_and_have_no_lines":
+        lambda col: (col("doc_type") != "payment") | ((col("line_count") == 0) & (col("total_cents") > 0)),
+}
+_LINE_COLUMNS = (
+    ("doc_key", "str", (), False),
+    ("line_no", "int64", (Check.ge(1),), False),
+    ("kind", "str", (Check.isin(list(LINE_KINDS)),), False),
+    ("item_code", "str", (Check.str_length(min_value=1),), False),
+    ("amount_cents", "int64", (), False),
+    ("tax_amount_cents", "int64", (Check.ge(0),), False),
+    ("qty_x_price_cents", "int64", (), False),
+)
+_LINE_CHECKS = {"amount_is_qty_times_rate": lambda col: col("amount_cents") == col("qty_x_price_cents")}
 
-LINES_SCHEMA = pa.DataFrameSchema(
-    {
-        "doc_key": pa.Column(str),
-        "line_no": pa.Column("int64", pa.Check.ge(1)),
-        "kind": pa.Column(str, pa.Check.isin(list(LINE_KINDS))),
-        "item_code": pa.Column(str, pa.Check.str_length(min_value=1)),
-        "amount_cents": pa.Column("int64"),
-        "tax_amount_cents": pa.Column("int64", pa.Check.ge(0)),
-        "qty_x_price_cents": pa.Column("int64"),
-    },
-    checks=[pa.Check(lambda df: df["amount_cents"] == df["qty_x_price_cents"], name="amount_is_qty_times_rate")],
-    unique=["doc_key", "line_no"],
-    strict=False,
-    name="accounting_document_lines",
-)
+
+def _schemas(pandera_module, kinds: dict, frame_check) -> tuple:
+    """(documents, lines) schemas in `pandera_module` (pandera.pandas or pandera.polars); `kinds` maps a
+    column kind to the backend's type; `frame_check(function)` makes a frame check's callable."""
+    def build(columns, checks, name, **extra):
+        return pandera_module.DataFrameSchema(
+            {n: pandera_module.Column(kinds[k], list(cs), unique=u, coerce=k == "datetime") for n, k, cs, u in columns},
+            checks=[pandera_module.Check(frame_check(f), name=n) for n, f in checks.items()],
+            strict=False, name=name, **extra)
+
+    return (build(_DOCUMENT_COLUMNS, _DOCUMENT_CHECKS, "accounting_documents"),
+            build(_LINE_COLUMNS, _LINE_CHECKS, "accounting_document_lines", unique=["doc_key", "line_no"]))
+
+
+DOCUMENTS_SCHEMA, LINES_SCHEMA = _schemas(
+    pa, {"str": str, "int64": "int64", "datetime": "datetime64[us]"},
+    lambda f: lambda df: f(df.__getitem__))
+
+
+@functools.cache
+def polars_schemas() -> tuple:
+    """The same (documents, lines) schemas for pandera's polars backend (imported on first use)."""
+    import pandera.polars as pp
+    import polars as pl
+
+    return _schemas(pp, {"str": pl.Utf8, "int64": pl.Int64, "datetime": pl.Datetime("us")},
+                    lambda f: lambda data: data.lazyframe.select(f(pl.col)))

@@ -25,6 +25,11 @@ class Folders:
     def duplicates(self) -> Path:
         return self.duplicates_folder or self.quarantine.parent / "duplicates"
 
+    @property
+    def columnar(self) -> Path:
+        """The columnar (Parquet) copies of the received files' rows, beside the files themselves."""
+        return self.archive.parent / "columnar"
+
     def create(self) -> "Folders":
         for folder in (self.inbox, self.archive, self.quarantine, self.work):
             folder.mkdir(parents=True, exist_ok=True)

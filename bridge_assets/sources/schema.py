@@ -27,6 +27,7 @@ def _create(con: duckdb.DuckDBPyConnection) -> None:
     from bridge_assets.sources.sedona_api import sync as sedona_api_sync
     from bridge_assets.sources.servicetrade import sync as servicetrade_sync
 
-    for ddl in (sedona_lines.SCHEMA_DDL, sedona_lines.STATEMENTS_DDL, sedona_api_store.SCHEMA_DDL,
+    sedona_lines.create_schema(con)
+    for ddl in (sedona_lines.STATEMENTS_DDL, sedona_api_store.SCHEMA_DDL,
                 sedona_api_sync.SCHEMA_DDL, servicetrade_sync.SCHEMA_DDL):
         con.execute(ddl)

@@ -36,6 +36,7 @@ from bridge_assets.sources.sedona_lines import (  # shared with the export files
     LINES_TABLE,
     SQL_NAMES,
     STATEMENTS_TABLE,
+    STORED_LINES_TABLE,
 )
 
 ROWS_VERSION = "sedona-api-rows/1"
@@ -230,7 +231,7 @@ def rows_for_period(con: duckdb.DuckDBPyConnection, period: str, *,
 def _require_intake_schema(con: duckdb.DuckDBPyConnection) -> None:
     tables = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     sequences = {row[0] for row in con.execute("SELECT sequence_name FROM duckdb_sequences()").fetchall()}
-    if not {LINES_TABLE, FILES_TABLE} <= tables or "export_file_seq" not in sequences:
+    if not {LINES_TABLE, STORED_LINES_TABLE, FILES_TABLE} <= tables or "export_file_seq" not in sequences:
         raise SedonaRowsError(f"the tables {LINES_TABLE} and {FILES_TABLE} do not exist yet; "
                               "call bridge_assets.sources.schema.ensure_schema(con) before loading SedonaAPI rows")
 
@@ -244,7 +245,8 @@ def _row_period(row: Mapping[str, str], default: str) -> str:
 
 def load_rows(con: duckdb.DuckDBPyConnection, period: str, rows: list[dict[str, str]], *,
               received_at: dt.datetime | None = None) -> LoadedRows:
-    """Add `rows` to `sedona_export_lines` as one more received "file" named `sedonaapi:<period>`.
+    """Add `rows` to `sedona_export_lines` as one more received "file" named `sedonaapi:<period>` (kept inside
+    the database, in `sedona_received_rows`: a period's load is small).
 
     Runs inside the caller's transaction. Loading rows identical to an earlier load is a no-op, as
     receiving the same file twice is. Each row is tagged with its own document's period. A load is
@@ -270,7 +272,7 @@ def load_rows(con: duckdb.DuckDBPyConnection, period: str, rows: list[dict[str, 
         con.register("_sedona_api_rows", frame)
         try:
             names = ", ".join(frame.columns)
-            con.execute(f"INSERT INTO {LINES_TABLE} ({names}) SELECT {names} FROM _sedona_api_rows")
+            con.execute(f"INSERT INTO {STORED_LINES_TABLE} ({names}) SELECT {names} FROM _sedona_api_rows")
         finally:
             con.unregister("_sedona_api_rows")
     seq = con.execute("SELECT nextval('export_file_seq')").fetchone()[0]

@@ -34,13 +34,14 @@ from bridge_assets.sources.sedona_export.parser import (
     AliasTable,
     ExportFile,
     ExportFileRefused,
+    document_periods,
     is_candidate,
-    load_export_lines,
     open_export,
+    write_export_lines,
 )
 
 # The tables received lines go to are shared with SedonaAPI's rows: they are defined in sources/sedona_lines.py.
-LINES_TABLE = sedona_lines.LINES_TABLE
+LINES_TABLE = sedona_lines.LINES_TABLE            # a view over the columnar copies and the stored rows
 FILES_TABLE = sedona_lines.FILES_TABLE
 SCHEMA_DDL = sedona_lines.SCHEMA_DDL
 
@@ -150,6 +151,12 @@ def already_received(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple | Non
                        "WHERE file_sha256 = ?", [sha256]).fetchone()
 
 
+def columnar_copy(folders: Folders, export: ExportFile) -> Path:
+    """Where the rows of `export` are kept as Parquet: named by its sha256 and the parser configuration it
+    is read under (the same bytes read under a new configuration are a new copy)."""
+    return folders.columnar / f"{export.sha256}.{export.config_version or 'baseline'}.parquet"
+
+
 def receive(con: duckdb.DuckDBPyConnection, taken: inbox.Taken, folders: Folders, aliases: AliasTable | None = None,
             *, reread: bool = False) -> Received:
     """Load the bytes taken from one inbox file, inside the caller's transaction. Raises ExportFileRefused.
@@ -163,10 +170,12 @@ def receive(con: duckdb.DuckDBPyConnection, taken: inbox.Taken, folders: Folders
     if seen and seen[0] == export.config_version and not reread:
         _, periods, line_rows, ignored, archived = seen
         return Received(export.name, export.sha256, _split(periods), line_rows, ignored, True, archived)
-    if seen:
-        con.execute(f"DELETE FROM {LINES_TABLE} WHERE file_sha256 = ?", [export.sha256])
-    loaded = load_export_lines(con, export, LINES_TABLE)
+    if seen:    # rows of a reading from before the columnar copies, kept inside the database
+        con.execute(f"DELETE FROM {sedona_lines.STORED_LINES_TABLE} WHERE file_sha256 = ?", [export.sha256])
+    copy = columnar_copy(folders, export)
+    loaded = write_export_lines(con, export, copy)
     if loaded.line_rows == 0:
+        copy.unlink(missing_ok=True)
         raise ExportFileRefused(taken.name, "the file has a header but no invoice lines; export it again with a date range that has invoices")
     line_rows, ignored, periods = loaded.line_rows, loaded.data_rows - loaded.line_rows, loaded.periods
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -174,8 +183,9 @@ def receive(con: duckdb.DuckDBPyConnection, taken: inbox.Taken, folders: Folders
                  export.alias_version, line_rows, ignored, ",".join(periods), export.config_version]
     if seen:
         con.execute(f"UPDATE {FILES_TABLE} SET encoding = ?, header_row = ?, columns_json = ?, unknown_columns = ?, "
-                    "alias_version = ?, line_rows = ?, ignored_rows = ?, periods = ?, config_version = ?, reread_at = ? "
-                    "WHERE file_sha256 = ?", described + [now, export.sha256])
+                    "alias_version = ?, line_rows = ?, ignored_rows = ?, periods = ?, config_version = ?, reread_at = ?, "
+                    "columnar_path = ? WHERE file_sha256 = ?", described + [now, str(copy), export.sha256])
+        sedona_lines.refresh_lines_view(con)
         return Received(export.name, export.sha256, periods, line_rows, ignored, False, seen[4], reread=True,
                         earlier_periods=_split(seen[1]))
     earlier = con.execute(f"SELECT file_sha256 FROM {FILES_TABLE} WHERE file_name = ? ORDER BY seq DESC LIMIT 1",
@@ -183,10 +193,11 @@ def receive(con: duckdb.DuckDBPyConnection, taken: inbox.Taken, folders: Folders
     seq = con.execute("SELECT nextval('export_file_seq')").fetchall()[0][0]
     con.execute(
         f"INSERT INTO {FILES_TABLE} (file_sha256, file_name, seq, received_at, archived_as, supersedes, encoding, "
-        "header_row, columns_json, unknown_columns, alias_version, line_rows, ignored_rows, periods, config_version) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [export.sha256, export.name, seq, now, str(taken.copy), earlier[0] if earlier else None] + described,
+        "header_row, columns_json, unknown_columns, alias_version, line_rows, ignored_rows, periods, config_version, "
+        "columnar_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [export.sha256, export.name, seq, now, str(taken.copy), earlier[0] if earlier else None] + described + [str(copy)],
     )
+    sedona_lines.refresh_lines_view(con)
     return Received(export.name, export.sha256, periods, line_rows, ignored, False, str(taken.copy),
                     supersedes=earlier[0] if earlier else None)
 
@@ -269,12 +280,12 @@ def _receive_one(con_factory, path: Path, folders: Folders, aliases: AliasTable 
 
 def periods_in(path: Path, aliases: AliasTable | None = None, work_dir: Path | None = None,
                name: str | None = None) -> tuple[ExportFile, tuple[str, ...]]:
-    """Recognise a file and list the billing periods it holds, without keeping it (for the sensor)."""
+    """Recognise a file and list the billing periods it holds, without keeping it (for the sensor): only the
+    first pass over the file (invoice number, item code and date of each row); the run converts it once."""
     export = open_export(path, aliases, work_dir=work_dir, name=name)
     con = duckdb.connect()
     try:
-        con.execute(sedona_lines.lines_table_ddl("_probe", temporary=True, with_period=True))
-        loaded = load_export_lines(con, export, "_probe")
+        loaded = document_periods(con, export)
         if loaded.line_rows == 0:
             raise ExportFileRefused(export.name, "the file has a header but no invoice lines; export it again with a date range that has invoices")
         return export, loaded.periods

@@ -59,6 +59,7 @@ class MappingResult:
     lines: int
     rejected_documents: int
     rejected_rows: int
+    hashed: int = 0          # documents whose canonical JSON was built and hashed (the others were unchanged)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -90,6 +91,7 @@ def map_periods(
     """
     periods = tuple(sorted(set(periods)))
     ensure_schema(con)
+    sedona_api_rows.require_copies(con)
     source, prefix = settings.source, settings.doc_number_prefix
     steps.install_macros(con)
     steps.periods_relation(con, periods)
@@ -109,6 +111,7 @@ def map_periods(
     cancellations.note_vanished(con, source, MAPPED_TYPES, "SELECT source_id FROM _docs",
                                 standing_ids_sql="SELECT source_id FROM _standing", files_table=files_table,
                                 statements_table=STATEMENTS_TABLE, api_file_prefix=API_FILE_PREFIX)
+    _remember_hashes(con)
     steps.clear_periods(con, source=source)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     steps.record_rejections(con, source=source, now=now)
@@ -117,23 +120,37 @@ def map_periods(
     steps.kept_lines(con)
     rejected_rows = con.execute("SELECT CAST(coalesce(sum(bad_rows), 0) AS BIGINT) FROM _docs").fetchall()[0][0]
     steps.drop(con, [t for t in steps.TEMP_TABLES if t not in ("_good", "_lines")])   # memory for the JSON below
-    _store_kept(con, now)
+    hashed = _store_kept(con, now)
     counts = con.execute("""
         SELECT (SELECT count(*) FROM accounting_documents WHERE period IN (SELECT period FROM _periods)),
                (SELECT count(*) FROM accounting_document_lines WHERE period IN (SELECT period FROM _periods)),
                (SELECT count(*) FROM rejected_documents WHERE period IN (SELECT period FROM _periods)),
                ?
     """, [rejected_rows]).fetchall()[0]
-    steps.drop(con, steps.TEMP_TABLES)
-    return MappingResult(periods, *counts)
+    steps.drop(con, (*steps.TEMP_TABLES, "_earlier_hashes"))
+    return MappingResult(periods, *counts, hashed=hashed)
 
 
-def _store_kept(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
-    """Insert `_lines` and `_good`, each document with the content hash of its canonical JSON."""
+def _remember_hashes(con: duckdb.DuckDBPyConnection) -> None:
+    """`_earlier_hashes(doc_key, fingerprint, content_hash)`: the documents of `_periods` as stored before this
+    mapping replaces them, so an unchanged one keeps its content hash without building its JSON again."""
+    stored = "SELECT * FROM accounting_documents WHERE period IN (SELECT period FROM _periods)"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _earlier_hashes AS
+                    SELECT f.doc_key, f.fingerprint, d.content_hash
+                    FROM ({canonical_sql.fingerprint_sql(stored, "SELECT * FROM accounting_document_lines "
+                                                                 "WHERE period IN (SELECT period FROM _periods)")}) f
+                    JOIN ({stored}) d USING (doc_key)""", {"json_code": canonical_sql.JSON_CODE})
+
+
+def _store_kept(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> int:
+    """Insert `_lines` and `_good`, each document with the content hash of its canonical JSON (kept from
+    `_earlier_hashes` when the document did not change). Returns how many documents were hashed."""
     con.execute("INSERT INTO accounting_document_lines SELECT * FROM _lines")
-    canonical_sql.hash_documents(con, "SELECT * FROM _good", "SELECT * FROM _lines", into="_hashes")
+    hashed = canonical_sql.hash_documents_reusing(con, "SELECT * FROM _good", "SELECT * FROM _lines",
+                                                  "SELECT * FROM _earlier_hashes", into="_hashes")
     con.execute(f"""
         INSERT INTO accounting_documents
         SELECT {", ".join("g." + c.strip() for c in canonical_schema.DOCUMENT_COLUMNS.split(","))}, h.content_hash, g.file_sha256, ?
         FROM _good g JOIN _hashes h USING (doc_key)
     """, [now])
+    return hashed

@@ -243,15 +243,19 @@ class LoadedLines:
     periods: tuple[str, ...]       # the billing periods of the file's documents
 
 
-def load_export_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, table: str) -> LoadedLines:
-    """Append every invoice line of `export` to `table` as text with its lineage and its document's period.
+@dataclasses.dataclass(frozen=True)
+class _Reading:
+    """How DuckDB reads one export file: the reader, what a line is, the canonical columns, the parameters."""
 
-    Blank rows and report total rows (no invoice number and no item code, or a first cell that says
-    "total") are not lines: they are skipped, and counted in `data_rows`. The first pass reads only the invoice number and date of each row: one row per invoice number with
-    its period (the earliest readable InvoiceDate among its lines) and how many rows it has. Documents
-    with no readable date take the file's most common period there, before anything is stored. The
-    second pass loads every line with its document's period (a join on that small table, cheaper than a
-    window over the whole file)."""
+    reader: str
+    is_line: str
+    select: str
+    inv: str
+    date: str
+    params: dict
+
+
+def _reading(export: ExportFile) -> _Reading:
     width = len(export.headers)
     read_cols = {f"c{i}": "VARCHAR" for i in range(width)}
     select = ", ".join(
@@ -266,25 +270,36 @@ def load_export_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, table:
     is_line = (f"NOT (coalesce(trim({inv}), '') = '' AND coalesce(trim({item}), '') = '') "
                f"AND NOT (lower(coalesce({inv}, '')) LIKE '%total%' AND coalesce(trim({item}), '') = '')")
     params = {"path": str(export.csv_path), "skip": export.header_row, "columns": read_cols}
+    return _Reading(reader, is_line, select, inv, date, params)
+
+
+def _refused_as_csv(export: ExportFile, exc: duckdb.Error) -> Exception:
+    """A DuckDB error about the file's text, as the refusal that names the file; anything else as it is."""
+    if not isinstance(exc, duckdb.InvalidInputException) and "CSV Error" not in str(exc):
+        return exc                                   # not about the file's text: the caller says what it was
+    first = str(exc).strip().splitlines()[0]
+    return ExportFileRefused(export.name, f"it cannot be read as a CSV export ({first}); export it again from "
+                                          "SedonaOffice as CSV and drop the new file")
+
+
+def document_periods(con: duckdb.DuckDBPyConnection, export: ExportFile) -> LoadedLines:
+    """The first pass, all the folder sensor needs to decide: temp table `_export_documents` (one row per
+    invoice number with its period, line rows and data rows), reading only the invoice number, item code
+    and date of each row. A document's period is the earliest readable InvoiceDate among its lines;
+    documents with no readable date take the file's most common period. Blank rows and report total rows
+    (no invoice number and no item code, or a first cell that says "total") are not lines: they are
+    counted in `data_rows` only."""
+    r = _reading(export)
     try:
-        return _load(con, export, table, reader, is_line, select, inv, date, params)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _export_documents AS
+            SELECT trim({r.inv}) AS invoice_number,
+                   min(strftime(try_strptime(trim({r.date}), '%m/%d/%Y'), '%Y-%m')) FILTER (WHERE {r.is_line}) AS period,
+                   count(*) FILTER (WHERE {r.is_line}) AS line_rows, count(*) AS data_rows
+            FROM {r.reader} GROUP BY 1
+        """, r.params)
     except duckdb.Error as exc:
-        if not isinstance(exc, duckdb.InvalidInputException) and "CSV Error" not in str(exc):
-            raise                                   # not about the file's text: the caller says what it was
-        first = str(exc).strip().splitlines()[0]
-        raise ExportFileRefused(export.name, f"it cannot be read as a CSV export ({first}); export it again from "
-                                             "SedonaOffice as CSV and drop the new file") from None
-
-
-def _load(con, export: ExportFile, table: str, reader: str, is_line: str, select: str, inv: str, date: str,
-          params: dict) -> LoadedLines:
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _export_documents AS
-        SELECT trim({inv}) AS invoice_number,
-               min(strftime(try_strptime(trim({date}), '%m/%d/%Y'), '%Y-%m')) FILTER (WHERE {is_line}) AS period,
-               count(*) FILTER (WHERE {is_line}) AS line_rows, count(*) AS data_rows
-        FROM {reader} GROUP BY 1
-    """, params)
+        raise _refused_as_csv(export, exc) from None
     con.execute("""
         UPDATE _export_documents SET period = coalesce(
             (SELECT period FROM _export_documents WHERE period IS NOT NULL
@@ -296,21 +311,42 @@ def _load(con, export: ExportFile, table: str, reader: str, is_line: str, select
         "SELECT coalesce(sum(line_rows), 0), coalesce(sum(data_rows), 0) FROM _export_documents").fetchall()[0]
     periods = tuple(r[0] for r in con.execute(
         "SELECT DISTINCT period FROM _export_documents WHERE line_rows > 0 ORDER BY 1").fetchall())
-    loaded = con.execute(
-        f"""
-        INSERT INTO {table}
-        SELECT $sha AS file_sha256, $name AS file_name, rn + $skip AS row_number, $version AS parser_version,
-               d.period, {select}
-        FROM (SELECT row_number() OVER () AS rn, * FROM {reader}) r
-        LEFT JOIN _export_documents d ON d.invoice_number IS NOT DISTINCT FROM trim(r.{inv})
-        WHERE {is_line}
-        """,
-        params | {"sha": export.sha256, "name": export.name, "version": PARSER_VERSION},
-    ).fetchall()[0][0]
-    con.execute("DROP TABLE IF EXISTS _export_documents")
-    if loaded != line_rows:
-        raise RuntimeError(f"{export.name}: loaded {loaded} lines but counted {line_rows}; the file changed while it was read")
     return LoadedLines(line_rows, data_rows, periods)
+
+
+def write_export_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, target: Path) -> LoadedLines:
+    """Write every invoice line of `export` to the Parquet file `target`, as text with its lineage (file
+    sha256, name, row number, parser version) and its document's period, in the column order of
+    `sedona_lines.lines_table_ddl(with_period=True)`. Two passes: `document_periods`, then every line
+    joined to its document's period (a join on that small table, cheaper than a window over the file).
+    The Parquet file is written beside `target` and renamed: a half-written copy is never taken for one."""
+    loaded = document_periods(con, export)
+    r = _reading(export)
+    lines = con.sql(
+        f"""
+        SELECT $sha AS file_sha256, $name AS file_name, CAST(rn + $skip AS BIGINT) AS row_number,
+               $version AS parser_version, d.period, {r.select}
+        FROM (SELECT row_number() OVER () AS rn, * FROM {r.reader}) r
+        LEFT JOIN _export_documents d ON d.invoice_number IS NOT DISTINCT FROM trim(r.{r.inv})
+        WHERE {r.is_line}
+        """,
+        params=r.params | {"sha": export.sha256, "name": export.name, "version": PARSER_VERSION},
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        lines.write_parquet(str(partial), compression="snappy")
+        written = con.sql("SELECT count(*) FROM read_parquet($p)", params={"p": str(partial)}).fetchall()[0][0]
+    except duckdb.Error as exc:
+        partial.unlink(missing_ok=True)
+        raise _refused_as_csv(export, exc) from None
+    finally:
+        con.execute("DROP TABLE IF EXISTS _export_documents")
+    if written != loaded.line_rows:
+        partial.unlink(missing_ok=True)
+        raise RuntimeError(f"{export.name}: wrote {written} lines but counted {loaded.line_rows}; the file changed while it was read")
+    partial.replace(target)
+    return loaded
 
 
 # --- encodings -------------------------------------------------------------------------------------
