@@ -13,23 +13,18 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from bridge_assets.sandbox.business_central.documents import NO_DATE, Documents
-from bridge_assets.sandbox.kit import wire
-from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
+from bridge_assets.sandbox.kit.admin import AdminError
 from bridge_assets.sandbox.kit.emulator import Parts
+from bridge_assets.sandbox.kit.erp_admin import RecordsAdmin
+from bridge_assets.sandbox.kit.erp_admin import json_response as _json
 
 COMPANY_ID = "5d5b3b6c-8a9e-4d64-9d0f-0c7f6b1e2a01"
 JOURNAL_ID = "8f2d1c3e-6b7a-4e59-a1d2-3c4b5a697801"
-
-
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(wire.dumps(payload), status_code=status, media_type="application/json")
 
 
 def seed(store, settings, documents: Documents) -> None:
@@ -44,32 +39,18 @@ def seed(store, settings, documents: Documents) -> None:
                                                     "displayName": "Customer payments", "balancingAccountNumber": "10100"})
 
 
-class Admin:
+class Admin(RecordsAdmin):
+    secrets = "clients"
+
     def __init__(self, parts: Parts, documents: Documents) -> None:
-        self.store, self.settings, self.documents = parts.store, parts.settings, documents
-        self.oauth = parts.auth
-        self.panel = AdminPanel(self.store, _json, wire.loads, parts.faults, health=lambda: {"company": COMPANY_ID},
-                                settings_view=self._settings, reset=self._reset, oauth=self.oauth)
-        self.faults = parts.faults
+        super().__init__(parts, lambda: {"company": COMPANY_ID}, oauth=parts.auth)
+        self.documents = documents
 
-    def routes(self) -> list[BaseRoute]:
-        return self.panel.routes([
-            ("/company", self.company, ["GET"]),
-            ("/posting-range", self.posting_range, ["POST"]),
-            ("/records/{kind}", self.records, ["GET"]),
-        ])
+    def own_routes(self) -> list[tuple]:
+        return [("/company", self.company, ["GET"]), ("/posting-range", self.posting_range, ["POST"])]
 
-    def _settings(self) -> dict[str, Any]:
-        shown = self.settings.to_mapping()
-        shown["clients"] = {client: "***" for client in shown["clients"]}
-        return shown
-
-    def _reset(self, body: dict[str, Any]) -> str:
-        self.store.wipe()
-        self.oauth.reset(clients=True)
+    def seed(self) -> None:
         seed(self.store, self.settings, self.documents)
-        self.faults.restore_initial()
-        return "all"
 
     async def company(self, request: Request) -> Response:
         return _json({"id": COMPANY_ID, "name": self.settings.company})
@@ -85,6 +66,3 @@ class Admin:
                 setup[field] = dt.date.fromisoformat(value).isoformat() if value else NO_DATE
             self.documents.touch("generalLedgerSetup", setup)
         return _json({"generalLedgerSetup": setup})
-
-    async def records(self, request: Request) -> Response:
-        return _json({"records": self.store.all(request.path_params["kind"])})

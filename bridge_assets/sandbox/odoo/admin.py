@@ -16,46 +16,31 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
-from bridge_assets.sandbox.kit import wire
-from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
+from bridge_assets.sandbox.kit.admin import AdminError
 from bridge_assets.sandbox.kit.emulator import Parts
+from bridge_assets.sandbox.kit.erp_admin import RecordsAdmin
+from bridge_assets.sandbox.kit.erp_admin import json_response as _json
 from bridge_assets.sandbox.odoo.rpc import seed_database
 from bridge_assets.sandbox.odoo.settings import GROUPS
 
 
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(wire.dumps(payload), status_code=status, media_type="application/json")
+class Admin(RecordsAdmin):
+    secret_field = "password"
 
-
-class Admin:
     def __init__(self, parts: Parts, clock) -> None:
-        self.store, self.settings, self.faults, self.clock = parts.store, parts.settings, parts.faults, clock
-        self.panel = AdminPanel(self.store, _json, wire.loads, self.faults, health=self._health,
-                                settings_view=self._settings, reset=self._reset)
+        super().__init__(parts, self._health)
+        self.clock = clock
 
-    def routes(self) -> list[BaseRoute]:
-        return self.panel.routes([
-            ("/lock-dates", self.lock_dates, ["POST"]),
-            ("/users", self.add_user, ["POST"]),
-            ("/records/{model}", self.records, ["GET"]),
-            ("/records/{model}/{record_id:int}", self.edit, ["POST"]),
-        ])
+    def own_routes(self) -> list[tuple]:
+        return [("/lock-dates", self.lock_dates, ["POST"]), ("/users", self.add_user, ["POST"]),
+                ("/records/{model}/{record_id:int}", self.edit, ["POST"])]
 
     def _health(self) -> dict[str, Any]:
         return {"database": self.settings.database, "version": self.settings.server_version}
 
-    def _settings(self) -> dict[str, Any]:
-        shown = self.settings.to_mapping()
-        shown["users"] = {login: {**user, "password": "***"} for login, user in shown["users"].items()}
-        return shown
-
-    def _reset(self, body: dict[str, Any]) -> str:
-        self.store.wipe()
+    def seed(self) -> None:
         seed_database(self.store, self.settings)
-        self.faults.restore_initial()
-        return "all"
 
     async def lock_dates(self, request: Request) -> Response:
         body = await self.panel.body(request)
@@ -84,9 +69,6 @@ class Admin:
             user.update(password=password, groups=groups)
             self.store.put("res.users", user)
         return _json({"uid": user["id"]})
-
-    async def records(self, request: Request) -> Response:
-        return _json({"records": self.store.all(request.path_params["model"])})
 
     async def edit(self, request: Request) -> Response:
         model, record_id = request.path_params["model"], request.path_params["record_id"]

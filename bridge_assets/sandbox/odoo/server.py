@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from bridge_assets.sandbox.kit import emulator, serving
+from bridge_assets.sandbox.kit import emulator
+from bridge_assets.sandbox.kit.erp_admin import RecordsAdminClient, erp_kind
 from bridge_assets.sandbox.odoo.app import create_app
 from bridge_assets.sandbox.odoo.settings import EmulatorSettings
 
 
-class AdminClient(serving.AdminHttpClient):
+class AdminClient(RecordsAdminClient):
     """The `/_emulator/...` endpoints as methods."""
 
     def set_lock_dates(self, period_lock_date: str | None = None, fiscalyear_lock_date: str | None = None) -> dict:
@@ -26,23 +27,8 @@ class AdminClient(serving.AdminHttpClient):
     def add_user(self, login: str, password: str, groups: list[str]) -> int:
         return self._call("POST", "/users", {"login": login, "password": password, "groups": groups})["uid"]
 
-    def records(self, model: str) -> list[dict[str, Any]]:
-        return self._call("GET", f"/records/{model}")["records"]
-
     def edit(self, model: str, record_id: int, **changes: Any) -> dict[str, Any]:
         return self._call("POST", f"/records/{model}/{record_id}", changes)["record"]
-
-    def reset(self) -> None:
-        self._call("POST", "/reset")
-
-    def set_faults(self, **plan: Any) -> dict[str, Any]:
-        return self._call("POST", "/faults", plan)["plan"]
-
-    def clear_faults(self) -> None:
-        self._call("DELETE", "/faults")
-
-    def journal(self, since: int = 0) -> list[dict[str, Any]]:
-        return self._call("GET", "/journal", params={"since": since})["journal"]
 
 
 @dataclasses.dataclass
@@ -55,14 +41,11 @@ class EmulatorHandle(emulator.EmulatorHandle):
         return self.settings.database
 
 
-SpawnedEmulator = emulator.spawned_type(EmulatorHandle)
-
-KIND = emulator.EmulatorKind(
-    name="Odoo", module="bridge_assets.sandbox.odoo",
-    description="Local emulator of Odoo 17's external API (XML-RPC execute_kw on account.move and its wizards).",
-    state_help="SQLite file holding the Odoo database", create_app=create_app, settings_type=EmulatorSettings,
-    admin_client=AdminClient, handle=EmulatorHandle, spawned=SpawnedEmulator,
-    options=(emulator.TIME_SCALE,), overrides=("time_scale",), uvicorn_options={"http": "h11"},
-)
+KIND = erp_kind(
+    "Odoo", "bridge_assets.sandbox.odoo",
+    "Local emulator of Odoo 17's external API (XML-RPC execute_kw on account.move and its wizards).",
+    "SQLite file holding the Odoo database", create_app=create_app, settings_type=EmulatorSettings,
+    admin_client=AdminClient, handle=EmulatorHandle)
+SpawnedEmulator = KIND.spawned
 run_emulator = KIND.run
 spawn_emulator = KIND.spawn

@@ -9,42 +9,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
-from bridge_assets.sandbox.kit import wire
-from bridge_assets.sandbox.kit.admin import AdminPanel
 from bridge_assets.sandbox.kit.emulator import Parts
+from bridge_assets.sandbox.kit.erp_admin import RecordsAdmin
+from bridge_assets.sandbox.kit.erp_admin import json_response as _json
 from bridge_assets.sandbox.oracle_fusion_receivables.receivables import month
 
 
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(wire.dumps(payload), status_code=status, media_type="application/json")
+class Admin(RecordsAdmin):
+    secret_field = "password"
 
-
-class Admin:
     def __init__(self, parts: Parts) -> None:
-        self.store, self.settings, self.faults = parts.store, parts.settings, parts.faults
-        self.panel = AdminPanel(self.store, _json, wire.loads, parts.faults, health=lambda: {},
-                                settings_view=self._settings, reset=self._reset)
+        super().__init__(parts, lambda: {})
 
-    def routes(self) -> list[BaseRoute]:
-        return self.panel.routes([("/customers", self.customers, ["POST"]),
-                                  ("/close-periods", self.close_periods, ["POST"]),
-                                  ("/records/{kind}", self.dump, ["GET"])])
-
-    def _settings(self) -> dict[str, Any]:
-        shown = self.settings.to_mapping()
-        shown["users"] = {user: {**value, "password": "***"} for user, value in shown["users"].items()}
-        return shown
-
-    def _reset(self, body: dict[str, Any]) -> str:
-        self.store.wipe()
-        self.faults.restore_initial()
-        return "all"
+    def own_routes(self) -> list[tuple]:
+        return [("/customers", self.customers, ["POST"]), ("/close-periods", self.close_periods, ["POST"])]
 
     async def customers(self, request: Request) -> Response:
         given = (await self.panel.body(request)).get("customers") or []
@@ -68,6 +49,3 @@ class Admin:
                     if day.year < 2020:
                         break
         return _json({"closed": [p["name"] for p in self.store.all("periods")]})
-
-    async def dump(self, request: Request) -> Response:
-        return _json({"records": self.store.all(request.path_params["kind"])})

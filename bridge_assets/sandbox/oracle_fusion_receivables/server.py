@@ -4,34 +4,19 @@ process (`spawn_emulator`, which a test can kill -9 and start again on the same 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
-from bridge_assets.sandbox.kit import emulator, serving
+from bridge_assets.sandbox.kit import emulator
+from bridge_assets.sandbox.kit.erp_admin import RecordsAdminClient, erp_kind
 from bridge_assets.sandbox.oracle_fusion_receivables.app import create_app
 from bridge_assets.sandbox.oracle_fusion_receivables.settings import EmulatorSettings
 
 
-class AdminClient(serving.AdminHttpClient):
+class AdminClient(RecordsAdminClient):
     def add_customers(self, customers: list[tuple[str, str]]) -> None:
         self._call("POST", "/customers", {"customers": [{"number": n, "name": name} for n, name in customers]})
 
     def close_periods(self, through: str | None) -> list[str]:
         return self._call("POST", "/close-periods", {"through": through})["closed"]
-
-    def records(self, kind: str) -> list[dict[str, Any]]:
-        return self._call("GET", f"/records/{kind}")["records"]
-
-    def reset(self) -> None:
-        self._call("POST", "/reset")
-
-    def set_faults(self, **plan: Any) -> dict[str, Any]:
-        return self._call("POST", "/faults", plan)["plan"]
-
-    def clear_faults(self) -> None:
-        self._call("DELETE", "/faults")
-
-    def journal(self, since: int = 0) -> list[dict[str, Any]]:
-        return self._call("GET", "/journal", params={"since": since})["journal"]
 
 
 @dataclasses.dataclass
@@ -40,14 +25,11 @@ class EmulatorHandle(emulator.EmulatorHandle):
     admin: AdminClient
 
 
-SpawnedEmulator = emulator.spawned_type(EmulatorHandle)
-
-KIND = emulator.EmulatorKind(
-    name="Oracle Fusion Receivables", module="bridge_assets.sandbox.oracle_fusion_receivables",
-    description="Local emulator of Oracle Fusion Cloud Financials Receivables REST (invoices, credit memos, receipts).",
-    state_help="SQLite file holding the pod's receivables", create_app=create_app, settings_type=EmulatorSettings,
-    admin_client=AdminClient, handle=EmulatorHandle, spawned=SpawnedEmulator,
-    options=(emulator.TIME_SCALE,), overrides=("time_scale",), uvicorn_options={"http": "h11"},
-)
+KIND = erp_kind(
+    "Oracle Fusion Receivables", "bridge_assets.sandbox.oracle_fusion_receivables",
+    "Local emulator of Oracle Fusion Cloud Financials Receivables REST (invoices, credit memos, receipts).",
+    "SQLite file holding the pod's receivables", create_app=create_app, settings_type=EmulatorSettings,
+    admin_client=AdminClient, handle=EmulatorHandle)
+SpawnedEmulator = KIND.spawned
 run_emulator = KIND.run
 spawn_emulator = KIND.spawn

@@ -10,22 +10,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
-from bridge_assets.sandbox.kit import wire
-from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
+from bridge_assets.sandbox.kit.admin import AdminError
 from bridge_assets.sandbox.kit.emulator import Parts
+from bridge_assets.sandbox.kit.erp_admin import RecordsAdmin
+from bridge_assets.sandbox.kit.erp_admin import json_response as _json
 from bridge_assets.sandbox.sap_business_one.documents import Documents
 
 STATUSES = ("ltUnlocked", "ltUnlockedExceptSales", "ltPeriodClosing", "ltLocked")
-
-
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(wire.dumps(payload), status_code=status, media_type="application/json")
 
 
 def seed(store, settings, documents: Documents) -> None:
@@ -42,30 +36,16 @@ def seed(store, settings, documents: Documents) -> None:
                                               "PostingDateFrom": start.isoformat(), "PostingDateTo": end.isoformat()})
 
 
-class Admin:
+class Admin(RecordsAdmin):
     def __init__(self, parts: Parts, documents: Documents) -> None:
-        self.store, self.settings, self.documents, self.faults = parts.store, parts.settings, documents, parts.faults
-        self.panel = AdminPanel(self.store, _json, wire.loads, parts.faults,
-                                health=lambda: {"company_db": self.settings.company_db},
-                                settings_view=self._settings, reset=self._reset)
+        super().__init__(parts, lambda: {"company_db": self.settings.company_db})
+        self.documents = documents
 
-    def routes(self) -> list[BaseRoute]:
-        return self.panel.routes([
-            ("/period-status", self.period_status, ["POST"]),
-            ("/expire-sessions", self.expire_sessions, ["POST"]),
-            ("/records/{kind}", self.dump, ["GET"]),
-        ])
+    def own_routes(self) -> list[tuple]:
+        return [("/period-status", self.period_status, ["POST"]), ("/expire-sessions", self.expire_sessions, ["POST"])]
 
-    def _settings(self) -> dict[str, Any]:
-        shown = self.settings.to_mapping()
-        shown["users"] = {user: "***" for user in shown["users"]}
-        return shown
-
-    def _reset(self, body: dict[str, Any]) -> str:
-        self.store.wipe()
+    def seed(self) -> None:
         seed(self.store, self.settings, self.documents)
-        self.faults.restore_initial()
-        return "all"
 
     async def period_status(self, request: Request) -> Response:
         body = await self.panel.body(request)
@@ -85,6 +65,3 @@ class Admin:
                 session["last_seen"] = 0.0
                 self.store.put("sessions", session)
         return _json({"expired": len(sessions)})
-
-    async def dump(self, request: Request) -> Response:
-        return _json({"records": self.store.all(request.path_params["kind"])})
