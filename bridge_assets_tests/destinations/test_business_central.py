@@ -11,11 +11,11 @@ from typing import Iterator
 import httpx
 import pytest
 
-from bridge_assets.destinations.base import Action, BY_HAND_CODES, DestinationError, PostRequest, Status
+from bridge_assets.destinations.base import BY_HAND_CODES, DestinationError, Status
 from bridge_assets.destinations.business_central.adapter import BusinessCentralDestination
 from bridge_assets.destinations.kit.limits import Limits
-from bridge_assets.model.document import AccountingDocument, Application, DocumentLine, line_amount, money
 from bridge_assets.sandbox.business_central import SCOPE, EmulatorHandle, EmulatorSettings, run_emulator
+from bridge_assets_tests.destinations.erp_documents import create, document
 
 CLIENT, SECRET = "bridge-sandbox-app", "bridge-sandbox-app-secret"
 
@@ -57,24 +57,6 @@ class Api:
 
     def __call__(self, method: str, path: str, **kw) -> httpx.Response:
         return self.http.request(method, f"{self.company}/{path}", **kw)
-
-
-def document(number: str, *, doc_type: str = "invoice", rate: str = "29.95", applies=(), total: str | None = None,
-             date: dt.date = dt.date(2026, 9, 1)) -> AccountingDocument:
-    lines = () if doc_type == "payment" else (
-        DocumentLine(1, "rmr", "RMR-MON", "Monitoring", Decimal(1), Decimal(rate), line_amount(Decimal(1), Decimal(rate)),
-                     False),)
-    subtotal = sum((l.amount for l in lines), Decimal("0.00"))
-    return AccountingDocument(
-        doc_key=f"sedona:{doc_type}:{number}", source="sedona", doc_type=doc_type, source_id=number, doc_number=number,
-        txn_date=date, period=date.strftime("%Y-%m"), due_date=date + dt.timedelta(days=30), customer_key="C001",
-        customer_name="Smith, J", master_account="", site="", terms="NET30", po_number="", subtotal=subtotal,
-        tax_total=Decimal("0.00"), total=money(total) if total else subtotal, currency="USD", memo="", source_ref="",
-        lines=lines, applies_to=tuple(Application(f"sedona:invoice:{n}", n, money(a)) for n, a in applies)).with_hash()
-
-
-def create(doc: AccountingDocument) -> PostRequest:
-    return PostRequest(Action.CREATE, doc, f"rid-{doc.doc_key}")
 
 
 # --- the emulator, as the documentation describes the API ------------------------------------------------

@@ -7,7 +7,7 @@ the answer of a write it has committed."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import pytest
 
@@ -44,6 +44,22 @@ def _held_back(journal) -> bool:
     return any(str(e["outcome"]).startswith("dropped:timeout") for e in journal)
 
 
+def _target(name: str, emulator, fresh_books, held, drop_entity: str) -> CrashTarget:
+    """The trials' target on an ERP emulator: the held-back answer is that of the next write to `drop_entity`."""
+    admin = emulator.admin
+    return CrashTarget(name, fresh_books, held,
+                       hold_next_answer=lambda env: admin.set_faults(drop_next_writes=1, drop_mode="timeout",
+                                                                     drop_entities=[drop_entity]),
+                       answer_held=lambda env: _held_back(admin.journal()), clear_faults=lambda env: admin.clear_faults())
+
+
+def _live(emulator, kinds: tuple[str, str], number: str, key: str, live: Callable[[dict], bool]):
+    """What the books hold: (doc_type, our number, id) of every live invoice (kinds[0]) and credit memo (kinds[1])."""
+    return lambda env: [(doc_type, r[number], str(r[key]))
+                        for doc_type, kind in zip(("invoice", "credit_memo"), kinds)
+                        for r in emulator.admin.records(kind) if live(r)]
+
+
 def odoo_target(odoo) -> CrashTarget:
     login, user = next(iter(odoo.settings.users.items()))
 
@@ -57,11 +73,7 @@ def odoo_target(odoo) -> CrashTarget:
         return [(kinds[m["move_type"]], m["ref"], str(m["id"])) for m in odoo.admin.records("account.move")
                 if m["state"] == "posted" and m["payment_state"] != "reversed" and not m["reversed_entry_id"]]
 
-    return CrashTarget("odoo", fresh_books, held,
-                       hold_next_answer=lambda env: odoo.admin.set_faults(drop_next_writes=1, drop_mode="timeout",
-                                                                          drop_entities=["account.move.action_post"]),
-                       answer_held=lambda env: _held_back(odoo.admin.journal()),
-                       clear_faults=lambda env: odoo.admin.clear_faults())
+    return _target("odoo", odoo, fresh_books, held, "account.move.action_post")
 
 
 def business_central_target(bc) -> CrashTarget:
@@ -74,16 +86,9 @@ def business_central_target(bc) -> CrashTarget:
                 "BC_ENVIRONMENT": s.environment, "BC_COMPANY": s.company, "BC_CLIENT_ID": client_id,
                 "BC_CLIENT_SECRET": secret, "BC_TIME_SCALE": "60"}
 
-    def held(env: Mapping[str, str]):
-        return [(doc_type, r["externalDocumentNumber"], r["id"])
-                for doc_type, kind in (("invoice", "salesInvoices"), ("credit_memo", "salesCreditMemos"))
-                for r in bc.admin.records(kind) if r["status"] in ("Open", "Paid")]
-
-    return CrashTarget("business_central", fresh_books, held,
-                       hold_next_answer=lambda env: bc.admin.set_faults(drop_next_writes=1, drop_mode="timeout",
-                                                                        drop_entities=["$batch"]),
-                       answer_held=lambda env: _held_back(bc.admin.journal()),
-                       clear_faults=lambda env: bc.admin.clear_faults())
+    held = _live(bc, ("salesInvoices", "salesCreditMemos"), "externalDocumentNumber", "id",
+                 lambda r: r["status"] in ("Open", "Paid"))
+    return _target("business_central", bc, fresh_books, held, "$batch")
 
 
 def netsuite_target(ns) -> CrashTarget:
@@ -96,16 +101,9 @@ def netsuite_target(ns) -> CrashTarget:
                 "NETSUITE_REFRESH_TOKEN": ns.admin.mint_tokens(client_id)["refresh_token"],
                 "NETSUITE_TOKEN_STORE": str(folder / "netsuite_tokens.json"), "NETSUITE_TIME_SCALE": "60"}
 
-    def held(env: Mapping[str, str]):
-        return [(doc_type, r["tranId"], r["id"])
-                for doc_type, kind in (("invoice", "invoice"), ("credit_memo", "creditMemo"))
-                for r in ns.admin.records(kind) if not str(r.get("externalId") or "").startswith("void-")]
-
-    return CrashTarget("netsuite", fresh_books, held,
-                       hold_next_answer=lambda env: ns.admin.set_faults(drop_next_writes=1, drop_mode="timeout",
-                                                                        drop_entities=["invoice"]),
-                       answer_held=lambda env: _held_back(ns.admin.journal()),
-                       clear_faults=lambda env: ns.admin.clear_faults())
+    held = _live(ns, ("invoice", "creditMemo"), "tranId", "id",
+                 lambda r: not str(r.get("externalId") or "").startswith("void-"))
+    return _target("netsuite", ns, fresh_books, held, "invoice")
 
 
 def sap_business_one_target(b1) -> CrashTarget:
@@ -116,16 +114,9 @@ def sap_business_one_target(b1) -> CrashTarget:
         return {"SAPB1_URL": b1.service_url, "SAPB1_COMPANY_DB": b1.settings.company_db, "SAPB1_USERNAME": user,
                 "SAPB1_PASSWORD": password}
 
-    def held(env: Mapping[str, str]):
-        return [(doc_type, r["NumAtCard"], str(r["DocEntry"]))
-                for doc_type, kind in (("invoice", "Invoices"), ("credit_memo", "CreditNotes"))
-                for r in b1.admin.records(kind) if r["Cancelled"] == "tNO" and r["CancelStatus"] == "csNo"]
-
-    return CrashTarget("sap_business_one", fresh_books, held,
-                       hold_next_answer=lambda env: b1.admin.set_faults(drop_next_writes=1, drop_mode="timeout",
-                                                                        drop_entities=["Invoices"]),
-                       answer_held=lambda env: _held_back(b1.admin.journal()),
-                       clear_faults=lambda env: b1.admin.clear_faults())
+    held = _live(b1, ("Invoices", "CreditNotes"), "NumAtCard", "DocEntry",
+                 lambda r: r["Cancelled"] == "tNO" and r["CancelStatus"] == "csNo")
+    return _target("sap_business_one", b1, fresh_books, held, "Invoices")
 
 
 def oracle_target(ar) -> CrashTarget:
@@ -137,46 +128,39 @@ def oracle_target(ar) -> CrashTarget:
         return {"ORACLE_URL": ar.base_url, "ORACLE_USERNAME": user, "ORACLE_PASSWORD": values["password"],
                 "ORACLE_BUSINESS_UNIT": ar.settings.business_unit}
 
-    def held(env: Mapping[str, str]):
-        return [(doc_type, r["TransactionNumber"], str(r["CustomerTransactionId"]))
-                for doc_type, kind in (("invoice", "receivablesInvoices"), ("credit_memo", "receivablesCreditMemos"))
-                for r in ar.admin.records(kind) if r["InvoiceStatus"] == "Complete"]
+    held = _live(ar, ("receivablesInvoices", "receivablesCreditMemos"), "TransactionNumber", "CustomerTransactionId",
+                 lambda r: r["InvoiceStatus"] == "Complete")
+    return _target("oracle_fusion_receivables", ar, fresh_books, held, "receivablesInvoices")
 
-    return CrashTarget("oracle_fusion_receivables", fresh_books, held,
-                       hold_next_answer=lambda env: ar.admin.set_faults(drop_next_writes=1, drop_mode="timeout",
-                                                                        drop_entities=["receivablesInvoices"]),
-                       answer_held=lambda env: _held_back(ar.admin.journal()),
-                       clear_faults=lambda env: ar.admin.clear_faults())
+
+def _spawned(spawn, state_path: Path, settings) -> Iterator:
+    with spawn(state_path, settings) as handle:
+        yield handle
 
 
 @pytest.fixture
 def odoo(tmp_path: Path) -> Iterator:
-    with spawn_odoo(tmp_path / "odoo.sqlite3", OdooSettings(time_scale=60)) as handle:
-        yield handle
+    yield from _spawned(spawn_odoo, tmp_path / "odoo.sqlite3", OdooSettings(time_scale=60))
 
 
 @pytest.fixture
 def business_central(tmp_path: Path) -> Iterator:
-    with spawn_bc(tmp_path / "bc.sqlite3", BcSettings(time_scale=60)) as handle:
-        yield handle
+    yield from _spawned(spawn_bc, tmp_path / "bc.sqlite3", BcSettings(time_scale=60))
 
 
 @pytest.fixture
 def netsuite(tmp_path: Path) -> Iterator:
-    with spawn_ns(tmp_path / "ns.sqlite3", NsSettings(time_scale=60)) as handle:
-        yield handle
+    yield from _spawned(spawn_ns, tmp_path / "ns.sqlite3", NsSettings(time_scale=60))
 
 
 @pytest.fixture
 def sap_business_one(tmp_path: Path) -> Iterator:
-    with spawn_b1(tmp_path / "b1.sqlite3", B1Settings(time_scale=60)) as handle:
-        yield handle
+    yield from _spawned(spawn_b1, tmp_path / "b1.sqlite3", B1Settings(time_scale=60))
 
 
 @pytest.fixture
 def oracle(tmp_path: Path) -> Iterator:
-    with spawn_ar(tmp_path / "ar.sqlite3", ArSettings(time_scale=60)) as handle:
-        yield handle
+    yield from _spawned(spawn_ar, tmp_path / "ar.sqlite3", ArSettings(time_scale=60))
 
 
 def _check(figures) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
 
@@ -17,8 +16,8 @@ import pytest
 from bridge_assets.destinations.base import Action, PostRequest, Status
 from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.netsuite.adapter import NetSuiteDestination
-from bridge_assets.model.document import AccountingDocument, Application, DocumentLine, line_amount, money
 from bridge_assets.sandbox.netsuite import EmulatorHandle, EmulatorSettings, run_emulator
+from bridge_assets_tests.destinations.erp_documents import create, document
 
 CLIENT, SECRET = "bridge-sandbox-integration", "bridge-sandbox-integration-secret"
 
@@ -46,24 +45,6 @@ def adapter(books: EmulatorHandle, tmp_path: Path) -> Iterator[NetSuiteDestinati
 def api(ns: EmulatorHandle) -> httpx.Client:
     token = ns.admin.mint_tokens()["access_token"]
     return httpx.Client(base_url=f"{ns.base_url}/services/rest/record/v1", headers={"Authorization": f"Bearer {token}"})
-
-
-def document(number: str, *, doc_type: str = "invoice", rate: str = "29.95", applies=(), total: str | None = None,
-             date: dt.date = dt.date(2026, 9, 1)) -> AccountingDocument:
-    lines = () if doc_type == "payment" else (
-        DocumentLine(1, "rmr", "RMR-MON", "Monitoring", Decimal(1), Decimal(rate), line_amount(Decimal(1), Decimal(rate)),
-                     False),)
-    subtotal = sum((l.amount for l in lines), Decimal("0.00"))
-    return AccountingDocument(
-        doc_key=f"sedona:{doc_type}:{number}", source="sedona", doc_type=doc_type, source_id=number, doc_number=number,
-        txn_date=date, period=date.strftime("%Y-%m"), due_date=date + dt.timedelta(days=30), customer_key="C001",
-        customer_name="Smith, J", master_account="", site="", terms="NET30", po_number="", subtotal=subtotal,
-        tax_total=Decimal("0.00"), total=money(total) if total else subtotal, currency="USD", memo="", source_ref="",
-        lines=lines, applies_to=tuple(Application(f"sedona:invoice:{n}", n, money(a)) for n, a in applies)).with_hash()
-
-
-def create(doc: AccountingDocument) -> PostRequest:
-    return PostRequest(Action.CREATE, doc, f"rid-{doc.doc_key}")
 
 
 # --- the emulator, as the documentation describes the API ------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import xmlrpc.client
-from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
 
@@ -15,8 +14,10 @@ import pytest
 from bridge_assets.destinations.base import Action, DestinationError, PostRequest, Status
 from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.odoo.adapter import OdooDestination
-from bridge_assets.model.document import AccountingDocument, Application, DocumentLine, line_amount, money
+from bridge_assets.model.document import AccountingDocument
 from bridge_assets.sandbox.odoo import ADVISER, BILLING, INTERNAL, EmulatorHandle, EmulatorSettings, run_emulator
+from bridge_assets_tests.destinations import erp_documents
+from bridge_assets_tests.destinations.erp_documents import create
 
 LOGIN, KEY = "bridge@example.com", "bridge-sandbox-api-key"
 
@@ -44,25 +45,9 @@ def rpc(odoo: EmulatorHandle, service: str) -> xmlrpc.client.ServerProxy:
     return xmlrpc.client.ServerProxy(f"{odoo.base_url}/xmlrpc/2/{service}")
 
 
-def document(number: str, *, doc_type: str = "invoice", customer: str = "Smith, J", rate: str = "29.95",
-             qty: str = "1", tax: str = "0.00", applies: tuple[tuple[str, str], ...] = (), total: str | None = None,
-             date: dt.date = dt.date(2026, 9, 1)) -> AccountingDocument:
-    lines = () if doc_type == "payment" else (
-        DocumentLine(1, "rmr", "RMR-MON", "Monitoring", Decimal(qty), Decimal(rate),
-                     line_amount(Decimal(qty), Decimal(rate)), False),)
-    subtotal = sum((line.amount for line in lines), Decimal("0.00"))
-    return AccountingDocument(
-        doc_key=f"sedona:{doc_type}:{number}", source="sedona", doc_type=doc_type, source_id=number,
-        doc_number=number, txn_date=date, period=date.strftime("%Y-%m"), due_date=date + dt.timedelta(days=30),
-        customer_key="C" + customer[:3].upper(), customer_name=customer, master_account="", site="1 Main St",
-        terms="NET30", po_number="", subtotal=subtotal, tax_total=money(tax),
-        total=money(total) if total is not None else subtotal + money(tax), currency="USD", memo="", source_ref="",
-        lines=lines, applies_to=tuple(Application(f"sedona:invoice:{n}", n, money(a)) for n, a in applies),
-    ).with_hash()
-
-
-def create(doc: AccountingDocument) -> PostRequest:
-    return PostRequest(Action.CREATE, doc, f"rid-{doc.doc_key}")
+def document(number: str, *, customer: str = "Smith, J", **given) -> AccountingDocument:
+    return erp_documents.document(number, customer=customer, customer_key="C" + customer[:3].upper(), site="1 Main St",
+                                  **given)
 
 
 def moves(odoo: EmulatorHandle, **where) -> list[dict]:

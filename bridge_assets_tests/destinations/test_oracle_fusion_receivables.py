@@ -5,8 +5,6 @@ voids as Incomplete, on-account credit memos, receipts applied and reversed, pri
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-from decimal import Decimal
 from typing import Iterator
 
 import httpx
@@ -14,8 +12,8 @@ import pytest
 
 from bridge_assets.destinations.base import Action, DestinationError, PostRequest, Status
 from bridge_assets.destinations.oracle_fusion_receivables.adapter import OracleReceivablesDestination
-from bridge_assets.model.document import AccountingDocument, Application, DocumentLine, line_amount, money
 from bridge_assets.sandbox.oracle_fusion_receivables import EmulatorHandle, EmulatorSettings, run_emulator
+from bridge_assets_tests.destinations.erp_documents import create, document
 
 USER, PASSWORD = "bridge.integration", "bridge-sandbox-password"
 ROOT = "/fscmRestApi/resources/11.13.18.05"
@@ -53,24 +51,6 @@ def invoice_body(number: str, price: float = 29.95, **extra) -> dict:
             "BusinessUnit": "US1 Business Unit", "TransactionSource": "Manual-NES", "TransactionType": "Invoice",
             "receivablesInvoiceLines": [{"LineNumber": 1, "Description": "Monitoring", "Quantity": 1,
                                          "UnitSellingPrice": price}], **extra}
-
-
-def document(number: str, *, doc_type: str = "invoice", rate: str = "29.95", applies=(), total: str | None = None,
-             date: dt.date = dt.date(2026, 9, 1)) -> AccountingDocument:
-    lines = () if doc_type == "payment" else (
-        DocumentLine(1, "rmr", "RMR-MON", "Monitoring", Decimal(1), Decimal(rate), line_amount(Decimal(1), Decimal(rate)),
-                     False),)
-    subtotal = sum((l.amount for l in lines), Decimal("0.00"))
-    return AccountingDocument(
-        doc_key=f"sedona:{doc_type}:{number}", source="sedona", doc_type=doc_type, source_id=number, doc_number=number,
-        txn_date=date, period=date.strftime("%Y-%m"), due_date=date + dt.timedelta(days=30), customer_key="C001",
-        customer_name="Smith, J", master_account="", site="", terms="NET30", po_number="", subtotal=subtotal,
-        tax_total=Decimal("0.00"), total=money(total) if total else subtotal, currency="USD", memo="", source_ref="",
-        lines=lines, applies_to=tuple(Application(f"sedona:invoice:{n}", n, money(a)) for n, a in applies)).with_hash()
-
-
-def create(doc: AccountingDocument) -> PostRequest:
-    return PostRequest(Action.CREATE, doc, f"rid-{doc.doc_key}")
 
 
 # --- the emulator, as the documentation describes the API ------------------------------------------------

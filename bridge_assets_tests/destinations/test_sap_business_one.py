@@ -5,7 +5,6 @@ on add and are corrected by Cancel, credit notes applied, payments, locked perio
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Iterator
 
 import pytest
@@ -13,8 +12,8 @@ from SAPB1SL import AuthenticationError, SAPB1SL, SAPRequestError
 
 from bridge_assets.destinations.base import Action, DestinationError, PostRequest, Status
 from bridge_assets.destinations.sap_business_one.adapter import SapBusinessOneDestination
-from bridge_assets.model.document import AccountingDocument, Application, DocumentLine, line_amount, money
 from bridge_assets.sandbox.sap_business_one import EmulatorHandle, EmulatorSettings, run_emulator
+from bridge_assets_tests.destinations.erp_documents import create, document
 
 USER, PASSWORD = "manager", "bridge-sandbox-password"
 
@@ -36,24 +35,6 @@ def adapter(books: EmulatorHandle) -> Iterator[SapBusinessOneDestination]:
     with SapBusinessOneDestination(service_url=books.service_url, company_db=books.settings.company_db, user=USER,
                                    password=PASSWORD) as made:
         yield made
-
-
-def document(number: str, *, doc_type: str = "invoice", rate: str = "29.95", applies=(), total: str | None = None,
-             date: dt.date = dt.date(2026, 9, 1)) -> AccountingDocument:
-    lines = () if doc_type == "payment" else (
-        DocumentLine(1, "rmr", "RMR-MON", "Monitoring", Decimal(1), Decimal(rate), line_amount(Decimal(1), Decimal(rate)),
-                     False),)
-    subtotal = sum((l.amount for l in lines), Decimal("0.00"))
-    return AccountingDocument(
-        doc_key=f"sedona:{doc_type}:{number}", source="sedona", doc_type=doc_type, source_id=number, doc_number=number,
-        txn_date=date, period=date.strftime("%Y-%m"), due_date=date + dt.timedelta(days=30), customer_key="C001",
-        customer_name="Smith, J", master_account="", site="", terms="NET30", po_number="", subtotal=subtotal,
-        tax_total=Decimal("0.00"), total=money(total) if total else subtotal, currency="USD", memo="", source_ref="",
-        lines=lines, applies_to=tuple(Application(f"sedona:invoice:{n}", n, money(a)) for n, a in applies)).with_hash()
-
-
-def create(doc: AccountingDocument) -> PostRequest:
-    return PostRequest(Action.CREATE, doc, f"rid-{doc.doc_key}")
 
 
 # --- the emulator, through a Service Layer client from PyPI ----------------------------------------------
