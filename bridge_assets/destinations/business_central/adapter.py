@@ -17,7 +17,6 @@ kept in memory and in HTTP headers only.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any, Mapping
 
 import httpx
@@ -29,6 +28,7 @@ from bridge_assets.destinations.business_central.payloads import (
     DOC_TYPE, ENTITY, LABEL, LIVE, NO_DATE, OUTSIDE_RANGE, bc_time, decimal, literal, refusal,
 )
 from bridge_assets.destinations.business_central.posting import PostingMixin
+from bridge_assets.destinations.kit.erp import ErpDestination, ErpEnvironment, reference_problems
 from bridge_assets.destinations.kit.limits import Limits
 
 API_URL = "https://api.businesscentral.dynamics.com"
@@ -36,7 +36,7 @@ TOKEN_URL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 BATCH_SIZE = 20
 
 
-class BusinessCentralDestination(PostingMixin):
+class BusinessCentralDestination(PostingMixin, ErpDestination):
     name = "business_central"
 
     def __init__(self, *, tenant: str, environment: str, company: str, client_id: str, client_secret: str,
@@ -65,38 +65,19 @@ class BusinessCentralDestination(PostingMixin):
 
     @classmethod
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "BusinessCentralDestination":
-        env = os.environ if environ is None else environ
-
-        def text(name: str, default: str | None = None) -> str | None:
-            return (env.get(name) or "").strip() or default
-
-        missing = [n for n in ("BC_TENANT", "BC_ENVIRONMENT", "BC_COMPANY", "BC_CLIENT_ID", "BC_CLIENT_SECRET")
-                   if not text(n)]
-        if missing:
-            raise DestinationError(f"Business Central is configured as a destination but {', '.join(missing)} "
-                                   f"{'is' if len(missing) == 1 else 'are'} not set (README, Business Central)")
+        env = ErpEnvironment("Business Central", environ)
+        env.require("BC_TENANT", "BC_ENVIRONMENT", "BC_COMPANY", "BC_CLIENT_ID", "BC_CLIENT_SECRET")
+        text = env.text
         sign = text("BC_PAYMENT_AMOUNT_SIGN", "negative")
         if sign not in ("negative", "positive"):
             raise DestinationError(f"BC_PAYMENT_AMOUNT_SIGN must be negative or positive, not {sign!r}")
-        try:
-            scale = float(text("BC_TIME_SCALE", "1"))
-        except ValueError:
-            raise DestinationError("BC_TIME_SCALE must be a number") from None
+        scale = env.number("BC_TIME_SCALE", 1.0)
         return cls(tenant=text("BC_TENANT"), environment=text("BC_ENVIRONMENT"), company=text("BC_COMPANY"),
                    client_id=text("BC_CLIENT_ID"), client_secret=text("BC_CLIENT_SECRET"),
                    api_url=text("BC_API_URL", API_URL), token_url=text("BC_TOKEN_URL"), payment_sign=sign,
                    payment_journal=text("BC_PAYMENT_JOURNAL", "CUSTPAYMT"), tax_item=text("BC_TAX_ITEM", "SALES-TAX"),
                    auto_create=(text("BC_AUTO_CREATE", "true").lower() in ("1", "true", "yes", "on")),
                    limits=Limits(requests_per_minute=1200, concurrent_requests=100, time_scale=scale))
-
-    def close(self) -> None:
-        self.client.close()
-
-    def __enter__(self) -> "BusinessCentralDestination":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- the company, runs ------------------------------------------------------------------------
 
@@ -117,12 +98,8 @@ class BusinessCentralDestination(PostingMixin):
                                    f"{literal(self.payment_journal)}")["value"]
         self.journal_id = journals[0]["id"] if journals else None
 
-    def begin_run(self, run_id: str, period: str) -> None:
-        self._written = 0
-
-    def end_run(self) -> list[str]:
-        written, self._written = self._written, 0
-        return [f"Business Central {self.book} ({written} written)"] if written else []
+    def run_label(self) -> str:
+        return f"Business Central {self.book}"
 
     def post(self, requests):
         self._connect()
@@ -130,12 +107,7 @@ class BusinessCentralDestination(PostingMixin):
 
     def resolve_references(self, documents) -> dict[str, str]:
         self._connect()
-        problems = {}
-        for document in documents:
-            problem = self._references(document)
-            if problem:
-                problems[document.doc_key] = problem
-        return problems
+        return reference_problems(documents, self._references)
 
     def _references(self, document) -> str | None:
         """The customer (number = our customer number) and items (number = our item code), created when missing."""

@@ -21,12 +21,12 @@ from typing import Any, Mapping
 
 import httpx
 
-from bridge_assets.destinations.kit.http import Backoff, PacedClient, Platform, PlatformUnavailable, Retry
+from bridge_assets.destinations.kit.erp import send_unless_doubled
+from bridge_assets.destinations.kit.http import Backoff, PacedClient, Platform, Retry
 from bridge_assets.destinations.kit.limits import Limits
 
 PLATFORM = "Business Central"
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
-NOT_RECEIVED = frozenset({429, 503})
 
 
 class BcError(Exception):
@@ -119,21 +119,11 @@ class BcClient:
              headers: Mapping[str, str] | None = None, write: bool | None = None) -> tuple[int, Any]:
         write = method != "GET" if write is None else write
         what = f"{method} {path.split('?')[0]}"
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self.http.send(method, self.url(path), json=json, params=params, headers=headers,
-                                          auth=self.auth, tries=1 if write else None, what=what)
-            except PlatformUnavailable as failure:
-                status = failure.gave_up.status
-                if write and status in NOT_RECEIVED and attempt < self.tries:
-                    self.http.wait_before_retry(attempt, what, failure.gave_up.problem, failure.gave_up.response,
-                                                tries=self.tries)
-                    continue
-                raise BcUnavailable(failure.gave_up.problem, what, sent=write and status not in NOT_RECEIVED,
-                                    http_status=status) from None
-            return response.status_code, self._body(response, what)
+        response = send_unless_doubled(
+            self.http, method, self.url(path), write=write, what=what, tries=self.tries, json=json, params=params,
+            headers=headers, auth=self.auth,
+            unavailable=lambda problem, status, sent: BcUnavailable(problem, what, sent=sent, http_status=status))
+        return response.status_code, self._body(response, what)
 
     @staticmethod
     def _body(response: httpx.Response, what: str) -> Any:

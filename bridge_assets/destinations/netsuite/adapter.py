@@ -16,15 +16,15 @@ Settings are read in one place, `from_env` (README, "NetSuite").
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import httpx
 
 from bridge_assets.destinations.base import (
     Action, BooksDocument, NeutralBooks, Capabilities, DestinationError, Outcome, PostRequest, Status,
 )
+from bridge_assets.destinations.kit.erp import ErpDestination, ErpEnvironment, reference_problems
 from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.kit.oauth import OAuthSession, TokenStore
 from bridge_assets.destinations.netsuite.client import NetSuiteAuthError, NsClient, NsError, NsUnavailable, netsuite_provider
@@ -41,7 +41,7 @@ def account_host(account: str) -> str:
     return f"https://{account.lower().replace('_', '-')}.suitetalk.api.netsuite.com"
 
 
-class NetSuiteDestination:
+class NetSuiteDestination(ErpDestination):
     name = "netsuite"
 
     def __init__(self, *, account: str, client_id: str, client_secret: str, token_store: Path | str,
@@ -69,20 +69,11 @@ class NetSuiteDestination:
 
     @classmethod
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "NetSuiteDestination":
-        env = os.environ if environ is None else environ
-
-        def text(name: str, default: str | None = None) -> str | None:
-            return (env.get(name) or "").strip() or default
-
-        missing = [n for n in ("NETSUITE_ACCOUNT", "NETSUITE_CLIENT_ID", "NETSUITE_CLIENT_SECRET") if not text(n)]
-        if missing:
-            raise DestinationError(f"NetSuite is configured as a destination but {', '.join(missing)} "
-                                   f"{'is' if len(missing) == 1 else 'are'} not set (README, NetSuite)")
+        env = ErpEnvironment("NetSuite", environ)
+        env.require("NETSUITE_ACCOUNT", "NETSUITE_CLIENT_ID", "NETSUITE_CLIENT_SECRET")
+        text = env.text
         home = Path(getattr(settings, "home", None) or text("BRIDGE_HOME", "var")).absolute()
-        try:
-            scale = float(text("NETSUITE_TIME_SCALE", "1"))
-        except ValueError:
-            raise DestinationError("NETSUITE_TIME_SCALE must be a number") from None
+        scale = env.number("NETSUITE_TIME_SCALE", 1.0)
         return cls(account=text("NETSUITE_ACCOUNT"), client_id=text("NETSUITE_CLIENT_ID"),
                    client_secret=text("NETSUITE_CLIENT_SECRET"),
                    token_store=text("NETSUITE_TOKEN_STORE") or home / "secrets" / "netsuite_tokens.json",
@@ -90,32 +81,14 @@ class NetSuiteDestination:
                    token_url=text("NETSUITE_TOKEN_URL"), tax_item=text("NETSUITE_TAX_ITEM", "SALES-TAX"),
                    limits=Limits(concurrent_requests=5, time_scale=scale))
 
-    def close(self) -> None:
-        self.client.close()
-
-    def __enter__(self) -> "NetSuiteDestination":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def begin_run(self, run_id: str, period: str) -> None:
-        self._written = 0
-
-    def end_run(self) -> list[str]:
-        written, self._written = self._written, 0
-        return [f"NetSuite account {self.account} ({written} written)"] if written else []
+    def run_label(self) -> str:
+        return f"NetSuite account {self.account}"
 
     # --- references -------------------------------------------------------------------------------
 
     def resolve_references(self, documents) -> dict[str, str]:
-        problems = {}
-        for document in documents:
-            try:
-                self._references(document)
-            except NsError as error:
-                problems[document.doc_key] = f"NetSuite refused its customer or items ({error.code} {error.detail})"
-        return problems
+        return reference_problems(documents, self._references, NsError,
+                                  lambda error: f"NetSuite refused its customer or items ({error.code} {error.detail})")
 
     def _references(self, document) -> None:
         wanted = [("customer", document.customer_key, {"companyName": document.customer_name[:83],
@@ -132,16 +105,6 @@ class NetSuiteDestination:
             self._known.add((kind, key))
 
     # --- post -------------------------------------------------------------------------------------
-
-    def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
-        if len(requests) > self.capabilities.batch_size:
-            raise ValueError(f"at most {self.capabilities.batch_size} requests per post, got {len(requests)}")
-        order = {"invoice": 0, "credit_memo": 1, "payment": 2}
-        outcomes: dict[int, Outcome] = {}
-        for index in sorted(range(len(requests)), key=lambda i: order.get(requests[i].document.doc_type, 3)):
-            outcomes[index] = self._post_one(requests[index])
-        self._written += sum(1 for o in outcomes.values() if o.status in (Status.CREATED, Status.UPDATED))
-        return [outcomes[i] for i in range(len(requests))]
 
     def _post_one(self, request: PostRequest) -> Outcome:
         document = request.document

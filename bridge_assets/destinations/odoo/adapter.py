@@ -20,12 +20,12 @@ only, never logged or put into an outcome or exception.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any, Mapping
 
 import httpx
 
 from bridge_assets.destinations.base import Capabilities, DestinationError, Outcome, Status
+from bridge_assets.destinations.kit.erp import ErpDestination, ErpEnvironment
 from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.odoo.client import OdooAccessDenied, OdooClient, OdooFault, OdooUnavailable
 from bridge_assets.destinations.odoo.payloads import LABEL, MOVE_TYPE, PAYMENT_FIELDS, decimal, is_live
@@ -38,7 +38,7 @@ from bridge_assets.destinations.base import by_hand
 BATCH_SIZE = 20          # requests per post call: each is its own short sequence of Odoo calls
 
 
-class OdooDestination(ReferencesMixin, PostingMixin, UndoMixin, ReadBackMixin):
+class OdooDestination(ReferencesMixin, PostingMixin, UndoMixin, ReadBackMixin, ErpDestination):
     name = "odoo"
 
     def __init__(self, *, url: str, database: str, login: str, api_key: str, auto_create_customers: bool = True,
@@ -65,28 +65,9 @@ class OdooDestination(ReferencesMixin, PostingMixin, UndoMixin, ReadBackMixin):
 
     @classmethod
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "OdooDestination":
-        env = os.environ if environ is None else environ
-
-        def text(name: str, default: str | None = None) -> str | None:
-            return (env.get(name) or "").strip() or default
-
-        def flag(name: str, default: bool) -> bool:
-            value = (text(name) or str(default)).lower()
-            if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-                raise DestinationError(f"{name} must be true or false, not {value!r}")
-            return value in ("1", "true", "yes", "on")
-
-        def number(name: str, default: float | None) -> float | None:
-            value = text(name)
-            try:
-                return default if value is None else float(value)
-            except ValueError:
-                raise DestinationError(f"{name} must be a number, not {value!r}") from None
-
-        missing = [n for n in ("ODOO_URL", "ODOO_DATABASE", "ODOO_USERNAME", "ODOO_API_KEY") if not text(n)]
-        if missing:
-            raise DestinationError(f"Odoo is configured as a destination but {', '.join(missing)} "
-                                   f"{'is' if len(missing) == 1 else 'are'} not set (README, Odoo)")
+        env = ErpEnvironment("Odoo", environ)
+        env.require("ODOO_URL", "ODOO_DATABASE", "ODOO_USERNAME", "ODOO_API_KEY")
+        text, flag, number = env.text, env.flag, env.number
         per_minute = number("ODOO_REQUESTS_PER_MINUTE", None)
         timeout = number("ODOO_TIMEOUT_SECONDS", 60.0)
         return cls(url=text("ODOO_URL"), database=text("ODOO_DATABASE"), login=text("ODOO_USERNAME"),
@@ -97,23 +78,10 @@ class OdooDestination(ReferencesMixin, PostingMixin, UndoMixin, ReadBackMixin):
                                  time_scale=number("ODOO_TIME_SCALE", 1.0)),
                    timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)))
 
-    def close(self) -> None:
-        self.client.close()
-
-    def __enter__(self) -> "OdooDestination":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # --- runs, closing date, look-up ---------------------------------------------------------------
 
-    def begin_run(self, run_id: str, period: str) -> None:
-        self._written = 0
-
-    def end_run(self) -> list[str]:
-        written, self._written = self._written, 0
-        return [f"Odoo database {self.client.database} ({written} written)"] if written else []
+    def run_label(self) -> str:
+        return f"Odoo database {self.client.database}"
 
     def book_close_date(self) -> dt.date | None:
         """The later of Odoo's two lock dates (the period lock binds the bridge's user unless it is an Adviser)."""

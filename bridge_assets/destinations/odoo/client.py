@@ -24,12 +24,12 @@ from typing import Any
 
 import httpx
 
-from bridge_assets.destinations.kit.http import Backoff, PacedClient, Platform, PlatformUnavailable, Retry
+from bridge_assets.destinations.kit.erp import send_unless_doubled
+from bridge_assets.destinations.kit.http import Backoff, PacedClient, Platform, Retry
 from bridge_assets.destinations.kit.limits import Limits
 
 PLATFORM = "Odoo"
 READ_METHODS = frozenset({"search", "search_read", "search_count", "read", "fields_get"})
-NOT_RECEIVED = frozenset({429, 503})        # the proxy refused before Odoo saw the call: safe to send a write again
 FAULT_APPLICATION, FAULT_WARNING, FAULT_ACCESS_DENIED, FAULT_ACCESS_ERROR = 1, 2, 3, 4
 
 
@@ -109,20 +109,10 @@ class OdooClient:
     def _rpc(self, service: str, method: str, params: list, *, write: bool, call: str) -> Any:
         body = xmlrpc.client.dumps(tuple(params), method, allow_none=False).encode("utf-8")
         path = f"/xmlrpc/2/{service}"
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self.http.send("POST", path, content=body, tries=1 if write else None, what=f"{call}")
-            except PlatformUnavailable as failure:
-                status = failure.gave_up.status
-                if write and status in NOT_RECEIVED and attempt < self.tries:
-                    self.http.wait_before_retry(attempt, call, failure.gave_up.problem, failure.gave_up.response,
-                                                tries=self.tries)
-                    continue
-                raise OdooUnavailable(failure.gave_up.problem, call, sent=write and status not in NOT_RECEIVED,
-                                      http_status=status) from None
-            return self._result(response, call)
+        response = send_unless_doubled(
+            self.http, "POST", path, write=write, what=call, tries=self.tries, content=body,
+            unavailable=lambda problem, status, sent: OdooUnavailable(problem, call, sent=sent, http_status=status))
+        return self._result(response, call)
 
     def _result(self, response: httpx.Response, call: str) -> Any:
         if response.status_code != 200:

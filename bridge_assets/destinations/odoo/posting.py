@@ -20,7 +20,7 @@ killed run, a lost answer) is finished by sending it again, never doubled:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from typing import Any
 
 from bridge_assets.destinations.base import Action, DestinationError, Outcome, PostRequest, Status
 from bridge_assets.destinations.odoo.client import OdooAccessDenied, OdooFault, OdooUnavailable
@@ -42,24 +42,11 @@ from bridge_assets.destinations.odoo.payloads import (
 )
 from bridge_assets.model.document import AccountingDocument, money
 
-ORDER = {"invoice": 0, "credit_memo": 1, "payment": 2}
-
-
 class Held(Exception):
     """Odoo refused because of its lock date."""
 
 
 class PostingMixin:
-    def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
-        requests = list(requests)
-        if len(requests) > self.capabilities.batch_size:
-            raise ValueError(f"at most {self.capabilities.batch_size} requests per post, got {len(requests)}")
-        outcomes: dict[int, Outcome] = {}
-        for index in sorted(range(len(requests)), key=lambda i: ORDER.get(requests[i].document.doc_type, 3)):
-            outcomes[index] = self._post_one(requests[index])
-        self._written += sum(1 for o in outcomes.values() if o.status in (Status.CREATED, Status.UPDATED))
-        return [outcomes[i] for i in range(len(requests))]
-
     def _post_one(self, request: PostRequest) -> Outcome:
         document = request.document
         label = f"{LABEL.get(document.doc_type, document.doc_type)} {document.doc_number} ({document.customer_name})"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from bridge_assets.destinations.kit.erp import reference_problems
 from bridge_assets.destinations.odoo.client import OdooFault
 from bridge_assets.destinations.odoo.payloads import refusal
 from bridge_assets.model.document import AccountingDocument
@@ -19,15 +20,8 @@ TAX_CODE = "BRIDGE-SALES-TAX"
 
 class ReferencesMixin:
     def resolve_references(self, documents: Sequence[AccountingDocument]) -> dict[str, str]:
-        problems: dict[str, str] = {}
-        for document in documents:
-            try:
-                problem = self._resolve(document)
-            except OdooFault as fault:
-                problem = refusal(fault.call, fault.message, self.client.login)[1]
-            if problem:
-                problems[document.doc_key] = problem
-        return problems
+        return reference_problems(documents, self._resolve, OdooFault,
+                                  lambda fault: refusal(fault.call, fault.message, self.client.login)[1])
 
     def _resolve(self, document: AccountingDocument) -> str | None:
         """Its customer and products matched or created; the sentence when one cannot be (Odoo's refusals raise)."""

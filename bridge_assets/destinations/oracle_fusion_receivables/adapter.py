@@ -16,15 +16,15 @@ status, terms and date.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import httpx
 
 from bridge_assets.destinations.base import (
     Action, BooksDocument, Capabilities, DestinationError, NeutralBooks, Outcome, PostRequest, Status, by_hand,
 )
+from bridge_assets.destinations.kit.erp import ErpDestination, ErpEnvironment
 from bridge_assets.destinations.oracle_fusion_receivables.client import ArClient, ArRefused, ArUnavailable
 from bridge_assets.model.document import AccountingDocument, money
 
@@ -42,7 +42,7 @@ def decimal(value: Any) -> Decimal:
     return money(Decimal(str(value or 0)))
 
 
-class OracleReceivablesDestination:
+class OracleReceivablesDestination(ErpDestination):
     name = "oracle_fusion_receivables"
 
     def __init__(self, *, url: str, user: str, password: str, business_unit: str, transaction_source: str = "Manual-NES",
@@ -65,15 +65,9 @@ class OracleReceivablesDestination:
 
     @classmethod
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "OracleReceivablesDestination":
-        env = os.environ if environ is None else environ
-
-        def text(name: str, default: str | None = None) -> str | None:
-            return (env.get(name) or "").strip() or default
-
-        missing = [n for n in ("ORACLE_URL", "ORACLE_USERNAME", "ORACLE_PASSWORD", "ORACLE_BUSINESS_UNIT") if not text(n)]
-        if missing:
-            raise DestinationError(f"Oracle Fusion Receivables is configured as a destination but {', '.join(missing)} "
-                                   f"{'is' if len(missing) == 1 else 'are'} not set (README, Oracle Fusion Receivables)")
+        env = ErpEnvironment("Oracle Fusion Receivables", environ)
+        env.require("ORACLE_URL", "ORACLE_USERNAME", "ORACLE_PASSWORD", "ORACLE_BUSINESS_UNIT")
+        text = env.text
         return cls(url=text("ORACLE_URL"), user=text("ORACLE_USERNAME"), password=text("ORACLE_PASSWORD"),
                    business_unit=text("ORACLE_BUSINESS_UNIT"),
                    transaction_source=text("ORACLE_TRANSACTION_SOURCE", "Manual-NES"),
@@ -81,21 +75,8 @@ class OracleReceivablesDestination:
                    remittance_account=text("ORACLE_REMITTANCE_BANK_ACCOUNT", ""),
                    closed_through=getattr(settings, "books_closed_through", None))
 
-    def close(self) -> None:
-        self.client.close()
-
-    def __enter__(self) -> "OracleReceivablesDestination":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def begin_run(self, run_id: str, period: str) -> None:
-        self._written = 0
-
-    def end_run(self) -> list[str]:
-        written, self._written = self._written, 0
-        return [f"Oracle Fusion Receivables {self.book} ({written} written)"] if written else []
+    def run_label(self) -> str:
+        return f"Oracle Fusion Receivables {self.book}"
 
     def resolve_references(self, documents) -> dict[str, str]:
         return {}          # customer accounts are Oracle's own; a missing one is refused with a sentence on post
@@ -107,16 +88,6 @@ class OracleReceivablesDestination:
         return self.closed_through is None or txn_date > self.closed_through
 
     # --- post -------------------------------------------------------------------------------------
-
-    def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
-        if len(requests) > self.capabilities.batch_size:
-            raise ValueError(f"at most {self.capabilities.batch_size} requests per post, got {len(requests)}")
-        order = {"invoice": 0, "credit_memo": 1, "payment": 2}
-        outcomes = {}
-        for index in sorted(range(len(requests)), key=lambda i: order.get(requests[i].document.doc_type, 3)):
-            outcomes[index] = self._post_one(requests[index])
-        self._written += sum(1 for o in outcomes.values() if o.status in (Status.CREATED, Status.UPDATED))
-        return [outcomes[i] for i in range(len(requests))]
 
     def _post_one(self, request: PostRequest) -> Outcome:
         document = request.document

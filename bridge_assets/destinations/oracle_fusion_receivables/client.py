@@ -13,12 +13,12 @@ from typing import Any, Mapping
 import httpx
 
 from bridge_assets.destinations.base import DestinationError
-from bridge_assets.destinations.kit.http import Backoff, PacedClient, Platform, PlatformUnavailable, Retry
+from bridge_assets.destinations.kit.erp import send_unless_doubled
+from bridge_assets.destinations.kit.http import Backoff, PacedClient, Platform, Retry
 from bridge_assets.destinations.kit.limits import Limits
 
 PLATFORM = "Oracle Fusion Receivables"
 ROOT = "/fscmRestApi/resources/11.13.18.05"
-NOT_RECEIVED = frozenset({429, 503})
 
 
 class ArRefused(Exception):
@@ -50,32 +50,22 @@ class ArClient:
         write, what = method != "GET", f"{method} {path.split('?')[0]}"
         headers = {"Content-Type": "application/vnd.oracle.adf.action+json" if "/action/" in path
                    else "application/vnd.oracle.adf.resourceitem+json"} if write else None
-        attempt = 0
-        while True:
-            attempt += 1
+        response = send_unless_doubled(self.http, method, path, write=write, what=what, tries=self.tries, json=json,
+                                       params=params, headers=headers,
+                                       unavailable=lambda problem, status, sent: ArUnavailable(problem, what, status))
+        if response.status_code == 401:
+            raise DestinationError(f"Oracle Fusion refused the user {self.user!r} (HTTP 401); check ORACLE_USERNAME "
+                                   f"and ORACLE_PASSWORD (and that the password has not expired)")
+        if response.status_code == 404 and missing_ok:
+            return None
+        if response.status_code >= 400:
             try:
-                response = self.http.send(method, path, json=json, params=params, headers=headers,
-                                          tries=1 if write else None, what=what)
-            except PlatformUnavailable as failure:
-                status = failure.gave_up.status
-                if write and status in NOT_RECEIVED and attempt < self.tries:
-                    self.http.wait_before_retry(attempt, what, failure.gave_up.problem, failure.gave_up.response,
-                                                tries=self.tries)
-                    continue
-                raise ArUnavailable(failure.gave_up.problem, what, status) from None
-            if response.status_code == 401:
-                raise DestinationError(f"Oracle Fusion refused the user {self.user!r} (HTTP 401); check ORACLE_USERNAME "
-                                       f"and ORACLE_PASSWORD (and that the password has not expired)")
-            if response.status_code == 404 and missing_ok:
-                return None
-            if response.status_code >= 400:
-                try:
-                    detail = (response.json().get("o:errorDetails") or [{}])[0]
-                except ValueError:
-                    detail = {"detail": response.text[:200]}
-                raise ArRefused(response.status_code, str(detail.get("o:errorCode") or response.status_code),
-                                str(detail.get("detail") or ""), what)
-            return response.json() if response.content else None
+                detail = (response.json().get("o:errorDetails") or [{}])[0]
+            except ValueError:
+                detail = {"detail": response.text[:200]}
+            raise ArRefused(response.status_code, str(detail.get("o:errorCode") or response.status_code),
+                            str(detail.get("detail") or ""), what)
+        return response.json() if response.content else None
 
     def items(self, resource: str, q: str | None = None) -> list[dict[str, Any]]:
         out, offset = [], 0

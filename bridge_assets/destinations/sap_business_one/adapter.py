@@ -12,7 +12,6 @@ Settings are read in one place, `from_env` (README, "SAP Business One").
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any, Mapping
 
 import httpx
@@ -20,6 +19,7 @@ import httpx
 from bridge_assets.destinations.base import (
     BooksDocument, Capabilities, DestinationError, NeutralBooks, Outcome, Status, by_hand,
 )
+from bridge_assets.destinations.kit.erp import ErpDestination, ErpEnvironment, reference_problems
 from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.sap_business_one.client import B1Client, B1Error, B1LoginRefused, B1Unavailable
 from bridge_assets.destinations.sap_business_one.posting import (
@@ -30,7 +30,7 @@ BATCH_SIZE = 20
 CLOSED = ("ltLocked", "ltUnlockedExceptSales", "ltPeriodClosing")
 
 
-class SapBusinessOneDestination(PostingMixin):
+class SapBusinessOneDestination(PostingMixin, ErpDestination):
     name = "sap_business_one"
 
     def __init__(self, *, service_url: str, company_db: str, user: str, password: str,
@@ -53,47 +53,22 @@ class SapBusinessOneDestination(PostingMixin):
 
     @classmethod
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "SapBusinessOneDestination":
-        env = os.environ if environ is None else environ
-
-        def text(name: str, default: str | None = None) -> str | None:
-            return (env.get(name) or "").strip() or default
-
-        missing = [n for n in ("SAPB1_URL", "SAPB1_COMPANY_DB", "SAPB1_USERNAME", "SAPB1_PASSWORD") if not text(n)]
-        if missing:
-            raise DestinationError(f"SAP Business One is configured as a destination but {', '.join(missing)} "
-                                   f"{'is' if len(missing) == 1 else 'are'} not set (README, SAP Business One)")
+        env = ErpEnvironment("SAP Business One", environ)
+        env.require("SAPB1_URL", "SAPB1_COMPANY_DB", "SAPB1_USERNAME", "SAPB1_PASSWORD")
+        text = env.text
         return cls(service_url=text("SAPB1_URL"), company_db=text("SAPB1_COMPANY_DB"), user=text("SAPB1_USERNAME"),
                    password=text("SAPB1_PASSWORD"), transfer_account=text("SAPB1_TRANSFER_ACCOUNT", "_SYS00000000001"),
                    tax_item=text("SAPB1_TAX_ITEM", "SALES-TAX"))
 
-    def close(self) -> None:
-        self.client.close()
-
-    def __enter__(self) -> "SapBusinessOneDestination":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def begin_run(self, run_id: str, period: str) -> None:
-        self._written = 0
-
-    def end_run(self) -> list[str]:
-        written, self._written = self._written, 0
-        return [f"SAP Business One {self.book} ({written} written)"] if written else []
+    def run_label(self) -> str:
+        return f"SAP Business One {self.book}"
 
     # --- references -------------------------------------------------------------------------------
 
     def resolve_references(self, documents) -> dict[str, str]:
-        problems = {}
-        for document in documents:
-            try:
-                problem = self._references(document)
-            except B1Error as error:
-                problem = f"SAP Business One refused its customer or items ({error.code} {error.value})"
-            if problem:
-                problems[document.doc_key] = problem
-        return problems
+        return reference_problems(
+            documents, self._references, B1Error,
+            lambda error: f"SAP Business One refused its customer or items ({error.code} {error.value})")
 
     def _references(self, document) -> str | None:
         wanted = [("BusinessPartners", {"CardCode": document.customer_key, "CardName": document.customer_name[:100],

@@ -19,11 +19,11 @@ from urllib.parse import quote
 import httpx
 
 from bridge_assets.destinations.base import DestinationError
+from bridge_assets.destinations.kit.erp import send_unless_doubled
 from bridge_assets.destinations.kit.http import Backoff, PacedClient, Platform, PlatformUnavailable, Retry
 from bridge_assets.destinations.kit.limits import Limits
 
 PLATFORM = "SAP Business One"
-NOT_RECEIVED = frozenset({429, 503})
 
 
 class B1LoginRefused(DestinationError):
@@ -113,26 +113,16 @@ class B1Client:
     def call(self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None,
              headers: Mapping[str, str] | None = None, missing_ok: bool = False) -> Any:
         write, what = method != "GET", f"{method} {path.split('?')[0]}"
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self.http.send(method, path, json=json, params=params, headers=headers, auth=self.session,
-                                          tries=1 if write else None, what=what)
-            except PlatformUnavailable as failure:
-                status = failure.gave_up.status
-                if write and status in NOT_RECEIVED and attempt < self.tries:
-                    self.http.wait_before_retry(attempt, what, failure.gave_up.problem, failure.gave_up.response,
-                                                tries=self.tries)
-                    continue
-                raise B1Unavailable(failure.gave_up.problem, what, sent=write and status not in NOT_RECEIVED,
-                                    http_status=status) from None
-            if response.status_code == 404 and missing_ok:
-                return None
-            if response.status_code >= 400:
-                code, value = error_of(response)
-                raise B1Error(response.status_code, code, value, what)
-            return response.json() if response.content else None
+        response = send_unless_doubled(
+            self.http, method, path, write=write, what=what, tries=self.tries, json=json, params=params,
+            headers=headers, auth=self.session,
+            unavailable=lambda problem, status, sent: B1Unavailable(problem, what, sent=sent, http_status=status))
+        if response.status_code == 404 and missing_ok:
+            return None
+        if response.status_code >= 400:
+            code, value = error_of(response)
+            raise B1Error(response.status_code, code, value, what)
+        return response.json() if response.content else None
 
     def rows(self, entity: str, filter_: str | None = None, page: int = 500) -> list[dict[str, Any]]:
         """Every row of an entity set matching `filter_`, following `odata.nextLink`."""

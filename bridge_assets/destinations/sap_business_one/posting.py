@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 from bridge_assets.destinations.base import Action, DestinationError, Outcome, PostRequest, Status
 from bridge_assets.destinations.sap_business_one.client import B1Error, B1LoginRefused, B1Unavailable
@@ -59,16 +59,6 @@ def differences(body: dict[str, Any], record: dict[str, Any]) -> list[str]:
 
 
 class PostingMixin:
-    def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
-        if len(requests) > self.capabilities.batch_size:
-            raise ValueError(f"at most {self.capabilities.batch_size} requests per post, got {len(requests)}")
-        order = {"invoice": 0, "credit_memo": 1, "payment": 2}
-        outcomes: dict[int, Outcome] = {}
-        for index in sorted(range(len(requests)), key=lambda i: order.get(requests[i].document.doc_type, 3)):
-            outcomes[index] = self._post_one(requests[index])
-        self._written += sum(1 for o in outcomes.values() if o.status in (Status.CREATED, Status.UPDATED))
-        return [outcomes[i] for i in range(len(requests))]
-
     def _post_one(self, request: PostRequest) -> Outcome:
         document = request.document
         label = f"{LABEL.get(document.doc_type, document.doc_type)} {document.doc_number} ({document.customer_name})"
