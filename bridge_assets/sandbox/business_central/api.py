@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,7 +32,7 @@ from bridge_assets.sandbox.business_central.odata import (
 from bridge_assets.sandbox.business_central.payments import Payments
 from bridge_assets.sandbox.business_central.settings import SCOPE
 from bridge_assets.sandbox.kit.emulator import Parts
-from bridge_assets.sandbox.kit.faults import request_drop
+from bridge_assets.sandbox.kit.erp_requests import injected_fault, journal_answer, json_body
 from bridge_assets.sandbox.kit.oauth import OAuthProvider
 
 Answer = tuple[int, Any]
@@ -76,18 +75,16 @@ class BusinessCentralApi:
         if access is None or access.state != "valid":
             return _json({"error": {"code": "Authentication_InvalidCredentials",
                                     "message": "The server has rejected the client credentials."}}, 401)
-        decision = self.parts.faults.decide(method=request.method, path=request.url.path)
-        if decision.status is not None:
-            self.store.journal_append(request.method, request.url.path, request.url.query, decision.status, "injected")
-            return self.parts.faults.rules.response(decision.status)
+        refused = injected_fault(self.parts, request)
+        if refused is not None:
+            return refused
         if not self.parts.throttle.admit({"client": access.client_id}):
             self.store.journal_append(request.method, request.url.path, request.url.query, 429, "throttled")
             return _json({"error": {"code": "Application_TooManyRequests", "message": "Too many requests."}}, 429,
                          {"Retry-After": "5"})
         body = None
         try:
-            raw = await request.body()
-            body = json.loads(raw) if raw.strip() else None
+            body = await json_body(request)
             if params["rest"] == "$batch" and request.method == "POST":
                 status, payload = self._batch(body or {}, request.headers.get("isolation", ""))
             else:
@@ -102,12 +99,7 @@ class BusinessCentralApi:
         reads_only = params["rest"] == "$batch" and all(
             str(item.get("method", "GET")).upper() == "GET" for item in (body or {}).get("requests") or [])
         wrote = request.method != "GET" and status < 400 and not reads_only
-        mode = self.parts.faults.take_drop("*", [params["rest"]], "reset") if wrote else None
-        if mode:
-            request_drop(request.scope, mode)
-        self.store.journal_append(request.method, request.url.path, request.url.query, status,
-                                  f"dropped:{mode}" if mode else "processed" if status < 400 else "refused",
-                                  client_id=access.client_id)
+        journal_answer(self.parts, request, status, [params["rest"]], wrote=wrote, client_id=access.client_id)
         return _json(payload, status)
 
     # --- $batch -----------------------------------------------------------------------------------

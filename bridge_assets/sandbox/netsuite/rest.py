@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -20,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bridge_assets.sandbox.kit.emulator import Parts
-from bridge_assets.sandbox.kit.faults import request_drop
+from bridge_assets.sandbox.kit.erp_requests import injected_fault, journal_answer, json_body
 from bridge_assets.sandbox.kit.oauth import OAuthProvider
 from bridge_assets.sandbox.netsuite.errors import NsError, missing
 from bridge_assets.sandbox.netsuite.records import TRANSACTIONS, TYPES, Records
@@ -81,16 +80,14 @@ class RecordService:
             return _error(NsError(401, "INVALID_LOGIN", "Invalid login attempt. For more details, see the Login Audit "
                                                         "Trail in the NetSuite UI at Setup > Users/Roles > User Management "
                                                         "> View Login Audit Trail."))
-        decision = self.parts.faults.decide(method=request.method, path=request.url.path)
-        if decision.status is not None:
-            self.store.journal_append(request.method, request.url.path, request.url.query, decision.status, "injected")
-            return self.parts.faults.rules.response(decision.status)
+        refused = injected_fault(self.parts, request)
+        if refused is not None:
+            return refused
         if not self.parts.throttle.admit({"account": "*"}):
             self.store.journal_append(request.method, request.url.path, request.url.query, 429, "throttled")
             return _error(NsError(429, "CONCURRENCY_LIMIT_EXCEEDED", "Concurrent request limit exceeded. Request blocked."))
         try:
-            raw = await request.body()
-            body = json.loads(raw) if raw.strip() else {}
+            body = await json_body(request, {})
             with self.store.transaction():
                 status, payload, headers = self.handle(request, body)
         except NsError as error:
@@ -100,14 +97,8 @@ class RecordService:
             status, payload, headers = 400, error.body(), {}
         finally:
             self.parts.throttle.release({"account": "*"})
-        mode = None
-        if request.method != "GET" and status < 400:
-            mode = self.parts.faults.take_drop("*", [request.path_params["rest"].split("/")[0]], "reset")
-            if mode:
-                request_drop(request.scope, mode)
-        self.store.journal_append(request.method, request.url.path, request.url.query, status,
-                                  f"dropped:{mode}" if mode else "processed" if status < 400 else "refused",
-                                  client_id=access.client_id)
+        journal_answer(self.parts, request, status, [request.path_params["rest"].split("/")[0]],
+                       client_id=access.client_id)
         if payload is None:
             return Response(status_code=status, headers=headers)
         return JSONResponse(payload, status_code=status, headers=headers)

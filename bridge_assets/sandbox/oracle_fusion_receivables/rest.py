@@ -12,7 +12,6 @@ collections with `q`, `limit`, `offset`, and the receipt actions.
 from __future__ import annotations
 
 import base64
-import json
 import re
 from typing import Any
 
@@ -21,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bridge_assets.sandbox.kit.emulator import Parts
-from bridge_assets.sandbox.kit.faults import request_drop
+from bridge_assets.sandbox.kit.erp_requests import injected_fault, journal_answer, json_body
 from bridge_assets.sandbox.oracle_fusion_receivables.receivables import TRANSACTIONS, ArError, Receivables
 from bridge_assets.sandbox.oracle_fusion_receivables.settings import CREDIT_PRIV, INVOICE_PRIV, RECEIPT_PRIV
 
@@ -78,27 +77,19 @@ class ReceivablesApi:
         if needed and needed not in who[1].get("privileges", []):
             return JSONResponse(ArError(403, "FND_NO_PRIVILEGE", f"You don't have the privilege {needed} to access "
                                                                  f"{parts[0]}.").body(), status_code=403)
-        decision = self.parts.faults.decide(method=request.method, path=request.url.path)
-        if decision.status is not None:
-            self.store.journal_append(request.method, request.url.path, request.url.query, decision.status, "injected")
-            return self.parts.faults.rules.response(decision.status)
+        refused = injected_fault(self.parts, request)
+        if refused is not None:
+            return refused
         try:
-            raw = await request.body()
-            body = json.loads(raw) if raw.strip() else {}
+            body = await json_body(request, {})
             with self.store.transaction():
                 status, payload = self.handle(request.method, parts, request.query_params, body)
         except ArError as error:
             status, payload = error.status, error.body()
         except (ValueError, KeyError, TypeError) as problem:
             status, payload = 400, ArError(400, "INVALID_REQUEST", str(problem)).body()
-        mode = None
-        if request.method != "GET" and status < 400:
-            mode = self.parts.faults.take_drop("*", [parts[0], "/".join(p for p in parts if not p.isdigit())], "reset")
-            if mode:
-                request_drop(request.scope, mode)
-        self.store.journal_append(request.method, request.url.path, request.url.query, status,
-                                  f"dropped:{mode}" if mode else "processed" if status < 400 else "refused",
-                                  user_name=who[0])
+        journal_answer(self.parts, request, status, [parts[0], "/".join(p for p in parts if not p.isdigit())],
+                       user_name=who[0])
         if payload is None:
             return Response(status_code=status)
         return JSONResponse(payload, status_code=status, media_type="application/vnd.oracle.adf.resourceitem+json")

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bridge_assets.sandbox.kit.emulator import Parts
-from bridge_assets.sandbox.kit.faults import request_drop
+from bridge_assets.sandbox.kit.erp_requests import injected_fault, journal_answer, json_body
 from bridge_assets.sandbox.sap_business_one.documents import DOCS, Documents
 from bridge_assets.sandbox.sap_business_one.errors import B1Error, exists, invalid_session, no_match
 
@@ -127,27 +127,19 @@ class ServiceLayer:
         session = self._session(request)
         if session is None:
             return _answer(invalid_session().body(), 401)
-        decision = self.parts.faults.decide(method=request.method, path=request.url.path)
-        if decision.status is not None:
-            self.store.journal_append(request.method, request.url.path, request.url.query, decision.status, "injected")
-            return self.parts.faults.rules.response(decision.status)
+        refused = injected_fault(self.parts, request)
+        if refused is not None:
+            return refused
         try:
-            raw = await request.body()
-            body = json.loads(raw) if raw.strip() else {}
+            body = await json_body(request, {})
             with self.store.transaction():
                 status, payload, headers = self.handle(request, body)
         except B1Error as error:
             status, payload, headers = error.status, error.body(), {}
         except (ValueError, KeyError, TypeError) as problem:
             status, payload, headers = 400, B1Error(-1000, str(problem)).body(), {}
-        mode = None
-        if request.method != "GET" and status < 400:
-            mode = self.parts.faults.take_drop("*", [request.path_params["rest"].split("(")[0]], "reset")
-            if mode:
-                request_drop(request.scope, mode)
-        self.store.journal_append(request.method, request.url.path, request.url.query, status,
-                                  f"dropped:{mode}" if mode else "processed" if status < 400 else "refused",
-                                  user_name=session["user"])
+        journal_answer(self.parts, request, status, [request.path_params["rest"].split("(")[0]],
+                       user_name=session["user"])
         return _answer(payload, status, headers)
 
     def handle(self, request: Request, body: dict) -> tuple[int, Any, dict]:
