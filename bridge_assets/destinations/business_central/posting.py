@@ -28,14 +28,14 @@ from bridge_assets.destinations.business_central.payloads import (
     ENTITY, LABEL, LINES, LIVE, OUTSIDE_RANGE, client_id_for, decimal, differences, document_body, literal,
     refusal, summary,
 )
+from bridge_assets.destinations.kit.erp import document_label
 from bridge_assets.model.document import AccountingDocument, money
 
 
 class _Work:
     def __init__(self, request: PostRequest) -> None:
         self.request, self.document = request, request.document
-        self.label = f"{LABEL.get(self.document.doc_type, self.document.doc_type)} {self.document.doc_number} " \
-                     f"({self.document.customer_name})"
+        self.label = document_label(self.document, LABEL)
         self.outcome: Outcome | None = None
         self.body: dict[str, Any] | None = None
         self.draft: dict[str, Any] | None = None

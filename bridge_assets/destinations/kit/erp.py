@@ -103,6 +103,17 @@ class ErpDestination:
         return [outcomes[i] for i in range(len(requests))]
 
 
+def document_label(document: AccountingDocument, labels: Mapping[str, str]) -> str:
+    """How a sentence names a document: "Invoice 1001 (Smith, J)"."""
+    return f"{labels.get(document.doc_type, document.doc_type)} {document.doc_number} ({document.customer_name})"
+
+
+def not_sent(request: PostRequest, label: str, platform: str) -> Outcome:
+    """The answer to a request the platform is never sent (an action or document type it does not take)."""
+    return Outcome(Status.FAILED, error_code="action_unsupported",
+                   message=f"{label}: {request.action} of a {request.document.doc_type} is not sent to {platform}.")
+
+
 def reference_problems(documents: Iterable[AccountingDocument], resolve: Callable[[AccountingDocument], str | None],
                        refused: type[Exception] | tuple[type[Exception], ...] = (),
                        sentence: Callable[[Any], str] = str) -> dict[str, str]:

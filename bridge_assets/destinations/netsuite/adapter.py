@@ -24,7 +24,9 @@ import httpx
 from bridge_assets.destinations.base import (
     Action, BooksDocument, NeutralBooks, Capabilities, DestinationError, Outcome, PostRequest, Status,
 )
-from bridge_assets.destinations.kit.erp import ErpDestination, ErpEnvironment, reference_problems
+from bridge_assets.destinations.kit.erp import (
+    ErpDestination, ErpEnvironment, document_label, not_sent, reference_problems,
+)
 from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.kit.oauth import OAuthSession, TokenStore
 from bridge_assets.destinations.netsuite.client import NetSuiteAuthError, NsClient, NsError, NsUnavailable, netsuite_provider
@@ -108,11 +110,10 @@ class NetSuiteDestination(ErpDestination):
 
     def _post_one(self, request: PostRequest) -> Outcome:
         document = request.document
-        label = f"{LABEL.get(document.doc_type, document.doc_type)} {document.doc_number} ({document.customer_name})"
+        label = document_label(document, LABEL)
         kind, eid = RECORD.get(document.doc_type), f"eid:{external_id(document.doc_key)}"
         if kind is None or Action(request.action) not in (Action.CREATE, Action.UPDATE):
-            return Outcome(Status.FAILED, error_code="action_unsupported",
-                           message=f"{label}: {request.action} of a {document.doc_type} is not sent to NetSuite.")
+            return not_sent(request, label, "NetSuite")
         try:
             self._references(document)
             applications = self._applications(document, label)

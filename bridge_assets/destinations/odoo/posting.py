@@ -23,6 +23,7 @@ import dataclasses
 from typing import Any
 
 from bridge_assets.destinations.base import Action, DestinationError, Outcome, PostRequest, Status
+from bridge_assets.destinations.kit.erp import document_label
 from bridge_assets.destinations.odoo.client import OdooAccessDenied, OdooFault, OdooUnavailable
 from bridge_assets.destinations.odoo.payloads import (
     LABEL,
@@ -49,7 +50,7 @@ class Held(Exception):
 class PostingMixin:
     def _post_one(self, request: PostRequest) -> Outcome:
         document = request.document
-        label = f"{LABEL.get(document.doc_type, document.doc_type)} {document.doc_number} ({document.customer_name})"
+        label = document_label(document, LABEL)
         action = Action(request.action)
         if action not in (Action.CREATE, Action.UPDATE) or document.doc_type not in LABEL:
             return Outcome(Status.FAILED, error_code="action_unsupported",

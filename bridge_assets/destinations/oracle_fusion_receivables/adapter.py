@@ -24,7 +24,7 @@ import httpx
 from bridge_assets.destinations.base import (
     Action, BooksDocument, Capabilities, DestinationError, NeutralBooks, Outcome, PostRequest, Status, by_hand,
 )
-from bridge_assets.destinations.kit.erp import ErpDestination, ErpEnvironment
+from bridge_assets.destinations.kit.erp import ErpDestination, ErpEnvironment, document_label, not_sent
 from bridge_assets.destinations.oracle_fusion_receivables.client import ArClient, ArRefused, ArUnavailable
 from bridge_assets.model.document import AccountingDocument, money
 
@@ -91,10 +91,9 @@ class OracleReceivablesDestination(ErpDestination):
 
     def _post_one(self, request: PostRequest) -> Outcome:
         document = request.document
-        label = f"{LABEL.get(document.doc_type, document.doc_type)} {document.doc_number} ({document.customer_name})"
+        label = document_label(document, LABEL)
         if document.doc_type not in RESOURCE or Action(request.action) not in (Action.CREATE, Action.UPDATE):
-            return Outcome(Status.FAILED, error_code="action_unsupported",
-                           message=f"{label}: {request.action} of a {document.doc_type} is not sent to Oracle.")
+            return not_sent(request, label, "Oracle")
         try:
             if document.doc_type == "payment":
                 return self._receipt(request, label)

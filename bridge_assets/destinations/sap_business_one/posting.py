@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge_assets.destinations.base import Action, DestinationError, Outcome, PostRequest, Status
+from bridge_assets.destinations.kit.erp import document_label, not_sent
 from bridge_assets.destinations.sap_business_one.client import B1Error, B1LoginRefused, B1Unavailable
 from bridge_assets.model.document import AccountingDocument, money
 from decimal import Decimal
@@ -61,10 +62,9 @@ def differences(body: dict[str, Any], record: dict[str, Any]) -> list[str]:
 class PostingMixin:
     def _post_one(self, request: PostRequest) -> Outcome:
         document = request.document
-        label = f"{LABEL.get(document.doc_type, document.doc_type)} {document.doc_number} ({document.customer_name})"
+        label = document_label(document, LABEL)
         if document.doc_type not in ENTITY or Action(request.action) not in (Action.CREATE, Action.UPDATE):
-            return Outcome(Status.FAILED, error_code="action_unsupported",
-                           message=f"{label}: {request.action} of a {document.doc_type} is not sent to SAP Business One.")
+            return not_sent(request, label, "SAP Business One")
         try:
             problem = self._references(document)
             if problem:
