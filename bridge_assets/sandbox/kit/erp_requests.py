@@ -7,7 +7,8 @@ Oracle Fusion Receivables), around the platform's own handling:
     journal_answer(parts, request, status, entities, **columns)
 
 `journal_answer` lets the fault plan drop the answer of a committed write (`drop_entities` naming one of
-`entities`) and journals the request "dropped:<mode>", "processed" or "refused".
+`entities`) and journals the request "dropped:<mode>", "processed" or "refused". `FAULT_KEYS`: what their fault
+plans take (Odoo's too).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from starlette.responses import Response
 
 from bridge_assets.sandbox.kit.emulator import Parts
 from bridge_assets.sandbox.kit.faults import request_drop
+
+# What the ERP emulators' fault plans take (kit/faults.py): failures, latency, and dropped answers of writes.
+FAULT_KEYS = ("latency_ms", "latency_jitter_ms", "fail_requests", "fail_status", "fail_next", "error_rate",
+              "error_statuses", "drop_next_writes", "drop_rate", "drop_mode", "drop_entities", "methods", "paths", "seed")
 
 
 def injected_fault(parts: Parts, request: Request) -> Response | None:

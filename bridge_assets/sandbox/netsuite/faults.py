@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse, Response
 
+from bridge_assets.sandbox.kit.erp_requests import FAULT_KEYS
 from bridge_assets.sandbox.kit.faults import FaultInjector, FaultRules
 from bridge_assets.sandbox.netsuite.errors import NsError
 
@@ -15,8 +16,7 @@ def _error(status: int, code: str, detail: str) -> Response:
 
 
 RULES = FaultRules(
-    keys=("latency_ms", "latency_jitter_ms", "fail_requests", "fail_status", "fail_next", "error_rate",
-          "error_statuses", "drop_next_writes", "drop_rate", "drop_mode", "drop_entities", "methods", "paths", "seed"),
+    keys=FAULT_KEYS,
     responses={429: lambda: _error(429, "CONCURRENCY_LIMIT_EXCEEDED", "Concurrent request limit exceeded."),
                500: lambda: _error(500, "UNEXPECTED_ERROR", "An unexpected error occurred."),
                502: lambda: Response("Bad Gateway", status_code=502),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from bridge_assets.sandbox.kit.erp_requests import FAULT_KEYS
 from bridge_assets.sandbox.kit.faults import FaultInjector, FaultRules
 
 
@@ -18,8 +19,7 @@ def _page(status: int, reason: str) -> Response:
 
 
 RULES = FaultRules(
-    keys=("latency_ms", "latency_jitter_ms", "fail_requests", "fail_status", "fail_next", "error_rate",
-          "error_statuses", "drop_next_writes", "drop_rate", "drop_mode", "drop_entities", "methods", "paths", "seed"),
+    keys=FAULT_KEYS,
     responses={429: lambda: _page(429, "Too Many Requests"), 500: lambda: _page(500, "Internal Server Error"),
                502: lambda: _page(502, "Bad Gateway"),
                503: lambda: _page(503, "Service Temporarily Unavailable"), 504: lambda: _page(504, "Gateway Time-out")},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse, Response
 
+from bridge_assets.sandbox.kit.erp_requests import FAULT_KEYS
 from bridge_assets.sandbox.kit.faults import FaultInjector, FaultRules
 from bridge_assets.sandbox.sap_business_one.errors import B1Error
 
@@ -15,8 +16,7 @@ def _error(status: int, value: str) -> Response:
 
 
 RULES = FaultRules(
-    keys=("latency_ms", "latency_jitter_ms", "fail_requests", "fail_status", "fail_next", "error_rate",
-          "error_statuses", "drop_next_writes", "drop_rate", "drop_mode", "drop_entities", "methods", "paths", "seed"),
+    keys=FAULT_KEYS,
     responses={429: lambda: _error(429, "Too many requests"), 500: lambda: _error(500, "Internal error"),
                502: lambda: Response("<html><body>502 Proxy Error</body></html>", status_code=502, media_type="text/html"),
                503: lambda: _error(503, "Service Unavailable"),
