@@ -19,7 +19,7 @@ import httpx
 from bridge_assets.destinations.base import DestinationError
 from bridge_assets.destinations.kit.http import Backoff, PacedClient, Platform, PlatformUnavailable, Retry
 from bridge_assets.destinations.kit.limits import Limits
-from bridge_assets.destinations.kit.oauth import OAuthProvider, OAuthSession, TokenEndpointUnavailable
+from bridge_assets.destinations.kit.oauth import BearerAuth, OAuthProvider, OAuthSession, TokenEndpointUnavailable
 
 PLATFORM = "NetSuite"
 ROOT = "/services/rest/record/v1"
@@ -48,20 +48,6 @@ def netsuite_provider(token_url: str) -> OAuthProvider:
                          client_settings="NETSUITE_CLIENT_ID and NETSUITE_CLIENT_SECRET",
                          app_console=" (Setup > Integration > Manage Integrations)", auth_error=NetSuiteAuthError,
                          reconnect_error=NetSuiteAuthError)
-
-
-class BearerAuth:
-    """The kit's `Auth` over an OAuthSession."""
-
-    def __init__(self, session: OAuthSession) -> None:
-        self.session = session
-
-    def headers(self) -> Mapping[str, str]:
-        return {"Authorization": f"Bearer {self.session.access_token()}"}
-
-    def renew(self, rejected: Mapping[str, str]) -> bool:
-        self.session.refresh(rejected.get("Authorization", "")[7:] or None)
-        return True
 
 
 class NsClient:
