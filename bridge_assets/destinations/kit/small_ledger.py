@@ -1,0 +1,152 @@
+"""What the small ledgers' adapters (Wave, QuickFile, Reckon One, BILL, KashFlow) share: one invoice a call,
+at most `capabilities.batch_size` a post, the closing date configured (BRIDGE_BOOKS_CLOSED_THROUGH, none of
+them has a lock date), and what they are not sent left to a person with a sentence.
+
+A platform subclasses `SmallLedgerDestination`, names itself (`platform`, as a bookkeeper says it) and its
+books (`book()`, e.g. "account 6131400001"), sets `client` and `closed_through`, and keeps its own posting,
+look-up and sentences. Its `from_env` reads its settings with `settings_text`, `require` and `numbers`;
+one with OAuth 2 keeps its tokens with `oauth_session`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Mapping, Sequence, TypeVar
+
+from bridge_assets.destinations.base import Action, DestinationError, Outcome, PostRequest, Status, by_hand
+from bridge_assets.destinations.kit.oauth import OAuthSession, TokenStore
+from bridge_assets.destinations.kit.run_files import doc_label, held_outcome, period_is_open
+from bridge_assets.model.document import AccountingDocument, DocumentLine, money
+
+T = TypeVar("T")
+SENT = (Action.CREATE.value, Action.UPDATE.value)
+
+
+def settings_text(environ: Mapping[str, str]) -> Callable[..., str | None]:
+    """`text(name, default=None)`: the variable's value, stripped, or `default` when unset or blank."""
+
+    def text(name: str, default: str | None = None) -> str | None:
+        return (environ.get(name) or "").strip() or default
+
+    return text
+
+
+def require(text: Callable[..., str | None], names: Sequence[str], *, platform: str, where: str,
+            joiner: str = ", ") -> None:
+    """Refuse, naming every unset variable of `names` and `where` a person finds them."""
+    missing = [name for name in names if not text(name)]
+    if missing:
+        raise DestinationError(f"{platform} is configured as a destination but {joiner.join(missing)} "
+                               f"{'is' if len(missing) == 1 else 'are'} not set; {where}")
+
+
+def numbers(read: Callable[[], T], sentence: str) -> T:
+    """`read()`, or a refusal with `sentence` ("X and Y must be numbers") if one of its numbers is not one."""
+    try:
+        return read()
+    except ValueError as error:
+        raise DestinationError(f"{sentence} ({error})") from None
+
+
+def oauth_session(provider: Any, text: Callable[..., str | None], settings: Any, *, prefix: str, file_name: str,
+                  client_id: str | None = None, client_secret: str | None = None) -> OAuthSession:
+    """The platform's OAuth 2 session: tokens kept in `<PREFIX>_TOKEN_STORE` (else `<home>/secrets/<file_name>`),
+    seeded from `<PREFIX>_REFRESH_TOKEN` when set, the app's keys from `<PREFIX>_CLIENT_ID` / `_CLIENT_SECRET`."""
+    home = Path(getattr(settings, "home", None) or text("BRIDGE_HOME", "var")).absolute()
+    store = TokenStore(text(f"{prefix}_TOKEN_STORE") or home / "secrets" / file_name, provider)
+    if text(f"{prefix}_REFRESH_TOKEN"):
+        store.seed(text(f"{prefix}_REFRESH_TOKEN"))
+    return OAuthSession(store, provider, client_id or text(f"{prefix}_CLIENT_ID"),
+                        client_secret or text(f"{prefix}_CLIENT_SECRET"))
+
+
+def lines_with_tax(document: AccountingDocument) -> list[tuple[DocumentLine, Decimal]]:
+    """The lines in order, each with its tax in cents; tax on the header only (the total's tax less the
+    lines') rides on the first line, so the lines' taxes add up to the document's."""
+    lines = sorted(document.lines, key=lambda line: line.line_no)
+    taxes = [money(line.tax_amount) for line in lines]
+    remainder = money(document.tax_total) - sum(taxes, Decimal("0"))
+    if lines and remainder:
+        taxes[0] += remainder
+    return list(zip(lines, taxes))
+
+
+def label(document: AccountingDocument | None, doc_type: str, doc_number: str) -> str:
+    """How a sentence names a document: from the document when there is one, else its type and number."""
+    return doc_label(document) if document is not None else f"{doc_type.replace('_', ' ').capitalize()} {doc_number}"
+
+
+class SmallLedgerDestination:
+    name: str
+    platform: str                         # "QuickFile"
+    client: Any
+    closed_through: dt.date | None = None
+    _written = 0
+
+    def book(self) -> str:
+        """The books written to, as a run's summary names them ("account 6131400001")."""
+        raise NotImplementedError
+
+    def by_hand_outcome(self, capability: str, action: str, doc_type: str, doc_number: str,
+                        document: AccountingDocument | None, previous: dict | None) -> Outcome:
+        raise NotImplementedError
+
+    def _post_one(self, request: PostRequest) -> Outcome:
+        raise NotImplementedError
+
+    # --- runs and the closing date -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.client.close()
+
+    def begin_run(self, run_id: str, period: str) -> None:
+        self._written = 0
+
+    def end_run(self) -> list[str]:
+        written, self._written = self._written, 0
+        return [f"{self.platform} {self.book()} ({written} written)"] if written else []
+
+    def is_period_open(self, txn_date) -> bool:
+        return period_is_open(txn_date, self.closed_through)
+
+    def book_close_date(self) -> dt.date | None:
+        return self.closed_through
+
+    # --- posting -----------------------------------------------------------------------------------------
+
+    def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
+        if len(requests) > self.capabilities.batch_size:
+            raise ValueError(f"at most {self.capabilities.batch_size} requests per post, got {len(requests)}")
+        return [self._post_one(request) for request in requests]
+
+    def turned_away(self, request: PostRequest, previous: dict | None = None) -> Outcome | None:
+        """What is not sent: anything but an invoice's create or change (by hand, with the platform's
+        sentence), or a document dated in the closed period (HELD); None when it is to be sent."""
+        document, action = request.document, getattr(request.action, "value", request.action)
+        if document.doc_type != "invoice" or action not in SENT:
+            capability = "supports_void" if action == Action.VOID.value else "links_payments"
+            return self.by_hand_outcome(capability, action, document.doc_type, document.doc_number, document, previous)
+        if not self.is_period_open(document.txn_date):
+            assert self.closed_through is not None
+            return held_outcome(document, self.closed_through, f"{self.platform} (BRIDGE_BOOKS_CLOSED_THROUGH)")
+        return None
+
+    @staticmethod
+    def unavailable(document: AccountingDocument, gone: Exception) -> Outcome:
+        return Outcome(Status.RETRY, error_code="unavailable", message=f"{doc_label(document)}: {gone}")
+
+    def paid_invoice_unchanged(self, request: PostRequest, held: str, it: str = "it") -> Outcome:
+        """A change the platform will not make to an invoice with payments (`held`): a person edits `it`."""
+        document = request.document
+        return by_hand("supports_update", f"{doc_label(document)} changed in the source, but {self.platform} will not "
+                       f"change {held}: edit {it} in {self.platform} by hand to total {money(document.total)}.",
+                       before=request.previous)
+
+    def unreadable(self, doc_type: str, dest_id: str, error: Exception) -> Outcome:
+        """A restore whose saved state is not a complete document."""
+        return Outcome(Status.FAILED, error_code="restore_unreadable", message=(
+            f"{doc_type} {dest_id} cannot be restored: the saved state is not a complete document ({error!r}); "
+            f"restore it in {self.platform} by hand from the ledger's events."))
