@@ -16,13 +16,13 @@ from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 from bridge_assets.destinations.base import (Action, BooksDocument, NeutralBooks, Capabilities, Outcome, PostRequest,
-                                             Status, by_hand)
+                                             Status)
 from bridge_assets.destinations.bill_com.client import (BILL_API_URL, BillClient, BillLimits, BillRefused,
                                                         BillUnavailable)
 from bridge_assets.destinations.kit import small_ledger
 from bridge_assets.destinations.kit.run_files import doc_label
 from bridge_assets.destinations.kit.small_ledger import SmallLedgerDestination, settings_text
-from bridge_assets.model.document import AccountingDocument, canonical_dict, document_from_dict, money
+from bridge_assets.model.document import AccountingDocument, canonical_dict, money
 
 
 def _quoted(value: str) -> str:
@@ -37,6 +37,13 @@ class BillDestination(SmallLedgerDestination):
     name, platform = "bill_com", "BILL"
     capabilities = Capabilities(supports_update=True, supports_void=True, honours_request_id=False, batch_size=5,
                                 reads_back=True, links_payments=False, restores=True)
+    by_hand_sentences = {
+        "credit_memo": ("{label}: BILL applies credit from a customer's whole balance, not to the invoice a credit "
+                        "memo names, so the bridge does not send it; enter the credit memo in BILL by hand and apply "
+                        "it to the invoice it credits."),
+        "payment": ("{label}: the bridge does not send payments to BILL; record it there by hand (Receivables > "
+                    "Record payment) on the invoice(s) it pays."),
+    }
 
     def __init__(self, client: BillClient, *, closed_through: dt.date | None = None) -> None:
         self.client, self.closed_through = client, closed_through
@@ -47,7 +54,6 @@ class BillDestination(SmallLedgerDestination):
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "BillDestination":
         """The one place BILL's settings are read (BILL_* variables; README)."""
         text = settings_text(os.environ if environ is None else environ)
-
         small_ledger.require(text, ("BILL_USERNAME", "BILL_PASSWORD", "BILL_ORGANIZATION_ID", "BILL_DEV_KEY"),
                              platform="BILL", where="the devKey comes from BILL's developer settings, the organization "
                                                     "id (008...) from its company settings")
@@ -144,16 +150,6 @@ class BillDestination(SmallLedgerDestination):
 
     # --- what BILL is not sent, undo -----------------------------------------------------------------------
 
-    def by_hand_outcome(self, capability: str, action: str, doc_type: str, doc_number: str,
-                        document: AccountingDocument | None, previous: dict | None) -> Outcome:
-        label = small_ledger.label(document, doc_type, doc_number)
-        if doc_type == "credit_memo":
-            return by_hand("links_payments", f"{label}: BILL applies credit from a customer's whole balance, not to the "
-                           f"invoice a credit memo names, so the bridge does not send it; enter the credit memo in BILL "
-                           f"by hand and apply it to the invoice it credits.")
-        return by_hand("links_payments", f"{label}: the bridge does not send payments to BILL; record it there by hand "
-                       f"(Receivables > Record payment) on the invoice(s) it pays.")
-
     def void_or_delete(self, doc_type: str, dest_id: str, version: str | None) -> Outcome:
         """Archive the invoice (BILL's void); one already archived is not written again."""
         try:
@@ -168,21 +164,13 @@ class BillDestination(SmallLedgerDestination):
         return Outcome(Status.VOIDED, dest_id=dest_id, dest_doc_number=held["invoiceNumber"],
                        version=held["updatedTime"], after=_summary(held))
 
-    def restore(self, doc_type: str, dest_id: str, before: dict) -> Outcome:
-        """Patch the invoice back to `before` (a canonical document); one already so is not written again."""
-        try:
-            document = document_from_dict(before)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
-            return self.unreadable(doc_type, dest_id, error)
-        try:
-            held = self.client.call("GET", f"/invoices/{dest_id}")
-        except BillUnavailable as gone:
-            return Outcome(Status.RETRY, error_code="unavailable", message=str(gone))
+    unavailable_errors = (BillUnavailable,)
+
+    def already_restored(self, dest_id: str, document: AccountingDocument) -> tuple | None:
+        held = self.client.call("GET", f"/invoices/{dest_id}")
         if not held["archived"] and money(Decimal(str(held["totalAmount"]))) == money(document.total):
-            return Outcome(Status.UPDATED, dest_id=dest_id, dest_doc_number=held["invoiceNumber"],
-                           version=held["updatedTime"], before=_summary(held), after=before,
-                           message=f"invoice {document.doc_number} already holds the state it is restored to")
-        return self._post_one(PostRequest(Action.UPDATE, document, "", dest_id=dest_id))
+            return held["invoiceNumber"], _summary(held), held["updatedTime"]
+        return None
 
 
 def _summary(held: dict) -> dict:

@@ -16,15 +16,14 @@ import os
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
-from bridge_assets.destinations.base import (Action, Capabilities, DestinationError, Outcome, PostRequest, Status,
-                                             by_hand)
+from bridge_assets.destinations.base import Action, Capabilities, DestinationError, Outcome, PostRequest, Status
 from bridge_assets.destinations.kashflow.client import (KASHFLOW_SERVICE_URL, KashFlowClient, KashFlowNo,
                                                         KashFlowUnavailable)
 from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.kit import small_ledger
 from bridge_assets.destinations.kit.run_files import doc_label
 from bridge_assets.destinations.kit.small_ledger import SmallLedgerDestination, settings_text
-from bridge_assets.model.document import AccountingDocument, canonical_dict, document_from_dict, money
+from bridge_assets.model.document import AccountingDocument, canonical_dict, money
 
 
 def invoice_number(doc_number: str) -> int | None:
@@ -36,6 +35,14 @@ class KashFlowDestination(SmallLedgerDestination):
     name, platform = "kashflow", "KashFlow"
     capabilities = Capabilities(supports_update=True, supports_void=False, honours_request_id=False, batch_size=5,
                                 reads_back=False, links_payments=False, restores=True)
+    by_hand_sentences = {
+        "void": ("{label} was cancelled at the source; KashFlow has no void (only deleting, which leaves no "
+                 "trace): open invoice {doc_number} in KashFlow and credit or delete it by hand."),
+        "credit_memo": ("{label}: the bridge does not send credit notes to KashFlow; enter it there by hand (a "
+                        "negative invoice applied to the invoice it credits)."),
+        "payment": ("{label}: the bridge does not send payments to KashFlow; record it there by hand on the "
+                    "invoice(s) it pays."),
+    }
 
     def __init__(self, client: KashFlowClient, *, charge_type: int = 0, closed_through: dt.date | None = None) -> None:
         self.client, self.charge_type, self.closed_through = client, charge_type, closed_through
@@ -46,7 +53,6 @@ class KashFlowDestination(SmallLedgerDestination):
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "KashFlowDestination":
         """The one place KashFlow's settings are read (KASHFLOW_* variables; README)."""
         text = settings_text(os.environ if environ is None else environ)
-
         small_ledger.require(text, ("KASHFLOW_USERNAME", "KASHFLOW_PASSWORD"), platform="KashFlow", joiner=" and ",
                              where="enable the SOAP API in KashFlow (Apps > API Settings) and use its user name and "
                                    "API password")
@@ -139,7 +145,8 @@ class KashFlowDestination(SmallLedgerDestination):
                            "Rate": Decimal(line.unit_price), "ChargeType": self.charge_type, "VatAmount": tax,
                            "VatRate": (tax / money(line.amount) * 100).quantize(Decimal("0.01"))
                            if tax and line.amount else Decimal(-1 if not line.taxable else 0),
-                           "Sort": n, "ProductID": 0} for n, (line, tax) in enumerate(small_ledger.lines_with_tax(document), start=1)]}
+                           "Sort": n, "ProductID": 0}
+                          for n, (line, tax) in enumerate(small_ledger.lines_with_tax(document), start=1)]}
 
     # --- look-up, what KashFlow is not sent, undo --------------------------------------------------------
 
@@ -155,28 +162,11 @@ class KashFlowDestination(SmallLedgerDestination):
                        after={"InvoiceNumber": doc_number, "CustomerID": held["CustomerID"],
                               "Gross": str(money(Decimal(held["NetAmount"]) + Decimal(held["VatAmount"])))})
 
-    def by_hand_outcome(self, capability: str, action: str, doc_type: str, doc_number: str,
-                        document: AccountingDocument | None, previous: dict | None) -> Outcome:
-        label = small_ledger.label(document, doc_type, doc_number)
-        if capability == "supports_void":
-            return by_hand(capability, f"{label} was cancelled at the source; KashFlow has no void (only deleting, which "
-                           f"leaves no trace): open invoice {doc_number} in KashFlow and credit or delete it by hand.")
-        if doc_type == "credit_memo":
-            return by_hand("links_payments", f"{label}: the bridge does not send credit notes to KashFlow; enter it there "
-                           f"by hand (a negative invoice applied to the invoice it credits).")
-        return by_hand("links_payments", f"{label}: the bridge does not send payments to KashFlow; record it there by "
-                       f"hand on the invoice(s) it pays.")
-
     def void_or_delete(self, doc_type: str, dest_id: str, version: str | None) -> Outcome:
         return self.by_hand_outcome("supports_void", "void", doc_type, dest_id, None, None)
 
-    def restore(self, doc_type: str, dest_id: str, before: dict) -> Outcome:
-        try:
-            document = document_from_dict(before)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
-            return self.unreadable(doc_type, dest_id, error)
-        found = self.find(doc_type, document.doc_number)
+    def already_restored(self, dest_id: str, document: AccountingDocument) -> tuple | None:
+        found = self.find(document.doc_type, document.doc_number)
         if found is not None and money(Decimal(found.after["Gross"])) == money(document.total):
-            return Outcome(Status.UPDATED, dest_id=dest_id, dest_doc_number=dest_id, before=found.after, after=before,
-                           message=f"invoice {document.doc_number} already holds the state it is restored to")
-        return self._post_one(PostRequest(Action.UPDATE, document, "", dest_id=dest_id))
+            return dest_id, found.after, None
+        return None

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence, TypeVar
 from bridge_assets.destinations.base import Action, DestinationError, Outcome, PostRequest, Status, by_hand
 from bridge_assets.destinations.kit.oauth import OAuthSession, TokenStore
 from bridge_assets.destinations.kit.run_files import doc_label, held_outcome, period_is_open
-from bridge_assets.model.document import AccountingDocument, DocumentLine, money
+from bridge_assets.model.document import AccountingDocument, DocumentLine, document_from_dict, money
 
 T = TypeVar("T")
 SENT = (Action.CREATE.value, Action.UPDATE.value)
@@ -90,11 +90,26 @@ class SmallLedgerDestination:
         """The books written to, as a run's summary names them ("account 6131400001")."""
         raise NotImplementedError
 
+    # What a person does instead, by what is not sent: "void" (when the platform has no void), "credit_memo",
+    # "payment"; each a sentence with {label} (the document) and {doc_number}.
+    by_hand_sentences: Mapping[str, str] = {}
+
     def by_hand_outcome(self, capability: str, action: str, doc_type: str, doc_number: str,
                         document: AccountingDocument | None, previous: dict | None) -> Outcome:
-        raise NotImplementedError
+        named = {"label": label(document, doc_type, doc_number), "doc_number": doc_number}
+        if capability == "supports_void" and "void" in self.by_hand_sentences:
+            return by_hand(capability, self.by_hand_sentences["void"].format(**named))
+        sentence = self.by_hand_sentences["credit_memo" if doc_type == "credit_memo" else "payment"]
+        return by_hand("links_payments", sentence.format(**named))
 
     def _post_one(self, request: PostRequest) -> Outcome:
+        raise NotImplementedError
+
+    # The platform's errors for "unavailable, try again", which a restore answers with RETRY.
+    unavailable_errors: tuple[type[Exception], ...] = ()
+
+    def already_restored(self, dest_id: str, document: AccountingDocument) -> tuple[Any, dict, str | None] | None:
+        """(its number, what it holds, its version) when invoice `dest_id` already holds `document`, else None."""
         raise NotImplementedError
 
     # --- runs and the closing date -----------------------------------------------------------------------
@@ -145,8 +160,21 @@ class SmallLedgerDestination:
                        f"change {held}: edit {it} in {self.platform} by hand to total {money(document.total)}.",
                        before=request.previous)
 
-    def unreadable(self, doc_type: str, dest_id: str, error: Exception) -> Outcome:
-        """A restore whose saved state is not a complete document."""
-        return Outcome(Status.FAILED, error_code="restore_unreadable", message=(
-            f"{doc_type} {dest_id} cannot be restored: the saved state is not a complete document ({error!r}); "
-            f"restore it in {self.platform} by hand from the ledger's events."))
+    def restore(self, doc_type: str, dest_id: str, before: dict) -> Outcome:
+        """Put the invoice back to `before` (a canonical document); one already so is not written again."""
+        try:
+            document = document_from_dict(before)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+            return Outcome(Status.FAILED, error_code="restore_unreadable", message=(
+                f"{doc_type} {dest_id} cannot be restored: the saved state is not a complete document ({error!r}); "
+                f"restore it in {self.platform} by hand from the ledger's events."))
+        try:
+            held = self.already_restored(dest_id, document)
+        except self.unavailable_errors as gone:
+            return Outcome(Status.RETRY, error_code="unavailable", message=str(gone))
+        if held is not None:
+            number, summary, version = held
+            return Outcome(Status.UPDATED, dest_id=dest_id, dest_doc_number=number, version=version, before=summary,
+                           after=before, message=f"invoice {document.doc_number} already holds the state it is "
+                                                 f"restored to")
+        return self._post_one(PostRequest(Action.UPDATE, document, "", dest_id=dest_id))

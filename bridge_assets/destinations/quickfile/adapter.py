@@ -15,7 +15,7 @@ import datetime as dt
 import os
 from typing import Any, Mapping, Sequence
 
-from bridge_assets.destinations.base import Action, Capabilities, Outcome, PostRequest, Status, by_hand
+from bridge_assets.destinations.base import Action, Capabilities, Outcome, PostRequest, Status
 from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.kit import small_ledger
 from bridge_assets.destinations.kit.run_files import doc_label
@@ -23,13 +23,22 @@ from bridge_assets.destinations.kit.small_ledger import SmallLedgerDestination, 
 from bridge_assets.destinations.quickfile import payloads
 from bridge_assets.destinations.quickfile.client import (QUICKFILE_URL, QuickFileClient, QuickFileRefused,
                                                          QuickFileUnavailable)
-from bridge_assets.model.document import AccountingDocument, canonical_dict, document_from_dict
+from bridge_assets.model.document import AccountingDocument, canonical_dict
 
 
 class QuickFileDestination(SmallLedgerDestination):
     name, platform = "quickfile", "QuickFile"
     capabilities = Capabilities(supports_update=True, supports_void=False, honours_request_id=False, batch_size=5,
                                 reads_back=False, links_payments=False, restores=True)
+    by_hand_sentences = {
+        "void": ("{label} was cancelled at the source; the bridge does not delete invoices in QuickFile "
+                 "(deleting leaves no trace): open invoice {doc_number} in QuickFile and raise a credit note "
+                 "of type Void against it by hand."),
+        "credit_memo": ("{label}: the bridge does not send credit notes to QuickFile; raise it in QuickFile by hand "
+                        "(Sales > the invoice it credits > Credit note)."),
+        "payment": ("{label}: the bridge does not send payments to QuickFile; record it in QuickFile by hand "
+                    "(Sales > the invoice(s) it pays > Log a payment)."),
+    }
 
     def __init__(self, client: QuickFileClient, *, nominal_code: str = "4000", closed_through: dt.date | None = None):
         self.client, self.nominal_code, self.closed_through = client, nominal_code, closed_through
@@ -40,7 +49,6 @@ class QuickFileDestination(SmallLedgerDestination):
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "QuickFileDestination":
         """The one place QuickFile's settings are read (QUICKFILE_* variables; README)."""
         text = settings_text(os.environ if environ is None else environ)
-
         small_ledger.require(text, ("QUICKFILE_ACCOUNT_NUMBER", "QUICKFILE_API_KEY", "QUICKFILE_APPLICATION_ID"),
                              platform="QuickFile", where="find them in QuickFile under Account settings > 3rd Party "
                                                          "Integrations > API (create an app for the ID)")
@@ -152,19 +160,6 @@ class QuickFileDestination(SmallLedgerDestination):
         return Outcome(Status.CREATED, dest_id=str(record["InvoiceID"]), dest_doc_number=str(record["InvoiceNumber"]),
                        after=payloads.summary(record))
 
-    def by_hand_outcome(self, capability: str, action: str, doc_type: str, doc_number: str,
-                        document: AccountingDocument | None, previous: dict | None) -> Outcome:
-        label = small_ledger.label(document, doc_type, doc_number)
-        if capability == "supports_void":
-            return by_hand(capability, f"{label} was cancelled at the source; the bridge does not delete invoices in "
-                           f"QuickFile (deleting leaves no trace): open invoice {doc_number} in QuickFile and raise a "
-                           f"credit note of type Void against it by hand.")
-        if doc_type == "credit_memo":
-            return by_hand("links_payments", f"{label}: the bridge does not send credit notes to QuickFile; raise it "
-                           f"in QuickFile by hand (Sales > the invoice it credits > Credit note).")
-        return by_hand("links_payments", f"{label}: the bridge does not send payments to QuickFile; record it in "
-                       f"QuickFile by hand (Sales > the invoice(s) it pays > Log a payment).")
-
     def void_or_delete(self, doc_type: str, dest_id: str, version: str | None) -> Outcome:
         number = f"with QuickFile id {dest_id}"
         try:
@@ -174,17 +169,10 @@ class QuickFileDestination(SmallLedgerDestination):
             pass
         return self.by_hand_outcome("supports_void", "void", doc_type, number, None, None)
 
-    def restore(self, doc_type: str, dest_id: str, before: dict) -> Outcome:
-        try:
-            document = document_from_dict(before)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
-            return self.unreadable(doc_type, dest_id, error)
-        try:
-            held = self.client.call("Invoice_Get", {"InvoiceID": int(dest_id)})["InvoiceDetails"]
-            if payloads.same(held, document, int(held["ClientID"])) and held.get("Status") != "DELETED":
-                return Outcome(Status.UPDATED, dest_id=dest_id, dest_doc_number=str(held["InvoiceNumber"]),
-                               before=payloads.summary(held), after=before,
-                               message=f"invoice {document.doc_number} already holds the state it is restored to")
-        except QuickFileUnavailable as gone:
-            return Outcome(Status.RETRY, error_code="unavailable", message=str(gone))
-        return self._post_one(PostRequest(Action.UPDATE, document, "", dest_id=dest_id))
+    unavailable_errors = (QuickFileUnavailable,)
+
+    def already_restored(self, dest_id: str, document: AccountingDocument) -> tuple | None:
+        held = self.client.call("Invoice_Get", {"InvoiceID": int(dest_id)})["InvoiceDetails"]
+        if payloads.same(held, document, int(held["ClientID"])) and held.get("Status") != "DELETED":
+            return str(held["InvoiceNumber"]), payloads.summary(held), None
+        return None

@@ -14,14 +14,14 @@ import datetime as dt
 import os
 from typing import Any, Mapping, Sequence
 
-from bridge_assets.destinations.base import Action, Capabilities, Outcome, PostRequest, Status, by_hand
+from bridge_assets.destinations.base import Action, Capabilities, Outcome, PostRequest, Status
 from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.kit import small_ledger
 from bridge_assets.destinations.kit.run_files import doc_label
 from bridge_assets.destinations.kit.small_ledger import SmallLedgerDestination, settings_text
 from bridge_assets.destinations.reckon_one.client import (RECKON_API_URL, RECKON_TOKEN_URL, ReckonClient,
                                                           ReckonRefused, ReckonUnavailable, reckon_provider)
-from bridge_assets.model.document import AccountingDocument, canonical_dict, document_from_dict, money
+from bridge_assets.model.document import AccountingDocument, canonical_dict, money
 
 
 def _quoted(value: str) -> str:
@@ -37,6 +37,15 @@ class ReckonOneDestination(SmallLedgerDestination):
     name, platform = "reckon_one", "Reckon One"
     capabilities = Capabilities(supports_update=True, supports_void=False, honours_request_id=False, batch_size=5,
                                 reads_back=False, links_payments=False, restores=True)
+    by_hand_sentences = {
+        "void": ("{label} was cancelled at the source, but Reckon One's API can delete only draft invoices "
+                 "and has no void: find the invoice with reference {doc_number} in Reckon One and credit or "
+                 "delete it by hand."),
+        "credit_memo": ("{label}: the bridge does not send credit notes to Reckon One; enter it there by hand (Sales "
+                        "> Credit notes) and link it to the invoice it credits."),
+        "payment": ("{label}: the bridge does not send receipts to Reckon One; enter it there by hand (Sales > "
+                    "Receipts) allocated to the invoice(s) it pays."),
+    }
 
     def __init__(self, client: ReckonClient, *, ledger_account: str = "Sales", tax_code: str = "GST",
                  no_tax_code: str = "NT", closed_through: dt.date | None = None) -> None:
@@ -49,16 +58,16 @@ class ReckonOneDestination(SmallLedgerDestination):
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "ReckonOneDestination":
         """The one place Reckon One's settings are read (RECKON_* variables; README)."""
         text = settings_text(os.environ if environ is None else environ)
-
-        small_ledger.require(text, ("RECKON_CLIENT_ID", "RECKON_CLIENT_SECRET", "RECKON_BOOK_ID", "RECKON_SUBSCRIPTION_KEY"),
+        needed = ("RECKON_CLIENT_ID", "RECKON_CLIENT_SECRET", "RECKON_BOOK_ID", "RECKON_SUBSCRIPTION_KEY")
+        small_ledger.require(text, needed,
                              platform="Reckon One", where="the app's keys come from developer.reckon.com (approved "
                                                           "apps only), the subscription key from its Profile")
         limits = small_ledger.numbers(
             lambda: Limits(requests_per_minute=int(text("RECKON_REQUESTS_PER_MINUTE", "60")), concurrent_requests=1,
                            time_scale=float(text("RECKON_TIME_SCALE", "1"))),
             "RECKON_REQUESTS_PER_MINUTE and RECKON_TIME_SCALE must be numbers")
-        session = small_ledger.oauth_session(reckon_provider(text("RECKON_TOKEN_URL", RECKON_TOKEN_URL)), text, settings,
-                                             prefix="RECKON", file_name="reckon_one_tokens.json")
+        provider = reckon_provider(text("RECKON_TOKEN_URL", RECKON_TOKEN_URL))
+        session = small_ledger.oauth_session(provider, text, settings, prefix="RECKON", file_name="reckon_one_tokens.json")
         client = ReckonClient(text("RECKON_API_URL", RECKON_API_URL), text("RECKON_BOOK_ID"), session,
                               text("RECKON_SUBSCRIPTION_KEY"), limits)
         return cls(client, ledger_account=text("RECKON_LEDGER_ACCOUNT", "Sales"), tax_code=text("RECKON_TAX_CODE", "GST"),
@@ -140,19 +149,6 @@ class ReckonOneDestination(SmallLedgerDestination):
         return Outcome(Status.CREATED, dest_id=found[0]["id"], dest_doc_number=found[0].get("invoiceNumber"),
                        after=_summary(found[0]))
 
-    def by_hand_outcome(self, capability: str, action: str, doc_type: str, doc_number: str,
-                        document: AccountingDocument | None, previous: dict | None) -> Outcome:
-        label = small_ledger.label(document, doc_type, doc_number)
-        if capability == "supports_void":
-            return by_hand(capability, f"{label} was cancelled at the source, but Reckon One's API can delete only "
-                           f"draft invoices and has no void: find the invoice with reference {doc_number} in Reckon "
-                           f"One and credit or delete it by hand.")
-        if doc_type == "credit_memo":
-            return by_hand("links_payments", f"{label}: the bridge does not send credit notes to Reckon One; enter it "
-                           f"there by hand (Sales > Credit notes) and link it to the invoice it credits.")
-        return by_hand("links_payments", f"{label}: the bridge does not send receipts to Reckon One; enter it there by "
-                       f"hand (Sales > Receipts) allocated to the invoice(s) it pays.")
-
     def void_or_delete(self, doc_type: str, dest_id: str, version: str | None) -> Outcome:
         reference = f"(Reckon id {dest_id})"
         try:
@@ -161,20 +157,13 @@ class ReckonOneDestination(SmallLedgerDestination):
             pass
         return self.by_hand_outcome("supports_void", "void", doc_type, reference, None, None)
 
-    def restore(self, doc_type: str, dest_id: str, before: dict) -> Outcome:
-        try:
-            document = document_from_dict(before)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
-            return self.unreadable(doc_type, dest_id, error)
-        try:
-            held = self.client.call("GET", f"/invoices/{dest_id}").json()
-        except ReckonUnavailable as gone:
-            return Outcome(Status.RETRY, error_code="unavailable", message=str(gone))
+    unavailable_errors = (ReckonUnavailable,)
+
+    def already_restored(self, dest_id: str, document: AccountingDocument) -> tuple | None:
+        held = self.client.call("GET", f"/invoices/{dest_id}").json()
         if money(str(held.get("amount"))) == money(document.total) and held.get("reference") == document.doc_number:
-            return Outcome(Status.UPDATED, dest_id=dest_id, dest_doc_number=held.get("invoiceNumber"),
-                           before=_summary(held), after=before,
-                           message=f"invoice {document.doc_number} already holds the state it is restored to")
-        return self._post_one(PostRequest(Action.UPDATE, document, "", dest_id=dest_id))
+            return held.get("invoiceNumber"), _summary(held), None
+        return None
 
 
 def _summary(invoice: dict) -> dict:

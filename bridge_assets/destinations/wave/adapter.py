@@ -26,7 +26,7 @@ from bridge_assets.destinations.wave import documents, payloads
 from bridge_assets.destinations.wave.auth import WAVE_GRAPHQL_URL, WAVE_TOKEN_URL, BearerAuth, WaveLimits, wave_provider
 from bridge_assets.destinations.wave.client import WaveClient, WaveRefused, WaveUnavailable
 from bridge_assets.destinations.wave.references import InputRefused, References, _succeeded
-from bridge_assets.model.document import AccountingDocument, canonical_dict, document_from_dict, money
+from bridge_assets.model.document import AccountingDocument, canonical_dict, money
 
 
 class WaveDestination(SmallLedgerDestination):
@@ -52,7 +52,6 @@ class WaveDestination(SmallLedgerDestination):
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "WaveDestination":
         """The one place Wave's settings are read (WAVE_* variables; README)."""
         text = settings_text(os.environ if environ is None else environ)
-
         small_ledger.require(text, ("WAVE_CLIENT_ID", "WAVE_CLIENT_SECRET", "WAVE_BUSINESS_ID"), platform="Wave",
                              where="set the app's keys from Wave's Manage Applications and the business id the app "
                                    "was connected to")
@@ -220,22 +219,14 @@ class WaveDestination(SmallLedgerDestination):
             pass
         return self.by_hand_outcome("supports_void", "void", doc_type, number, None, None)
 
-    def restore(self, doc_type: str, dest_id: str, before: dict) -> Outcome:
-        """Patch the invoice back to `before` (a canonical document); one already so is not written again."""
-        try:
-            document = document_from_dict(before)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
-            return self.unreadable(doc_type, dest_id, error)
-        try:
-            current = self.client.call(documents.INVOICE, {"businessId": self.business_id, "id": dest_id},
-                                       f"invoice {document.doc_number}")["business"]["invoice"]
-            if current is not None and _same(current, document):
-                return Outcome(Status.UPDATED, dest_id=dest_id, dest_doc_number=current["invoiceNumber"],
-                               version=current["modifiedAt"], before=payloads.summary(current), after=before,
-                               message=f"invoice {document.doc_number} already holds the state it is restored to")
-        except WaveUnavailable as gone:
-            return Outcome(Status.RETRY, error_code="unavailable", message=str(gone))
-        return self._post_one(PostRequest(Action.UPDATE, document, "", dest_id=dest_id))
+    unavailable_errors = (WaveUnavailable,)
+
+    def already_restored(self, dest_id: str, document: AccountingDocument) -> tuple | None:
+        current = self.client.call(documents.INVOICE, {"businessId": self.business_id, "id": dest_id},
+                                   f"invoice {document.doc_number}")["business"]["invoice"]
+        if current is not None and _same(current, document):
+            return current["invoiceNumber"], payloads.summary(current), current["modifiedAt"]
+        return None
 
 
 def _same(node: dict, document: AccountingDocument) -> bool:

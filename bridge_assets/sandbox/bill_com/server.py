@@ -30,11 +30,9 @@ class AdminClient(tenant_admin.TenantAdminClient):
         return self._call("POST", "/sessions/expire")["expired"]
 
 
-
 @dataclasses.dataclass
 class EmulatorHandle(emulator.EmulatorHandle):
-    settings: EmulatorSettings
-    admin: AdminClient
+    """`settings` an `EmulatorSettings`, `admin` an `AdminClient`."""
 
     @property
     def api_url(self) -> str:

@@ -26,11 +26,9 @@ class AdminClient(tenant_admin.TenantAdminClient):
         return self._call("GET", "/accounts")["accounts"]
 
 
-
 @dataclasses.dataclass
 class EmulatorHandle(emulator.EmulatorHandle):
-    settings: EmulatorSettings
-    admin: AdminClient
+    """`settings` an `EmulatorSettings`, `admin` an `AdminClient`."""
 
     @property
     def service_url(self) -> str:

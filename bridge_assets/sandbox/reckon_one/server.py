@@ -33,8 +33,7 @@ class AdminClient(tenant_admin.TenantAdminClient):
 
 @dataclasses.dataclass
 class EmulatorHandle(emulator.EmulatorHandle):
-    settings: EmulatorSettings
-    admin: AdminClient
+    """`settings` an `EmulatorSettings`, `admin` an `AdminClient`."""
 
     @property
     def api_url(self) -> str:
