@@ -41,14 +41,10 @@ class EmulatorHandle(emulator.EmulatorHandle):
 
 
 KIND = tenant_admin.tenant_kind(
-    name="BILL", module="bridge_assets.sandbox.bill_com",
-    description="Local emulator of BILL's AR API v3 (sessions, customers, invoices).",
-    state_help="SQLite file holding the organizations", create_app=create_app, settings_type=EmulatorSettings,
-    admin_client=AdminClient, handle=EmulatorHandle,
-)
-SpawnedEmulator = KIND.spawned
-run_emulator = KIND.run
-spawn_emulator = KIND.spawn
+    "BILL", "Local emulator of BILL's AR API v3 (sessions, customers, invoices).",
+    "SQLite file holding the organizations",
+    create_app=create_app, settings_type=EmulatorSettings, admin_client=AdminClient, handle=EmulatorHandle)
+SpawnedEmulator, run_emulator, spawn_emulator = KIND.spawned, KIND.run, KIND.spawn
 
 
 def bridge_environment(bill: EmulatorHandle, **organization: Any) -> dict[str, str]:

@@ -37,14 +37,10 @@ class EmulatorHandle(emulator.EmulatorHandle):
 
 
 KIND = tenant_admin.tenant_kind(
-    name="KashFlow", module="bridge_assets.sandbox.kashflow",
-    description="Local emulator of KashFlow's SOAP API (customers, invoices; user name and password on every call).",
-    state_help="SQLite file holding the accounts", create_app=create_app, settings_type=EmulatorSettings,
-    admin_client=AdminClient, handle=EmulatorHandle,
-)
-SpawnedEmulator = KIND.spawned
-run_emulator = KIND.run
-spawn_emulator = KIND.spawn
+    "KashFlow", "Local emulator of KashFlow's SOAP API (customers, invoices; user name and password on every call).",
+    "SQLite file holding the accounts",
+    create_app=create_app, settings_type=EmulatorSettings, admin_client=AdminClient, handle=EmulatorHandle)
+SpawnedEmulator, run_emulator, spawn_emulator = KIND.spawned, KIND.run, KIND.spawn
 
 
 def bridge_environment(kashflow: EmulatorHandle, **account: Any) -> dict[str, str]:

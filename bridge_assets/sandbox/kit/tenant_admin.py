@@ -96,11 +96,13 @@ class TenantAdminClient(serving.AdminHttpClient):
         return self._call("GET", "/journal", params={"since": since})["journal"]
 
 
-def tenant_kind(*, name: str, module: str, description: str, state_help: str, create_app: Callable[..., Any],
-                settings_type: type, admin_client: type[TenantAdminClient], handle: type) -> emulator.EmulatorKind:
-    """The emulator described once (kit/emulator.py), with `--time-scale` overriding its setting."""
+def tenant_kind(name: str, description: str, state_help: str, *, create_app: Callable[..., Any], settings_type: type,
+                admin_client: type[TenantAdminClient], handle: type) -> emulator.EmulatorKind:
+    """The emulator described once (kit/emulator.py), with `--time-scale` overriding its setting; `python -m`
+    runs the package of the module that defines `handle` (its `server.py`)."""
     return emulator.EmulatorKind(
-        name=name, module=module, description=description, state_help=state_help, create_app=create_app,
+        name=name, module=handle.__module__.rsplit(".", 1)[0], description=description, state_help=state_help,
+        create_app=create_app,
         settings_type=settings_type, admin_client=admin_client, handle=handle,
         spawned=emulator.spawned_type(handle), options=(emulator.TIME_SCALE,), overrides=("time_scale",))
 

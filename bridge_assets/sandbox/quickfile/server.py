@@ -37,14 +37,10 @@ class EmulatorHandle(emulator.EmulatorHandle):
 
 
 KIND = tenant_admin.tenant_kind(
-    name="QuickFile", module="bridge_assets.sandbox.quickfile",
-    description="Local emulator of QuickFile's JSON API v1.2 (clients, invoices; MD5-signed header).",
-    state_help="SQLite file holding the accounts", create_app=create_app, settings_type=EmulatorSettings,
-    admin_client=AdminClient, handle=EmulatorHandle,
-)
-SpawnedEmulator = KIND.spawned
-run_emulator = KIND.run
-spawn_emulator = KIND.spawn
+    "QuickFile", "Local emulator of QuickFile's JSON API v1.2 (clients, invoices; MD5-signed header).",
+    "SQLite file holding the accounts",
+    create_app=create_app, settings_type=EmulatorSettings, admin_client=AdminClient, handle=EmulatorHandle)
+SpawnedEmulator, run_emulator, spawn_emulator = KIND.spawned, KIND.run, KIND.spawn
 
 
 def bridge_environment(quickfile: EmulatorHandle, **account: Any) -> dict[str, str]:

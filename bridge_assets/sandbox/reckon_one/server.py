@@ -47,14 +47,10 @@ class EmulatorHandle(emulator.EmulatorHandle):
 
 
 KIND = tenant_admin.tenant_kind(
-    name="Reckon One", module="bridge_assets.sandbox.reckon_one",
-    description="Local emulator of the Reckon One API v2 (customers, invoices; OAuth 2 and a subscription key).",
-    state_help="SQLite file holding the books", create_app=create_app, settings_type=EmulatorSettings,
-    admin_client=AdminClient, handle=EmulatorHandle,
-)
-SpawnedEmulator = KIND.spawned
-run_emulator = KIND.run
-spawn_emulator = KIND.spawn
+    "Reckon One", "Local emulator of the Reckon One API v2 (customers, invoices; OAuth 2 and a subscription key).",
+    "SQLite file holding the books",
+    create_app=create_app, settings_type=EmulatorSettings, admin_client=AdminClient, handle=EmulatorHandle)
+SpawnedEmulator, run_emulator, spawn_emulator = KIND.spawned, KIND.run, KIND.spawn
 
 
 def bridge_environment(reckon: EmulatorHandle, book: str, token_store: Path,

@@ -64,14 +64,10 @@ class EmulatorHandle(emulator.EmulatorHandle):
 
 
 KIND = tenant_admin.tenant_kind(
-    name="Wave", module="bridge_assets.sandbox.wave",
-    description="Local emulator of Wave's public GraphQL API (customers, products, invoices, OAuth 2).",
-    state_help="SQLite file holding the businesses", create_app=create_app, settings_type=EmulatorSettings,
-    admin_client=AdminClient, handle=EmulatorHandle,
-)
-SpawnedEmulator = KIND.spawned
-run_emulator = KIND.run
-spawn_emulator = KIND.spawn
+    "Wave", "Local emulator of Wave's public GraphQL API (customers, products, invoices, OAuth 2).",
+    "SQLite file holding the businesses",
+    create_app=create_app, settings_type=EmulatorSettings, admin_client=AdminClient, handle=EmulatorHandle)
+SpawnedEmulator, run_emulator, spawn_emulator = KIND.spawned, KIND.run, KIND.spawn
 
 
 def bridge_environment(wave: EmulatorHandle, business_id: str, token_store: Path, *,
