@@ -10,6 +10,7 @@ one with OAuth 2 keeps its tokens with `oauth_session`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
@@ -72,6 +73,21 @@ def lines_with_tax(document: AccountingDocument) -> list[tuple[DocumentLine, Dec
     if lines and remainder:
         taxes[0] += remainder
     return list(zip(lines, taxes))
+
+
+def send_once(http: Any, method: str, path: str, *, unavailable: type[Exception], tries: int,
+              **request: Any) -> Any:
+    """A write that must not be repeated blindly, sent by the kit's paced client (`http`): tried again only
+    after a 429 (nothing was written), at most `tries` times; any other failure is `unavailable` at once."""
+    for attempt in range(1, tries + 1):
+        try:
+            return http.send(method, path, tries=1, **request)
+        except unavailable as gone:
+            if gone.gave_up.status != 429 or attempt == tries:
+                raise unavailable(dataclasses.replace(gone.gave_up, tries=attempt)) from None
+            http.wait_before_retry(attempt, f"{method} {path}", gone.gave_up.problem, gone.gave_up.response,
+                                   tries=tries)
+    raise AssertionError("unreachable")
 
 
 def label(document: AccountingDocument | None, doc_type: str, doc_number: str) -> str:
