@@ -8,19 +8,19 @@ One emulator (a real server on loopback) for the module; a fresh organization pe
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 from decimal import Decimal
 from typing import Iterator
 
 import httpx
 import pytest
 
-from bridge_assets.destinations.base import Action, DestinationError, PostRequest, Status
+from bridge_assets.destinations.base import DestinationError, Status
 from bridge_assets.destinations.bill_com.adapter import BillDestination
-from bridge_assets.model.document import AccountingDocument, DocumentLine, content_hash
 from bridge_assets.sandbox.bill_com import EmulatorSettings, bridge_environment, run_emulator
 
 from .crash_trials import CrashTarget, crash_forkserver, make_template, run_crash_trials
+from .small_ledgers import adapter_from, create, one_line_invoice
 
 
 @pytest.fixture(scope="module")
@@ -36,27 +36,10 @@ def environment(bill) -> dict[str, str]:
 
 @pytest.fixture
 def destination(environment) -> Iterator[BillDestination]:
-    adapter = BillDestination.from_env(environ=environment)
-    yield adapter
-    adapter.close()
+    yield from adapter_from(BillDestination, environment)
 
 
-def invoice(number: str = "1001", *, customer: str = 'Acme "North"', amount: str = "29.95", tax: str = "0.00",
-            doc_type: str = "invoice") -> AccountingDocument:
-    lines = (DocumentLine(line_no=1, kind="rmr", item_code="RMR-MON", description="Monitoring", qty=Decimal("1"),
-                          unit_price=Decimal(amount), amount=Decimal(amount), taxable=tax != "0.00",
-                          tax_amount=Decimal(tax)),)
-    doc = AccountingDocument(
-        doc_key=f"test:{doc_type}:{number}", source="test", doc_type=doc_type, source_id=number, doc_number=number,
-        txn_date=dt.date(2026, 9, 1), period="2026-09", due_date=dt.date(2026, 10, 1), customer_key="C001",
-        customer_name=customer, master_account="", site="", terms="NET30", po_number="", subtotal=Decimal(amount),
-        tax_total=Decimal(tax), total=Decimal(amount) + Decimal(tax), currency="USD", memo="", source_ref="",
-        lines=lines)
-    return doc.__class__(**{**doc.__dict__, "content_hash": content_hash(doc)})
-
-
-def create(doc: AccountingDocument) -> PostRequest:
-    return PostRequest(Action.CREATE, doc, f"req-{doc.doc_number}")
+invoice = functools.partial(one_line_invoice, customer='Acme "North"')
 
 
 def test_a_session_is_needed_and_a_wrong_dev_key_is_refused_in_bills_error_shape(bill, environment):

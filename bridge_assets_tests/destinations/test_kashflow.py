@@ -7,7 +7,7 @@ One emulator (a real server on loopback) for the module; a fresh account per tes
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 from decimal import Decimal
 from typing import Iterator
 
@@ -17,10 +17,10 @@ from zeep.exceptions import Fault
 
 from bridge_assets.destinations.base import Action, DestinationError, PostRequest, Status
 from bridge_assets.destinations.kashflow.adapter import KashFlowDestination
-from bridge_assets.model.document import AccountingDocument, DocumentLine, content_hash
 from bridge_assets.sandbox.kashflow import bridge_environment, run_emulator
 
 from .crash_trials import CrashTarget, crash_forkserver, make_template, run_crash_trials
+from .small_ledgers import adapter_from, create, one_line_invoice
 
 
 @pytest.fixture(scope="module")
@@ -36,27 +36,10 @@ def environment(kashflow) -> dict[str, str]:
 
 @pytest.fixture
 def destination(environment) -> Iterator[KashFlowDestination]:
-    adapter = KashFlowDestination.from_env(environ=environment)
-    yield adapter
-    adapter.close()
+    yield from adapter_from(KashFlowDestination, environment)
 
 
-def invoice(number: str = "1001", *, customer: str = "Smith & Sons <Ltd>", key: str = "C001", amount: str = "29.95",
-            tax: str = "0.00", doc_type: str = "invoice") -> AccountingDocument:
-    lines = (DocumentLine(line_no=1, kind="rmr", item_code="RMR-MON", description="Monitoring", qty=Decimal("1"),
-                          unit_price=Decimal(amount), amount=Decimal(amount), taxable=tax != "0.00",
-                          tax_amount=Decimal(tax)),)
-    doc = AccountingDocument(
-        doc_key=f"test:{doc_type}:{number}", source="test", doc_type=doc_type, source_id=number, doc_number=number,
-        txn_date=dt.date(2026, 9, 1), period="2026-09", due_date=dt.date(2026, 10, 1), customer_key=key,
-        customer_name=customer, master_account="", site="", terms="NET30", po_number="", subtotal=Decimal(amount),
-        tax_total=Decimal(tax), total=Decimal(amount) + Decimal(tax), currency="GBP", memo="", source_ref="",
-        lines=lines)
-    return doc.__class__(**{**doc.__dict__, "content_hash": content_hash(doc)})
-
-
-def create(doc: AccountingDocument) -> PostRequest:
-    return PostRequest(Action.CREATE, doc, f"req-{doc.doc_number}")
+invoice = functools.partial(one_line_invoice, customer='Smith & Sons <Ltd>', currency="GBP")
 
 
 def test_zeep_reads_the_wsdl_and_sees_what_the_bridge_posted(destination, kashflow, environment):

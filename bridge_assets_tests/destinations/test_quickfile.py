@@ -7,10 +7,7 @@ One emulator (a real server on loopback) for the module; a fresh account per tes
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-from decimal import Decimal
-from pathlib import Path
 from typing import Iterator, Mapping
 
 import httpx
@@ -18,10 +15,10 @@ import pytest
 
 from bridge_assets.destinations.base import Action, DestinationError, PostRequest, Status
 from bridge_assets.destinations.quickfile.adapter import QuickFileDestination
-from bridge_assets.model.document import AccountingDocument, DocumentLine, content_hash
 from bridge_assets.sandbox.quickfile import EmulatorSettings, bridge_environment, run_emulator
 
 from .crash_trials import CrashTarget, crash_forkserver, make_template, run_crash_trials
+from .small_ledgers import adapter_from, create, one_line_invoice
 
 
 @pytest.fixture(scope="module")
@@ -37,27 +34,10 @@ def environment(quickfile) -> dict[str, str]:
 
 @pytest.fixture
 def destination(environment) -> Iterator[QuickFileDestination]:
-    adapter = QuickFileDestination.from_env(environ=environment)
-    yield adapter
-    adapter.close()
+    yield from adapter_from(QuickFileDestination, environment)
 
 
-def invoice(number: str = "1001", *, customer: str = "Smith, J", key: str = "C001", amount: str = "29.95",
-            tax: str = "0.00", doc_type: str = "invoice") -> AccountingDocument:
-    lines = (DocumentLine(line_no=1, kind="rmr", item_code="RMR-MON", description="Monitoring", qty=Decimal("1"),
-                          unit_price=Decimal(amount), amount=Decimal(amount), taxable=tax != "0.00",
-                          tax_amount=Decimal(tax)),)
-    doc = AccountingDocument(
-        doc_key=f"test:{doc_type}:{number}", source="test", doc_type=doc_type, source_id=number, doc_number=number,
-        txn_date=dt.date(2026, 9, 1), period="2026-09", due_date=dt.date(2026, 10, 1), customer_key=key,
-        customer_name=customer, master_account="", site="", terms="NET30", po_number="", subtotal=Decimal(amount),
-        tax_total=Decimal(tax), total=Decimal(amount) + Decimal(tax), currency="USD", memo="", source_ref="",
-        lines=lines)
-    return doc.__class__(**{**doc.__dict__, "content_hash": content_hash(doc)})
-
-
-def create(doc: AccountingDocument) -> PostRequest:
-    return PostRequest(Action.CREATE, doc, f"req-{doc.doc_number}")
+invoice = one_line_invoice
 
 
 def signed(env: Mapping[str, str], submission: str, *, key: str | None = None) -> dict:

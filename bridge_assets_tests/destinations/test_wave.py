@@ -7,7 +7,6 @@ One emulator (a real server on loopback, 600x clock) for the module; a fresh bus
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -21,11 +20,12 @@ from gql.transport.requests import RequestsHTTPTransport
 from bridge_assets.destinations.base import Action, PostRequest, Status
 from bridge_assets.destinations.wave import documents
 from bridge_assets.destinations.wave.adapter import WaveDestination
-from bridge_assets.model.document import AccountingDocument, Application, DocumentLine, content_hash
+from bridge_assets.model.document import Application
 from bridge_assets.sandbox.wave import EmulatorSettings, run_emulator
 from bridge_assets.sandbox.wave.server import bridge_environment
 
 from .crash_trials import CrashTarget, crash_forkserver, make_template, run_crash_trials
+from .small_ledgers import adapter_from, create, one_line_invoice
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +46,7 @@ def environment(wave, business, tmp_path) -> dict[str, str]:
 
 @pytest.fixture
 def destination(environment) -> Iterator[WaveDestination]:
-    adapter = WaveDestination.from_env(environ=environment)
-    yield adapter
-    adapter.close()
+    yield from adapter_from(WaveDestination, environment)
 
 
 def gql_client(wave, business: str, *, schema: bool = True) -> Client:
@@ -57,23 +55,7 @@ def gql_client(wave, business: str, *, schema: bool = True) -> Client:
     return Client(transport=transport, fetch_schema_from_transport=schema)
 
 
-def invoice(number: str = "1001", *, customer: str = "Smith, J", key: str = "C001", amount: str = "29.95",
-            tax: str = "0.00", doc_type: str = "invoice", applies_to=()) -> AccountingDocument:
-    lines = (DocumentLine(line_no=1, kind="rmr", item_code="RMR-MON", description="Monitoring", qty=Decimal("1"),
-                          unit_price=Decimal(amount), amount=Decimal(amount), taxable=tax != "0.00",
-                          tax_amount=Decimal(tax)),)
-    total = Decimal(amount) + Decimal(tax)
-    doc = AccountingDocument(
-        doc_key=f"test:{doc_type}:{number}", source="test", doc_type=doc_type, source_id=number, doc_number=number,
-        txn_date=dt.date(2026, 9, 1), period="2026-09", due_date=dt.date(2026, 10, 1), customer_key=key,
-        customer_name=customer, master_account="", site="", terms="NET30", po_number="", subtotal=Decimal(amount),
-        tax_total=Decimal(tax), total=total, currency="USD", memo="", source_ref="", lines=lines,
-        applies_to=applies_to)
-    return doc.__class__(**{**doc.__dict__, "content_hash": content_hash(doc)})
-
-
-def create(doc: AccountingDocument) -> PostRequest:
-    return PostRequest(Action.CREATE, doc, f"req-{doc.doc_number}")
+invoice = one_line_invoice
 
 
 # --- the documents, as a GraphQL client sends them ----------------------------------------------------------

@@ -15,12 +15,14 @@ import os
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
-from bridge_assets.destinations.base import (Action, BooksDocument, NeutralBooks, Capabilities, DestinationError,
-                                             Outcome, PostRequest, Status, by_hand)
+from bridge_assets.destinations.base import (Action, BooksDocument, NeutralBooks, Capabilities, Outcome, PostRequest,
+                                             Status)
 from bridge_assets.destinations.bill_com.client import (BILL_API_URL, BillClient, BillLimits, BillRefused,
                                                         BillUnavailable)
-from bridge_assets.destinations.kit.run_files import doc_label, held_outcome, period_is_open
-from bridge_assets.model.document import AccountingDocument, canonical_dict, document_from_dict, money
+from bridge_assets.destinations.kit import small_ledger
+from bridge_assets.destinations.kit.run_files import doc_label
+from bridge_assets.destinations.kit.small_ledger import SmallLedgerDestination, settings_text
+from bridge_assets.model.document import AccountingDocument, canonical_dict, money
 
 
 def _quoted(value: str) -> str:
@@ -31,10 +33,17 @@ def _day(value: dt.date | dt.datetime) -> str:
     return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
 
 
-class BillDestination:
-    name = "bill_com"
+class BillDestination(SmallLedgerDestination):
+    name, platform = "bill_com", "BILL"
     capabilities = Capabilities(supports_update=True, supports_void=True, honours_request_id=False, batch_size=5,
                                 reads_back=True, links_payments=False, restores=True)
+    by_hand_sentences = {
+        "credit_memo": ("{label}: BILL applies credit from a customer's whole balance, not to the invoice a credit "
+                        "memo names, so the bridge does not send it; enter the credit memo in BILL by hand and apply "
+                        "it to the invoice it credits."),
+        "payment": ("{label}: the bridge does not send payments to BILL; record it there by hand (Receivables > "
+                    "Record payment) on the invoice(s) it pays."),
+    }
 
     def __init__(self, client: BillClient, *, closed_through: dt.date | None = None) -> None:
         self.client, self.closed_through = client, closed_through
@@ -44,60 +53,31 @@ class BillDestination:
     @classmethod
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "BillDestination":
         """The one place BILL's settings are read (BILL_* variables; README)."""
-        env = os.environ if environ is None else environ
-
-        def text(name: str, default: str | None = None) -> str | None:
-            return (env.get(name) or "").strip() or default
-
-        needed = ("BILL_USERNAME", "BILL_PASSWORD", "BILL_ORGANIZATION_ID", "BILL_DEV_KEY")
-        missing = [n for n in needed if not text(n)]
-        if missing:
-            raise DestinationError(f"BILL is configured as a destination but {', '.join(missing)} "
-                                   f"{'is' if len(missing) == 1 else 'are'} not set; the devKey comes from BILL's "
-                                   f"developer settings, the organization id (008...) from its company settings")
-        try:
-            limits = BillLimits(time_scale=float(text("BILL_TIME_SCALE", "1")))
-        except ValueError as error:
-            raise DestinationError(f"BILL_TIME_SCALE must be a number ({error})") from None
+        text = settings_text(os.environ if environ is None else environ)
+        small_ledger.require(text, ("BILL_USERNAME", "BILL_PASSWORD", "BILL_ORGANIZATION_ID", "BILL_DEV_KEY"),
+                             platform="BILL", where="the devKey comes from BILL's developer settings, the organization "
+                                                    "id (008...) from its company settings")
+        limits = small_ledger.numbers(lambda: BillLimits(time_scale=float(text("BILL_TIME_SCALE", "1"))),
+                                      "BILL_TIME_SCALE must be a number")
         client = BillClient(text("BILL_API_URL", BILL_API_URL), text("BILL_USERNAME"), text("BILL_PASSWORD"),
                             text("BILL_ORGANIZATION_ID"), text("BILL_DEV_KEY"), limits)
         return cls(client, closed_through=getattr(settings, "books_closed_through", None))
 
-    def close(self) -> None:
-        self.client.close()
-
-    def begin_run(self, run_id: str, period: str) -> None:
-        self._written = 0
-
-    def end_run(self) -> list[str]:
-        written, self._written = self._written, 0
-        return [f"BILL organization {self.client.organization} ({written} written)"] if written else []
+    def book(self) -> str:
+        return f"organization {self.client.organization}"
 
     def resolve_references(self, documents: Sequence[AccountingDocument]) -> dict[str, str]:
         return {}      # customers are found by name or created
 
-    def is_period_open(self, txn_date) -> bool:
-        return period_is_open(txn_date, self.closed_through)
-
-    def book_close_date(self) -> dt.date | None:
-        return self.closed_through
-
     # --- posting ------------------------------------------------------------------------------------
-
-    def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
-        if len(requests) > self.capabilities.batch_size:
-            raise ValueError(f"at most {self.capabilities.batch_size} requests per post, got {len(requests)}")
-        return [self._post_one(request) for request in requests]
 
     def _post_one(self, request: PostRequest) -> Outcome:
         document, action = request.document, getattr(request.action, "value", request.action)
         if action == Action.VOID.value and request.dest_id:
             return self.void_or_delete(document.doc_type, request.dest_id, request.version)
-        if document.doc_type != "invoice" or action not in (Action.CREATE.value, Action.UPDATE.value):
-            return self.by_hand_outcome("links_payments", action, document.doc_type, document.doc_number, document, None)
-        if not self.is_period_open(document.txn_date):
-            assert self.closed_through is not None
-            return held_outcome(document, self.closed_through, "BILL (BRIDGE_BOOKS_CLOSED_THROUGH)")
+        turned_away = self.turned_away(request)          # BILL's by-hand sentences are all links_payments
+        if turned_away is not None:
+            return turned_away
         try:
             body = self._invoice_body(document, self._customer(document))
             if action == Action.UPDATE.value:
@@ -107,7 +87,7 @@ class BillDestination:
                 held = self.client.call("POST", "/invoices", json=body, once=True)
                 status = Status.CREATED
         except BillUnavailable as gone:
-            return Outcome(Status.RETRY, error_code="unavailable", message=f"{doc_label(document)}: {gone}")
+            return self.unavailable(document, gone)
         except BillRefused as refused:
             return Outcome(Status.FAILED, error_code=f"bill_{refused.status}", http_status=refused.status,
                            message=f"{doc_label(document)}: {refused}. Correct it in the source, then run again.")
@@ -170,16 +150,6 @@ class BillDestination:
 
     # --- what BILL is not sent, undo -----------------------------------------------------------------------
 
-    def by_hand_outcome(self, capability: str, action: str, doc_type: str, doc_number: str,
-                        document: AccountingDocument | None, previous: dict | None) -> Outcome:
-        label = doc_label(document) if document is not None else f"{doc_type.replace('_', ' ').capitalize()} {doc_number}"
-        if doc_type == "credit_memo":
-            return by_hand("links_payments", f"{label}: BILL applies credit from a customer's whole balance, not to the "
-                           f"invoice a credit memo names, so the bridge does not send it; enter the credit memo in BILL "
-                           f"by hand and apply it to the invoice it credits.")
-        return by_hand("links_payments", f"{label}: the bridge does not send payments to BILL; record it there by hand "
-                       f"(Receivables > Record payment) on the invoice(s) it pays.")
-
     def void_or_delete(self, doc_type: str, dest_id: str, version: str | None) -> Outcome:
         """Archive the invoice (BILL's void); one already archived is not written again."""
         try:
@@ -194,23 +164,13 @@ class BillDestination:
         return Outcome(Status.VOIDED, dest_id=dest_id, dest_doc_number=held["invoiceNumber"],
                        version=held["updatedTime"], after=_summary(held))
 
-    def restore(self, doc_type: str, dest_id: str, before: dict) -> Outcome:
-        """Patch the invoice back to `before` (a canonical document); one already so is not written again."""
-        try:
-            document = document_from_dict(before)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
-            return Outcome(Status.FAILED, error_code="restore_unreadable", message=(
-                f"{doc_type} {dest_id} cannot be restored: the saved state is not a complete document ({error!r}); "
-                f"restore it in BILL by hand from the ledger's events."))
-        try:
-            held = self.client.call("GET", f"/invoices/{dest_id}")
-        except BillUnavailable as gone:
-            return Outcome(Status.RETRY, error_code="unavailable", message=str(gone))
+    unavailable_errors = (BillUnavailable,)
+
+    def already_restored(self, dest_id: str, document: AccountingDocument) -> tuple | None:
+        held = self.client.call("GET", f"/invoices/{dest_id}")
         if not held["archived"] and money(Decimal(str(held["totalAmount"]))) == money(document.total):
-            return Outcome(Status.UPDATED, dest_id=dest_id, dest_doc_number=held["invoiceNumber"],
-                           version=held["updatedTime"], before=_summary(held), after=before,
-                           message=f"invoice {document.doc_number} already holds the state it is restored to")
-        return self._post_one(PostRequest(Action.UPDATE, document, "", dest_id=dest_id))
+            return held["invoiceNumber"], _summary(held), held["updatedTime"]
+        return None
 
 
 def _summary(held: dict) -> dict:

@@ -18,6 +18,7 @@ from bridge_assets.destinations.base import DestinationError
 from bridge_assets.destinations.kit.http import PacedClient, Platform, PlatformUnavailable, Retry
 from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.kit.secrets import Secret
+from bridge_assets.destinations.kit.small_ledger import send_once
 
 BILL_API_URL = "https://gateway.prod.bill.com/connect/v3"
 
@@ -99,19 +100,11 @@ class BillClient:
 
     def call(self, method: str, path: str, *, params: dict | None = None, json: Any = None, once: bool = False) -> Any:
         """The decoded answer of one call; `once`: a create retried only after a 429."""
+        request = {"params": params, "json": json, "auth": self.session}
         if not once:
-            return self._checked(self.http.send(method, path, params=params, json=json, auth=self.session), method, path)
-        for attempt in range(1, self.tries + 1):
-            try:
-                response = self.http.send(method, path, params=params, json=json, auth=self.session, tries=1)
-            except BillUnavailable as gone:
-                if gone.gave_up.status != 429 or attempt == self.tries:
-                    raise BillUnavailable(dataclasses.replace(gone.gave_up, tries=attempt)) from None
-                self.http.wait_before_retry(attempt, f"{method} {path}", gone.gave_up.problem, gone.gave_up.response,
-                                            tries=self.tries)
-                continue
-            return self._checked(response, method, path)
-        raise AssertionError("unreachable")
+            return self._checked(self.http.send(method, path, **request), method, path)
+        return self._checked(send_once(self.http, method, path, unavailable=BillUnavailable, tries=self.tries,
+                                       **request), method, path)
 
     def _checked(self, response: httpx.Response, method: str, path: str) -> Any:
         if response.status_code == 401:

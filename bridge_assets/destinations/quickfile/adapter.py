@@ -15,20 +15,30 @@ import datetime as dt
 import os
 from typing import Any, Mapping, Sequence
 
-from bridge_assets.destinations.base import (Action, Capabilities, DestinationError, Outcome, PostRequest, Status,
-                                             by_hand)
+from bridge_assets.destinations.base import Action, Capabilities, Outcome, PostRequest, Status
 from bridge_assets.destinations.kit.limits import Limits
-from bridge_assets.destinations.kit.run_files import doc_label, held_outcome, period_is_open
+from bridge_assets.destinations.kit import small_ledger
+from bridge_assets.destinations.kit.run_files import doc_label
+from bridge_assets.destinations.kit.small_ledger import SmallLedgerDestination, settings_text
 from bridge_assets.destinations.quickfile import payloads
 from bridge_assets.destinations.quickfile.client import (QUICKFILE_URL, QuickFileClient, QuickFileRefused,
                                                          QuickFileUnavailable)
-from bridge_assets.model.document import AccountingDocument, canonical_dict, document_from_dict, money
+from bridge_assets.model.document import AccountingDocument, canonical_dict
 
 
-class QuickFileDestination:
-    name = "quickfile"
+class QuickFileDestination(SmallLedgerDestination):
+    name, platform = "quickfile", "QuickFile"
     capabilities = Capabilities(supports_update=True, supports_void=False, honours_request_id=False, batch_size=5,
                                 reads_back=False, links_payments=False, restores=True)
+    by_hand_sentences = {
+        "void": ("{label} was cancelled at the source; the bridge does not delete invoices in QuickFile "
+                 "(deleting leaves no trace): open invoice {doc_number} in QuickFile and raise a credit note "
+                 "of type Void against it by hand."),
+        "credit_memo": ("{label}: the bridge does not send credit notes to QuickFile; raise it in QuickFile by hand "
+                        "(Sales > the invoice it credits > Credit note)."),
+        "payment": ("{label}: the bridge does not send payments to QuickFile; record it in QuickFile by hand "
+                    "(Sales > the invoice(s) it pays > Log a payment)."),
+    }
 
     def __init__(self, client: QuickFileClient, *, nominal_code: str = "4000", closed_through: dt.date | None = None):
         self.client, self.nominal_code, self.closed_through = client, nominal_code, closed_through
@@ -38,35 +48,21 @@ class QuickFileDestination:
     @classmethod
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "QuickFileDestination":
         """The one place QuickFile's settings are read (QUICKFILE_* variables; README)."""
-        env = os.environ if environ is None else environ
-
-        def text(name: str, default: str | None = None) -> str | None:
-            return (env.get(name) or "").strip() or default
-
-        missing = [n for n in ("QUICKFILE_ACCOUNT_NUMBER", "QUICKFILE_API_KEY", "QUICKFILE_APPLICATION_ID") if not text(n)]
-        if missing:
-            raise DestinationError(f"QuickFile is configured as a destination but {', '.join(missing)} "
-                                   f"{'is' if len(missing) == 1 else 'are'} not set; find them in QuickFile under "
-                                   f"Account settings > 3rd Party Integrations > API (create an app for the ID)")
-        try:
-            limits = Limits(requests_per_day=int(text("QUICKFILE_CALLS_PER_DAY", "1000")), concurrent_requests=1,
-                            time_scale=float(text("QUICKFILE_TIME_SCALE", "1")))
-        except ValueError as error:
-            raise DestinationError(f"QUICKFILE_CALLS_PER_DAY and QUICKFILE_TIME_SCALE must be numbers ({error})") from None
+        text = settings_text(os.environ if environ is None else environ)
+        small_ledger.require(text, ("QUICKFILE_ACCOUNT_NUMBER", "QUICKFILE_API_KEY", "QUICKFILE_APPLICATION_ID"),
+                             platform="QuickFile", where="find them in QuickFile under Account settings > 3rd Party "
+                                                         "Integrations > API (create an app for the ID)")
+        limits = small_ledger.numbers(
+            lambda: Limits(requests_per_day=int(text("QUICKFILE_CALLS_PER_DAY", "1000")), concurrent_requests=1,
+                           time_scale=float(text("QUICKFILE_TIME_SCALE", "1"))),
+            "QUICKFILE_CALLS_PER_DAY and QUICKFILE_TIME_SCALE must be numbers")
         client = QuickFileClient(text("QUICKFILE_BASE_URL", QUICKFILE_URL), text("QUICKFILE_ACCOUNT_NUMBER"),
                                  text("QUICKFILE_API_KEY"), text("QUICKFILE_APPLICATION_ID"), limits)
         return cls(client, nominal_code=text("QUICKFILE_NOMINAL_CODE", "4000"),
                    closed_through=getattr(settings, "books_closed_through", None))
 
-    def close(self) -> None:
-        self.client.close()
-
-    def begin_run(self, run_id: str, period: str) -> None:
-        self._written = 0
-
-    def end_run(self) -> list[str]:
-        written, self._written = self._written, 0
-        return [f"QuickFile account {self.client.account_number} ({written} written)"] if written else []
+    def book(self) -> str:
+        return f"account {self.client.account_number}"
 
     def resolve_references(self, documents: Sequence[AccountingDocument]) -> dict[str, str]:
         return {d.doc_key: self._name_problem(d) for d in documents if self._name_problem(d)}
@@ -79,28 +75,13 @@ class QuickFileDestination:
                     f"correct the customer's name in the source.")
         return None
 
-    def is_period_open(self, txn_date) -> bool:
-        return period_is_open(txn_date, self.closed_through)
-
-    def book_close_date(self) -> dt.date | None:
-        return self.closed_through
-
     # --- posting ------------------------------------------------------------------------------------
-
-    def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
-        if len(requests) > self.capabilities.batch_size:
-            raise ValueError(f"at most {self.capabilities.batch_size} requests per post, got {len(requests)}")
-        return [self._post_one(request) for request in requests]
 
     def _post_one(self, request: PostRequest) -> Outcome:
         document, action = request.document, getattr(request.action, "value", request.action)
-        if document.doc_type != "invoice" or action not in (Action.CREATE.value, Action.UPDATE.value):
-            capability = "supports_void" if action == Action.VOID.value else "links_payments"
-            return self.by_hand_outcome(capability, action, document.doc_type, document.doc_number, document,
-                                        request.previous)
-        if not self.is_period_open(document.txn_date):
-            assert self.closed_through is not None
-            return held_outcome(document, self.closed_through, "QuickFile (BRIDGE_BOOKS_CLOSED_THROUGH)")
+        turned_away = self.turned_away(request, request.previous)
+        if turned_away is not None:
+            return turned_away
         problem = self._name_problem(document) or (None if document.lines else
                                                    f"{doc_label(document)} has no lines; QuickFile needs at least one.")
         if problem:
@@ -111,7 +92,7 @@ class QuickFileDestination:
                 return self._update(request, client_id)
             return self._create(request, client_id)
         except QuickFileUnavailable as gone:
-            return Outcome(Status.RETRY, error_code="unavailable", message=f"{doc_label(document)}: {gone}")
+            return self.unavailable(document, gone)
         except QuickFileRefused as refused:
             return Outcome(Status.FAILED, error_code=f"quickfile_{refused.status}", http_status=refused.status,
                            message=f"{doc_label(document)}: {refused}. Correct it in the source (or in QuickFile), "
@@ -158,9 +139,8 @@ class QuickFileDestination:
         except QuickFileRefused as refused:
             if not any("payments allocated" in e for e in refused.errors):
                 raise
-            return by_hand("supports_update", f"{doc_label(document)} changed in the source, but QuickFile will not "
-                           f"change an invoice with payments allocated: edit invoice {document.doc_number} in QuickFile "
-                           f"by hand to total {money(document.total)}.", before=request.previous)
+            return self.paid_invoice_unchanged(request, "an invoice with payments allocated",
+                                               f"invoice {document.doc_number}")
         self._written += 1
         return Outcome(Status.UPDATED, dest_id=str(answer["InvoiceID"]), dest_doc_number=str(answer["InvoiceNumber"]),
                        before=request.previous, after=canonical_dict(document))
@@ -180,19 +160,6 @@ class QuickFileDestination:
         return Outcome(Status.CREATED, dest_id=str(record["InvoiceID"]), dest_doc_number=str(record["InvoiceNumber"]),
                        after=payloads.summary(record))
 
-    def by_hand_outcome(self, capability: str, action: str, doc_type: str, doc_number: str,
-                        document: AccountingDocument | None, previous: dict | None) -> Outcome:
-        label = doc_label(document) if document is not None else f"{doc_type.replace('_', ' ').capitalize()} {doc_number}"
-        if capability == "supports_void":
-            return by_hand(capability, f"{label} was cancelled at the source; the bridge does not delete invoices in "
-                           f"QuickFile (deleting leaves no trace): open invoice {doc_number} in QuickFile and raise a "
-                           f"credit note of type Void against it by hand.")
-        if doc_type == "credit_memo":
-            return by_hand("links_payments", f"{label}: the bridge does not send credit notes to QuickFile; raise it "
-                           f"in QuickFile by hand (Sales > the invoice it credits > Credit note).")
-        return by_hand("links_payments", f"{label}: the bridge does not send payments to QuickFile; record it in "
-                       f"QuickFile by hand (Sales > the invoice(s) it pays > Log a payment).")
-
     def void_or_delete(self, doc_type: str, dest_id: str, version: str | None) -> Outcome:
         number = f"with QuickFile id {dest_id}"
         try:
@@ -202,19 +169,10 @@ class QuickFileDestination:
             pass
         return self.by_hand_outcome("supports_void", "void", doc_type, number, None, None)
 
-    def restore(self, doc_type: str, dest_id: str, before: dict) -> Outcome:
-        try:
-            document = document_from_dict(before)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
-            return Outcome(Status.FAILED, error_code="restore_unreadable", message=(
-                f"{doc_type} {dest_id} cannot be restored: the saved state is not a complete document ({error!r}); "
-                f"restore it in QuickFile by hand from the ledger's events."))
-        try:
-            held = self.client.call("Invoice_Get", {"InvoiceID": int(dest_id)})["InvoiceDetails"]
-            if payloads.same(held, document, int(held["ClientID"])) and held.get("Status") != "DELETED":
-                return Outcome(Status.UPDATED, dest_id=dest_id, dest_doc_number=str(held["InvoiceNumber"]),
-                               before=payloads.summary(held), after=before,
-                               message=f"invoice {document.doc_number} already holds the state it is restored to")
-        except QuickFileUnavailable as gone:
-            return Outcome(Status.RETRY, error_code="unavailable", message=str(gone))
-        return self._post_one(PostRequest(Action.UPDATE, document, "", dest_id=dest_id))
+    unavailable_errors = (QuickFileUnavailable,)
+
+    def already_restored(self, dest_id: str, document: AccountingDocument) -> tuple | None:
+        held = self.client.call("Invoice_Get", {"InvoiceID": int(dest_id)})["InvoiceDetails"]
+        if payloads.same(held, document, int(held["ClientID"])) and held.get("Status") != "DELETED":
+            return str(held["InvoiceNumber"]), payloads.summary(held), None
+        return None

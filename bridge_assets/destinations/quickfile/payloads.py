@@ -11,6 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from bridge_assets.destinations.kit import small_ledger
 from bridge_assets.model.document import AccountingDocument, money
 
 
@@ -19,13 +20,8 @@ def _date(value: dt.date | dt.datetime) -> dt.date:
 
 
 def item_lines(document: AccountingDocument, nominal_code: str) -> list[dict[str, Any]]:
-    lines = sorted(document.lines, key=lambda line: line.line_no)
-    taxes = [money(line.tax_amount) for line in lines]
-    remainder = money(document.tax_total) - sum(taxes, Decimal("0"))
-    if lines and remainder:
-        taxes[0] += remainder
     built = []
-    for line, tax in zip(lines, taxes):
+    for line, tax in small_ledger.lines_with_tax(document):
         percentage = (tax / money(line.amount) * 100).quantize(Decimal("0.01")) if tax and line.amount else Decimal(0)
         built.append({"ItemID": 0, "ItemName": (line.item_code or line.kind)[:50],
                       "ItemDescription": line.description, "ItemNominalCode": nominal_code,

@@ -9,7 +9,6 @@ leaves its outcome unknown, and the ledger looks it up by reference on the next 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Mapping
 
 import httpx
@@ -18,6 +17,7 @@ from bridge_assets.destinations.base import DestinationError
 from bridge_assets.destinations.kit.http import PacedClient, Platform, PlatformUnavailable, Retry
 from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.kit.oauth import OAuthProvider, OAuthSession, TokenEndpointUnavailable
+from bridge_assets.destinations.kit.small_ledger import send_once
 
 RECKON_API_URL = "https://api.reckon.com/r1/v2"
 RECKON_TOKEN_URL = "https://identity.reckon.com/connect/token"
@@ -76,19 +76,11 @@ class ReckonClient:
     def call(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
              once: bool = False) -> httpx.Response:
         """One call; `once`: a write that must not be repeated blindly (only a 429 is tried again)."""
+        request = {"params": params, "json": json, "auth": self.auth}
         if not once:
-            return self._checked(self.http.send(method, path, params=params, json=json, auth=self.auth), method, path)
-        for attempt in range(1, self.tries + 1):
-            try:
-                response = self.http.send(method, path, params=params, json=json, auth=self.auth, tries=1)
-            except ReckonUnavailable as gone:
-                if gone.gave_up.status != 429 or attempt == self.tries:
-                    raise ReckonUnavailable(dataclasses.replace(gone.gave_up, tries=attempt)) from None
-                self.http.wait_before_retry(attempt, f"{method} {path}", gone.gave_up.problem, gone.gave_up.response,
-                                            tries=self.tries)
-                continue
-            return self._checked(response, method, path)
-        raise AssertionError("unreachable")
+            return self._checked(self.http.send(method, path, **request), method, path)
+        return self._checked(send_once(self.http, method, path, unavailable=ReckonUnavailable, tries=self.tries,
+                                       **request), method, path)
 
     def _checked(self, response: httpx.Response, method: str, path: str) -> httpx.Response:
         if response.status_code in (401, 403):

@@ -19,16 +19,18 @@ from typing import Any, Mapping, Sequence
 from bridge_assets.destinations.base import (Action, BooksDocument, NeutralBooks, Capabilities, DestinationError, Outcome,
                                              PostRequest, Status, by_hand)
 from bridge_assets.destinations.kit.oauth import OAuthSession, TokenStore
-from bridge_assets.destinations.kit.run_files import doc_label, held_outcome, period_is_open
+from bridge_assets.destinations.kit import small_ledger
+from bridge_assets.destinations.kit.run_files import doc_label
+from bridge_assets.destinations.kit.small_ledger import SmallLedgerDestination, settings_text
 from bridge_assets.destinations.wave import documents, payloads
 from bridge_assets.destinations.wave.auth import WAVE_GRAPHQL_URL, WAVE_TOKEN_URL, BearerAuth, WaveLimits, wave_provider
 from bridge_assets.destinations.wave.client import WaveClient, WaveRefused, WaveUnavailable
 from bridge_assets.destinations.wave.references import InputRefused, References, _succeeded
-from bridge_assets.model.document import AccountingDocument, canonical_dict, document_from_dict, money
+from bridge_assets.model.document import AccountingDocument, canonical_dict, money
 
 
-class WaveDestination:
-    name = "wave"
+class WaveDestination(SmallLedgerDestination):
+    name, platform = "wave", "Wave"
     capabilities = Capabilities(supports_update=True, supports_void=False, honours_request_id=False, batch_size=5,
                                 reads_back=True, links_payments=False, restores=True)
 
@@ -49,23 +51,15 @@ class WaveDestination:
     @classmethod
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "WaveDestination":
         """The one place Wave's settings are read (WAVE_* variables; README)."""
-        env = os.environ if environ is None else environ
-
-        def text(name: str, default: str | None = None) -> str | None:
-            return (env.get(name) or "").strip() or default
-
-        missing = [n for n in ("WAVE_CLIENT_ID", "WAVE_CLIENT_SECRET", "WAVE_BUSINESS_ID") if not text(n)]
-        if missing:
-            raise DestinationError(f"Wave is configured as a destination but {', '.join(missing)} "
-                                   f"{'is' if len(missing) == 1 else 'are'} not set; set the app's keys from Wave's "
-                                   f"Manage Applications and the business id the app was connected to")
-        try:
-            limits = WaveLimits(requests_per_minute=int(text("WAVE_REQUESTS_PER_MINUTE", "60")),
-                                requests_per_day=int(text("WAVE_REQUESTS_PER_DAY", "5000")),
-                                time_scale=float(text("WAVE_TIME_SCALE", "1")))
-        except ValueError as error:
-            raise DestinationError(f"WAVE_REQUESTS_PER_MINUTE, WAVE_REQUESTS_PER_DAY and WAVE_TIME_SCALE must be "
-                                   f"numbers ({error})") from None
+        text = settings_text(os.environ if environ is None else environ)
+        small_ledger.require(text, ("WAVE_CLIENT_ID", "WAVE_CLIENT_SECRET", "WAVE_BUSINESS_ID"), platform="Wave",
+                             where="set the app's keys from Wave's Manage Applications and the business id the app "
+                                   "was connected to")
+        limits = small_ledger.numbers(
+            lambda: WaveLimits(requests_per_minute=int(text("WAVE_REQUESTS_PER_MINUTE", "60")),
+                               requests_per_day=int(text("WAVE_REQUESTS_PER_DAY", "5000")),
+                               time_scale=float(text("WAVE_TIME_SCALE", "1"))),
+            "WAVE_REQUESTS_PER_MINUTE, WAVE_REQUESTS_PER_DAY and WAVE_TIME_SCALE must be numbers")
         home = Path(getattr(settings, "home", None) or text("BRIDGE_HOME", "var")).absolute()
         return cls(graphql_url=text("WAVE_GRAPHQL_URL", WAVE_GRAPHQL_URL), token_url=text("WAVE_TOKEN_URL", WAVE_TOKEN_URL),
                    client_id=text("WAVE_CLIENT_ID"), client_secret=text("WAVE_CLIENT_SECRET"),
@@ -80,37 +74,19 @@ class WaveDestination:
 
     # --- runs and references ------------------------------------------------------------------------
 
-    def begin_run(self, run_id: str, period: str) -> None:
-        self._written = 0
-
-    def end_run(self) -> list[str]:
-        written, self._written = self._written, 0
-        return [f"Wave business {self.business_id} ({written} written)"] if written else []
+    def book(self) -> str:
+        return f"business {self.business_id}"
 
     def resolve_references(self, documents_: Sequence[AccountingDocument]) -> dict[str, str]:
         return self.refs.problems(documents_)
 
-    def is_period_open(self, txn_date) -> bool:
-        return period_is_open(txn_date, self.closed_through)
-
-    def book_close_date(self) -> dt.date | None:
-        return self.closed_through
-
     # --- posting ------------------------------------------------------------------------------------
-
-    def post(self, requests: Sequence[PostRequest]) -> list[Outcome]:
-        if len(requests) > self.capabilities.batch_size:
-            raise ValueError(f"at most {self.capabilities.batch_size} requests per post, got {len(requests)}")
-        return [self._post_one(request) for request in requests]
 
     def _post_one(self, request: PostRequest) -> Outcome:
         document, action = request.document, getattr(request.action, "value", request.action)
-        if document.doc_type != "invoice" or action not in (Action.CREATE.value, Action.UPDATE.value):
-            return self.by_hand_outcome("supports_void" if action == Action.VOID.value else "links_payments",
-                                        action, document.doc_type, document.doc_number, document, request.previous)
-        if not self.is_period_open(document.txn_date):
-            assert self.closed_through is not None
-            return held_outcome(document, self.closed_through, "Wave (BRIDGE_BOOKS_CLOSED_THROUGH)")
+        turned_away = self.turned_away(request, request.previous)
+        if turned_away is not None:
+            return turned_away
         if not document.lines:
             return Outcome(Status.FAILED, error_code="no_lines", message=f"{doc_label(document)} has no lines, and "
                            f"Wave needs at least one item on an invoice; add a line in the source.")
@@ -124,7 +100,7 @@ class WaveDestination:
                 return self._update(request, fields)
             return self._create(request, fields)
         except WaveUnavailable as gone:
-            return Outcome(Status.RETRY, error_code="unavailable", message=f"{doc_label(document)}: {gone}")
+            return self.unavailable(document, gone)
         except (WaveRefused, InputRefused) as refused:
             code = next(iter(getattr(refused, "codes", None) or []), None) or "refused"
             return Outcome(Status.FAILED, error_code=f"wave_{str(code).lower()}", message=(
@@ -218,7 +194,7 @@ class WaveDestination:
 
     def by_hand_outcome(self, capability: str, action: str, doc_type: str, doc_number: str,
                         document: AccountingDocument | None, previous: dict | None) -> Outcome:
-        label = doc_label(document) if document is not None else f"{doc_type.replace('_', ' ').capitalize()} {doc_number}"
+        label = small_ledger.label(document, doc_type, doc_number)
         if capability == "supports_void":
             return by_hand(capability, f"{label} was cancelled at the source, but Wave's API cannot void or delete an "
                            f"approved invoice: open invoice {doc_number} in Wave (Sales & Payments > Invoices) and "
@@ -243,24 +219,14 @@ class WaveDestination:
             pass
         return self.by_hand_outcome("supports_void", "void", doc_type, number, None, None)
 
-    def restore(self, doc_type: str, dest_id: str, before: dict) -> Outcome:
-        """Patch the invoice back to `before` (a canonical document); one already so is not written again."""
-        try:
-            document = document_from_dict(before)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
-            return Outcome(Status.FAILED, error_code="restore_unreadable", message=(
-                f"{doc_type} {dest_id} cannot be restored: the saved state is not a complete document ({error!r}); "
-                f"restore it in Wave by hand from the ledger's events."))
-        try:
-            current = self.client.call(documents.INVOICE, {"businessId": self.business_id, "id": dest_id},
-                                       f"invoice {document.doc_number}")["business"]["invoice"]
-            if current is not None and _same(current, document):
-                return Outcome(Status.UPDATED, dest_id=dest_id, dest_doc_number=current["invoiceNumber"],
-                               version=current["modifiedAt"], before=payloads.summary(current), after=before,
-                               message=f"invoice {document.doc_number} already holds the state it is restored to")
-        except WaveUnavailable as gone:
-            return Outcome(Status.RETRY, error_code="unavailable", message=str(gone))
-        return self._post_one(PostRequest(Action.UPDATE, document, "", dest_id=dest_id))
+    unavailable_errors = (WaveUnavailable,)
+
+    def already_restored(self, dest_id: str, document: AccountingDocument) -> tuple | None:
+        current = self.client.call(documents.INVOICE, {"businessId": self.business_id, "id": dest_id},
+                                   f"invoice {document.doc_number}")["business"]["invoice"]
+        if current is not None and _same(current, document):
+            return current["invoiceNumber"], payloads.summary(current), current["modifiedAt"]
+        return None
 
 
 def _same(node: dict, document: AccountingDocument) -> bool:

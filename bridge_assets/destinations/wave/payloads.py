@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from bridge_assets.destinations.base import BooksDocument
+from bridge_assets.destinations.kit import small_ledger
 from bridge_assets.model.document import AccountingDocument, money
 
 # Wave's input error codes (as the emulator speaks them; Wave's own wording unconfirmed) -> what a person does.
@@ -30,13 +31,8 @@ def product_name(line) -> str:
 
 def items(document: AccountingDocument, products: dict[str, str], sales_tax_id: str | None) -> list[dict[str, Any]]:
     """Wave's items: one per line, each line's tax as an item tax (a header-only tax rides on the first line)."""
-    lines = sorted(document.lines, key=lambda line: line.line_no)
-    taxes = [money(line.tax_amount) for line in lines]
-    remainder = money(document.tax_total) - sum(taxes, Decimal("0"))
-    if lines and remainder:
-        taxes[0] += remainder
     built = []
-    for line, tax in zip(lines, taxes):
+    for line, tax in small_ledger.lines_with_tax(document):
         item: dict[str, Any] = {"productId": products[product_name(line)], "description": line.description,
                                 "quantity": _text(line.qty), "unitPrice": _text(line.unit_price)}
         if tax:

@@ -3,19 +3,16 @@ organizations with a user (what a person sets up in BILL), sessions expired on d
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bridge_assets.sandbox.kit import wire
-from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
-from bridge_assets.sandbox.kit.emulator import EmulatorApp, Parts
-from bridge_assets.sandbox.kit.faults import FaultInjector, FaultRules
-from bridge_assets.sandbox.kit.limits import RateLimiter, RateLimits, Window
+from bridge_assets.sandbox.kit.admin import AdminError
+from bridge_assets.sandbox.kit.emulator import EmulatorApp
+from bridge_assets.sandbox.kit.faults import FaultRules
+from bridge_assets.sandbox.kit.limits import RateLimits, Window
+from bridge_assets.sandbox.kit.tenant_admin import FAULT_KEYS, TenantAdmin, json_response as _json, tenant_app
 from bridge_assets.sandbox.bill_com import rules
 from bridge_assets.sandbox.bill_com.api import BillApi, answer
 from bridge_assets.sandbox.bill_com.rules import Refused
@@ -24,8 +21,7 @@ from bridge_assets.sandbox.bill_com.store import Store
 
 HOUR = 3600.0
 FAULT_RULES = FaultRules(
-    keys=("latency_ms", "latency_jitter_ms", "fail_requests", "fail_status", "fail_next", "error_rate",
-          "error_statuses", "throttle_next", "methods", "paths", "seed"),
+    keys=FAULT_KEYS,
     responses={status: (lambda status=status: answer(Refused(status, "BDC_1001", "Unexpected error.", "SERVER").body(),
                                                      status)) for status in (500, 502, 503, 504)}
     | {429: lambda: answer(Refused(429, "BDC_1322", "Max number of concurrent requests per organization reached.",
@@ -33,31 +29,12 @@ FAULT_RULES = FaultRules(
 )
 
 
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(json.dumps(payload, default=lambda v: format(v, "f") if isinstance(v, Decimal) else str(v)),
-                    status_code=status, media_type="application/json")
-
-
-class Admin:
-    def __init__(self, parts: Parts) -> None:
-        self.parts, self.store = parts, parts.store
-        self.panel = AdminPanel(self.store, _json, wire.loads, parts.faults, health=self._health,
-                                settings_view=parts.settings.to_mapping, reset=self.reset)
-
-    def routes(self):
-        return self.panel.routes([("/organizations", self.create_organization, ["POST"]),
-                                  ("/organizations", self.organizations, ["GET"]),
-                                  ("/sessions/expire", self.expire_sessions, ["POST"]),
-                                  ("/invoices", self.invoices, ["GET"])])
-
-    def _health(self) -> dict[str, Any]:
-        return {"invoices": self.store.fetchone("SELECT COUNT(*) AS n FROM records WHERE kind = 'Invoice'")["n"]}
-
-    def reset(self, body: dict[str, Any]) -> str:
-        self.store.reset()
-        self.parts.faults.restore_initial()
-        self.parts.throttle.reset()
-        return "all"
+class Admin(TenantAdmin):
+    def own_routes(self):
+        return [("/organizations", self.create_organization, ["POST"]),
+                ("/organizations", self.organizations, ["GET"]),
+                ("/sessions/expire", self.expire_sessions, ["POST"]),
+                ("/invoices", self.invoices, ["GET"])]
 
     async def create_organization(self, request: Request) -> Response:
         """{username, password, name?, id?}: an organization (id 008...) with one user."""
@@ -72,8 +49,7 @@ class Admin:
         return _json({"organizationId": org})
 
     async def organizations(self, request: Request) -> Response:
-        rows = self.store.fetchall("SELECT id FROM records WHERE kind = 'Organization' ORDER BY created_at")
-        return _json({"organizations": [row["id"] for row in rows]})
+        return _json({"organizations": self.tenant_ids("Organization")})
 
     async def expire_sessions(self, request: Request) -> Response:
         with self.store.transaction():
@@ -91,6 +67,4 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
     limits = RateLimits(windows=(Window("per_hour", settings.requests_per_hour, HOUR, key="key"),
                                  Window("logins_per_hour", settings.logins_per_hour, HOUR, key="key", only="login")),
                         concurrent=settings.concurrent_per_org, concurrent_key="slot")
-    parts = Parts(settings, store, FaultInjector(FAULT_RULES, dict(settings.faults)), None,
-                  RateLimiter(limits, real_seconds=settings.real_seconds))
-    return EmulatorApp(parts, [*Admin(parts).routes(), *BillApi(parts).routes()])
+    return tenant_app(settings, store, FAULT_RULES, Admin, BillApi, limits=limits)

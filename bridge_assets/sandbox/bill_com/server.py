@@ -5,24 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import secrets
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from bridge_assets.sandbox.kit import emulator, serving
+from bridge_assets.sandbox.kit import emulator, tenant_admin
 from bridge_assets.sandbox.bill_com.api import API
 from bridge_assets.sandbox.bill_com.app import create_app
 from bridge_assets.sandbox.bill_com.settings import EmulatorSettings
 
 
-class AdminClient(serving.AdminHttpClient):
-    def _decode(self, response: httpx.Response) -> Any:
-        return json.loads(response.content, parse_float=Decimal)
+class AdminClient(tenant_admin.TenantAdminClient):
+    tenant_param = "organization"
 
     def create_organization(self, username: str, password: str, **options: Any) -> str:
         return self._call("POST", "/organizations", {"username": username, "password": password,
@@ -34,23 +29,10 @@ class AdminClient(serving.AdminHttpClient):
     def expire_sessions(self) -> int:
         return self._call("POST", "/sessions/expire")["expired"]
 
-    def invoices(self, organization: str) -> list[dict[str, Any]]:
-        return self._call("GET", "/invoices", params={"organization": organization})["invoices"]
-
-    def set_faults(self, **plan: Any) -> dict[str, Any]:
-        return self._call("POST", "/faults", plan)["plan"]
-
-    def clear_faults(self) -> None:
-        self._call("DELETE", "/faults")
-
-    def journal(self, since: int = 0) -> list[dict[str, Any]]:
-        return self._call("GET", "/journal", params={"since": since})["journal"]
-
 
 @dataclasses.dataclass
 class EmulatorHandle(emulator.EmulatorHandle):
-    settings: EmulatorSettings
-    admin: AdminClient
+    """`settings` an `EmulatorSettings`, `admin` an `AdminClient`."""
 
     @property
     def api_url(self) -> str:
@@ -58,17 +40,11 @@ class EmulatorHandle(emulator.EmulatorHandle):
         return self.base_url + API
 
 
-SpawnedEmulator = emulator.spawned_type(EmulatorHandle)
-
-KIND = emulator.EmulatorKind(
-    name="BILL", module="bridge_assets.sandbox.bill_com",
-    description="Local emulator of BILL's AR API v3 (sessions, customers, invoices).",
-    state_help="SQLite file holding the organizations", create_app=create_app, settings_type=EmulatorSettings,
-    admin_client=AdminClient, handle=EmulatorHandle, spawned=SpawnedEmulator,
-    options=(emulator.TIME_SCALE,), overrides=("time_scale",),
-)
-run_emulator = KIND.run
-spawn_emulator = KIND.spawn
+KIND = tenant_admin.tenant_kind(
+    "BILL", "Local emulator of BILL's AR API v3 (sessions, customers, invoices).",
+    "SQLite file holding the organizations",
+    create_app=create_app, settings_type=EmulatorSettings, admin_client=AdminClient, handle=EmulatorHandle)
+SpawnedEmulator, run_emulator, spawn_emulator = KIND.spawned, KIND.run, KIND.spawn
 
 
 def bridge_environment(bill: EmulatorHandle, **organization: Any) -> dict[str, str]:
@@ -84,10 +60,7 @@ def bridge_environment(bill: EmulatorHandle, **organization: Any) -> dict[str, s
 def sandbox(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """For `bridge demo` / `ui`: the emulator on `folder/bill_com.sqlite3`, its organization kept across starts."""
     with run_emulator(folder / "bill_com.sqlite3", EmulatorSettings(time_scale=60)) as bill:
-        kept = folder / "bill_com_organization.json"
-        env = json.loads(kept.read_text()) if kept.exists() else {}
-        if env.get("BILL_ORGANIZATION_ID") not in bill.admin.organizations():
-            env = bridge_environment(bill, name="Sample Alarm Co (sandbox)")
-            kept.write_text(json.dumps(env))
-            kept.chmod(0o600)
+        env = tenant_admin.kept_environment(folder / "bill_com_organization.json", "BILL_ORGANIZATION_ID",
+                                            bill.admin.organizations,
+                                            lambda: bridge_environment(bill, name="Sample Alarm Co (sandbox)"))
         yield bill.base_url, {**env, "BILL_API_URL": bill.api_url}

@@ -3,10 +3,7 @@ accounts (a user name with its API password), invoices as held."""
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,10 +11,10 @@ from starlette.responses import Response
 from bridge_assets.sandbox.kashflow import methods, soap
 from bridge_assets.sandbox.kashflow.api import KashFlowApi
 from bridge_assets.sandbox.kashflow.settings import EmulatorSettings
-from bridge_assets.sandbox.kit import wire
-from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
-from bridge_assets.sandbox.kit.emulator import EmulatorApp, Parts
-from bridge_assets.sandbox.kit.faults import FaultInjector, FaultRules
+from bridge_assets.sandbox.kit.admin import AdminError
+from bridge_assets.sandbox.kit.emulator import EmulatorApp
+from bridge_assets.sandbox.kit.faults import FaultRules
+from bridge_assets.sandbox.kit.tenant_admin import FAULT_KEYS, TenantAdmin, json_response as _json, tenant_app
 from bridge_assets.sandbox.kit.tenant_records import SCHEMA, RecordStore
 from bridge_assets.sandbox.kit.state import journal_schema
 
@@ -31,35 +28,16 @@ def _gateway(status: int):
 
 
 FAULT_RULES = FaultRules(
-    keys=("latency_ms", "latency_jitter_ms", "fail_requests", "fail_status", "fail_next", "error_rate",
-          "error_statuses", "methods", "paths", "seed"),
+    keys=tuple(key for key in FAULT_KEYS if key != "throttle_next"),     # KashFlow documents no 429
     responses={502: _gateway(502), 503: _gateway(503), 504: _gateway(504),
                500: lambda: soap.fault("Server was unable to process request. ---> Timeout expired.")},
 )
 
 
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(json.dumps(payload, default=lambda v: format(v, "f") if isinstance(v, Decimal) else str(v)),
-                    status_code=status, media_type="application/json")
-
-
-class Admin:
-    def __init__(self, parts: Parts) -> None:
-        self.parts, self.store = parts, parts.store
-        self.panel = AdminPanel(self.store, _json, wire.loads, parts.faults, health=self._health,
-                                settings_view=parts.settings.to_mapping, reset=self.reset)
-
-    def routes(self):
-        return self.panel.routes([("/accounts", self.create_account, ["POST"]), ("/accounts", self.accounts, ["GET"]),
-                                  ("/invoices", self.invoices, ["GET"])])
-
-    def _health(self) -> dict[str, Any]:
-        return {"invoices": self.store.fetchone("SELECT COUNT(*) AS n FROM records WHERE kind = 'Invoice'")["n"]}
-
-    def reset(self, body: dict[str, Any]) -> str:
-        self.store.reset()
-        self.parts.faults.restore_initial()
-        return "all"
+class Admin(TenantAdmin):
+    def own_routes(self):
+        return [("/accounts", self.create_account, ["POST"]), ("/accounts", self.accounts, ["GET"]),
+                ("/invoices", self.invoices, ["GET"])]
 
     async def create_account(self, request: Request) -> Response:
         """{username, password, api_enabled?}: an account whose API is enabled with that API password."""
@@ -74,7 +52,7 @@ class Admin:
         return _json({"username": body["username"]})
 
     async def accounts(self, request: Request) -> Response:
-        return _json({"accounts": [r["id"] for r in self.store.fetchall("SELECT id FROM records WHERE kind = 'Account'")]})
+        return _json({"accounts": self.tenant_ids("Account")})
 
     async def invoices(self, request: Request) -> Response:
         account = request.query_params.get("account", "")
@@ -90,5 +68,4 @@ class Admin:
 def create_app(state_path: str | Path, settings: EmulatorSettings | None = None) -> EmulatorApp:
     settings = settings or EmulatorSettings()
     store = Store(state_path)
-    parts = Parts(settings, store, FaultInjector(FAULT_RULES, dict(settings.faults)))
-    return EmulatorApp(parts, [*Admin(parts).routes(), *KashFlowApi(parts).routes()])
+    return tenant_app(settings, store, FAULT_RULES, Admin, KashFlowApi)

@@ -5,24 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import secrets
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from bridge_assets.sandbox.kashflow.api import SERVICE
 from bridge_assets.sandbox.kashflow.app import create_app
 from bridge_assets.sandbox.kashflow.settings import EmulatorSettings
-from bridge_assets.sandbox.kit import emulator, serving
+from bridge_assets.sandbox.kit import emulator, tenant_admin
 
 
-class AdminClient(serving.AdminHttpClient):
-    def _decode(self, response: httpx.Response) -> Any:
-        return json.loads(response.content, parse_float=Decimal)
+class AdminClient(tenant_admin.TenantAdminClient):
+    tenant_param = "account"
 
     def create_account(self, username: str, password: str, **options: Any) -> str:
         return self._call("POST", "/accounts", {"username": username, "password": password, **options})["username"]
@@ -30,23 +25,10 @@ class AdminClient(serving.AdminHttpClient):
     def accounts(self) -> list[str]:
         return self._call("GET", "/accounts")["accounts"]
 
-    def invoices(self, account: str) -> list[dict[str, Any]]:
-        return self._call("GET", "/invoices", params={"account": account})["invoices"]
-
-    def set_faults(self, **plan: Any) -> dict[str, Any]:
-        return self._call("POST", "/faults", plan)["plan"]
-
-    def clear_faults(self) -> None:
-        self._call("DELETE", "/faults")
-
-    def journal(self, since: int = 0) -> list[dict[str, Any]]:
-        return self._call("GET", "/journal", params={"since": since})["journal"]
-
 
 @dataclasses.dataclass
 class EmulatorHandle(emulator.EmulatorHandle):
-    settings: EmulatorSettings
-    admin: AdminClient
+    """`settings` an `EmulatorSettings`, `admin` an `AdminClient`."""
 
     @property
     def service_url(self) -> str:
@@ -54,17 +36,11 @@ class EmulatorHandle(emulator.EmulatorHandle):
         return self.base_url + SERVICE
 
 
-SpawnedEmulator = emulator.spawned_type(EmulatorHandle)
-
-KIND = emulator.EmulatorKind(
-    name="KashFlow", module="bridge_assets.sandbox.kashflow",
-    description="Local emulator of KashFlow's SOAP API (customers, invoices; user name and password on every call).",
-    state_help="SQLite file holding the accounts", create_app=create_app, settings_type=EmulatorSettings,
-    admin_client=AdminClient, handle=EmulatorHandle, spawned=SpawnedEmulator,
-    options=(emulator.TIME_SCALE,), overrides=("time_scale",),
-)
-run_emulator = KIND.run
-spawn_emulator = KIND.spawn
+KIND = tenant_admin.tenant_kind(
+    "KashFlow", "Local emulator of KashFlow's SOAP API (customers, invoices; user name and password on every call).",
+    "SQLite file holding the accounts",
+    create_app=create_app, settings_type=EmulatorSettings, admin_client=AdminClient, handle=EmulatorHandle)
+SpawnedEmulator, run_emulator, spawn_emulator = KIND.spawned, KIND.run, KIND.spawn
 
 
 def bridge_environment(kashflow: EmulatorHandle, **account: Any) -> dict[str, str]:
@@ -79,10 +55,6 @@ def bridge_environment(kashflow: EmulatorHandle, **account: Any) -> dict[str, st
 def sandbox(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """For `bridge demo` / `ui`: the emulator on `folder/kashflow.sqlite3`, its account kept across starts."""
     with run_emulator(folder / "kashflow.sqlite3") as kashflow:
-        kept = folder / "kashflow_account.json"
-        env = json.loads(kept.read_text()) if kept.exists() else {}
-        if env.get("KASHFLOW_USERNAME") not in kashflow.admin.accounts():
-            env = bridge_environment(kashflow)
-            kept.write_text(json.dumps(env))
-            kept.chmod(0o600)
+        env = tenant_admin.kept_environment(folder / "kashflow_account.json", "KASHFLOW_USERNAME",
+                                            kashflow.admin.accounts, lambda: bridge_environment(kashflow))
         yield kashflow.base_url, {**env, "KASHFLOW_SERVICE_URL": kashflow.service_url}

@@ -3,56 +3,33 @@ accounts with their API key and apps (what a person sets up in QuickFile), invoi
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bridge_assets.sandbox.kit import wire
-from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
-from bridge_assets.sandbox.kit.emulator import EmulatorApp, Parts
-from bridge_assets.sandbox.kit.faults import FaultInjector, FaultRules
-from bridge_assets.sandbox.kit.limits import DAY, RateLimiter, RateLimits, Window
+from bridge_assets.sandbox.kit.admin import AdminError
+from bridge_assets.sandbox.kit.emulator import EmulatorApp
+from bridge_assets.sandbox.kit.faults import FaultRules
+from bridge_assets.sandbox.kit.limits import DAY, RateLimits, Window
+from bridge_assets.sandbox.kit.tenant_admin import FAULT_KEYS, TenantAdmin, json_response as _json, tenant_app
 from bridge_assets.sandbox.quickfile.api import QuickFileApi, errors
 from bridge_assets.sandbox.quickfile.methods import totals
 from bridge_assets.sandbox.quickfile.settings import EmulatorSettings
 from bridge_assets.sandbox.quickfile.store import Store
 
 FAULT_RULES = FaultRules(
-    keys=("latency_ms", "latency_jitter_ms", "fail_requests", "fail_status", "fail_next", "error_rate",
-          "error_statuses", "throttle_next", "methods", "paths", "seed"),
+    keys=FAULT_KEYS,
     responses={status: (lambda status=status: errors(status, "The service is temporarily unavailable"))
                for status in (500, 502, 503, 504)} | {429: lambda: errors(429, "Too many requests")},
 )
 
 
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(json.dumps(payload, default=lambda v: format(v, "f") if isinstance(v, Decimal) else str(v)),
-                    status_code=status, media_type="application/json")
-
-
-class Admin:
-    def __init__(self, parts: Parts) -> None:
-        self.parts, self.store = parts, parts.store
-        self.panel = AdminPanel(self.store, _json, wire.loads, parts.faults, health=self._health,
-                                settings_view=parts.settings.to_mapping, reset=self.reset)
-
-    def routes(self):
-        return self.panel.routes([("/accounts", self.create_account, ["POST"]),
-                                  ("/accounts", self.accounts, ["GET"]),
-                                  ("/invoices", self.invoices, ["GET"])])
-
-    def _health(self) -> dict[str, Any]:
-        return {"invoices": self.store.fetchone("SELECT COUNT(*) AS n FROM records WHERE kind = 'Invoice'")["n"]}
-
-    def reset(self, body: dict[str, Any]) -> str:
-        self.store.reset()
-        self.parts.faults.restore_initial()
-        self.parts.throttle.reset()
-        return "all"
+class Admin(TenantAdmin):
+    def own_routes(self):
+        return [("/accounts", self.create_account, ["POST"]),
+                ("/accounts", self.accounts, ["GET"]),
+                ("/invoices", self.invoices, ["GET"])]
 
     async def create_account(self, request: Request) -> Response:
         """{account_number?, api_key, application_id, manifest?}: an account and an app registered on it."""
@@ -71,8 +48,7 @@ class Admin:
         return _json({"account_number": number})
 
     async def accounts(self, request: Request) -> Response:
-        rows = self.store.fetchall("SELECT id FROM records WHERE kind = 'Account' ORDER BY created_at")
-        return _json({"accounts": [row["id"] for row in rows]})
+        return _json({"accounts": self.tenant_ids("Account")})
 
     async def invoices(self, request: Request) -> Response:
         acc = request.query_params.get("account", "")
@@ -88,6 +64,4 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
     settings = settings or EmulatorSettings()
     store = Store(state_path)
     limits = RateLimits(windows=(Window("per_day", settings.calls_per_day, DAY, key="account"),))
-    parts = Parts(settings, store, FaultInjector(FAULT_RULES, dict(settings.faults)), None,
-                  RateLimiter(limits, real_seconds=settings.real_seconds))
-    return EmulatorApp(parts, [*Admin(parts).routes(), *QuickFileApi(parts).routes()])
+    return tenant_app(settings, store, FAULT_RULES, Admin, QuickFileApi, limits=limits)

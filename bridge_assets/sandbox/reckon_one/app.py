@@ -3,28 +3,24 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bridge_assets.sandbox.kit import wire
-from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
-from bridge_assets.sandbox.kit.emulator import EmulatorApp, Parts
-from bridge_assets.sandbox.kit.faults import FaultInjector, FaultRules
-from bridge_assets.sandbox.kit.limits import MINUTE, RateLimiter, RateLimits, Window
+from bridge_assets.sandbox.kit.admin import AdminError
+from bridge_assets.sandbox.kit.emulator import EmulatorApp
+from bridge_assets.sandbox.kit.faults import FaultRules
+from bridge_assets.sandbox.kit.limits import MINUTE, RateLimits, Window
 from bridge_assets.sandbox.kit.oauth import OAuthPolicy, OAuthProvider
 from bridge_assets.sandbox.reckon_one import rules
 from bridge_assets.sandbox.reckon_one.api import ReckonApi, answer
 from bridge_assets.sandbox.reckon_one.settings import EmulatorSettings
 from bridge_assets.sandbox.reckon_one.store import Store
+from bridge_assets.sandbox.kit.tenant_admin import FAULT_KEYS, TenantAdmin, json_response as _json, tenant_app
 
 FAULT_RULES = FaultRules(
-    keys=("latency_ms", "latency_jitter_ms", "fail_requests", "fail_status", "fail_next", "error_rate",
-          "error_statuses", "throttle_next", "methods", "paths", "seed"),
+    keys=FAULT_KEYS,
     responses={status: (lambda status=status: answer({"code": status, "message": "An error has occurred."}, status))
                for status in (500, 502, 503, 504)}
     | {429: lambda: answer({"statusCode": 429, "message": "Rate limit is exceeded. Try again in 1 seconds."}, 429,
@@ -32,31 +28,11 @@ FAULT_RULES = FaultRules(
 )
 
 
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(json.dumps(payload, default=lambda v: format(v, "f") if isinstance(v, Decimal) else str(v)),
-                    status_code=status, media_type="application/json")
-
-
-class Admin:
-    def __init__(self, parts: Parts) -> None:
-        self.parts, self.store, self.oauth = parts, parts.store, parts.auth
-        self.panel = AdminPanel(self.store, _json, wire.loads, parts.faults, health=self._health,
-                                settings_view=parts.settings.to_mapping, reset=self.reset, oauth=self.oauth)
-
-    def routes(self):
-        return self.panel.routes([("/books", self.create_book, ["POST"]), ("/books", self.books, ["GET"]),
-                                  ("/oauth/tokens", self.mint_tokens, ["POST"]), ("/invoices", self.invoices, ["GET"]),
-                                  ("/invoices/{invoice_id}/paid", self.mark_paid, ["POST"])])
-
-    def _health(self) -> dict[str, Any]:
-        return {"invoices": self.store.fetchone("SELECT COUNT(*) AS n FROM records WHERE kind = 'Invoice'")["n"]}
-
-    def reset(self, body: dict[str, Any]) -> str:
-        self.store.reset()
-        self.oauth.reset(clients=True)
-        self.parts.faults.restore_initial()
-        self.parts.throttle.reset()
-        return "all"
+class Admin(TenantAdmin):
+    def own_routes(self):
+        return [("/books", self.create_book, ["POST"]), ("/books", self.books, ["GET"]),
+                ("/oauth/tokens", self.mint_tokens, ["POST"]), ("/invoices", self.invoices, ["GET"]),
+                ("/invoices/{invoice_id}/paid", self.mark_paid, ["POST"])]
 
     async def create_book(self, request: Request) -> Response:
         body = await self.panel.body(request)
@@ -71,7 +47,7 @@ class Admin:
         return _json({"id": book})
 
     async def books(self, request: Request) -> Response:
-        return _json({"books": [r["id"] for r in self.store.fetchall("SELECT id FROM records WHERE kind = 'Book'")]})
+        return _json({"books": self.tenant_ids("Book")})
 
     async def mint_tokens(self, request: Request) -> Response:
         body = await self.panel.body(request)
@@ -102,6 +78,4 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
                          refresh_token_lifetime_s=settings.refresh_token_lifetime_s, time_scale=settings.time_scale)
     oauth = OAuthProvider(store, policy, clients=settings.clients)
     limits = RateLimits(windows=(Window("per_minute", settings.requests_per_minute, MINUTE, key="key"),))
-    parts = Parts(settings, store, FaultInjector(FAULT_RULES, dict(settings.faults)), oauth,
-                  RateLimiter(limits, real_seconds=settings.real_seconds))
-    return EmulatorApp(parts, [*Admin(parts).routes(), *ReckonApi(parts).routes()])
+    return tenant_app(settings, store, FAULT_RULES, Admin, ReckonApi, auth=oauth, limits=limits)

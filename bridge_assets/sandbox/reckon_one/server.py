@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from bridge_assets.sandbox.kit import emulator, serving
+from bridge_assets.sandbox.kit import emulator, tenant_admin
 from bridge_assets.sandbox.reckon_one.api import API, TOKEN_PATH
 from bridge_assets.sandbox.reckon_one.app import create_app
 from bridge_assets.sandbox.reckon_one.settings import EmulatorSettings
 
 
-class AdminClient(serving.AdminHttpClient):
-    def _decode(self, response: httpx.Response) -> Any:
-        return json.loads(response.content, parse_float=Decimal)
+class AdminClient(tenant_admin.TenantAdminClient):
+    tenant_param = "book"
 
     def create_book(self, **options: Any) -> str:
         return self._call("POST", "/books", options)["id"]
@@ -32,26 +27,13 @@ class AdminClient(serving.AdminHttpClient):
     def mint_tokens(self, book_id: str, client_id: str | None = None) -> dict[str, Any]:
         return self._call("POST", "/oauth/tokens", {"book_id": book_id, "client_id": client_id})
 
-    def invoices(self, book: str) -> list[dict[str, Any]]:
-        return self._call("GET", "/invoices", params={"book": book})["invoices"]
-
     def mark_paid(self, invoice_id: str) -> None:
         self._call("POST", f"/invoices/{invoice_id}/paid")
-
-    def set_faults(self, **plan: Any) -> dict[str, Any]:
-        return self._call("POST", "/faults", plan)["plan"]
-
-    def clear_faults(self) -> None:
-        self._call("DELETE", "/faults")
-
-    def journal(self, since: int = 0) -> list[dict[str, Any]]:
-        return self._call("GET", "/journal", params={"since": since})["journal"]
 
 
 @dataclasses.dataclass
 class EmulatorHandle(emulator.EmulatorHandle):
-    settings: EmulatorSettings
-    admin: AdminClient
+    """`settings` an `EmulatorSettings`, `admin` an `AdminClient`."""
 
     @property
     def api_url(self) -> str:
@@ -64,17 +46,11 @@ class EmulatorHandle(emulator.EmulatorHandle):
         return self.base_url + TOKEN_PATH
 
 
-SpawnedEmulator = emulator.spawned_type(EmulatorHandle)
-
-KIND = emulator.EmulatorKind(
-    name="Reckon One", module="bridge_assets.sandbox.reckon_one",
-    description="Local emulator of the Reckon One API v2 (customers, invoices; OAuth 2 and a subscription key).",
-    state_help="SQLite file holding the books", create_app=create_app, settings_type=EmulatorSettings,
-    admin_client=AdminClient, handle=EmulatorHandle, spawned=SpawnedEmulator,
-    options=(emulator.TIME_SCALE,), overrides=("time_scale",),
-)
-run_emulator = KIND.run
-spawn_emulator = KIND.spawn
+KIND = tenant_admin.tenant_kind(
+    "Reckon One", "Local emulator of the Reckon One API v2 (customers, invoices; OAuth 2 and a subscription key).",
+    "SQLite file holding the books",
+    create_app=create_app, settings_type=EmulatorSettings, admin_client=AdminClient, handle=EmulatorHandle)
+SpawnedEmulator, run_emulator, spawn_emulator = KIND.spawned, KIND.run, KIND.spawn
 
 
 def bridge_environment(reckon: EmulatorHandle, book: str, token_store: Path,
@@ -91,9 +67,6 @@ def bridge_environment(reckon: EmulatorHandle, book: str, token_store: Path,
 def sandbox(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """For `bridge demo` / `ui`: the emulator on `folder/reckon_one.sqlite3`, its book kept across starts."""
     with run_emulator(folder / "reckon_one.sqlite3", EmulatorSettings(time_scale=60)) as reckon:
-        kept = folder / "reckon_one_book_id.txt"
-        book = kept.read_text().strip() if kept.exists() else ""
-        if book not in reckon.admin.books():
-            book = reckon.admin.create_book(name="Sample Alarm Pty Ltd (sandbox)")
-            kept.write_text(book + "\n")
+        book = tenant_admin.kept_id(folder / "reckon_one_book_id.txt", reckon.admin.books,
+                                    lambda: reckon.admin.create_book(name="Sample Alarm Pty Ltd (sandbox)"))
         yield reckon.base_url, bridge_environment(reckon, book, folder / "reckon_one_tokens.json")

@@ -10,11 +10,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
-from bridge_assets.sandbox.kit import wire
-from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
+from bridge_assets.sandbox.kit.admin import AdminError
 from bridge_assets.sandbox.kit.emulator import Parts
+from bridge_assets.sandbox.kit.tenant_admin import TenantAdmin
 from bridge_assets.sandbox.wave import resolvers
 
 
@@ -30,31 +29,20 @@ def _json(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload, default=_plain), status_code=status, media_type="application/json")
 
 
-class Admin:
+class Admin(TenantAdmin):
     def __init__(self, parts: Parts) -> None:
-        self.parts, self.store, self.settings, self.oauth = parts, parts.store, parts.settings, parts.auth
-        self.panel = AdminPanel(self.store, _json, wire.loads, parts.faults, health=self._health,
-                                settings_view=self.settings.to_mapping, reset=self.reset, oauth=self.oauth)
+        super().__init__(parts, _json)
+        self.settings = parts.settings
 
-    def routes(self) -> list[BaseRoute]:
-        return self.panel.routes([
+    def own_routes(self):
+        return [
             ("/businesses", self.create_business, ["POST"]),
             ("/businesses", self.list_businesses, ["GET"]),
             ("/oauth/tokens", self.mint_tokens, ["POST"]),
             ("/expire", self.expire, ["POST"]),
             ("/invoices", self.invoices, ["GET"]),
             ("/invoices/{invoice_id}/payments", self.record_payment, ["POST"]),
-        ])
-
-    def _health(self) -> dict[str, Any]:
-        return {"invoices": self.store.fetchone("SELECT COUNT(*) AS n FROM records WHERE kind = 'Invoice'")["n"]}
-
-    def reset(self, body: dict[str, Any]) -> str:
-        self.store.reset()
-        self.oauth.reset(clients=True)
-        self.parts.faults.restore_initial()
-        self.parts.throttle.reset()
-        return "all"
+        ]
 
     async def create_business(self, request: Request) -> Response:
         """A business as Wave sets one up: an income account "Sales" and a sales tax "Sales Tax" (7%); `id` optional."""
@@ -72,8 +60,7 @@ class Admin:
         return _json({"id": business["id"], "name": business["name"]})
 
     async def list_businesses(self, request: Request) -> Response:
-        rows = self.store.fetchall("SELECT id FROM records WHERE kind = 'Business' ORDER BY created_at")
-        return _json({"businesses": [row["id"] for row in rows]})
+        return _json({"businesses": self.tenant_ids("Business")})
 
     async def mint_tokens(self, request: Request) -> Response:
         """A token pair for one business, as if its owner had just connected the app."""

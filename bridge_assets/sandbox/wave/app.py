@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bridge_assets.sandbox.kit.emulator import EmulatorApp, Parts
-from bridge_assets.sandbox.kit.faults import FaultInjector, FaultRules
-from bridge_assets.sandbox.kit.limits import DAY, MINUTE, RateLimiter, RateLimits, Window
+from bridge_assets.sandbox.kit.emulator import EmulatorApp
+from bridge_assets.sandbox.kit.faults import FaultRules
+from bridge_assets.sandbox.kit.limits import DAY, MINUTE, RateLimits, Window
 from bridge_assets.sandbox.kit.oauth import OAuthPolicy, OAuthProvider
+from bridge_assets.sandbox.kit.tenant_admin import FAULT_KEYS, tenant_app
 from bridge_assets.sandbox.wave import resolvers, schema
 from bridge_assets.sandbox.wave.admin import Admin
 from bridge_assets.sandbox.wave.api import WaveApi, error, graphql_answer
@@ -20,8 +21,7 @@ def _gateway(status: int):
 
 
 FAULT_RULES = FaultRules(
-    keys=("latency_ms", "latency_jitter_ms", "fail_requests", "fail_status", "fail_next", "error_rate",
-          "error_statuses", "throttle_next", "methods", "paths", "seed"),
+    keys=FAULT_KEYS,
     responses={500: _gateway(500), 502: _gateway(502), 503: _gateway(503), 504: _gateway(504),
                429: lambda: graphql_answer(429, [error("Too many requests; slow down.", "RATE_LIMITED")],
                                            headers={"Retry-After": "1"})},
@@ -38,7 +38,6 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
     oauth = OAuthProvider(store, policy, clients=settings.clients)
     limits = RateLimits(windows=(Window("per_minute", settings.requests_per_minute, MINUTE, key="token"),
                                  Window("per_day", settings.requests_per_day, DAY, key="app")))
-    parts = Parts(settings, store, FaultInjector(FAULT_RULES, dict(settings.faults)), oauth,
-                  RateLimiter(limits, real_seconds=settings.real_seconds))
     graphql_schema = resolvers.bind(schema.build())
-    return EmulatorApp(parts, [*Admin(parts).routes(), *WaveApi(parts, graphql_schema).routes()])
+    return tenant_app(settings, store, FAULT_RULES, Admin, lambda parts: WaveApi(parts, graphql_schema), auth=oauth,
+                      limits=limits)

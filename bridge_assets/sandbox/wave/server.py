@@ -11,25 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from decimal import Decimal
 from typing import Any
 
-import httpx
-
-from bridge_assets.sandbox.kit import emulator, serving
+from bridge_assets.sandbox.kit import emulator, tenant_admin
 from bridge_assets.sandbox.wave.api import GRAPHQL_PATH, TOKEN_PATH
 from bridge_assets.sandbox.wave.app import create_app
 from bridge_assets.sandbox.wave.settings import EmulatorSettings
 
 
-class AdminClient(serving.AdminHttpClient):
+class AdminClient(tenant_admin.TenantAdminClient):
     """The `/_emulator/...` endpoints as methods, for tests and for the bridge's sandbox set-up."""
 
-    def _decode(self, response: httpx.Response) -> Any:
-        return json.loads(response.content, parse_float=Decimal)
+    tenant_param = "business_id"
 
     def create_business(self, name: str = "Sample Alarm Co", **options: Any) -> str:
         return self._call("POST", "/businesses", {"name": name, **options})["id"]
@@ -46,20 +41,8 @@ class AdminClient(serving.AdminHttpClient):
     def expire(self, refresh_tokens: bool = False) -> dict[str, int]:
         return self._call("POST", "/expire", {"refresh_tokens": refresh_tokens})["expired"]
 
-    def invoices(self, business_id: str) -> list[dict[str, Any]]:
-        return self._call("GET", "/invoices", params={"business_id": business_id})["invoices"]
-
     def record_payment(self, invoice_id: str, amount: str) -> dict[str, Any]:
         return self._call("POST", f"/invoices/{invoice_id}/payments", {"amount": amount})
-
-    def set_faults(self, **plan: Any) -> dict[str, Any]:
-        return self._call("POST", "/faults", plan)["plan"]
-
-    def clear_faults(self) -> None:
-        self._call("DELETE", "/faults")
-
-    def journal(self, since: int = 0) -> list[dict[str, Any]]:
-        return self._call("GET", "/journal", params={"since": since})["journal"]
 
     def reset(self) -> None:
         self._call("POST", "/reset")
@@ -67,8 +50,7 @@ class AdminClient(serving.AdminHttpClient):
 
 @dataclasses.dataclass
 class EmulatorHandle(emulator.EmulatorHandle):
-    settings: EmulatorSettings
-    admin: AdminClient
+    """`settings` an `EmulatorSettings`, `admin` an `AdminClient`."""
 
     @property
     def graphql_url(self) -> str:
@@ -81,17 +63,11 @@ class EmulatorHandle(emulator.EmulatorHandle):
         return self.base_url + TOKEN_PATH
 
 
-SpawnedEmulator = emulator.spawned_type(EmulatorHandle)
-
-KIND = emulator.EmulatorKind(
-    name="Wave", module="bridge_assets.sandbox.wave",
-    description="Local emulator of Wave's public GraphQL API (customers, products, invoices, OAuth 2).",
-    state_help="SQLite file holding the businesses", create_app=create_app, settings_type=EmulatorSettings,
-    admin_client=AdminClient, handle=EmulatorHandle, spawned=SpawnedEmulator,
-    options=(emulator.TIME_SCALE,), overrides=("time_scale",),
-)
-run_emulator = KIND.run
-spawn_emulator = KIND.spawn
+KIND = tenant_admin.tenant_kind(
+    "Wave", "Local emulator of Wave's public GraphQL API (customers, products, invoices, OAuth 2).",
+    "SQLite file holding the businesses",
+    create_app=create_app, settings_type=EmulatorSettings, admin_client=AdminClient, handle=EmulatorHandle)
+SpawnedEmulator, run_emulator, spawn_emulator = KIND.spawned, KIND.run, KIND.spawn
 
 
 def bridge_environment(wave: EmulatorHandle, business_id: str, token_store: Path, *,
@@ -109,9 +85,6 @@ def sandbox(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """For `bridge demo` / `ui`: the emulator on `folder/wave.sqlite3` (its business kept across starts, its
     clock 60 times faster so a month's invoices pass Wave's 60 a minute quickly) and the bridge's variables."""
     with run_emulator(folder / "wave.sqlite3", EmulatorSettings(time_scale=60)) as wave:
-        id_file = folder / "wave_business_id.txt"
-        business_id = id_file.read_text().strip() if id_file.exists() else ""
-        if not business_id or not any(b == business_id for b in wave.admin.businesses()):
-            business_id = wave.admin.create_business("Sample Alarm Co (sandbox)")
-            id_file.write_text(business_id + "\n")
+        business_id = tenant_admin.kept_id(folder / "wave_business_id.txt", wave.admin.businesses,
+                                           lambda: wave.admin.create_business("Sample Alarm Co (sandbox)"))
         yield wave.base_url, bridge_environment(wave, business_id, folder / "wave_tokens.json")
