@@ -10,7 +10,6 @@ Admin (no auth, not journaled): the kit's health, settings, reset, faults, journ
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from pathlib import Path
 
 from bridge_assets.sandbox.freeagent.api import PLURALS, Api, failure, respond, throttled
@@ -47,14 +46,10 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
     return EmulatorApp(parts, [*admin, *books_api.routes()])
 
 
-class AdminClient(cloud_books.LockingAdminClient):
-    pass
+AdminClient = cloud_books.LockingAdminClient
 
 
-@dataclasses.dataclass
 class EmulatorHandle(cloud_books.EmulatorHandle):
-    settings: EmulatorSettings
-    admin: AdminClient
     prefix = "FREEAGENT"
     tenant_name, tenant_setting = "COMPANY", "company"
 
@@ -65,9 +60,7 @@ class EmulatorHandle(cloud_books.EmulatorHandle):
 KIND = cloud_books.kind(
     "FreeAgent", "bridge_assets.sandbox.freeagent", "Local emulator of the FreeAgent API v2 (one company).",
     "SQLite file holding the company", create_app, EmulatorSettings, AdminClient, EmulatorHandle)
-SpawnedEmulator = KIND.spawned
-run_emulator = KIND.run
-spawn_emulator = KIND.spawn
+SpawnedEmulator, run_emulator, spawn_emulator = KIND.spawned, KIND.run, KIND.spawn
 
 
 def demo_sandbox(folder: Path) -> contextlib.AbstractContextManager[tuple[str, dict[str, str]]]:

@@ -14,7 +14,6 @@ Admin (no auth, not journaled): the kit's health, settings, reset, faults, journ
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from pathlib import Path
 
 from bridge_assets.sandbox.freshbooks import api
@@ -50,14 +49,10 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
     return EmulatorApp(parts, [*admin, *books_api.routes()])
 
 
-class AdminClient(cloud_books.AdminClient):
-    pass
+AdminClient = cloud_books.AdminClient
 
 
-@dataclasses.dataclass
 class EmulatorHandle(cloud_books.EmulatorHandle):
-    settings: EmulatorSettings
-    admin: AdminClient
     prefix = "FRESHBOOKS"
     tenant_name, tenant_setting = "ACCOUNT_ID", "account_id"
 
@@ -68,9 +63,7 @@ class EmulatorHandle(cloud_books.EmulatorHandle):
 KIND = cloud_books.kind(
     "FreshBooks", "bridge_assets.sandbox.freshbooks", "Local emulator of the FreshBooks accounting API (one account).",
     "SQLite file holding the account", create_app, EmulatorSettings, AdminClient, EmulatorHandle)
-SpawnedEmulator = KIND.spawned
-run_emulator = KIND.run
-spawn_emulator = KIND.spawn
+SpawnedEmulator, run_emulator, spawn_emulator = KIND.spawned, KIND.run, KIND.spawn
 
 
 def demo_sandbox(folder: Path) -> contextlib.AbstractContextManager[tuple[str, dict[str, str]]]:

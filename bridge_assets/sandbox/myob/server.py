@@ -10,7 +10,6 @@ Admin (no auth, not journaled): the kit's health, settings, reset, faults, journ
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from pathlib import Path
 
 from bridge_assets.sandbox.kit import cloud_books
@@ -56,14 +55,10 @@ def without_trailing_slash(app):
     return strip
 
 
-class AdminClient(cloud_books.LockingAdminClient):
-    pass
+AdminClient = cloud_books.LockingAdminClient
 
 
-@dataclasses.dataclass
 class EmulatorHandle(cloud_books.EmulatorHandle):
-    settings: EmulatorSettings
-    admin: AdminClient
     prefix = "MYOB"
     tenant_name, tenant_setting = "COMPANY_FILE", "company_file"
     credential_names = ("API_KEY", "API_SECRET")
@@ -75,9 +70,7 @@ class EmulatorHandle(cloud_books.EmulatorHandle):
 KIND = cloud_books.kind(
     "MYOB", "bridge_assets.sandbox.myob", "Local emulator of the MYOB Business API (one company file).",
     "SQLite file holding the company file", create_app, EmulatorSettings, AdminClient, EmulatorHandle)
-SpawnedEmulator = KIND.spawned
-run_emulator = KIND.run
-spawn_emulator = KIND.spawn
+SpawnedEmulator, run_emulator, spawn_emulator = KIND.spawned, KIND.run, KIND.spawn
 
 
 def demo_sandbox(folder: Path) -> contextlib.AbstractContextManager[tuple[str, dict[str, str]]]:

@@ -11,7 +11,6 @@ Admin (no auth, not journaled): the kit's health, settings, reset, faults, journ
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from pathlib import Path
 
 from bridge_assets.sandbox.kit import cloud_books
@@ -49,14 +48,10 @@ def create_app(state_path: str | Path, settings: EmulatorSettings | None = None)
     return EmulatorApp(parts, [*admin, *books_api.routes()])
 
 
-class AdminClient(cloud_books.LockingAdminClient):
-    pass
+AdminClient = cloud_books.LockingAdminClient
 
 
-@dataclasses.dataclass
 class EmulatorHandle(cloud_books.EmulatorHandle):
-    settings: EmulatorSettings
-    admin: AdminClient
     prefix = "SAGE"
     tenant_name, tenant_setting = "BUSINESS_ID", "business_id"
 
@@ -68,9 +63,7 @@ KIND = cloud_books.kind(
     "Sage Accounting", "bridge_assets.sandbox.sage",
     "Local emulator of the Sage Business Cloud Accounting API v3.1 (one business).",
     "SQLite file holding the business", create_app, EmulatorSettings, AdminClient, EmulatorHandle)
-SpawnedEmulator = KIND.spawned
-run_emulator = KIND.run
-spawn_emulator = KIND.spawn
+SpawnedEmulator, run_emulator, spawn_emulator = KIND.spawned, KIND.run, KIND.spawn
 
 
 def demo_sandbox(folder: Path) -> contextlib.AbstractContextManager[tuple[str, dict[str, str]]]:
