@@ -29,6 +29,7 @@ import httpx
 
 from bridge_assets.destinations.base import Action, BooksDocument, Capabilities, DestinationError, Outcome, by_hand
 from bridge_assets.destinations.freeagent import payloads
+from bridge_assets.destinations.kit import cloud_oauth
 from bridge_assets.destinations.kit.cloud import Held, Refused
 from bridge_assets.destinations.kit.cloud_oauth import OAuthCloudDestination, settings_env
 from bridge_assets.destinations.kit.limits import Limits
@@ -50,12 +51,10 @@ class FreeAgentReconnectRequired(ReconnectRequired, FreeAgentAuthError):
 
 
 def provider(api_url: str) -> OAuthProvider:
-    return OAuthProvider(platform="FreeAgent", token_url=f"{api_url.rstrip('/')}/token_endpoint", client_auth="basic",
-                         body_format="form", access_lifetime_s=3600.0, refresh_lifetime_field="refresh_token_expires_in",
-                         refresh_token_setting="FREEAGENT_REFRESH_TOKEN",
-                         client_settings="FREEAGENT_CLIENT_ID and FREEAGENT_CLIENT_SECRET",
-                         app_console=" on dev.freeagent.com", auth_error=FreeAgentAuthError,
-                         reconnect_error=FreeAgentReconnectRequired)
+    return cloud_oauth.provider("FreeAgent", "FREEAGENT", f"{api_url.rstrip('/')}/token_endpoint", client_auth="basic",
+                                body_format="form", access_lifetime_s=3600.0,
+                                refresh_lifetime_field="refresh_token_expires_in", app_console=" on dev.freeagent.com",
+                                auth_error=FreeAgentAuthError, reconnect_error=FreeAgentReconnectRequired)
 
 
 class FreeAgentDestination(OAuthCloudDestination):

@@ -27,6 +27,7 @@ import httpx
 
 from bridge_assets.destinations.base import Action, BooksDocument, Capabilities, DestinationError, Outcome, by_hand
 from bridge_assets.destinations.freshbooks import payloads
+from bridge_assets.destinations.kit import cloud_oauth
 from bridge_assets.destinations.kit.cloud import Held, Refused
 from bridge_assets.destinations.kit.cloud_oauth import OAuthCloudDestination, settings_env
 from bridge_assets.destinations.kit.limits import Limits
@@ -50,12 +51,10 @@ class FreshbooksReconnectRequired(ReconnectRequired, FreshbooksAuthError):
 
 
 def provider(api_url: str) -> OAuthProvider:
-    return OAuthProvider(platform="FreshBooks", token_url=f"{api_url.rstrip('/')}/auth/oauth/token",
-                         client_auth="body", body_format="json", single_use_refresh=True,
-                         access_lifetime_s=12 * 3600.0, refresh_token_setting="FRESHBOOKS_REFRESH_TOKEN",
-                         client_settings="FRESHBOOKS_CLIENT_ID and FRESHBOOKS_CLIENT_SECRET",
-                         app_console=" on my.freshbooks.com/#/developer", auth_error=FreshbooksAuthError,
-                         reconnect_error=FreshbooksReconnectRequired)
+    return cloud_oauth.provider("FreshBooks", "FRESHBOOKS", f"{api_url.rstrip('/')}/auth/oauth/token",
+                                client_auth="body", body_format="json", single_use_refresh=True,
+                                access_lifetime_s=12 * 3600.0, app_console=" on my.freshbooks.com/#/developer",
+                                auth_error=FreshbooksAuthError, reconnect_error=FreshbooksReconnectRequired)
 
 
 class FreshbooksDestination(OAuthCloudDestination):

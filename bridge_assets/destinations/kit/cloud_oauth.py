@@ -33,6 +33,17 @@ from bridge_assets.destinations.kit.limits import Limits
 from bridge_assets.destinations.kit.oauth import BearerAuth, OAuthProvider, OAuthSession, TokenStore
 
 
+def provider(platform: str, prefix: str, token_url: str, *, app_console: str, auth_error: type[Exception],
+             reconnect_error: type[Exception], credentials: tuple[str, str] = ("CLIENT_ID", "CLIENT_SECRET"),
+             **facts: Any) -> OAuthProvider:
+    """The platform's OAuth facts (`facts`: client_auth, body_format, lifetimes...) with the names a person is
+    told to fix: `<prefix>_REFRESH_TOKEN` and the app's `<prefix>_<credentials>`, found `app_console`."""
+    client_id, client_secret = credentials
+    return OAuthProvider(platform=platform, token_url=token_url, refresh_token_setting=f"{prefix}_REFRESH_TOKEN",
+                         client_settings=f"{prefix}_{client_id} and {prefix}_{client_secret}", app_console=app_console,
+                         auth_error=auth_error, reconnect_error=reconnect_error, **facts)
+
+
 def settings_env(settings: Any, environ: Mapping[str, str] | None, platform: str,
                  name: str) -> tuple[kit_settings.Env, Path]:
     """The platform's settings (the process environment unless `environ` is given) and the default place of its

@@ -33,6 +33,7 @@ from typing import Any, Iterator, Mapping
 import httpx
 
 from bridge_assets.destinations.base import Action, BooksDocument, Capabilities, DestinationError, Outcome, by_hand
+from bridge_assets.destinations.kit import cloud_oauth
 from bridge_assets.destinations.kit.cloud import Held, Refused
 from bridge_assets.destinations.kit.cloud_oauth import OAuthCloudDestination, settings_env
 from bridge_assets.destinations.kit.http import RETRY_STATUSES
@@ -54,10 +55,10 @@ class MyobReconnectRequired(ReconnectRequired, MyobAuthError):
 
 
 def provider(token_url: str) -> OAuthProvider:
-    return OAuthProvider(platform="MYOB", token_url=token_url, client_auth="body", body_format="form",
-                         access_lifetime_s=1200.0, refresh_token_setting="MYOB_REFRESH_TOKEN",
-                         client_settings="MYOB_API_KEY and MYOB_API_SECRET", app_console=" on my.myob.com (developer)",
-                         auth_error=MyobAuthError, reconnect_error=MyobReconnectRequired)
+    return cloud_oauth.provider("MYOB", "MYOB", token_url, client_auth="body", body_format="form",
+                                access_lifetime_s=1200.0, credentials=("API_KEY", "API_SECRET"),
+                                app_console=" on my.myob.com (developer)", auth_error=MyobAuthError,
+                                reconnect_error=MyobReconnectRequired)
 
 
 def _retryable(response: httpx.Response) -> bool:

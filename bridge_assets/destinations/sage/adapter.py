@@ -28,6 +28,7 @@ from typing import Any, Iterator, Mapping
 import httpx
 
 from bridge_assets.destinations.base import Action, BooksDocument, Capabilities, DestinationError, Outcome, by_hand
+from bridge_assets.destinations.kit import cloud_oauth
 from bridge_assets.destinations.kit.cloud import Held, Refused
 from bridge_assets.destinations.kit.cloud_oauth import OAuthCloudDestination, settings_env
 from bridge_assets.destinations.kit.limits import Limits
@@ -49,11 +50,10 @@ class SageReconnectRequired(ReconnectRequired, SageAuthError):
 
 
 def provider(token_url: str) -> OAuthProvider:
-    return OAuthProvider(platform="Sage Accounting", token_url=token_url, client_auth="body", body_format="form",
-                         access_lifetime_s=300.0, expiry_leeway_s=30.0, refresh_token_setting="SAGE_REFRESH_TOKEN",
-                         client_settings="SAGE_CLIENT_ID and SAGE_CLIENT_SECRET",
-                         app_console=" on developerselfservice.sageone.com", auth_error=SageAuthError,
-                         reconnect_error=SageReconnectRequired)
+    return cloud_oauth.provider("Sage Accounting", "SAGE", token_url, client_auth="body", body_format="form",
+                                access_lifetime_s=300.0, expiry_leeway_s=30.0,
+                                app_console=" on developerselfservice.sageone.com", auth_error=SageAuthError,
+                                reconnect_error=SageReconnectRequired)
 
 
 class SageDestination(OAuthCloudDestination):

@@ -28,6 +28,7 @@ from typing import Any, Iterator, Mapping
 import httpx
 
 from bridge_assets.destinations.base import Action, BooksDocument, Capabilities, DestinationError, Outcome, by_hand
+from bridge_assets.destinations.kit import cloud_oauth
 from bridge_assets.destinations.kit.cloud import Held, Refused
 from bridge_assets.destinations.kit.cloud_oauth import OAuthCloudDestination, settings_env
 from bridge_assets.destinations.kit.limits import Limits
@@ -49,12 +50,10 @@ class ZohoReconnectRequired(ReconnectRequired, ZohoAuthError):
 
 
 def provider(accounts_url: str) -> OAuthProvider:
-    return OAuthProvider(platform="Zoho Books", token_url=f"{accounts_url.rstrip('/')}/oauth/v2/token",
-                         client_auth="body", body_format="form", access_lifetime_s=3600.0,
-                         refresh_token_setting="ZOHO_BOOKS_REFRESH_TOKEN",
-                         client_settings="ZOHO_BOOKS_CLIENT_ID and ZOHO_BOOKS_CLIENT_SECRET",
-                         app_console=" in the Zoho API console (api-console.zoho.com)", auth_error=ZohoAuthError,
-                         reconnect_error=ZohoReconnectRequired)
+    return cloud_oauth.provider("Zoho Books", "ZOHO_BOOKS", f"{accounts_url.rstrip('/')}/oauth/v2/token",
+                                client_auth="body", body_format="form", access_lifetime_s=3600.0,
+                                app_console=" in the Zoho API console (api-console.zoho.com)",
+                                auth_error=ZohoAuthError, reconnect_error=ZohoReconnectRequired)
 
 
 class ZohoBooksDestination(OAuthCloudDestination):
