@@ -1,9 +1,13 @@
-"""Canonical documents for the cloud ledgers' contract tests (FreshBooks, Zoho Books, Sage, FreeAgent, MYOB)."""
+"""Canonical documents for the cloud ledgers' contract tests (FreshBooks, Zoho Books, Sage, FreeAgent, MYOB), and
+their stand-ups: the emulator for a test module (`running`), an adapter connected to it for one test (`connected`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterator
 
 from bridge_assets.destinations.base import Action, PostRequest
 from bridge_assets.ledger import store as ledger
@@ -38,3 +42,22 @@ def create(destination: str, doc: AccountingDocument) -> PostRequest:
 def update(destination: str, doc: AccountingDocument, dest_id: str, version: str | None) -> PostRequest:
     return PostRequest(Action.UPDATE, doc, ledger.request_id(destination, doc.doc_key, doc.content_hash, 1),
                        dest_id=dest_id, version=version)
+
+
+def running(sandbox: ModuleType, folder: Path) -> Iterator[Any]:
+    """The platform's emulator (`sandbox`: its package under bridge_assets.sandbox), a minute lasting a second,
+    its state in `folder`; for a module-scoped fixture (`yield from`)."""
+    with sandbox.run_emulator(folder / "books.sqlite3", sandbox.EmulatorSettings(time_scale=60)) as handle:
+        yield handle
+
+
+def connected(emulator: Any, destination_type: type, tmp_path: Path) -> Iterator[Any]:
+    """The adapter, configured from its settings as a user would (`from_env`), on the emulator's books emptied and
+    just connected (a fresh refresh token, tokens kept in `tmp_path`); closed afterwards."""
+    emulator.admin.reset()
+    environment = emulator.client_environment(emulator.admin.mint_tokens()["refresh_token"], tmp_path / "tokens.json")
+    adapter = destination_type.from_env(None, environment)
+    try:
+        yield adapter
+    finally:
+        adapter.close()

@@ -13,24 +13,20 @@ import pytest
 
 from bridge_assets.destinations.base import BY_HAND_CODES, Status
 from bridge_assets.destinations.freeagent.adapter import FreeAgentDestination
-from bridge_assets.sandbox.freeagent import EmulatorHandle, EmulatorSettings, run_emulator
+from bridge_assets.sandbox import freeagent as sandbox
+from bridge_assets.sandbox.freeagent import EmulatorHandle
 
-from .cloud_documents import create, document, update
+from .cloud_documents import connected, create, document, running, update
 
 
 @pytest.fixture(scope="module")
 def freeagent(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    with run_emulator(tmp_path_factory.mktemp("freeagent") / "fa.sqlite3", EmulatorSettings(time_scale=60)) as handle:
-        yield handle
+    yield from running(sandbox, tmp_path_factory.mktemp("freeagent"))
 
 
 @pytest.fixture
 def destination(freeagent: EmulatorHandle, tmp_path: Path) -> Iterator[FreeAgentDestination]:
-    freeagent.admin.reset()
-    env = freeagent.client_environment(freeagent.admin.mint_tokens()["refresh_token"], tmp_path / "tokens.json")
-    adapter = FreeAgentDestination.from_env(None, env)
-    yield adapter
-    adapter.close()
+    yield from connected(freeagent, FreeAgentDestination, tmp_path)
 
 
 def test_a_sent_invoice_is_changed_by_going_back_to_draft_and_sent_again(freeagent: EmulatorHandle,

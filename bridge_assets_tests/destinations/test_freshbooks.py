@@ -25,9 +25,10 @@ from starlette.routing import Route
 from bridge_assets.destinations.base import BY_HAND_CODES, Status
 from bridge_assets.destinations.freshbooks import payloads
 from bridge_assets.destinations.freshbooks.adapter import FreshbooksDestination
-from bridge_assets.sandbox.freshbooks import EmulatorHandle, EmulatorSettings, run_emulator
+from bridge_assets.sandbox import freshbooks as sandbox
+from bridge_assets.sandbox.freshbooks import EmulatorHandle
 
-from .cloud_documents import create, document, update
+from .cloud_documents import connected, create, document, running, update
 from .loopback import serving
 
 REDIRECT = "https://bridge.example.invalid/freshbooks/callback"
@@ -35,17 +36,12 @@ REDIRECT = "https://bridge.example.invalid/freshbooks/callback"
 
 @pytest.fixture(scope="module")
 def freshbooks(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    with run_emulator(tmp_path_factory.mktemp("freshbooks") / "fb.sqlite3", EmulatorSettings(time_scale=60)) as fb:
-        yield fb
+    yield from running(sandbox, tmp_path_factory.mktemp("freshbooks"))
 
 
 @pytest.fixture
 def destination(freshbooks: EmulatorHandle, tmp_path: Path) -> Iterator[FreshbooksDestination]:
-    freshbooks.admin.reset()
-    env = freshbooks.client_environment(freshbooks.admin.mint_tokens()["refresh_token"], tmp_path / "tokens.json")
-    adapter = FreshbooksDestination.from_env(None, env)
-    yield adapter
-    adapter.close()
+    yield from connected(freshbooks, FreshbooksDestination, tmp_path)
 
 
 def test_the_official_sdk_refreshes_once_and_posts_reads_and_deletes(freshbooks: EmulatorHandle, monkeypatch):

@@ -16,25 +16,21 @@ from myob.exceptions import MyobConflict, MyobRateLimitExceeded
 
 from bridge_assets.destinations.base import BY_HAND_CODES, Status
 from bridge_assets.destinations.myob.adapter import MyobDestination
-from bridge_assets.sandbox.myob import EmulatorHandle, EmulatorSettings, run_emulator
+from bridge_assets.sandbox import myob as sandbox
+from bridge_assets.sandbox.myob import EmulatorHandle
 
-from .cloud_documents import create, document, update
+from .cloud_documents import connected, create, document, running, update
 from .tls_relay import tls_relay
 
 
 @pytest.fixture(scope="module")
 def myob(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    with run_emulator(tmp_path_factory.mktemp("myob") / "myob.sqlite3", EmulatorSettings(time_scale=60)) as handle:
-        yield handle
+    yield from running(sandbox, tmp_path_factory.mktemp("myob"))
 
 
 @pytest.fixture
 def destination(myob: EmulatorHandle, tmp_path: Path) -> Iterator[MyobDestination]:
-    myob.admin.reset()
-    adapter = MyobDestination.from_env(None, myob.client_environment(myob.admin.mint_tokens()["refresh_token"],
-                                                                    tmp_path / "tokens.json"))
-    yield adapter
-    adapter.close()
+    yield from connected(myob, MyobDestination, tmp_path)
 
 
 def test_pymyob_refreshes_creates_filters_updates_by_row_version_and_meets_the_403_rate_limit(

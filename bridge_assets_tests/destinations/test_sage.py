@@ -14,24 +14,20 @@ import pytest
 
 from bridge_assets.destinations.base import Status
 from bridge_assets.destinations.sage.adapter import SageDestination
-from bridge_assets.sandbox.sage import EmulatorHandle, EmulatorSettings, run_emulator
+from bridge_assets.sandbox import sage as sandbox
+from bridge_assets.sandbox.sage import EmulatorHandle
 
-from .cloud_documents import create, document
+from .cloud_documents import connected, create, document, running
 
 
 @pytest.fixture(scope="module")
 def sage(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    with run_emulator(tmp_path_factory.mktemp("sage") / "sage.sqlite3", EmulatorSettings(time_scale=60)) as handle:
-        yield handle
+    yield from running(sandbox, tmp_path_factory.mktemp("sage"))
 
 
 @pytest.fixture
 def destination(sage: EmulatorHandle, tmp_path: Path) -> Iterator[SageDestination]:
-    sage.admin.reset()
-    adapter = SageDestination.from_env(None, sage.client_environment(sage.admin.mint_tokens()["refresh_token"],
-                                                                    tmp_path / "tokens.json"))
-    yield adapter
-    adapter.close()
+    yield from connected(sage, SageDestination, tmp_path)
 
 
 def invoices(sage: EmulatorHandle) -> list[dict]:

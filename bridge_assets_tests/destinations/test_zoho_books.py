@@ -14,24 +14,20 @@ import pytest
 
 from bridge_assets.destinations.base import Status
 from bridge_assets.destinations.zoho_books.adapter import ZohoBooksDestination
-from bridge_assets.sandbox.zoho_books import EmulatorHandle, EmulatorSettings, run_emulator
+from bridge_assets.sandbox import zoho_books as sandbox
+from bridge_assets.sandbox.zoho_books import EmulatorHandle
 
-from .cloud_documents import create, document
+from .cloud_documents import connected, create, document, running
 
 
 @pytest.fixture(scope="module")
 def zoho(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    with run_emulator(tmp_path_factory.mktemp("zoho") / "zoho.sqlite3", EmulatorSettings(time_scale=60)) as handle:
-        yield handle
+    yield from running(sandbox, tmp_path_factory.mktemp("zoho"))
 
 
 @pytest.fixture
 def destination(zoho: EmulatorHandle, tmp_path: Path) -> Iterator[ZohoBooksDestination]:
-    zoho.admin.reset()
-    adapter = ZohoBooksDestination.from_env(None, zoho.client_environment(zoho.admin.mint_tokens()["refresh_token"],
-                                                                         tmp_path / "tokens.json"))
-    yield adapter
-    adapter.close()
+    yield from connected(zoho, ZohoBooksDestination, tmp_path)
 
 
 def test_an_invoice_sent_twice_is_upserted_once_by_the_unique_field_and_marked_sent(

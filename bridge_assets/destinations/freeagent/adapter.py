@@ -21,7 +21,6 @@ FREEAGENT_TIME_SCALE.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -30,13 +29,11 @@ import httpx
 
 from bridge_assets.destinations.base import Action, BooksDocument, Capabilities, DestinationError, Outcome, by_hand
 from bridge_assets.destinations.freeagent import payloads
-from bridge_assets.destinations.kit import settings as kit_settings
-from bridge_assets.destinations.kit.cloud import CloudDestination, Held, Refused
-from bridge_assets.destinations.kit.http import Backoff, GaveUp, PacedClient, Platform, PlatformUnavailable, Retry
+from bridge_assets.destinations.kit import cloud_oauth
+from bridge_assets.destinations.kit.cloud import Held, Refused
+from bridge_assets.destinations.kit.cloud_oauth import OAuthCloudDestination, settings_env
 from bridge_assets.destinations.kit.limits import Limits
-from bridge_assets.destinations.kit.oauth import (
-    BearerAuth, OAuthError, OAuthProvider, OAuthSession, ReconnectRequired, TokenStore,
-)
+from bridge_assets.destinations.kit.oauth import OAuthError, OAuthProvider, ReconnectRequired
 from bridge_assets.model.document import AccountingDocument, money
 
 API_URL = "https://api.freeagent.com/v2"
@@ -54,15 +51,13 @@ class FreeAgentReconnectRequired(ReconnectRequired, FreeAgentAuthError):
 
 
 def provider(api_url: str) -> OAuthProvider:
-    return OAuthProvider(platform="FreeAgent", token_url=f"{api_url.rstrip('/')}/token_endpoint", client_auth="basic",
-                         body_format="form", access_lifetime_s=3600.0, refresh_lifetime_field="refresh_token_expires_in",
-                         refresh_token_setting="FREEAGENT_REFRESH_TOKEN",
-                         client_settings="FREEAGENT_CLIENT_ID and FREEAGENT_CLIENT_SECRET",
-                         app_console=" on dev.freeagent.com", auth_error=FreeAgentAuthError,
-                         reconnect_error=FreeAgentReconnectRequired)
+    return cloud_oauth.provider("FreeAgent", "FREEAGENT", f"{api_url.rstrip('/')}/token_endpoint", client_auth="basic",
+                                body_format="form", access_lifetime_s=3600.0,
+                                refresh_lifetime_field="refresh_token_expires_in", app_console=" on dev.freeagent.com",
+                                auth_error=FreeAgentAuthError, reconnect_error=FreeAgentReconnectRequired)
 
 
-class FreeAgentDestination(CloudDestination):
+class FreeAgentDestination(OAuthCloudDestination):
     name = "freeagent"
     platform = "FreeAgent"
     version_label = "updated_at"
@@ -78,18 +73,10 @@ class FreeAgentDestination(CloudDestination):
                                          batch_size=10, reads_back=True, applies_credits=False)
         self.api_url, self.bank_account_name, self.book = api_url.rstrip("/"), bank_account, company
         self.auto_create_customers = auto_create_customers
-        store = TokenStore(token_store, provider(api_url))
-        if refresh_token:
-            store.seed(refresh_token)
-        self.session = OAuthSession(store, store.provider, client_id, client_secret, timeout=timeout,
-                                    transport=transport)
-        limits = Limits(requests_per_minute=120, time_scale=time_scale)
-        self.http = PacedClient(Platform("FreeAgent", limits=limits,
-                                         retry=Retry(tries=4, backoff=Backoff(first_s=1.0, max_s=60.0))),
-                                timeout=timeout, transport=transport, headers={"User-Agent": USER_AGENT,
-                                                                               "Accept": "application/json"})
-        self.auth = BearerAuth(self.session, unavailable=lambda why: PlatformUnavailable(
-            GaveUp("FreeAgent", "token refresh", why, 1)))
+        self.connect(provider(api_url), client_id=client_id, client_secret=client_secret,
+                     token_store=token_store, refresh_token=refresh_token, timeout=timeout, transport=transport,
+                     limits=Limits(requests_per_minute=120, time_scale=time_scale),
+                     headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
         self._contacts: dict[str, str] | None = None       # organisation name -> URL
         self._bank_url: str | None = None
 
@@ -98,22 +85,17 @@ class FreeAgentDestination(CloudDestination):
 
     @classmethod
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "FreeAgentDestination":
-        env = kit_settings.Env(os.environ if environ is None else environ, "FreeAgent")
-        home = Path(getattr(settings, "home", None) or env.text("BRIDGE_HOME", "var")).absolute()
+        env, tokens = settings_env(settings, environ, "FreeAgent", "freeagent")
         env.require("FREEAGENT_CLIENT_ID", "FREEAGENT_CLIENT_SECRET", where="the app's keys from dev.freeagent.com")
         return cls(api_url=env.text("FREEAGENT_API_URL", API_URL), client_id=env.text("FREEAGENT_CLIENT_ID"),
                    client_secret=env.text("FREEAGENT_CLIENT_SECRET"),
-                   token_store=env.text("FREEAGENT_TOKEN_STORE") or home / "secrets" / "freeagent_tokens.json",
+                   token_store=env.text("FREEAGENT_TOKEN_STORE") or tokens,
                    refresh_token=env.text("FREEAGENT_REFRESH_TOKEN"),
                    bank_account=env.text("FREEAGENT_BANK_ACCOUNT", "Current Account"),
                    company=env.text("FREEAGENT_COMPANY", "company"),
                    auto_create_customers=env.flag("FREEAGENT_AUTO_CREATE_CUSTOMERS", True),
                    time_scale=env.number("FREEAGENT_TIME_SCALE", 1.0),
                    closed_through=getattr(settings, "books_closed_through", None))
-
-    def close(self) -> None:
-        self.http.close()
-        self.session.close()
 
     # --- the wire -----------------------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ FRESHBOOKS_TIME_SCALE.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -28,13 +27,11 @@ import httpx
 
 from bridge_assets.destinations.base import Action, BooksDocument, Capabilities, DestinationError, Outcome, by_hand
 from bridge_assets.destinations.freshbooks import payloads
-from bridge_assets.destinations.kit import settings as kit_settings
-from bridge_assets.destinations.kit.cloud import CloudDestination, Held, Refused
-from bridge_assets.destinations.kit.http import Backoff, GaveUp, PacedClient, Platform, PlatformUnavailable, Retry
+from bridge_assets.destinations.kit import cloud_oauth
+from bridge_assets.destinations.kit.cloud import Held, Refused
+from bridge_assets.destinations.kit.cloud_oauth import OAuthCloudDestination, settings_env
 from bridge_assets.destinations.kit.limits import Limits
-from bridge_assets.destinations.kit.oauth import (
-    BearerAuth, OAuthError, OAuthProvider, OAuthSession, ReconnectRequired, TokenStore,
-)
+from bridge_assets.destinations.kit.oauth import OAuthError, OAuthProvider, ReconnectRequired
 from bridge_assets.model.document import AccountingDocument, money
 
 API_URL = "https://api.freshbooks.com"
@@ -54,15 +51,13 @@ class FreshbooksReconnectRequired(ReconnectRequired, FreshbooksAuthError):
 
 
 def provider(api_url: str) -> OAuthProvider:
-    return OAuthProvider(platform="FreshBooks", token_url=f"{api_url.rstrip('/')}/auth/oauth/token",
-                         client_auth="body", body_format="json", single_use_refresh=True,
-                         access_lifetime_s=12 * 3600.0, refresh_token_setting="FRESHBOOKS_REFRESH_TOKEN",
-                         client_settings="FRESHBOOKS_CLIENT_ID and FRESHBOOKS_CLIENT_SECRET",
-                         app_console=" on my.freshbooks.com/#/developer", auth_error=FreshbooksAuthError,
-                         reconnect_error=FreshbooksReconnectRequired)
+    return cloud_oauth.provider("FreshBooks", "FRESHBOOKS", f"{api_url.rstrip('/')}/auth/oauth/token",
+                                client_auth="body", body_format="json", single_use_refresh=True,
+                                access_lifetime_s=12 * 3600.0, app_console=" on my.freshbooks.com/#/developer",
+                                auth_error=FreshbooksAuthError, reconnect_error=FreshbooksReconnectRequired)
 
 
-class FreshbooksDestination(CloudDestination):
+class FreshbooksDestination(OAuthCloudDestination):
     name = "freshbooks"
     platform = "FreshBooks"
     version_label = "updated"
@@ -81,17 +76,10 @@ class FreshbooksDestination(CloudDestination):
         self.book, self.tax_name, self.currency = account_id, tax_name, currency
         self.auto_create_customers = auto_create_customers
         self.base = f"{api_url.rstrip('/')}/accounting/account/{account_id}"
-        store = TokenStore(token_store, provider(api_url))
-        if refresh_token:
-            store.seed(refresh_token)
-        self.session = OAuthSession(store, store.provider, client_id, client_secret, timeout=timeout,
-                                    transport=transport)
-        limits = Limits(requests_per_minute=requests_per_minute, time_scale=time_scale)
-        self.http = PacedClient(Platform("FreshBooks", limits=limits,
-                                         retry=Retry(tries=4, backoff=Backoff(first_s=1.0, max_s=30.0))),
-                                timeout=timeout, transport=transport)
-        self.auth = BearerAuth(self.session, unavailable=lambda why: PlatformUnavailable(
-            GaveUp("FreshBooks", "token refresh", why, 1)))
+        self.connect(provider(api_url), client_id=client_id, client_secret=client_secret,
+                     token_store=token_store, refresh_token=refresh_token, timeout=timeout, transport=transport,
+                     limits=Limits(requests_per_minute=requests_per_minute, time_scale=time_scale),
+                     backoff_max_s=30.0)
         self._clients: dict[str, int] = {}
         self._client_names: dict[int, str] = {}
 
@@ -100,23 +88,18 @@ class FreshbooksDestination(CloudDestination):
 
     @classmethod
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "FreshbooksDestination":
-        env = kit_settings.Env(os.environ if environ is None else environ, "FreshBooks")
-        home = Path(getattr(settings, "home", None) or env.text("BRIDGE_HOME", "var")).absolute()
+        env, tokens = settings_env(settings, environ, "FreshBooks", "freshbooks")
         env.require("FRESHBOOKS_CLIENT_ID", "FRESHBOOKS_CLIENT_SECRET", "FRESHBOOKS_ACCOUNT_ID",
                     where="the app's keys from my.freshbooks.com/#/developer and the account id")
         return cls(api_url=env.text("FRESHBOOKS_API_URL", API_URL), account_id=env.text("FRESHBOOKS_ACCOUNT_ID"),
                    client_id=env.text("FRESHBOOKS_CLIENT_ID"), client_secret=env.text("FRESHBOOKS_CLIENT_SECRET"),
-                   token_store=env.text("FRESHBOOKS_TOKEN_STORE") or home / "secrets" / "freshbooks_tokens.json",
+                   token_store=env.text("FRESHBOOKS_TOKEN_STORE") or tokens,
                    refresh_token=env.text("FRESHBOOKS_REFRESH_TOKEN"),
                    tax_name=env.text("FRESHBOOKS_TAX_NAME", "Sales Tax"), currency=env.text("FRESHBOOKS_CURRENCY", "USD"),
                    auto_create_customers=env.flag("FRESHBOOKS_AUTO_CREATE_CUSTOMERS", True),
                    requests_per_minute=int(env.number("FRESHBOOKS_REQUESTS_PER_MINUTE", 60)),
                    time_scale=env.number("FRESHBOOKS_TIME_SCALE", 1.0),
                    closed_through=getattr(settings, "books_closed_through", None))
-
-    def close(self) -> None:
-        self.http.close()
-        self.session.close()
 
     # --- the wire -----------------------------------------------------------------------------------
 

@@ -257,11 +257,8 @@ class CloudDestination:
             if not self.is_period_open(current.txn_date):
                 return self._held(label)
             self.remove(current)
-        except Refused as refusal:
-            status = Status.HELD if refusal.held else Status.FAILED
-            return Outcome(status, dest_id=dest_id, error_code=refusal.code, message=f"{label}: {refusal.sentence}")
-        except PlatformUnavailable as failure:
-            return Outcome(Status.RETRY, dest_id=dest_id, error_code="unavailable", message=str(failure))
+        except (Refused, PlatformUnavailable) as failure:
+            return self._not_done(label, dest_id, failure)
         self._written += 1
         return Outcome(Status.VOIDED, dest_id=dest_id, before=current.after)
 
@@ -275,13 +272,17 @@ class CloudDestination:
             if current.body == before.get("body"):
                 return self._outcome(Status.UPDATED, current, message="already as it was")
             held = self.update(current, before["body"])
-        except Refused as refusal:
-            status = Status.HELD if refusal.held else Status.FAILED
-            return Outcome(status, dest_id=dest_id, error_code=refusal.code, message=f"{label}: {refusal.sentence}")
-        except PlatformUnavailable as failure:
-            return Outcome(Status.RETRY, dest_id=dest_id, error_code="unavailable", message=str(failure))
+        except (Refused, PlatformUnavailable) as failure:
+            return self._not_done(label, dest_id, failure)
         self._written += 1
         return self._outcome(Status.UPDATED, held, before=current.after)
+
+    def _not_done(self, label: str, dest_id: str, failure: Refused | PlatformUnavailable) -> Outcome:
+        """A void or restore the platform refused (FAILED; HELD for its lock) or could not take now (RETRY)."""
+        if isinstance(failure, Refused):
+            status = Status.HELD if failure.held else Status.FAILED
+            return Outcome(status, dest_id=dest_id, error_code=failure.code, message=f"{label}: {failure.sentence}")
+        return Outcome(Status.RETRY, dest_id=dest_id, error_code="unavailable", message=str(failure))
 
     def refuse_by_hand(self, capability: str, sentence: str) -> Outcome:
         return by_hand(capability, sentence)

@@ -26,7 +26,6 @@ MYOB_AUTO_CREATE_CUSTOMERS, MYOB_TIME_SCALE.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -34,15 +33,12 @@ from typing import Any, Iterator, Mapping
 import httpx
 
 from bridge_assets.destinations.base import Action, BooksDocument, Capabilities, DestinationError, Outcome, by_hand
-from bridge_assets.destinations.kit import settings as kit_settings
-from bridge_assets.destinations.kit.cloud import CloudDestination, Held, Refused
-from bridge_assets.destinations.kit.http import (
-    RETRY_STATUSES, Backoff, GaveUp, PacedClient, Platform, PlatformUnavailable, Retry,
-)
+from bridge_assets.destinations.kit import cloud_oauth
+from bridge_assets.destinations.kit.cloud import Held, Refused
+from bridge_assets.destinations.kit.cloud_oauth import OAuthCloudDestination, settings_env
+from bridge_assets.destinations.kit.http import RETRY_STATUSES
 from bridge_assets.destinations.kit.limits import Limits
-from bridge_assets.destinations.kit.oauth import (
-    BearerAuth, OAuthError, OAuthProvider, OAuthSession, ReconnectRequired, TokenStore,
-)
+from bridge_assets.destinations.kit.oauth import OAuthError, OAuthProvider, ReconnectRequired
 from bridge_assets.destinations.myob import payloads
 from bridge_assets.model.document import AccountingDocument, money
 
@@ -59,17 +55,17 @@ class MyobReconnectRequired(ReconnectRequired, MyobAuthError):
 
 
 def provider(token_url: str) -> OAuthProvider:
-    return OAuthProvider(platform="MYOB", token_url=token_url, client_auth="body", body_format="form",
-                         access_lifetime_s=1200.0, refresh_token_setting="MYOB_REFRESH_TOKEN",
-                         client_settings="MYOB_API_KEY and MYOB_API_SECRET", app_console=" on my.myob.com (developer)",
-                         auth_error=MyobAuthError, reconnect_error=MyobReconnectRequired)
+    return cloud_oauth.provider("MYOB", "MYOB", token_url, client_auth="body", body_format="form",
+                                access_lifetime_s=1200.0, credentials=("API_KEY", "API_SECRET"),
+                                app_console=" on my.myob.com (developer)", auth_error=MyobAuthError,
+                                reconnect_error=MyobReconnectRequired)
 
 
 def _retryable(response: httpx.Response) -> bool:
     return response.status_code in RETRY_STATUSES or (response.status_code == 403 and b"RateLimitError" in response.content)
 
 
-class MyobDestination(CloudDestination):
+class MyobDestination(OAuthCloudDestination):
     name = "myob"
     platform = "MYOB"
     version_label = "RowVersion"
@@ -87,16 +83,11 @@ class MyobDestination(CloudDestination):
         self.book, self.base = company_file, f"{api_url.rstrip('/')}/{company_file}"
         self.income_id, self.bank_id, self.no_tax_id = income_account, bank_account, no_tax_code
         self.auto_create_customers = auto_create_customers
-        store = TokenStore(token_store, provider(token_url))
-        if refresh_token:
-            store.seed(refresh_token)
-        self.session = OAuthSession(store, store.provider, api_key, api_secret, timeout=timeout, transport=transport)
-        limits = Limits(requests_per_minute=8 * 60, time_scale=time_scale)
-        self.http = PacedClient(Platform("MYOB", limits=limits, retryable=_retryable,
-                                         retry=Retry(tries=4, backoff=Backoff(first_s=1.0, max_s=30.0))),
-                                timeout=timeout, transport=transport)
-        self.auth = BearerAuth(self.session, extra={"x-myobapi-key": api_key, "x-myobapi-version": "v2"},
-                               unavailable=lambda why: PlatformUnavailable(GaveUp("MYOB", "token refresh", why, 1)))
+        self.connect(provider(token_url), client_id=api_key, client_secret=api_secret,
+                     token_store=token_store, refresh_token=refresh_token, timeout=timeout, transport=transport,
+                     limits=Limits(requests_per_minute=8 * 60, time_scale=time_scale),
+                     backoff_max_s=30.0, retryable=_retryable,
+                     extra={"x-myobapi-key": api_key, "x-myobapi-version": "v2"})
         self._customers: dict[str, str] = {}
         self._ledger: dict[str, Any] = {}
 
@@ -105,24 +96,19 @@ class MyobDestination(CloudDestination):
 
     @classmethod
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "MyobDestination":
-        env = kit_settings.Env(os.environ if environ is None else environ, "MYOB")
-        home = Path(getattr(settings, "home", None) or env.text("BRIDGE_HOME", "var")).absolute()
+        env, tokens = settings_env(settings, environ, "MYOB", "myob")
         env.require("MYOB_API_KEY", "MYOB_API_SECRET", "MYOB_COMPANY_FILE",
                     where="the API key and secret from my.myob.com and the company file's GUID (the businessId)")
         return cls(api_url=env.text("MYOB_API_URL", API_URL), token_url=env.text("MYOB_TOKEN_URL", TOKEN_URL),
                    company_file=env.text("MYOB_COMPANY_FILE"), api_key=env.text("MYOB_API_KEY"),
                    api_secret=env.text("MYOB_API_SECRET"),
-                   token_store=env.text("MYOB_TOKEN_STORE") or home / "secrets" / "myob_tokens.json",
+                   token_store=env.text("MYOB_TOKEN_STORE") or tokens,
                    refresh_token=env.text("MYOB_REFRESH_TOKEN"),
                    income_account=env.text("MYOB_INCOME_ACCOUNT", "4-1000"),
                    bank_account=env.text("MYOB_BANK_ACCOUNT", "1-1110"), no_tax_code=env.text("MYOB_NO_TAX_CODE", "FRE"),
                    auto_create_customers=env.flag("MYOB_AUTO_CREATE_CUSTOMERS", True),
                    time_scale=env.number("MYOB_TIME_SCALE", 1.0),
                    closed_through=getattr(settings, "books_closed_through", None))
-
-    def close(self) -> None:
-        self.http.close()
-        self.session.close()
 
     # --- the wire -----------------------------------------------------------------------------------
 

@@ -21,7 +21,6 @@ SAGE_AUTO_CREATE_CUSTOMERS, SAGE_TIME_SCALE.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -29,13 +28,11 @@ from typing import Any, Iterator, Mapping
 import httpx
 
 from bridge_assets.destinations.base import Action, BooksDocument, Capabilities, DestinationError, Outcome, by_hand
-from bridge_assets.destinations.kit import settings as kit_settings
-from bridge_assets.destinations.kit.cloud import CloudDestination, Held, Refused
-from bridge_assets.destinations.kit.http import Backoff, GaveUp, PacedClient, Platform, PlatformUnavailable, Retry
+from bridge_assets.destinations.kit import cloud_oauth
+from bridge_assets.destinations.kit.cloud import Held, Refused
+from bridge_assets.destinations.kit.cloud_oauth import OAuthCloudDestination, settings_env
 from bridge_assets.destinations.kit.limits import Limits
-from bridge_assets.destinations.kit.oauth import (
-    BearerAuth, OAuthError, OAuthProvider, OAuthSession, ReconnectRequired, TokenStore,
-)
+from bridge_assets.destinations.kit.oauth import OAuthError, OAuthProvider, ReconnectRequired
 from bridge_assets.destinations.sage import payloads
 from bridge_assets.model.document import AccountingDocument, money
 
@@ -53,14 +50,13 @@ class SageReconnectRequired(ReconnectRequired, SageAuthError):
 
 
 def provider(token_url: str) -> OAuthProvider:
-    return OAuthProvider(platform="Sage Accounting", token_url=token_url, client_auth="body", body_format="form",
-                         access_lifetime_s=300.0, expiry_leeway_s=30.0, refresh_token_setting="SAGE_REFRESH_TOKEN",
-                         client_settings="SAGE_CLIENT_ID and SAGE_CLIENT_SECRET",
-                         app_console=" on developerselfservice.sageone.com", auth_error=SageAuthError,
-                         reconnect_error=SageReconnectRequired)
+    return cloud_oauth.provider("Sage Accounting", "SAGE", token_url, client_auth="body", body_format="form",
+                                access_lifetime_s=300.0, expiry_leeway_s=30.0,
+                                app_console=" on developerselfservice.sageone.com", auth_error=SageAuthError,
+                                reconnect_error=SageReconnectRequired)
 
 
-class SageDestination(CloudDestination):
+class SageDestination(OAuthCloudDestination):
     name = "sage"
     platform = "Sage Accounting"
     version_label = "updated_at"
@@ -78,18 +74,10 @@ class SageDestination(CloudDestination):
         self.book, self.api_url = business_id, api_url.rstrip("/")
         self.ledger_account_name, self.bank_account_name, self.tax_rate = sales_ledger_account, bank_account, tax_rate
         self.auto_create_customers = auto_create_customers
-        store = TokenStore(token_store, provider(token_url))
-        if refresh_token:
-            store.seed(refresh_token)
-        self.session = OAuthSession(store, store.provider, client_id, client_secret, timeout=timeout,
-                                    transport=transport)
-        limits = Limits(requests_per_minute=100, requests_per_day=2500, time_scale=time_scale)
-        self.http = PacedClient(Platform("Sage Accounting", limits=limits,
-                                         retry=Retry(tries=4, backoff=Backoff(first_s=1.0, max_s=60.0))),
-                                timeout=timeout, transport=transport)
-        self.auth = BearerAuth(self.session, extra={"X-Business": business_id},
-                               unavailable=lambda why: PlatformUnavailable(GaveUp("Sage Accounting", "token refresh",
-                                                                                  why, 1)))
+        self.connect(provider(token_url), client_id=client_id, client_secret=client_secret,
+                     token_store=token_store, refresh_token=refresh_token, timeout=timeout, transport=transport,
+                     limits=Limits(requests_per_minute=100, requests_per_day=2500, time_scale=time_scale),
+                     extra={"X-Business": business_id})
         self._contacts: dict[str, str] = {}
         self._accounts: dict[str, str] = {}
 
@@ -98,24 +86,19 @@ class SageDestination(CloudDestination):
 
     @classmethod
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "SageDestination":
-        env = kit_settings.Env(os.environ if environ is None else environ, "Sage Accounting")
-        home = Path(getattr(settings, "home", None) or env.text("BRIDGE_HOME", "var")).absolute()
+        env, tokens = settings_env(settings, environ, "Sage Accounting", "sage")
         env.require("SAGE_CLIENT_ID", "SAGE_CLIENT_SECRET", "SAGE_BUSINESS_ID",
                     where="the app's keys from developerselfservice.sageone.com and the business id (GET /businesses)")
         return cls(api_url=env.text("SAGE_API_URL", API_URL), token_url=env.text("SAGE_TOKEN_URL", TOKEN_URL),
                    business_id=env.text("SAGE_BUSINESS_ID"), client_id=env.text("SAGE_CLIENT_ID"),
                    client_secret=env.text("SAGE_CLIENT_SECRET"),
-                   token_store=env.text("SAGE_TOKEN_STORE") or home / "secrets" / "sage_tokens.json",
+                   token_store=env.text("SAGE_TOKEN_STORE") or tokens,
                    refresh_token=env.text("SAGE_REFRESH_TOKEN"),
                    sales_ledger_account=env.text("SAGE_SALES_LEDGER_ACCOUNT", "Sales"),
                    bank_account=env.text("SAGE_BANK_ACCOUNT", "Checking"),
                    tax_rate=env.text("SAGE_TAX_RATE", "US_SALES_TAX"),
                    auto_create_customers=env.flag("SAGE_AUTO_CREATE_CUSTOMERS", True),
                    time_scale=env.number("SAGE_TIME_SCALE", 1.0))
-
-    def close(self) -> None:
-        self.http.close()
-        self.session.close()
 
     # --- the wire -----------------------------------------------------------------------------------
 

@@ -21,7 +21,6 @@ ZOHO_BOOKS_REQUESTS_PER_DAY, ZOHO_BOOKS_TIME_SCALE.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -29,13 +28,11 @@ from typing import Any, Iterator, Mapping
 import httpx
 
 from bridge_assets.destinations.base import Action, BooksDocument, Capabilities, DestinationError, Outcome, by_hand
-from bridge_assets.destinations.kit import settings as kit_settings
-from bridge_assets.destinations.kit.cloud import CloudDestination, Held, Refused
-from bridge_assets.destinations.kit.http import Backoff, GaveUp, PacedClient, Platform, PlatformUnavailable, Retry
+from bridge_assets.destinations.kit import cloud_oauth
+from bridge_assets.destinations.kit.cloud import Held, Refused
+from bridge_assets.destinations.kit.cloud_oauth import OAuthCloudDestination, settings_env
 from bridge_assets.destinations.kit.limits import Limits
-from bridge_assets.destinations.kit.oauth import (
-    BearerAuth, OAuthError, OAuthProvider, OAuthSession, ReconnectRequired, TokenStore,
-)
+from bridge_assets.destinations.kit.oauth import OAuthError, OAuthProvider, ReconnectRequired
 from bridge_assets.destinations.zoho_books import payloads
 from bridge_assets.model.document import AccountingDocument, money
 
@@ -53,15 +50,13 @@ class ZohoReconnectRequired(ReconnectRequired, ZohoAuthError):
 
 
 def provider(accounts_url: str) -> OAuthProvider:
-    return OAuthProvider(platform="Zoho Books", token_url=f"{accounts_url.rstrip('/')}/oauth/v2/token",
-                         client_auth="body", body_format="form", access_lifetime_s=3600.0,
-                         refresh_token_setting="ZOHO_BOOKS_REFRESH_TOKEN",
-                         client_settings="ZOHO_BOOKS_CLIENT_ID and ZOHO_BOOKS_CLIENT_SECRET",
-                         app_console=" in the Zoho API console (api-console.zoho.com)", auth_error=ZohoAuthError,
-                         reconnect_error=ZohoReconnectRequired)
+    return cloud_oauth.provider("Zoho Books", "ZOHO_BOOKS", f"{accounts_url.rstrip('/')}/oauth/v2/token",
+                                client_auth="body", body_format="form", access_lifetime_s=3600.0,
+                                app_console=" in the Zoho API console (api-console.zoho.com)",
+                                auth_error=ZohoAuthError, reconnect_error=ZohoReconnectRequired)
 
 
-class ZohoBooksDestination(CloudDestination):
+class ZohoBooksDestination(OAuthCloudDestination):
     name = "zoho_books"
     platform = "Zoho Books"
     version_label = "last_modified_time"
@@ -80,18 +75,11 @@ class ZohoBooksDestination(CloudDestination):
                                          lock_date_readable=True)
         self.book, self.unique_field, self.api_url = organization_id, unique_field, api_url.rstrip("/")
         self.auto_create_customers, self.auto_create_items = auto_create_customers, auto_create_items
-        store = TokenStore(token_store, provider(accounts_url))
-        if refresh_token:
-            store.seed(refresh_token)
-        self.session = OAuthSession(store, store.provider, client_id, client_secret, timeout=timeout,
-                                    transport=transport)
-        limits = Limits(requests_per_minute=100, requests_per_day=requests_per_day, concurrent_requests=10,
-                        time_scale=time_scale)
-        self.http = PacedClient(Platform("Zoho Books", limits=limits,
-                                         retry=Retry(tries=4, backoff=Backoff(first_s=1.0, max_s=60.0))),
-                                timeout=timeout, transport=transport)
-        self.auth = BearerAuth(self.session, scheme="Zoho-oauthtoken", unavailable=lambda why: PlatformUnavailable(
-            GaveUp("Zoho Books", "token refresh", why, 1)))
+        self.connect(provider(accounts_url), client_id=client_id, client_secret=client_secret,
+                     token_store=token_store, refresh_token=refresh_token, timeout=timeout, transport=transport,
+                     limits=Limits(requests_per_minute=100, requests_per_day=requests_per_day, concurrent_requests=10,
+                                   time_scale=time_scale),
+                     scheme="Zoho-oauthtoken")
         self._ids: dict[tuple[str, str], str] = {}
 
     def __repr__(self) -> str:
@@ -99,25 +87,20 @@ class ZohoBooksDestination(CloudDestination):
 
     @classmethod
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "ZohoBooksDestination":
-        env = kit_settings.Env(os.environ if environ is None else environ, "Zoho Books")
-        home = Path(getattr(settings, "home", None) or env.text("BRIDGE_HOME", "var")).absolute()
+        env, tokens = settings_env(settings, environ, "Zoho Books", "zoho_books")
         env.require("ZOHO_BOOKS_CLIENT_ID", "ZOHO_BOOKS_CLIENT_SECRET", "ZOHO_BOOKS_ORGANIZATION_ID",
                     where="the client's keys from api-console.zoho.com and the organization id")
         return cls(api_url=env.text("ZOHO_BOOKS_API_URL", API_URL),
                    accounts_url=env.text("ZOHO_BOOKS_ACCOUNTS_URL", ACCOUNTS_URL),
                    organization_id=env.text("ZOHO_BOOKS_ORGANIZATION_ID"), client_id=env.text("ZOHO_BOOKS_CLIENT_ID"),
                    client_secret=env.text("ZOHO_BOOKS_CLIENT_SECRET"),
-                   token_store=env.text("ZOHO_BOOKS_TOKEN_STORE") or home / "secrets" / "zoho_books_tokens.json",
+                   token_store=env.text("ZOHO_BOOKS_TOKEN_STORE") or tokens,
                    refresh_token=env.text("ZOHO_BOOKS_REFRESH_TOKEN"),
                    unique_field=env.text("ZOHO_BOOKS_UNIQUE_FIELD", "cf_bridge_key"),
                    auto_create_customers=env.flag("ZOHO_BOOKS_AUTO_CREATE_CUSTOMERS", True),
                    auto_create_items=env.flag("ZOHO_BOOKS_AUTO_CREATE_ITEMS", True),
                    requests_per_day=int(env.number("ZOHO_BOOKS_REQUESTS_PER_DAY", 1000)),
                    time_scale=env.number("ZOHO_BOOKS_TIME_SCALE", 1.0))
-
-    def close(self) -> None:
-        self.http.close()
-        self.session.close()
 
     # --- the wire -----------------------------------------------------------------------------------
 

@@ -8,12 +8,12 @@ Kinds in the store: contacts, invoices, credit_notes, bank_transaction_explanati
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bridge_assets.sandbox.kit.documents import DocumentStore
+from bridge_assets.sandbox.kit.money import money as cents
 
-CENT = Decimal("0.01")
 ITEMS = {"invoices": "invoice_items", "credit_notes": "credit_note_items"}
 NOUN = {"invoices": "Invoice", "credit_notes": "Credit note", "bank_transaction_explanations": "Bank transaction explanation"}
 BANK_ACCOUNTS = [{"id": 1, "name": "Current Account", "type": "StandardBankAccount", "currency": "USD"}]
@@ -25,9 +25,6 @@ class Refusal(Exception):
         super().__init__(message)
         self.status, self.message = status, message
 
-
-def cents(value: Any) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP) + 0
 
 
 def decimal(value: Any, field: str) -> Decimal:

@@ -10,26 +10,15 @@ Admin (no auth, not journaled): the kit's health, settings, reset, faults, journ
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from pathlib import Path
-from typing import Any, Iterator
 
-from starlette.requests import Request
-from starlette.responses import Response
-
-from bridge_assets.sandbox.kit import emulator, serving, wire
-from bridge_assets.sandbox.kit.admin import AdminError, AdminPanel
-from bridge_assets.sandbox.kit.documents import DocumentStore
-from bridge_assets.sandbox.kit.emulator import EmulatorApp, Parts
-from bridge_assets.sandbox.kit.faults import FaultInjector, FaultRules
-from bridge_assets.sandbox.kit.limits import MINUTE, RateLimiter, RateLimits, Window
-from bridge_assets.sandbox.kit.oauth import OAuthPolicy, OAuthProvider
 from bridge_assets.sandbox.freeagent.api import PLURALS, Api, failure, respond, throttled
 from bridge_assets.sandbox.freeagent.settings import EmulatorSettings
+from bridge_assets.sandbox.kit import cloud_books
+from bridge_assets.sandbox.kit.emulator import EmulatorApp
+from bridge_assets.sandbox.kit.limits import MINUTE, RateLimits, Window
+from bridge_assets.sandbox.kit.oauth import OAuthPolicy
 
-FAULT_KEYS = ("latency_ms", "fail_next", "fail_requests", "fail_status", "error_rate", "error_statuses",
-              "throttle_next", "expire_tokens_on_request", "methods", "paths", "seed", "drop_next_writes",
-              "drop_entities")
 KINDS = PLURALS
 
 
@@ -44,116 +33,36 @@ def oauth_policy(settings: EmulatorSettings) -> OAuthPolicy:
 
 def create_app(state_path: str | Path, settings: EmulatorSettings | None = None) -> EmulatorApp:
     settings = settings or EmulatorSettings()
-    store = DocumentStore(state_path)
-    faults = FaultInjector(FaultRules(keys=FAULT_KEYS, responses={
+    parts = cloud_books.assemble(state_path, settings, oauth_policy(settings), {
         429: throttled, 500: lambda: failure(500, "Internal Server Error"),
-        503: lambda: failure(503, "Service Unavailable")}), settings.faults)
-    oauth = OAuthProvider(store, oauth_policy(settings), clients=settings.clients)
-    throttle = RateLimiter(RateLimits(windows=(Window("per_minute", settings.requests_per_minute, MINUTE, key="user"),
-                                               Window("per_hour", settings.requests_per_hour, 3600, key="user"))),
-                           real_seconds=settings.real_seconds)
-    parts = Parts(settings, store, faults, oauth, throttle)
+        503: lambda: failure(503, "Service Unavailable")},
+        RateLimits(windows=(Window("per_minute", settings.requests_per_minute, MINUTE, key="user"),
+                            Window("per_hour", settings.requests_per_hour, 3600, key="user"))))
     books_api = Api(parts)
-    org = settings.company
-
-    def reset(body: dict[str, Any]) -> str:
-        store.forget_everything()
-        oauth.reset(clients=True)
-        faults.restore_initial()
-        throttle.reset()
-        books_api.reset()
-        return "all"
-
-    panel = AdminPanel(store, respond, wire.loads, faults, health=lambda: {"platform": "FreeAgent"},
-                       settings_view=settings.public_mapping, reset=reset, oauth=oauth)
-
-    async def tokens(request: Request) -> Response:
-        body = await panel.body(request)
-        return respond(oauth.mint_tokens(str(body.get("tenant") or org), str(body.get("client_id") or oauth.default_client_id())))
-
-    async def expire(request: Request) -> Response:
-        return respond({"expired": oauth.expire()})
-
-    async def lock(request: Request) -> Response:
-        body = await panel.body(request)
-        day = body.get("date")
-        store.set_lock_date(str(body.get("tenant") or org), str(day) if day else None)
-        return respond({"locked_through": day})
-
-    async def documents(request: Request) -> Response:
-        kind = request.path_params["kind"]
-        if kind not in KINDS:
-            raise AdminError(f"kind is one of {KINDS}", 404)
-        tenant = request.query_params.get("tenant") or org
-        return respond({"documents": [books_api.render(request, tenant, kind, row["id"]) for row in store.rows(tenant, kind)
-                                      if row["state"] != "deleted"]})
-
-    own = [("/tokens", tokens, ["POST"]), ("/expire", expire, ["POST"]), ("/lock", lock, ["POST"]),
-           ("/documents/{kind}", documents, ["GET"])]
-    return EmulatorApp(parts, [*panel.routes(own), *books_api.routes()])
+    admin = cloud_books.admin_routes(
+        parts, respond, "FreeAgent", tenant=settings.company, kinds=KINDS,
+        render=lambda request, tenant, kind, row: books_api.render(request, tenant, kind, row["id"]),
+        lock_answer="locked_through", also_reset=(books_api.reset,))
+    return EmulatorApp(parts, [*admin, *books_api.routes()])
 
 
-class AdminClient(serving.AdminHttpClient):
-    def mint_tokens(self, client_id: str | None = None, tenant: str | None = None) -> dict[str, Any]:
-        """A token pair for the emulator's own tenant, or for another (`tenant`: a fresh, empty set of books)."""
-        body = {**({"client_id": client_id} if client_id else {}), **({"tenant": tenant} if tenant else {})}
-        return self._call("POST", "/tokens", body)
-
-    def expire_tokens(self) -> None:
-        self._call("POST", "/expire", {})
-
-    def set_lock_date(self, day: str | None, tenant: str | None = None) -> None:
-        self._call("POST", "/lock", {"date": day, **({"tenant": tenant} if tenant else {})})
-
-    def documents(self, kind: str, tenant: str | None = None) -> list[dict[str, Any]]:
-        return self._call("GET", f"/documents/{kind}", params={"tenant": tenant} if tenant else None)["documents"]
-
-    def set_faults(self, **plan: Any) -> dict[str, Any]:
-        return self._call("POST", "/faults", plan)["plan"]
-
-    def clear_faults(self) -> None:
-        self._call("DELETE", "/faults")
-
-    def journal(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/journal")["journal"]
-
-    def reset(self) -> None:
-        self._call("POST", "/reset", {})
+AdminClient = cloud_books.LockingAdminClient
 
 
-@dataclasses.dataclass
-class EmulatorHandle(emulator.EmulatorHandle):
-    settings: EmulatorSettings
-    admin: AdminClient
+class EmulatorHandle(cloud_books.EmulatorHandle):
+    prefix = "FREEAGENT"
+    tenant_name, tenant_setting = "COMPANY", "company"
 
-    @property
-    def client_id(self) -> str:
-        return next(iter(self.settings.clients))
-
-    def client_environment(self, refresh_token: str, token_store: Path | str,
-                           tenant: str | None = None) -> dict[str, str]:
-        """The FREEAGENT_* variables that point the bridge's adapter at this emulator."""
-        return {"FREEAGENT_API_URL": f"{self.base_url}/v2", "FREEAGENT_CLIENT_ID": self.client_id,
-                "FREEAGENT_CLIENT_SECRET": self.settings.clients[self.client_id], "FREEAGENT_REFRESH_TOKEN": refresh_token,
-                "FREEAGENT_TOKEN_STORE": str(token_store), "FREEAGENT_COMPANY": tenant or self.settings.company,
-                "FREEAGENT_TIME_SCALE": str(self.settings.time_scale)}
+    def locations(self) -> dict[str, str]:
+        return {"API_URL": f"{self.base_url}/v2"}
 
 
-SpawnedEmulator = emulator.spawned_type(EmulatorHandle)
-
-KIND = emulator.EmulatorKind(
-    name="FreeAgent", module="bridge_assets.sandbox.freeagent",
-    description="Local emulator of the FreeAgent API v2 (one company).",
-    state_help="SQLite file holding the company", create_app=create_app, settings_type=EmulatorSettings,
-    admin_client=AdminClient, handle=EmulatorHandle, spawned=SpawnedEmulator,
-    options=(emulator.TIME_SCALE,), overrides=("time_scale",))
-run_emulator = KIND.run
-spawn_emulator = KIND.spawn
+KIND = cloud_books.kind(
+    "FreeAgent", "bridge_assets.sandbox.freeagent", "Local emulator of the FreeAgent API v2 (one company).",
+    "SQLite file holding the company", create_app, EmulatorSettings, AdminClient, EmulatorHandle)
+SpawnedEmulator, run_emulator, spawn_emulator = KIND.spawned, KIND.run, KIND.spawn
 
 
-@contextlib.contextmanager
-def demo_sandbox(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
+def demo_sandbox(folder: Path) -> contextlib.AbstractContextManager[tuple[str, dict[str, str]]]:
     """For `bridge demo`: the emulator with its state in `folder`, and the environment for the adapter."""
-    with run_emulator(folder / "freeagent.sqlite3", EmulatorSettings(time_scale=60)) as handle:
-        tokens = handle.admin.mint_tokens()
-        yield handle.base_url, handle.client_environment(tokens["refresh_token"], folder / "freeagent_tokens.json")
+    return cloud_books.demo_sandbox(KIND, folder, "freeagent", EmulatorSettings(time_scale=60))

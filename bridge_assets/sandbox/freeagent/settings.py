@@ -32,11 +32,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from bridge_assets.sandbox.kit.settings import SettingsBase
+from bridge_assets.sandbox.kit.cloud_settings import OAuthAppSettings
 
 
 @dataclasses.dataclass(frozen=True)
-class EmulatorSettings(SettingsBase):
+class EmulatorSettings(OAuthAppSettings):
     time_scale: float = 1.0
     company: str = "bridge-sandbox"                 # the one company the emulator keeps (the token's subject)
     clients: Mapping[str, str] = dataclasses.field(default_factory=lambda: {"bridge-freeagent": "freeagent-secret"})
@@ -46,8 +46,3 @@ class EmulatorSettings(SettingsBase):
     requests_per_minute: int = 120
     requests_per_hour: int = 3600
     faults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-    def public_mapping(self) -> dict[str, Any]:
-        values = self.to_mapping()
-        values["clients"] = {client_id: "***" for client_id in self.clients}
-        return values

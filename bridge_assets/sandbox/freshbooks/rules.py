@@ -9,13 +9,14 @@ FreshBooks' documentation is silent.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge_assets.sandbox.kit.documents import DocumentStore
+from bridge_assets.sandbox.kit.money import CENT
+from bridge_assets.sandbox.kit.money import money as cents
 
-CENT = Decimal("0.01")
 EASTERN = ZoneInfo("America/New_York")
 VIS_ACTIVE, VIS_DELETED = 0, 1
 STATUS = {1: "draft", 2: "sent", 4: "paid", 8: "partial"}
@@ -28,9 +29,6 @@ class Refusal(Exception):
         super().__init__(message)
         self.status, self.errno, self.message, self.field, self.obj, self.value = status, errno, message, field, obj, value
 
-
-def cents(value: Decimal) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP) + 0
 
 
 def decimal(value: Any, field: str, obj: str) -> Decimal:

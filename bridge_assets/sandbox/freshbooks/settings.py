@@ -37,11 +37,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from bridge_assets.sandbox.kit.settings import SettingsBase
+from bridge_assets.sandbox.kit.cloud_settings import OAuthAppSettings
 
 
 @dataclasses.dataclass(frozen=True)
-class EmulatorSettings(SettingsBase):
+class EmulatorSettings(OAuthAppSettings):
     time_scale: float = 1.0
     account_id: str = "xZNQ1"                     # the one account (business) the emulator keeps
     business_id: int = 77001
@@ -50,8 +50,3 @@ class EmulatorSettings(SettingsBase):
     access_token_lifetime_s: float = 12 * 3600
     requests_per_minute: int = 60
     faults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-    def public_mapping(self) -> dict[str, Any]:
-        values = self.to_mapping()
-        values["clients"] = {client_id: "***" for client_id in self.clients}
-        return values

@@ -8,12 +8,12 @@ second group (`uid`). Refusals are `Refusal(status, name, message, code)`.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bridge_assets.sandbox.kit.documents import DocumentStore
+from bridge_assets.sandbox.kit.money import money as cents
 
-CENT = Decimal("0.01")
 CODES = {"customers": "c057", "invoices": "1a70", "settlements": "5e77", "payments": "9a11"}
 KINDS = {code: kind for kind, code in CODES.items()}
 ACCOUNTS = [{"UID": "acc00001-0000-4000-8000-000000041000", "DisplayID": "4-1000", "Name": "Sales", "Type": "Income"},
@@ -26,9 +26,6 @@ class Refusal(Exception):
         super().__init__(message)
         self.status, self.name, self.message, self.code = status, name, message, code
 
-
-def cents(value: Any) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP) + 0
 
 
 def number(value: Any, field: str) -> Decimal:

@@ -34,11 +34,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from bridge_assets.sandbox.kit.settings import SettingsBase
+from bridge_assets.sandbox.kit.cloud_settings import OAuthAppSettings
 
 
 @dataclasses.dataclass(frozen=True)
-class EmulatorSettings(SettingsBase):
+class EmulatorSettings(OAuthAppSettings):
     time_scale: float = 1.0
     company_file: str = "7a1c52e0-5b4d-4c7e-9f11-2d5e8a3b6c90"
     clients: Mapping[str, str] = dataclasses.field(default_factory=lambda: {"bridge-myob-key": "myob-secret"})
@@ -48,8 +48,3 @@ class EmulatorSettings(SettingsBase):
     must_reverse: bool = False          # Preferences.TransactionsCannotBeChangedMustBeReversed
     tax_codes: Mapping[str, str] = dataclasses.field(default_factory=lambda: {"GST": "10", "FRE": "0", "N-T": "0"})
     faults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-    def public_mapping(self) -> dict[str, Any]:
-        values = self.to_mapping()
-        values["clients"] = {client_id: "***" for client_id in self.clients}
-        return values

@@ -9,12 +9,12 @@ invoice or a credit note alike. Refusals are `Refusal(status, data_code, message
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bridge_assets.sandbox.kit.documents import DocumentStore
+from bridge_assets.sandbox.kit.money import money as cents
 
-CENT = Decimal("0.01")
 CODES = {"contacts": "c0", "sales_invoices": "a1", "sales_credit_notes": "a2", "contact_payments": "b1",
          "contact_allocations": "b2"}
 KINDS = {code: kind for kind, code in CODES.items()}
@@ -35,9 +35,6 @@ class Refusal(Exception):
         super().__init__(message)
         self.status, self.data_code, self.message, self.source = status, data_code, message, source
 
-
-def cents(value: Any) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP) + 0
 
 
 def amount(value: Any, source: str) -> Decimal:

@@ -33,11 +33,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from bridge_assets.sandbox.kit.settings import SettingsBase
+from bridge_assets.sandbox.kit.cloud_settings import OAuthAppSettings
 
 
 @dataclasses.dataclass(frozen=True)
-class EmulatorSettings(SettingsBase):
+class EmulatorSettings(OAuthAppSettings):
     time_scale: float = 1.0
     business_id: str = "4b7c1e0d2f3a4b5c6d7e8f9012345678"
     resource_owner_id: str = "9a8b7c6d5e4f30211203f4e5d6c7b8a9"
@@ -48,8 +48,3 @@ class EmulatorSettings(SettingsBase):
     requests_per_day: int = 2500
     idempotency_window_s: float = 86400
     faults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-    def public_mapping(self) -> dict[str, Any]:
-        values = self.to_mapping()
-        values["clients"] = {client_id: "***" for client_id in self.clients}
-        return values

@@ -8,12 +8,12 @@ contact, item, invoice, creditnote, payment. Ids on the wire are Zoho's long dig
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bridge_assets.sandbox.kit.documents import DocumentStore
+from bridge_assets.sandbox.kit.money import money as cents
 
-CENT = Decimal("0.01")
 ID_BASE = 982_000_000_000
 NUMBER_FIELD = {"invoice": "invoice_number", "creditnote": "creditnote_number"}
 PREFIX = {"invoice": "INV-", "creditnote": "CN-"}
@@ -24,9 +24,6 @@ class Refusal(Exception):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
 
-
-def cents(value: Any) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP) + 0
 
 
 def number(value: Any, field: str) -> Decimal:

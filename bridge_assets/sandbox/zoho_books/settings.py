@@ -36,11 +36,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from bridge_assets.sandbox.kit.settings import SettingsBase
+from bridge_assets.sandbox.kit.cloud_settings import OAuthAppSettings
 
 
 @dataclasses.dataclass(frozen=True)
-class EmulatorSettings(SettingsBase):
+class EmulatorSettings(OAuthAppSettings):
     time_scale: float = 1.0
     organization_id: str = "60012345678"
     clients: Mapping[str, str] = dataclasses.field(
@@ -52,8 +52,3 @@ class EmulatorSettings(SettingsBase):
     requests_per_day: int = 1000
     concurrent: int = 10
     faults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-    def public_mapping(self) -> dict[str, Any]:
-        values = self.to_mapping()
-        values["clients"] = {client_id: "***" for client_id in self.clients}
-        return values
