@@ -30,6 +30,7 @@ from urllib.parse import urljoin
 from pathlib import Path
 from typing import Any, Mapping
 
+from bridge_assets.destinations.kit.settings import Env
 from bridge_assets.destinations.base import DestinationError
 
 GUID_NAMESPACE = uuid.UUID("5b6f3c1e-0d4a-4c1f-9a52-6e0f2b7d8a10")
@@ -67,21 +68,8 @@ class QbdConfig:
 
 
 def from_env(settings: Any = None, environ: Mapping[str, str] | None = None) -> QbdConfig:
-    env = os.environ if environ is None else environ
-
-    def text(name: str, default: str | None = None) -> str | None:
-        value = (env.get(name) or "").strip()
-        return value or default
-
-    def flag(name: str, default: bool) -> bool:
-        value = text(name)
-        if value is None:
-            return default
-        if value.lower() in ("1", "true", "yes", "on"):
-            return True
-        if value.lower() in ("0", "false", "no", "off"):
-            return False
-        raise DestinationError(f"{name} must be true or false, not {value!r}")
+    env = Env(os.environ if environ is None else environ, "QuickBooks Desktop")
+    text, flag = env.text, env.flag
 
     def number(name: str, default: float, kind=float):
         value = text(name)
@@ -99,9 +87,9 @@ def from_env(settings: Any = None, environ: Mapping[str, str] | None = None) -> 
     return QbdConfig(
         queue_path=Path(text("QBD_WC_QUEUE") or home / "qbd" / "webconnector.sqlite3"),
         company=text("QBD_COMPANY", "QuickBooks Desktop"),
-        company_file=(env.get("QBD_COMPANY_FILE") or "").strip(),
+        company_file=(env.environ.get("QBD_COMPANY_FILE") or "").strip(),
         user_name=text("QBD_WC_USERNAME", ""),
-        password=env.get("QBD_WC_PASSWORD") or "",
+        password=env.environ.get("QBD_WC_PASSWORD") or "",
         host=text("QBD_WC_HOST", "127.0.0.1"),
         port=port,
         app_url=app_url,

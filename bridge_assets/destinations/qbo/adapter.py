@@ -57,6 +57,7 @@ from typing import Any, Mapping
 
 import httpx
 
+from bridge_assets.destinations.kit.settings import Env
 from bridge_assets.destinations.base import Capabilities, DestinationError
 from bridge_assets.destinations.qbo.auth import (
     OAuthSession,
@@ -173,21 +174,8 @@ class QboDestination(ReferencesMixin, PostingMixin, SendingMixin, UndoMixin, Rea
     @classmethod
     def from_env(cls, settings: Any = None, environ: Mapping[str, str] | None = None) -> "QboDestination":
         """Build from QBO_* environment variables (README); `settings` gives the bridge home for the token store."""
-        env = os.environ if environ is None else environ
-
-        def text(name: str, default: str | None = None) -> str | None:
-            value = (env.get(name) or "").strip()
-            return value or default
-
-        def flag(name: str, default: bool) -> bool:
-            value = text(name)
-            if value is None:
-                return default
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
-            raise DestinationError(f"{name} must be true or false, not {value!r}")
+        env = Env(os.environ if environ is None else environ, "QuickBooks Online")
+        text, flag = env.text, env.flag
 
         def number(name: str, default: float, kind=float):
             value = text(name)
