@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterator
 
 from bridge_assets.commands.stopping import stop_group, stop_on_signals
+from bridge_assets.commands.summary import print_summary
 from bridge_assets.runtime.environment import temporary_environment
 from bridge_assets.runtime.settings import BridgeSettings
 
@@ -201,13 +202,14 @@ def run_periods(settings: BridgeSettings, first: str, last: str, files: list[Pat
     import dagster as dg
 
     from bridge_assets.definitions import build_definitions
+    from bridge_assets.defs.decorators import op_name
     from bridge_assets.defs.sensors import RANGE_END, RANGE_START
 
     _dagster_home(settings)
     defs = build_definitions(settings.home)
     job = defs.resolve_job_def("bridge_job")
     run_config = {
-        "ops": {"sedona_export_lines": {"config": {"files": [str(f) for f in files or []], "min_age_seconds": 0,
+        "ops": {op_name("sedona_export_lines"): {"config": {"files": [str(f) for f in files or []], "min_age_seconds": 0,
                                                    "reread": reread}}},
         # Progress and problems on the terminal; the step-by-step engine events stay in the UI.
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
@@ -216,151 +218,6 @@ def run_periods(settings: BridgeSettings, first: str, last: str, files: list[Pat
         return job.execute_in_process(
             instance=instance, run_config=run_config, tags={RANGE_START: first, RANGE_END: last}, raise_on_error=False,
         )
-
-
-def print_summary(settings: BridgeSettings, periods: list[str], run_id: str | None = None, out=None,
-                  run_succeeded: bool = True) -> None:
-    from bridge_assets.canonical.reads import documents_table
-    from bridge_assets.runtime.storage import Database
-
-    out = out or sys.stdout
-    db = Database(settings.database_path)
-    with db.connect(read_only=True) as con:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        if documents_table() not in tables:
-            print("Nothing has been received yet.", file=out)
-            return
-        p = list(periods)
-        _print_documents(con, tables, p, out)
-        if "ledger_postings" in tables:
-            _print_ledger(con, p, run_id, run_succeeded, out)
-        _print_cancelled_and_writeback(con, tables, p, out)
-        if "reconciliation_results" in tables:
-            _print_reconciliation(con, p, out)
-        _print_file_versions(con, tables, p, out)
-    _print_places(settings, out)
-
-
-def _print_documents(con, tables: set, p: list[str], out) -> None:
-    """Canonical documents per period, source and type; the SedonaAPI pulls; what was rejected."""
-    print("\nDocuments per period (canonical, every source):", file=out)
-    from bridge_assets.canonical import reads as canonical_reads
-
-    for period, source, doc_type, n, total in canonical_reads.totals_by_source(con, p):
-        print(f"  {period}  {source:<12} {doc_type:<12} {n:>7} documents  total {total:>14}", file=out)
-    if "sedona_api_pulls" in tables:
-        pulled = con.execute("SELECT count(DISTINCT period), max(pulled_at) FROM sedona_api_pulls "
-                             "WHERE period IN (SELECT unnest(?))", [p]).fetchall()[0]
-        if pulled[0]:
-            print(f"  SedonaAPI: {pulled[0]} period(s) pulled, last at {pulled[1]:%Y-%m-%d %H:%M} UTC "
-                  "(the same invoices as the export files, plus payments)", file=out)
-    rejected = con.execute(
-        "SELECT period, count(*) FROM rejected_documents WHERE period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL", [p]
-    ).fetchall()
-    for period, n in rejected:
-        print(f"  {period}  rejected     {n:>7} documents  (not posted; fix the export and drop it again)", file=out)
-    examples = con.execute(
-        "SELECT source_id, file_name, rows, reasons FROM rejected_documents WHERE period IN (SELECT unnest(?)) "
-        "ORDER BY period, file_name, source_id LIMIT 5", [p]).fetchall()
-    if examples:
-        print("\nRejected documents (first 5; all of them in the UI, asset accounting_documents):", file=out)
-        for number, file_name, rows, reasons in examples:
-            print(f"  {number} ({file_name}, rows {rows}): {reasons}", file=out)
-
-
-def _print_ledger(con, p: list[str], run_id: str | None, run_succeeded: bool, out) -> None:
-    """Documents per destination and ledger state (why failed or held), and what this run did."""
-    from bridge_assets.canonical.reads import documents_table
-
-    print("\nDocuments per state (ledger):", file=out)
-    for dest, state, n, total in con.execute(
-        "SELECT l.destination, l.state, count(*), CAST(sum(d.total) AS VARCHAR) FROM ledger_postings l "
-        f"LEFT JOIN {documents_table()} d USING (doc_key) WHERE l.period IN (SELECT unnest(?)) "
-        "GROUP BY ALL ORDER BY ALL", [p]).fetchall():
-        print(f"  {dest:<12} {state:<10} {n:>7} documents  total {total or '0.00':>14}", file=out)
-        if state in ("failed", "held"):
-            for code, count, example in con.execute(
-                    "SELECT last_error_code, count(*), any_value(last_error) FROM ledger_postings "
-                    "WHERE destination = ? AND state = ? AND period IN (SELECT unnest(?)) GROUP BY 1 ORDER BY 2 DESC",
-                    [dest, state, p]).fetchall():
-                print(f"      {count:>7} {code}: {example}", file=out)
-    if run_id:
-        this_run = con.execute(
-            "SELECT destination, outcome, count(*) FROM ledger_events WHERE run_id = ? AND outcome <> 'sending' "
-            "GROUP BY ALL ORDER BY ALL", [run_id]).fetchall()
-        if this_run:
-            print("\nThis run:", file=out)
-            for dest, outcome, n in this_run:
-                print(f"  {dest:<12} {outcome:<10} {n:>7}", file=out)
-        elif run_succeeded:
-            reverted = con.execute("SELECT count(*) FROM ledger_postings WHERE state = 'reverted' "
-                                   "AND period IN (SELECT unnest(?))", [p]).fetchall()[0][0]
-            print("\nThis run posted nothing new: every document was already posted unchanged"
-                  + (f", or reverted and waiting to be released ({reverted}; see `bridge revert --release`)."
-                     if reverted else "."), file=out)
-        else:
-            print("\nThis run posted nothing: it stopped before posting (see above).", file=out)
-
-
-def _print_cancelled_and_writeback(con, tables: set, p: list[str], out) -> None:
-    if "cancelled_documents" in tables:
-        for source, reason_code, n in con.execute(
-                "SELECT source, reason_code, count(*) FROM cancelled_documents WHERE period IN (SELECT unnest(?)) "
-                "GROUP BY ALL ORDER BY ALL", [p]).fetchall():
-            print(f"  cancelled at the source ({source}, {reason_code.replace('_', ' ')}): {n} document(s)", file=out)
-    if "servicetrade_writebacks" in tables:
-        print("\nServiceTrade write-back (status set on each invoice handed over):", file=out)
-        for outcome, n in con.execute(
-                "SELECT w.outcome, count(*) FROM servicetrade_writebacks w JOIN servicetrade_invoices i USING (invoice_id) "
-                "WHERE i.period IN (SELECT unnest(?)) GROUP BY ALL ORDER BY ALL", [p]).fetchall():
-            print(f"  {outcome:<10} {n:>7} invoices", file=out)
-        for invoice_id, reason in con.execute(
-                "SELECT w.invoice_id, w.reason FROM servicetrade_writebacks w JOIN servicetrade_invoices i USING (invoice_id) "
-                "WHERE i.period IN (SELECT unnest(?)) AND w.outcome = 'failed' ORDER BY 1 LIMIT 3", [p]).fetchall():
-            print(f"    failed {invoice_id}: {reason}", file=out)
-
-
-def _print_reconciliation(con, p: list[str], out) -> None:
-    rows = con.execute(
-        "SELECT period, destination, reconciled, differences, explained, CAST(source_total AS VARCHAR), "
-        "CAST(destination_total AS VARCHAR) FROM reconciliation_results WHERE period IN (SELECT unnest(?)) "
-        "ORDER BY period, destination", [p]).fetchall()
-    if rows:
-        print("\nReconciliation (source, ledger and books per period; details in the UI, asset reconciliation):",
-              file=out)
-        for period, dest, ok, differences, explained, source_total, books_total in rows:
-            verdict = "reconciles" if ok else f"DOES NOT RECONCILE: {differences} difference(s)"
-            extra = f", {explained} listed to act on (held, failed or by hand)" if explained else ""
-            books = f", books {books_total}" if books_total is not None else ", books not read back"
-            print(f"  {period}  {dest:<12} {verdict}{extra} (source {source_total}{books})", file=out)
-
-
-def _print_places(settings: BridgeSettings, out) -> None:
-    """Where the database, outputs, inbox, quarantine and set-aside duplicates are."""
-    quarantined = sorted(settings.quarantine.glob("*.error.txt")) if settings.quarantine.exists() else []
-    duplicates = sorted(settings.folders.duplicates.glob("*.duplicate.txt")) \
-        if settings.folders.duplicates.exists() else []
-    print("\nWhere things are:", file=out)
-    print(f"  database     {settings.database_path}", file=out)
-    print(f"  outputs      {settings.output}", file=out)
-    for folder in sorted(settings.output.glob("*")) if settings.output.exists() else []:
-        files = sorted(folder.glob("*"))
-        print(f"    {folder.name:<10} {len(files)} file(s){', newest ' + files[-1].name if files else ''}", file=out)
-    print(f"  inbox        {settings.inbox}", file=out)
-    print(f"  quarantine   {settings.quarantine} ({len(quarantined)} file(s))", file=out)
-    print(f"  duplicates   {settings.folders.duplicates} ({len(duplicates)} second copies of files already "
-          "received, set aside)", file=out)
-
-
-def _print_file_versions(con, tables: set, periods: list[str], out) -> None:
-    from bridge_assets.sources.sedona_export.intake import new_versions
-
-    versions = new_versions(con, periods) if "export_files" in tables else []
-    if versions:
-        print("\nNew versions of files received earlier (their documents update the earlier ones):", file=out)
-    for v in versions:
-        print(f"  {v.file_name} {v.sha256[:12]} received {v.received_at:%Y-%m-%d %H:%M} replaces "
-              f"{v.earlier_sha256[:12]} received {v.earlier_received_at:%Y-%m-%d %H:%M}", file=out)
 
 
 def _period_range(first: str, months: int) -> list[str]:
@@ -374,12 +231,28 @@ def _period_range(first: str, months: int) -> list[str]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     stop_on_signals()
+    if args.registry is not None or args.companies:
+        return _demo_every_company(args)
     try:
         return _demo_with_sandboxes(args)
     except KeyboardInterrupt as stop:
         print(f"bridge demo stopped ({stop.args[0] if stop.args else 'SIGINT'}): the emulators it started are stopped; "
               "the run, if one had begun, is marked failed and the next run settles what it left in flight.", flush=True)
         return 130
+
+
+def _demo_every_company(args: argparse.Namespace) -> int:
+    """With a company registry (or --companies N, which writes a sample one): every company at once, each its
+    own process, book, emulators and DuckDB file, on the deployment's one Dagster instance."""
+    from bridge_assets.commands.companies import demo_every_company, write_sample_registry
+    from bridge_assets.runtime.companies import load_registry
+
+    registry = args.registry
+    if registry is None:
+        write_sample_registry(BridgeSettings.from_env().home / "companies.toml", args.companies)
+        registry = load_registry()
+    _dagster_home(BridgeSettings.from_env())
+    return demo_every_company(registry, args.argv, args.seed)
 
 
 def _demo_with_sandboxes(args: argparse.Namespace) -> int:
@@ -413,7 +286,8 @@ def _demo(args: argparse.Namespace, settings: BridgeSettings) -> int:
             if check.severity.value == "ERROR" else "warning"
         print(f"  {severity}: {check.check_name}: {check.description}")
     print_summary(settings, periods, result.run_id, run_succeeded=result.success)
-    print(f"\nRun id {result.run_id} (`bridge revert --run {result.run_id}` previews undoing it)")
+    company = f"--company {os.environ['BRIDGE_COMPANY']} " if os.environ.get("BRIDGE_COMPANY") else ""
+    print(f"\nRun id {result.run_id} (`bridge {company}revert --run {result.run_id}` previews undoing it)")
     if not result.success:
         print(f"\nThe run did not finish (run id {result.run_id}); open the UI (`bridge ui`) to see which step failed and why.")
         return 1
@@ -465,6 +339,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     settings = BridgeSettings.from_env()
     settings.folders.create()
     try:
+        if args.registry is not None:
+            return _ui_every_company(args, args.registry)
         with quickbooks_sandbox(settings) as emulator, source_sandboxes(
                 settings, seed=DEMO_SEED, lines=DEMO_LINES, first_period=DEMO_FIRST_PERIOD, months=DEMO_MONTHS) as sources:
             if emulator:
@@ -478,9 +354,28 @@ def cmd_ui(args: argparse.Namespace) -> int:
         return 130
 
 
-def _ui(args: argparse.Namespace, settings: BridgeSettings) -> int:
+def _ui_every_company(args: argparse.Namespace, registry) -> int:
+    """One code location per company on one instance, each company's emulators started in its own environment
+    (its own sandbox folder, sample book and QuickBooks company), their settings handed on as <KEY>__<NAME>."""
+    from bridge_assets.commands.companies import company_environments, write_workspace
+
+    with contextlib.ExitStack() as stack:
+        def start(key: str) -> None:
+            company = BridgeSettings.from_env()
+            company.folders.create()
+            stack.enter_context(quickbooks_sandbox(company))
+            for line in stack.enter_context(source_sandboxes(company, seed=DEMO_SEED + registry.keys.index(key),
+                                                             lines=DEMO_LINES, first_period=DEMO_FIRST_PERIOD,
+                                                             months=DEMO_MONTHS)):
+                print(f"[{key}] {line}")
+        company_environments(registry, start)
+        settings = BridgeSettings.from_env()
+        return _ui(args, settings, write_workspace(registry, _dagster_home(settings)))
+
+
+def _ui(args: argparse.Namespace, settings: BridgeSettings, workspace: Path = PROJECT_ROOT / "workspace.yaml") -> int:
     _dagster_home(settings)
-    command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+    command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(workspace),
                "-h", args.host, "-p", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port}  (inbox: {settings.inbox}; Ctrl-C stops it)")
     from bridge_assets.commands.webconnector import beside_ui
@@ -527,6 +422,7 @@ def cmd_servicetrade_webhooks(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=Warning, module="dagster")
     parser = argparse.ArgumentParser(prog="bridge", description=__doc__.splitlines()[0])
+    parser.add_argument("--company", help="the company of the registry this command is for (BRIDGE_COMPANY)")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="generate a sample book, drop its exports, run every asset, print a summary")
     demo.add_argument("--seed", type=int, default=DEMO_SEED)
@@ -534,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--first-period", default=DEMO_FIRST_PERIOD)
     demo.add_argument("--months", type=int, default=DEMO_MONTHS)
     demo.add_argument("--defect", action="append", help="add a realistic defect (renamed_column, bad_amount, ...)")
+    demo.add_argument("--companies", type=int, metavar="N", help="without a registry, write one of N sample companies; "
+                                                                 "with a registry, every company runs at once")
     demo.set_defaults(func=cmd_demo)
     summary = sub.add_parser("summary", help="print documents per state and totals per period")
     summary.add_argument("--first-period", default="2026-08")
@@ -566,7 +464,18 @@ def main(argv: list[str] | None = None) -> int:
     from bridge_assets.commands.webconnector import add_webconnector_command
 
     add_webconnector_command(sub)
+    from bridge_assets.commands.companies import add_companies_command, settle_company
+    from bridge_assets.runtime.companies import RegistryError
+
+    add_companies_command(sub)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    try:
+        args.registry = settle_company(args.command, args.company)
+    except RegistryError as problem:
+        print(problem, file=sys.stderr)
+        return 2
+    args.argv = argv[argv.index(args.command):]
     return args.func(args)
 
 

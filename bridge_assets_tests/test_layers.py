@@ -15,7 +15,7 @@ import bridge_assets
 PACKAGE = Path(bridge_assets.__file__).parent
 
 ORDER = ["model", "runtime", "destinations.base", "destinations.kit", "canonical", "sources", "destinations.platform",
-         "destinations.registry", "ledger", "books", "alerts", "commands", "defs", "definitions", "cli"]
+         "destinations.registry", "ledger", "books", "alerts", "commands", "defs", "definitions", "company_locations", "cli"]
 DAGSTER_ALLOWED = {"defs", "definitions", "cli"}
 
 

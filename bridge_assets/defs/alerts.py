@@ -16,7 +16,7 @@ from bridge_assets.sources.sedona_export import intake
 from bridge_assets.alerts import problems
 
 from .assets import POSTINGS_CHECK
-from .decorators import bridge_run_failure_sensor, bridge_sensor
+from .decorators import asset_key, bridge_run_failure_sensor, bridge_sensor
 from .resources import BUSY, BridgeResource, ledger_database, read_briefly
 from .partitions import RANGE_END, RANGE_START, billing_periods
 
@@ -32,7 +32,7 @@ _COMPLETED = {"SUCCEEDED", "FAILED"}
 _CHECK_FAILED_ERROR = "DagsterAssetCheckFailedError"
 # Checks whose problems the ledger alerts already tell, document by document (one message per problem):
 # postings_clean fails for exactly the failed and held documents raise_ledger_alerts reports.
-TOLD_BY_LEDGER = {("quickbooks_postings", POSTINGS_CHECK)}
+TOLD_BY_LEDGER = {(asset_key("quickbooks_postings").to_user_string(), POSTINGS_CHECK)}
 
 
 def period_of_tags(tags: dict[str, str]) -> str:

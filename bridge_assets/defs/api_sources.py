@@ -19,7 +19,7 @@ from bridge_assets.ledger import servicetrade_writeback as writeback
 from bridge_assets.sources.sedona_api.client import SedonaApiClient
 from bridge_assets.sources.servicetrade.client import PENDING, ServiceTradeClient
 
-from .decorators import bridge_sensor, period_asset
+from .decorators import asset_key, bridge_sensor, period_asset
 from .metadata import table
 from .partitions import RANGE_END, RANGE_START, billing_periods
 from .period_metadata import record
@@ -92,7 +92,7 @@ def servicetrade_invoices(context: dg.AssetExecutionContext, bridge: BridgeResou
     return dg.MaterializeResult()
 
 
-@period_asset("write_back", group_name="servicetrade", kinds={"api"}, deps=["quickbooks_postings"],
+@period_asset("write_back", group_name="servicetrade", kinds={"api"}, deps=[asset_key("quickbooks_postings")],
               source="servicetrade")
 def servicetrade_writeback(context: dg.AssetExecutionContext, bridge: BridgeResource,
                            duckdb: DuckDBResource) -> dg.MaterializeResult:

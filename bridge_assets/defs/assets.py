@@ -24,7 +24,7 @@ from bridge_assets.canonical import validation
 from bridge_assets.destinations.registry import opened
 from bridge_assets.sources.sedona_export.parser import AliasTable
 
-from .decorators import period_asset
+from .decorators import asset_key, period_asset
 from .metadata import duckdb_table, table
 from .partitions import billing_periods
 from .period_metadata import (documents_metadata, evaluations, lines_metadata, plan_metadata, postings_metadata,
@@ -105,9 +105,9 @@ CHECK_DESCRIPTIONS = {
     "canonical",
     kinds={"duckdb", "pandas"},
     destination="none",
-    deps=[sedona_export_lines, "sedona_api_documents", "servicetrade_invoices"],
+    deps=[sedona_export_lines, asset_key("sedona_api_documents"), asset_key("servicetrade_invoices")],
     check_specs=[
-        dg.AssetCheckSpec(name, asset="accounting_documents", blocking=name in validation.BLOCKING_CHECKS,
+        dg.AssetCheckSpec(name, asset=asset_key("accounting_documents"), blocking=name in validation.BLOCKING_CHECKS,
                           description=text, partitions_def=billing_periods)
         for name, text in CHECK_DESCRIPTIONS.items()
     ],
@@ -180,7 +180,7 @@ POSTINGS_CHECK_DESCRIPTION = ("Every document of the period is posted (or skippe
     deps=[posting_plan],
     # Safe only because posting is idempotent (the ledger); the single retry layer (no run retries).
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
-    check_specs=[dg.AssetCheckSpec(POSTINGS_CHECK, asset="quickbooks_postings", description=POSTINGS_CHECK_DESCRIPTION,
+    check_specs=[dg.AssetCheckSpec(POSTINGS_CHECK, asset=asset_key("quickbooks_postings"), description=POSTINGS_CHECK_DESCRIPTION,
                                    partitions_def=billing_periods)],
 )
 def quickbooks_postings(context: dg.AssetExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource):

@@ -13,11 +13,33 @@ from typing import Callable
 
 import dagster as dg
 
+from bridge_assets.runtime.companies import DEFAULT_COMPANY, company_tag
+
 from .partitions import billing_periods
 
 # Who answers for the assets in the UI: the people who act on held documents and differences.
 OWNERS = ["team:bookkeeping"]
-WRITER_POOL = "duckdb_writer"
+
+# The company this code location serves (runtime/companies.py: one process, one company). A deployment with a
+# company registry runs one code location per company; asset keys are global to a Dagster instance, so each
+# company's assets carry its key as a prefix (acme/accounting_documents), and its writing steps share a pool
+# of its own: one DuckDB writer per company's file, different companies at once.
+COMPANY = company_tag()
+KEY_PREFIX: list[str] = [] if COMPANY == DEFAULT_COMPANY else [COMPANY]
+WRITER_POOL = "duckdb_writer" if not KEY_PREFIX else f"duckdb_writer_{COMPANY}"
+COMPANY_TAG = "bridge/company"
+# On every job: the run queue lets one run per company at a time (dagster.yaml, tag_concurrency_limits).
+JOB_TAGS = {COMPANY_TAG: COMPANY}
+
+
+def asset_key(name: str) -> dg.AssetKey:
+    """The key of the bridge's asset `name` in this code location (its company's prefix, if any)."""
+    return dg.AssetKey([*KEY_PREFIX, name])
+
+
+def op_name(name: str) -> str:
+    """The op (step) name of the bridge's asset `name`, as run config names it."""
+    return "__".join([*KEY_PREFIX, name])
 
 
 def _code_reference(fn: Callable) -> dict:
@@ -34,7 +56,7 @@ def bridge_asset(stage: str, *, kinds: set[str], group_name: str | None = None, 
 
     def wrap(fn: Callable):
         return dg.asset(group_name=group_name or stage, kinds=kinds, pool=WRITER_POOL, owners=OWNERS, tags=tags,
-                        metadata=_code_reference(fn), **kwargs)(fn)
+                        metadata=_code_reference(fn), key_prefix=KEY_PREFIX or None, **kwargs)(fn)
     return wrap
 
 

@@ -18,7 +18,7 @@ from dagster_duckdb import DuckDBResource
 
 from bridge_assets.ledger import number_reuse
 
-from .decorators import WRITER_POOL, bridge_sensor
+from .decorators import JOB_TAGS, WRITER_POOL, bridge_sensor
 from .jobs import bridge_job
 from .metadata import md_table
 from .partitions import RANGE_END, RANGE_START
@@ -53,7 +53,7 @@ def held_document_decision_op(context: dg.OpExecutionContext, config: HeldDecisi
     )
 
 
-@dg.job(executor_def=dg.in_process_executor,
+@dg.job(executor_def=dg.in_process_executor, tags=JOB_TAGS,
         description="Decide about a document held because its number was reused: release (apply) or reject (keep).")
 def held_document_decision():
     held_document_decision_op()

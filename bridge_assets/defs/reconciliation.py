@@ -17,7 +17,7 @@ from bridge_assets.books import reconcile
 from bridge_assets.destinations.qbo import webhooks
 from bridge_assets.destinations.registry import opened
 
-from .decorators import bridge_asset, bridge_asset_sensor, bridge_sensor, period_asset
+from .decorators import JOB_TAGS, asset_key, bridge_asset, bridge_asset_sensor, bridge_sensor, period_asset
 from .metadata import duckdb_table, plotted_money, table
 from .partitions import RANGE_END, RANGE_START, billing_periods
 from .period_metadata import Verdict, evaluations, record
@@ -32,7 +32,7 @@ class MirrorConfig(dg.Config):
     """Read every object again instead of only the changes (change data capture)."""
 
 
-@bridge_asset("books", kinds={"duckdb"}, deps=["quickbooks_postings"], source="none", destination="qbo")
+@bridge_asset("books", kinds={"duckdb"}, deps=[asset_key("quickbooks_postings")], source="none", destination="qbo")
 def quickbooks_mirror(context: dg.AssetExecutionContext, config: MirrorConfig, bridge: BridgeResource,
                       duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Invoice, CreditMemo, Payment, Customer and Item read back from QuickBooks Online into DuckDB
@@ -75,8 +75,8 @@ CHECK_DESCRIPTION = ("The books agree with the source and the ledger: nothing mi
 @period_asset(
     "books",
     kinds={"duckdb"},
-    deps=["quickbooks_postings", quickbooks_mirror],
-    check_specs=[dg.AssetCheckSpec("period_reconciles", asset="reconciliation", description=CHECK_DESCRIPTION,
+    deps=[asset_key("quickbooks_postings"), quickbooks_mirror],
+    check_specs=[dg.AssetCheckSpec("period_reconciles", asset=asset_key("reconciliation"), description=CHECK_DESCRIPTION,
                                    partitions_def=billing_periods)],
 )
 def reconciliation(context: dg.AssetExecutionContext, bridge: BridgeResource, duckdb: DuckDBResource):
@@ -188,11 +188,11 @@ def _verdict(results: list[reconcile.PeriodReconciliation]) -> Verdict:
 # --- jobs and sensors -----------------------------------------------------------------------------
 
 quickbooks_mirror_job = dg.define_asset_job(
-    "quickbooks_mirror_job", selection=[quickbooks_mirror], executor_def=dg.in_process_executor,
+    "quickbooks_mirror_job", selection=[quickbooks_mirror], executor_def=dg.in_process_executor, tags=JOB_TAGS,
     description="Read the changes in QuickBooks Online into the mirror (requested by a signed webhook).",
 )
 reconciliation_job = dg.define_asset_job(
-    "reconciliation_job", selection=[reconciliation], executor_def=dg.in_process_executor,
+    "reconciliation_job", selection=[reconciliation], executor_def=dg.in_process_executor, tags=JOB_TAGS,
     description="Reconcile billing periods against the books as the mirror last read them.",
 )
 
@@ -221,7 +221,7 @@ def quickbooks_webhook_sensor(context: dg.SensorEvaluationContext, bridge: Bridg
     )
 
 
-@bridge_asset_sensor(asset_key=dg.AssetKey("quickbooks_mirror"), job=reconciliation_job)
+@bridge_asset_sensor(asset_key=asset_key("quickbooks_mirror"), job=reconciliation_job)
 def reconcile_after_books_change_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
     """When a webhook-driven mirror refresh finds documents changed in QuickBooks (an invoice edited
     by hand, a deletion), reconciles the billing periods they belong to at once instead of waiting

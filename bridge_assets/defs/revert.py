@@ -18,7 +18,7 @@ from dagster_duckdb import DuckDBResource
 from bridge_assets.ledger import revert
 from bridge_assets.destinations.registry import opened
 
-from .decorators import WRITER_POOL
+from .decorators import JOB_TAGS, WRITER_POOL
 from .metadata import md_table
 from .resources import BridgeResource, ledger_database
 
@@ -115,7 +115,7 @@ def revert_execute(context: dg.OpExecutionContext, bridge: BridgeResource, duckd
     )
 
 
-@dg.job(executor_def=dg.in_process_executor,
+@dg.job(executor_def=dg.in_process_executor, tags=JOB_TAGS,
         description="Undo a run, or a billing period, in the destinations: a preview unless confirm is true.")
 def revert_job():
     _, confirmed = revert_preview()

@@ -14,7 +14,7 @@ from bridge_assets.sources.sedona_export import watch
 from bridge_assets.destinations.registry import book_close_dates
 from bridge_assets.sources.sedona_export.parser import AliasTable
 
-from .decorators import bridge_sensor
+from .decorators import bridge_sensor, op_name
 from .jobs import bridge_job
 from .partitions import RANGE_END, RANGE_START, billing_periods
 from .resources import BUSY, BridgeResource, read_briefly
@@ -35,7 +35,7 @@ def file_run_request(ready: watch.Ready, run_key: str | None = None) -> dg.RunRe
         tags["bridge/reread"] = "new parser configuration"
     return dg.RunRequest(
         run_key=run_key or ready.run_key,
-        run_config={"ops": {"sedona_export_lines": {"config": {"files": [str(ready.path)], "min_age_seconds": 0}}}},
+        run_config={"ops": {op_name("sedona_export_lines"): {"config": {"files": [str(ready.path)], "min_age_seconds": 0}}}},
         tags=tags,
     )
 
