@@ -1,0 +1,183 @@
+"""Two companies on one Dagster instance in PostgreSQL (deploy/dagster.postgres.yaml), as a deployment past one
+machine runs them: the daemon (nothing else) serves a workspace of one code location per company, each company's
+inbox sensor sees its export files and queues its runs, the run queue runs the two companies at once and one
+company's runs one after another, and each run writes only its own company's DuckDB ledger, each document once.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from bridge_assets.commands.companies import write_workspace
+from bridge_assets.runtime.companies import load_registry
+from bridge_assets_tests.postgres import postgres  # noqa: F401  (the session's PostgreSQL server)
+
+ROOT = Path(__file__).resolve().parents[1]
+PERIODS = {"north": ("2026-09", 2), "harbor": ("2026-10", 1)}    # north: two files, so two runs; harbor: one
+SEEDS = {"north": 11, "harbor": 23}
+DESTINATIONS = ("staging_csv", "qbd_iif")
+TIMEOUT_S = 150
+COMPANY_TAG = "bridge/company"
+
+pytestmark = pytest.mark.xdist_group("postgres_instance")
+
+
+def write_registry(folder: Path) -> Path:
+    path = folder / "companies.toml"
+    path.write_text(
+        "[defaults]\n"
+        f'BRIDGE_DESTINATIONS = "{",".join(DESTINATIONS)}"\n'
+        'BRIDGE_INBOX_QUIET_SECONDS = "0"\n\n'
+        '[company.north]\ntitle = "North Alarm"\n\n'
+        '[company.harbor]\ntitle = "Harbor Security"\n', encoding="utf-8")
+    return path
+
+
+def drop_exports(home: Path, company: str, staging: Path) -> list[Path]:
+    """The company's sample book, each period's file copied in under a temporary name and renamed into place."""
+    from bridge_assets.sandbox.book import generate_book
+    from bridge_assets.sandbox.export_writer import write_exports
+
+    first, months = PERIODS[company]
+    written = write_exports(generate_book(seed=SEEDS[company], lines=300, first_period=first, months=months),
+                            staging / company)
+    inbox = home / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    for path in written:
+        part = inbox / (path.name + ".part")
+        shutil.copyfile(path, part)
+        part.replace(inbox / path.name)
+    return written
+
+
+def invoice_numbers(paths: list[Path]) -> set[str]:
+    numbers = set()
+    for path in paths:
+        with open(path, newline="", encoding="utf-8") as handle:
+            numbers |= {row["InvoiceNumber"] for row in csv.DictReader(handle) if row.get("InvoiceDate")}
+    return numbers
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, postgres, monkeypatch):  # noqa: F811
+    """DAGSTER_HOME holding deploy/dagster.postgres.yaml pointed at the test's server, a registry of two
+    companies and the workspace of their code locations."""
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copyfile(ROOT / "deploy" / "dagster.postgres.yaml", dagster_home / "dagster.yaml")
+    registry_path = write_registry(tmp_path)
+    for name, value in {**postgres.environment(), "DAGSTER_HOME": str(dagster_home),
+                        "BRIDGE_COMPANIES": str(registry_path)}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("BRIDGE_HOME", "BRIDGE_COMPANY", "BRIDGE_COMPANY_ENTERED", "BRIDGE_DATABASE", "BRIDGE_DESTINATIONS"):
+        monkeypatch.delenv(name, raising=False)
+    registry = load_registry()
+    workspace = write_workspace(registry, tmp_path)
+    return registry, dagster_home, workspace
+
+
+def start_daemon(workspace: Path, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    with open(log, "wb") as out:
+        return subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(workspace)],
+                                cwd=workspace.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def stop_daemon(daemon: subprocess.Popen) -> None:
+    if daemon.poll() is None:
+        daemon.send_signal(signal.SIGINT)
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)      # its own session: the daemon and the code servers it started
+            daemon.wait(timeout=10)
+
+
+def wait_for_runs(instance: dg.DagsterInstance, expected: int, daemon: subprocess.Popen, log: Path) -> list:
+    deadline = time.monotonic() + TIMEOUT_S
+    runs: list = []
+    while time.monotonic() < deadline:
+        runs = instance.get_runs()
+        if len(runs) >= expected and all(run.is_finished for run in runs):
+            return runs
+        if daemon.poll() is not None:
+            break
+        time.sleep(1)
+    states = ", ".join(f"{run.tags.get(COMPANY_TAG)} {run.run_id[:8]} {run.status.value}" for run in runs) or "none"
+    pytest.fail(f"{expected} finished runs were expected within {TIMEOUT_S} s; runs: {states}; daemon "
+                f"{'exited ' + str(daemon.returncode) if daemon.poll() is not None else 'running'}; its output:\n"
+                + log.read_text(errors="replace")[-6000:], pytrace=False)
+
+
+def ledger(database: Path) -> dict:
+    with duckdb.connect(str(database), read_only=True) as con:
+        postings = con.execute("SELECT destination, doc_number, state, last_run_id FROM ledger_postings").fetchall()
+        created = con.execute("SELECT destination, doc_key, count(*) FROM ledger_events WHERE outcome = 'created' "
+                              "GROUP BY ALL").fetchall()
+        run_ids = {r[0] for r in con.execute("SELECT DISTINCT run_id FROM ledger_events").fetchall()}
+    return {"postings": postings, "created": created, "run_ids": run_ids}
+
+
+def interval(run_record) -> tuple[float, float]:
+    return run_record.start_time, run_record.end_time
+
+
+def test_two_companies_run_at_once_on_the_postgres_instance_each_in_its_own_ledger(deployment, tmp_path):
+    registry, dagster_home, workspace = deployment
+    homes = {key: registry.company(key).home for key in registry.keys}
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(workspace, log)
+    try:
+        dropped = {key: drop_exports(homes[key], key, tmp_path / "generated") for key in registry.keys}
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            wait_for_runs(instance, 3, daemon, log)
+            records = instance.get_run_records()
+            storage = type(instance.run_storage).__module__
+    finally:
+        stop_daemon(daemon)
+
+    # Runs, their events and the sensors' state live in PostgreSQL, where any machine of the deployment reads them.
+    assert storage.startswith("dagster_postgres"), storage
+    by_company: dict[str, list] = {key: [] for key in registry.keys}
+    for record in records:
+        by_company[record.dagster_run.tags[COMPANY_TAG]].append(record)
+    for key, found in by_company.items():
+        assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in found), \
+            [(r.dagster_run.run_id, r.dagster_run.status) for r in found]
+    assert {key: len(found) for key, found in by_company.items()} == {"north": 2, "harbor": 1}
+
+    # The two companies ran at the same time; one company's two runs one after the other (the run queue's tag limit).
+    (harbor,) = by_company["harbor"]
+    north_first, north_second = sorted(by_company["north"], key=lambda r: r.start_time)
+    assert north_first.end_time <= north_second.start_time, "north's two runs overlapped: the queue let both go"
+    overlap = max(min(harbor.end_time, r.end_time) - max(harbor.start_time, r.start_time) for r in by_company["north"])
+    assert overlap > 0, f"harbor's run never overlapped a run of north: {[interval(r) for r in records]}"
+    print(f"companies' runs overlapped {overlap:.1f} s")
+
+    # Each company's ledger holds its own documents, each posted once to each destination, by its own runs only.
+    for key, home in homes.items():
+        own_runs = {r.dagster_run.run_id for r in by_company[key]}
+        other_runs = {r.dagster_run.run_id for r in records} - own_runs
+        book = ledger(home / "bridge.duckdb")
+        expected = invoice_numbers(dropped[key])
+        for destination in DESTINATIONS:
+            posted = [number for dest, number, state, _ in book["postings"] if dest == destination and state == "posted"]
+            assert sorted(posted) == sorted(expected), f"{key} {destination}: the ledger does not hold its documents once"
+        assert all(count == 1 for _, _, count in book["created"]), f"{key}: a document was created twice"
+        assert len(book["created"]) == len(expected) * len(DESTINATIONS)
+        assert book["run_ids"] <= own_runs and not book["run_ids"] & other_runs, \
+            f"{key}'s ledger was written by runs of another company: {book['run_ids'] - own_runs}"
+    assert not invoice_numbers(dropped["north"]) & {n for _, n, _, _ in ledger(homes["harbor"] / "bridge.duckdb")["postings"]} \
+        or invoice_numbers(dropped["north"]) & invoice_numbers(dropped["harbor"])
