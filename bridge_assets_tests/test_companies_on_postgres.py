@@ -7,6 +7,7 @@ company's runs one after another, and each run writes only its own company's Duc
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ import pytest
 
 from bridge_assets.commands.companies import write_workspace
 from bridge_assets.runtime.companies import load_registry
+from bridge_assets.sources.sedona_lines import FILES_TABLE
 from bridge_assets_tests.postgres import postgres  # noqa: F401  (the session's PostgreSQL server)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +69,10 @@ def invoice_numbers(paths: list[Path]) -> set[str]:
         with open(path, newline="", encoding="utf-8") as handle:
             numbers |= {row["InvoiceNumber"] for row in csv.DictReader(handle) if row.get("InvoiceDate")}
     return numbers
+
+
+def sha256(paths: list[Path]) -> set[str]:
+    return {hashlib.sha256(path.read_bytes()).hexdigest() for path in paths}
 
 
 @pytest.fixture
@@ -127,7 +133,8 @@ def ledger(database: Path) -> dict:
         created = con.execute("SELECT destination, doc_key, count(*) FROM ledger_events WHERE outcome = 'created' "
                               "GROUP BY ALL").fetchall()
         run_ids = {r[0] for r in con.execute("SELECT DISTINCT run_id FROM ledger_events").fetchall()}
-    return {"postings": postings, "created": created, "run_ids": run_ids}
+        files = {r[0] for r in con.execute(f"SELECT file_sha256 FROM {FILES_TABLE}").fetchall()}
+    return {"postings": postings, "created": created, "run_ids": run_ids, "files": files}
 
 
 def interval(run_record) -> tuple[float, float]:
@@ -161,12 +168,16 @@ def test_two_companies_run_at_once_on_the_postgres_instance_each_in_its_own_ledg
     # The two companies ran at the same time; one company's two runs one after the other (the run queue's tag limit).
     (harbor,) = by_company["harbor"]
     north_first, north_second = sorted(by_company["north"], key=lambda r: r.start_time)
+    assert north_second.create_timestamp.timestamp() < north_first.end_time, "north's runs were not queued together"
     assert north_first.end_time <= north_second.start_time, "north's two runs overlapped: the queue let both go"
     overlap = max(min(harbor.end_time, r.end_time) - max(harbor.start_time, r.start_time) for r in by_company["north"])
     assert overlap > 0, f"harbor's run never overlapped a run of north: {[interval(r) for r in records]}"
-    print(f"companies' runs overlapped {overlap:.1f} s")
+    print(f"companies' runs overlapped {overlap:.1f} s; north's second run waited in the queue "
+          f"{north_second.start_time - north_second.create_timestamp.timestamp():.1f} s")
 
-    # Each company's ledger holds its own documents, each posted once to each destination, by its own runs only.
+    # Each company's DuckDB file received its own export files only (both books number their invoices from
+    # 100001: the files' bytes tell them apart) and was written by its own runs only; each of its documents is
+    # posted once to each destination.
     for key, home in homes.items():
         own_runs = {r.dagster_run.run_id for r in by_company[key]}
         other_runs = {r.dagster_run.run_id for r in records} - own_runs
@@ -177,7 +188,6 @@ def test_two_companies_run_at_once_on_the_postgres_instance_each_in_its_own_ledg
             assert sorted(posted) == sorted(expected), f"{key} {destination}: the ledger does not hold its documents once"
         assert all(count == 1 for _, _, count in book["created"]), f"{key}: a document was created twice"
         assert len(book["created"]) == len(expected) * len(DESTINATIONS)
+        assert book["files"] == sha256(dropped[key]), f"{key}'s DuckDB file received another company's export"
         assert book["run_ids"] <= own_runs and not book["run_ids"] & other_runs, \
             f"{key}'s ledger was written by runs of another company: {book['run_ids'] - own_runs}"
-    assert not invoice_numbers(dropped["north"]) & {n for _, n, _, _ in ledger(homes["harbor"] / "bridge.duckdb")["postings"]} \
-        or invoice_numbers(dropped["north"]) & invoice_numbers(dropped["harbor"])
