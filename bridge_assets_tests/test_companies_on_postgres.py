@@ -20,8 +20,10 @@ import dagster as dg
 import duckdb
 import pytest
 
+from bridge_assets.cli import drop_sample_exports
 from bridge_assets.commands.companies import write_workspace
 from bridge_assets.runtime.companies import load_registry
+from bridge_assets.runtime.settings import BridgeSettings
 from bridge_assets.sources.sedona_lines import FILES_TABLE
 from bridge_assets_tests.postgres import postgres  # noqa: F401  (the session's PostgreSQL server)
 
@@ -44,21 +46,11 @@ def write_registry(folder: Path) -> Path:
     return path
 
 
-def drop_exports(home: Path, company: str, staging: Path) -> list[Path]:
-    """The company's sample book, each period's file copied in under a temporary name and renamed into place."""
-    from bridge_assets.sandbox.book import generate_book
-    from bridge_assets.sandbox.export_writer import write_exports
-
+def drop_exports(home: Path, company: str) -> list[Path]:
+    """The company's sample book dropped into its inbox as `bridge demo` does (each file renamed into place)."""
     first, months = PERIODS[company]
-    written = write_exports(generate_book(seed=SEEDS[company], lines=300, first_period=first, months=months),
-                            staging / company)
-    inbox = home / "inbox"
-    inbox.mkdir(parents=True, exist_ok=True)
-    for path in written:
-        part = inbox / (path.name + ".part")
-        shutil.copyfile(path, part)
-        part.replace(inbox / path.name)
-    return written
+    return drop_sample_exports(BridgeSettings.from_env(home), seed=SEEDS[company], lines=300, first_period=first,
+                               months=months)
 
 
 def invoice_numbers(paths: list[Path]) -> set[str]:
@@ -100,13 +92,19 @@ def start_daemon(workspace: Path, log: Path) -> subprocess.Popen:
 
 
 def stop_daemon(daemon: subprocess.Popen) -> None:
+    """Stop the daemon, then what it started (its code servers and their run processes, in its process group):
+    a code server waits for heartbeats that no longer come and does not always exit by itself."""
     if daemon.poll() is None:
         daemon.send_signal(signal.SIGINT)
         try:
             daemon.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)      # its own session: the daemon and the code servers it started
-            daemon.wait(timeout=10)
+            pass
+    try:
+        os.killpg(daemon.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    daemon.wait(timeout=10)
 
 
 def wait_for_runs(instance: dg.DagsterInstance, expected: int, daemon: subprocess.Popen, log: Path) -> list:
@@ -143,7 +141,9 @@ def test_two_companies_run_at_once_on_the_postgres_instance_each_in_its_own_ledg
     registry, dagster_home, workspace = deployment
     homes = {key: registry.company(key).home for key in registry.keys}
     # Every file is in its inbox before the sensors first look, so each company's files are taken in one tick.
-    dropped = {key: drop_exports(homes[key], key, tmp_path / "generated") for key in registry.keys}
+    dropped = {key: drop_exports(homes[key], key) for key in registry.keys}
+    # What each company was given, read now: its runs move the files to its archive.
+    given = {key: (invoice_numbers(paths), sha256(paths)) for key, paths in dropped.items()}
     log = tmp_path / "daemon.log"
     daemon = start_daemon(workspace, log)
     try:
@@ -181,12 +181,12 @@ def test_two_companies_run_at_once_on_the_postgres_instance_each_in_its_own_ledg
         own_runs = {r.dagster_run.run_id for r in by_company[key]}
         other_runs = {r.dagster_run.run_id for r in records} - own_runs
         book = ledger(home / "bridge.duckdb")
-        expected = invoice_numbers(dropped[key])
+        expected, files = given[key]
         for destination in DESTINATIONS:
             posted = [number for dest, number, state, _ in book["postings"] if dest == destination and state == "posted"]
             assert sorted(posted) == sorted(expected), f"{key} {destination}: the ledger does not hold its documents once"
         assert all(count == 1 for _, _, count in book["created"]), f"{key}: a document was created twice"
         assert len(book["created"]) == len(expected) * len(DESTINATIONS)
-        assert book["files"] == sha256(dropped[key]), f"{key}'s DuckDB file received another company's export"
+        assert book["files"] == files, f"{key}'s DuckDB file received another company's export"
         assert book["run_ids"] <= own_runs and not book["run_ids"] & other_runs, \
             f"{key}'s ledger was written by runs of another company: {book['run_ids'] - own_runs}"
