@@ -2,7 +2,8 @@
 test extra), a data folder in tmp, a free port, password authentication, stopped at the end.
 
 PostgreSQL refuses to run as root; under root (CI's machine) the server runs as the unprivileged `nobody`, which
-owns only the server's own folder. Nothing is skipped: a server that cannot start fails the test that needs it,
+owns only the server's own folder (and a copy of the binaries there when the checkout is where `nobody` cannot
+enter). Nothing is skipped: a server that cannot start fails the test that needs it,
 with the server's log.
 """
 
@@ -55,6 +56,24 @@ def _binaries() -> Path:
     return folder
 
 
+def _runnable_by(bin_dir: Path, user: str | None, folder: Path) -> Path:
+    """`bin_dir`, or a copy of the wheel's binaries (and the libraries they load, beside them as in the wheel)
+    inside `folder` when `user` cannot reach them (a checkout under /root, whose folder others cannot enter)."""
+    if user is None:
+        return bin_dir
+    try:
+        if subprocess.run([str(bin_dir / "postgres"), "-V"], user=user, capture_output=True, timeout=30).returncode == 0:
+            return bin_dir
+    except PermissionError:
+        pass
+    package = bin_dir.parent.parent                   # site-packages/pgserver
+    shutil.copytree(package / "pginstall", folder / "pgserver" / "pginstall", ignore=shutil.ignore_patterns("include"))
+    libraries = package.parent / "pgserver.libs"
+    if libraries.exists():
+        shutil.copytree(libraries, folder / "pgserver.libs")
+    return folder / "pgserver" / "pginstall" / "bin"
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -85,6 +104,7 @@ def running_postgres() -> Iterator[Postgres]:
         for path in (folder, password_file):
             os.chown(path, entry.pw_uid, entry.pw_gid)
     try:
+        bin_dir = _runnable_by(bin_dir, user, folder)
         _run([str(bin_dir / "initdb"), "-D", str(data), "-U", "bridge", f"--pwfile={password_file}",
               "--auth=scram-sha-256", "--encoding=UTF8", "--no-sync"], user)
         for attempt in range(3):

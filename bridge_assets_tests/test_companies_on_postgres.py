@@ -129,6 +129,7 @@ def ledger(database: Path) -> dict:
         created = con.execute("SELECT destination, doc_key, count(*) FROM ledger_events WHERE outcome = 'created' "
                               "GROUP BY ALL").fetchall()
         run_ids = {r[0] for r in con.execute("SELECT DISTINCT run_id FROM ledger_events").fetchall()}
+        run_ids |= {posting[3] for posting in postings}
         files = {r[0] for r in con.execute(f"SELECT file_sha256 FROM {FILES_TABLE}").fetchall()}
     return {"postings": postings, "created": created, "run_ids": run_ids, "files": files}
 
@@ -163,6 +164,8 @@ def test_two_companies_run_at_once_on_the_postgres_instance_each_in_its_own_ledg
         assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in found), \
             [(r.dagster_run.run_id, r.dagster_run.status) for r in found]
     assert {key: len(found) for key, found in by_company.items()} == {"north": 2, "harbor": 1}
+    # Each run came from its own company's code location (a process serving that company only).
+    assert all(r.dagster_run.remote_job_origin.location_name == key for key, found in by_company.items() for r in found)
 
     # The two companies ran at the same time; one company's two runs one after the other (the run queue's tag limit).
     (harbor,) = by_company["harbor"]
