@@ -179,3 +179,10 @@ def test_the_charts_run_queue_is_the_one_machine_run_queue(tmp_path, pg_environm
     with instance_from(tmp_path / "one", DEPLOY / "dagster.postgres.yaml") as instance:
         one_machine = instance.get_concurrency_config()
     assert queue == one_machine
+
+
+def test_the_readme_shows_the_compose_file_as_it_is():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Running past one machine"):]
+    snippet = section[section.index("```yaml\n") + len("```yaml\n"):section.index("```\n", section.index("```yaml"))]
+    assert snippet in (DOCKER / "docker-compose.yaml").read_text(encoding="utf-8")
