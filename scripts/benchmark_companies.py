@@ -25,9 +25,11 @@ Run: .venv/bin/python scripts/benchmark_companies.py [--lines 2000] [--time-scal
 from __future__ import annotations
 
 import argparse
+import cProfile
 import dataclasses
 import json
 import os
+import pstats
 import shutil
 import subprocess
 import sys
@@ -86,7 +88,7 @@ def _say(message: dict) -> None:
     print(SAID + json.dumps(message), flush=True)
 
 
-def company_process(key: str, lines: int, seed: int) -> int:
+def company_process(key: str, lines: int, seed: int, profile: bool = False) -> int:
     """What one company's process does: its book into its own home, then post when the parent says go."""
     enter_company(key)
     settings = BridgeSettings.from_env()
@@ -98,9 +100,15 @@ def company_process(key: str, lines: int, seed: int) -> int:
     _say({"ready": len(documents), "database": str(settings.database_path)})
     if sys.stdin.readline().strip() != "go":
         return 1
+    profiler = cProfile.Profile() if profile else None
     cpu, started = time.process_time(), time.time()
+    if profiler:
+        profiler.enable()
     report = posting.execute_plan(db, destination, [PERIOD], f"benchmark-{key}")
     finished = time.time()
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
     destination.close()
     _say({"documents": len(documents), "outcomes": report.outcomes, "failures": report.failures[:3],
           "started": started, "finished": finished, "cpu": time.process_time() - cpu})
@@ -112,16 +120,24 @@ def company_process(key: str, lines: int, seed: int) -> int:
 class Companies:
     """Each company's process (this script with --child KEY), prepared and waiting for the word."""
 
-    def __init__(self, setup: StandUp, work: Path, lines: int, seeds: dict[str, int]) -> None:
+    def __init__(self, setup: StandUp, work: Path, lines: int, seeds: dict[str, int], profile: bool = False) -> None:
         self.setup = setup
-        environment = {**os.environ, **setup.environment}
         self.logs = {key: work / f"{key}.log" for key in seeds}
-        self.processes = {
-            key: subprocess.Popen([sys.executable, str(SCRIPT), "--child", key, "--lines", str(lines),
-                                   "--seed", str(seed)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=self.logs[key].open("w"), text=True, env=environment)
-            for key, seed in seeds.items()}
-        self.ready = {key: self._answer(key) for key in self.processes}
+        self.processes: dict[str, subprocess.Popen] = {}
+        try:
+            for key, seed in seeds.items():
+                self.processes[key] = self._start(key, lines, seed, profile)
+            self.ready = {key: self._answer(key) for key in self.processes}
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, key: str, lines: int, seed: int, profile: bool) -> subprocess.Popen:
+        command = [sys.executable, str(SCRIPT), "--child", key, "--lines", str(lines), "--seed", str(seed)]
+        with self.logs[key].open("w") as log:
+            return subprocess.Popen(command + (["--profile"] if profile else []), stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=log, text=True,
+                                    env={**os.environ, **self.setup.environment})
 
     def _answer(self, key: str) -> dict:
         process = self.processes[key]
@@ -140,7 +156,8 @@ class Companies:
             self.processes[key].stdin.flush()
         results = {key: self._answer(key) for key in keys}
         for key in keys:
-            results[key].update(journal_counts(emulator.admin.journal(self.setup.realms[key])[before[key]:]))
+            journal = emulator.admin.journal(self.setup.realms[key])
+            results[key].update(journal_counts(journal[before[key]:]), set_up=journal_counts(journal[:before[key]]))
             self.processes[key].wait()
         return results
 
@@ -149,6 +166,8 @@ class Companies:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+            for stream in (process.stdin, process.stdout):
+                stream.close()
 
 
 def ledger_check(emulator: SpawnedEmulator, setup: StandUp, databases: dict[str, str]) -> dict[str, dict]:
@@ -185,7 +204,9 @@ def summarize(results: dict[str, dict], time_scale: float) -> dict:
     requests = sum(r["requests"] for r in results.values())
     throttled = sum(r["throttled"] for r in results.values())
     return {"documents": documents, "seconds": span, "rate": rate(documents, span, time_scale),
-            "requests": requests, "throttled": throttled, "throttled_share": throttled / max(requests, 1)}
+            "requests": requests, "throttled": throttled, "throttled_share": throttled / max(requests, 1),
+            "set_up_requests": sum(r["set_up"]["requests"] for r in results.values()),
+            "set_up_throttled": sum(r["set_up"]["throttled"] for r in results.values())}
 
 
 def describe(key: str, result: dict, time_scale: float) -> str:
@@ -200,20 +221,41 @@ def load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc (Linux); 0 where there is none."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_post(companies: Companies, keys: list[str], emulator: SpawnedEmulator) -> dict[str, dict]:
+    """`Companies.post`, with the emulator's CPU seconds meanwhile under the key "emulator"."""
+    before = cpu_seconds(emulator.process.pid)
+    results = companies.post(keys, emulator)
+    return {**results, "emulator": {"cpu": cpu_seconds(emulator.process.pid) - before}}
+
+
 def report(alone: dict, together: dict[str, dict], checks: dict[str, dict], time_scale: float) -> bool:
-    one = rate(alone[BASELINE]["documents"], alone[BASELINE]["finished"] - alone[BASELINE]["started"], time_scale)
+    emulator_alone, emulator_together = alone.pop("emulator")["cpu"], together.pop("emulator")["cpu"]
+    one_seconds = alone[BASELINE]["finished"] - alone[BASELINE]["started"]
+    one = rate(alone[BASELINE]["documents"], one_seconds, time_scale)
     total = summarize(together, time_scale)
     print(f"\n(a) one company alone:\n{describe(BASELINE, alone[BASELINE], time_scale)}")
+    print(f"  emulator: {emulator_alone:.1f} s CPU ({emulator_alone / one_seconds:.0%} of a core)")
     print(f"(b) {len(together)} companies at once, each in its own process:")
     for key, result in together.items():
         print(describe(key, result, time_scale))
+    print(f"  emulator: {emulator_together:.1f} s CPU ({emulator_together / total['seconds']:.0%} of a core)")
     print(f"  total: {total['documents']} documents from the first start to the last finish in "
           f"{total['seconds']:.1f} s = {emulated_minutes(total['seconds'], time_scale):.2f} emulated min -> "
           f"{total['rate']:,.0f} documents/min")
     ratio = total["rate"] / one
     print(f"  ratio: {ratio:.2f}x one company's {one:,.0f} documents/min (target at least {TARGET_RATIO:g}x)")
     print(f"  requests: {total['requests']}, 429s: {total['throttled']} = {total['throttled_share']:.2%} "
-          f"(target at most {TARGET_THROTTLED:.0%})")
+          f"(target at most {TARGET_THROTTLED:.0%}); before the clock (tokens, customers, items): "
+          f"{total['set_up_requests']} requests, {total['set_up_throttled']} 429s")
     print("ledger check (posted in its ledger == distinct DocNumbers in its realm == documents there; "
           "other companies' numbers in its realm):")
     for key, check in checks.items():
@@ -229,10 +271,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=2.0,
                         help="emulated seconds per real second (default 2: a minute lasts 30 s)")
     parser.add_argument("--keep", type=Path, help="keep the work folder here instead of a temporary one")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile each company's posting (cProfile, wall time) into its log in the work folder")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        return company_process(args.child, args.lines, args.seed)
+        return company_process(args.child, args.lines, args.seed, args.profile)
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_companies_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -241,12 +285,12 @@ def main(argv: list[str] | None = None) -> int:
           f"emulator at {args.time_scale:g}x (a minute lasts {60 / args.time_scale:.1f} s); load {load()}", flush=True)
     with spawn_emulator(work / "qbo.sqlite3", EmulatorSettings(time_scale=args.time_scale)) as emulator:
         setup = stand_up(emulator, work, list(seeds), args.time_scale)
-        companies = Companies(setup, work, args.lines, seeds)
+        companies = Companies(setup, work, args.lines, seeds, args.profile)
         try:
             prepared = ", ".join(f"{key} {answer['ready']}" for key, answer in companies.ready.items())
             print(f"documents prepared: {prepared}; load {load()}", flush=True)
-            alone = companies.post([BASELINE], emulator)
-            together = companies.post(list(COMPANIES), emulator)
+            alone = timed_post(companies, [BASELINE], emulator)
+            together = timed_post(companies, list(COMPANIES), emulator)
             print(f"load after posting: {load()}")
         finally:
             companies.close()
