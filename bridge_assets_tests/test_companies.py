@@ -227,3 +227,15 @@ def test_each_company_runs_in_its_own_code_location_keys_pool_tag_and_duckdb_fil
     right = _bridge(registry_file, "--company", "acme", "revert", "--run", acme["run_id"], "--yes")
     assert right.returncode == 0, right.stdout + right.stderr
     assert "500001" in right.stdout and _ledger_numbers(acme["database"]) == []
+
+
+def test_an_alert_of_a_company_names_the_company(tmp_path: Path, monkeypatch):
+    from bridge_assets.alerts.notify import Alert, AlertRecord
+
+    monkeypatch.setenv("BRIDGE_COMPANY", "acme")
+    monkeypatch.setenv("BRIDGE_COMPANY_TITLE", "Acme Alarm & Fire")
+    with AlertRecord.open(tmp_path / "alerts.json") as record:
+        record.raise_alert(Alert(key="k1", period="2026-09", what_failed="Run of bridge_job failed", detail="boom"))
+        ((_, alert),) = record.pending()
+    assert alert.headline == "Acme Alarm & Fire (acme): Run of bridge_job failed (2026-09)"
+    assert alert.slack_payload()["blocks"][0]["text"]["text"].startswith("Acme Alarm & Fire (acme):")
