@@ -239,3 +239,17 @@ def test_an_alert_of_a_company_names_the_company(tmp_path: Path, monkeypatch):
         ((_, alert),) = record.pending()
     assert alert.headline == "Acme Alarm & Fire (acme): Run of bridge_job failed (2026-09)"
     assert alert.slack_payload()["blocks"][0]["text"]["text"].startswith("Acme Alarm & Fire (acme):")
+
+
+def test_a_company_whose_settings_cannot_be_used_fails_alone_naming_itself(tmp_path: Path):
+    path = tmp_path / "companies.toml"
+    path.write_text('[company.acme]\nBRIDGE_DESTINATIONS = "staging_csv"\n\n'
+                    '[company.beta]\ntitle = "Beta Security"\nBRIDGE_FIRST_PERIOD = "sometime"\n')
+    load = "import bridge_assets.company_locations as l, sys; print(len(getattr(l, sys.argv[1]).resolve_asset_graph().get_all_asset_keys()))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")} | {"BRIDGE_COMPANIES": str(path)}
+    acme, beta = (subprocess.run([sys.executable, "-W", "ignore", "-c", load, key], cwd=PROJECT_ROOT, env=env,
+                                 capture_output=True, text=True, timeout=120) for key in ("acme", "beta"))
+    assert acme.returncode == 0 and int(acme.stdout.split()[-1]) > 5, acme.stderr
+    assert beta.returncode != 0
+    assert "CompanyNotLoaded: company 'beta' (Beta Security)" in beta.stderr
+    assert "BRIDGE_FIRST_PERIOD='sometime' is not a period" in beta.stderr and "[company.beta]" in beta.stderr

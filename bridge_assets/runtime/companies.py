@@ -51,6 +51,10 @@ class RegistryError(ValueError):
     """The registry cannot be used as written; the message names the file, the company and the setting."""
 
 
+class CompanyNotLoaded(RegistryError):
+    """One company's code location cannot load (a setting of its own); the others are not affected."""
+
+
 def is_secret(name: str) -> bool:
     """A setting whose value is a credential (client secrets, passwords, refresh tokens, API keys)."""
     return "SECRET" in name or "PASSWORD" in name or name.endswith(("_TOKEN", "_KEY"))
