@@ -252,6 +252,10 @@ def _demo_every_company(args: argparse.Namespace) -> int:
         write_sample_registry(BridgeSettings.from_env().home / "companies.toml", args.companies)
         registry = load_registry()
     _dagster_home(BridgeSettings.from_env())
+    import dagster as dg
+
+    with dg.DagsterInstance.get():      # its storage made once, here: the companies' processes would race to
+        pass                            # create the same tables (two alembic heads in one runs.db)
     return demo_every_company(registry, args.argv, args.seed)
 
 
@@ -368,6 +372,7 @@ def _ui_every_company(args: argparse.Namespace, registry) -> int:
                                                              lines=DEMO_LINES, first_period=DEMO_FIRST_PERIOD,
                                                              months=DEMO_MONTHS)):
                 print(f"[{key}] {line}")
+            print(f"[{key}] inbox {company.inbox}; DuckDB file {company.database_path}")
         company_environments(registry, start)
         settings = BridgeSettings.from_env()
         return _ui(args, settings, write_workspace(registry, _dagster_home(settings)))

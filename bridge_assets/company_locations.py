@@ -19,13 +19,20 @@ gives each company its own user-code deployment with its state on its own volume
 
 from __future__ import annotations
 
+import os
+
 
 def __getattr__(name: str):
     if name.startswith("__"):
         raise AttributeError(name)
-    from bridge_assets.runtime.companies import enter_company
+    from bridge_assets.runtime.companies import REGISTRY_VARIABLE, CompanyNotLoaded, enter_company
 
-    enter_company(name)
-    from bridge_assets.definitions import defs
-
+    company = enter_company(name)
+    try:
+        from bridge_assets.definitions import defs
+    except (ValueError, OSError) as problem:      # a setting of this company's that cannot be used
+        raise CompanyNotLoaded(f"company {company.key!r} ({company.title}) of {os.environ[REGISTRY_VARIABLE]} did "
+                               f"not load, the other companies run on: {problem}. Correct its [company.{company.key}] "
+                               f"table or its {company.variable_prefix}* variables, then reload its code location.") \
+            from problem
     return defs

@@ -23,21 +23,15 @@ from __future__ import annotations
 import argparse
 import math
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
+from bench_kit import (CLIENT_ID, CLIENT_SECRET, PERIOD, bridge_limits, emulated_minutes, journal_counts,
+                           prepare)
 
-from bridge_assets.sources.sedona_export import intake
-from bridge_assets.ledger import store as ledger
-from bridge_assets.sources.sedona_export import mapping
-from bridge_assets.canonical import reads as canonical_reads
-from bridge_assets.ledger import plan as planning
 from bridge_assets.ledger import posting
 from bridge_assets.destinations.qbo.adapter import QBO_BATCH_MAX, QboDestination, QboLimits
 from bridge_assets.destinations.qbo.client import loads
@@ -47,38 +41,9 @@ from bridge_assets.destinations.qbo.payloads import (
     entity_for,
     sales_body,
 )
-from bridge_assets.sandbox.book import generate_book
-from bridge_assets.sandbox.export_writer import write_exports
 from bridge_assets.sandbox.qbo import EmulatorSettings, SpawnedEmulator, spawn_emulator
 from bridge_assets.runtime.settings import BridgeSettings
 from bridge_assets.runtime.storage import Database
-
-PERIOD = "2026-09"
-CLIENT_ID, CLIENT_SECRET = "bridge-sandbox-client", "bridge-sandbox-secret"
-
-
-def prepare(work: Path, lines: int, seed: int) -> tuple[Database, list]:
-    """Generate, receive, map and plan one month; returns the database and the canonical documents."""
-    book = generate_book(seed, lines, PERIOD, 1)
-    settings = BridgeSettings.from_env(work / "home")
-    settings.folders.create()
-    exports = write_exports(book, work / "exports")
-    inbox = []
-    for path in exports:
-        target = settings.inbox / path.name
-        shutil.copyfile(path, target)
-        inbox.append(target)
-    db = Database(settings.database_path)
-    _, refused = intake.receive_all(db.connect, inbox, settings.folders)
-    if refused:
-        raise SystemExit(f"the generated export was refused: {refused}")
-    with db.transaction() as con:
-        planning.ensure_schema(con)
-        mapping.map_periods(con, [PERIOD], known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL)
-        planning.plan_periods(con, "qbo", [PERIOD])
-        keys = [k for k, in con.execute("SELECT doc_key FROM posting_plan WHERE action = 'create'").fetchall()]
-        documents = list(canonical_reads.load_documents(con, keys).values())
-    return db, documents
 
 
 def connect(emulator: SpawnedEmulator, limits: QboLimits, store: Path) -> tuple[QboDestination, str]:
@@ -88,10 +53,6 @@ def connect(emulator: SpawnedEmulator, limits: QboLimits, store: Path) -> tuple[
                                  client_id=CLIENT_ID, client_secret=CLIENT_SECRET, token_store=store,
                                  refresh_token=grant["refresh_token"], limits=limits)
     return destination, realm_id
-
-
-def emulated_minutes(seconds: float, time_scale: float) -> float:
-    return seconds * time_scale / 60.0
 
 
 def run_bridge(emulator: SpawnedEmulator, db: Database, documents: list, limits: QboLimits, work: Path) -> dict:
@@ -106,12 +67,10 @@ def run_bridge(emulator: SpawnedEmulator, db: Database, documents: list, limits:
     report = posting.execute_plan(db, destination, [PERIOD], "benchmark")
     elapsed = time.perf_counter() - started
     destination.close()
-    journal = emulator.admin.journal(realm_id)[before:]
+    journal = emulator.admin.journal(realm_id)
     return {"elapsed": elapsed, "references_s": references_s, "outcomes": report.outcomes,
-            "failures": report.failures[:3], "requests": len(journal),
-            "batches": sum(1 for e in journal if e["path"].endswith("/batch")),
-            "throttled": sum(1 for e in journal if e["status"] == 429),
-            "throttled_total": sum(1 for e in emulator.admin.journal(realm_id) if e["status"] == 429)}
+            "failures": report.failures[:3], **journal_counts(journal[before:]),
+            "throttled_total": journal_counts(journal)["throttled"]}
 
 
 def run_naive(emulator: SpawnedEmulator, documents: list, limits: QboLimits, work: Path) -> dict:
@@ -175,10 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_qbo_"))
     work.mkdir(parents=True, exist_ok=True)
     settings = EmulatorSettings(time_scale=args.time_scale)
-    limits = QboLimits(requests_per_minute=settings.requests_per_minute,
-                       batch_requests_per_minute=settings.batch_requests_per_minute,
-                       concurrent_requests=settings.concurrent_requests, time_scale=args.time_scale)
-    db, documents = prepare(work, args.lines, args.seed)
+    limits = bridge_limits(settings)
+    db, documents = prepare(BridgeSettings.from_env(work / "home"), work / "exports", args.lines, args.seed)
     invoices = sum(1 for d in documents if d.doc_type == "invoice")
     credits = len(documents) - invoices
     print(f"sample: {len(documents)} documents ({invoices} invoices, {credits} credit memos) for "

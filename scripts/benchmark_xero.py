@@ -17,49 +17,21 @@ from __future__ import annotations
 import argparse
 import math
 import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
+from bench_kit import CLIENT_ID, CLIENT_SECRET, PERIOD, receive_month
 
 from bridge_assets.canonical import reads as canonical_reads
 from bridge_assets.destinations.xero.adapter import XERO_BATCH_MAX, XeroDestination
 from bridge_assets.destinations.xero.client import XeroLimits
 from bridge_assets.ledger import plan as planning
 from bridge_assets.ledger import posting
-from bridge_assets.ledger import store as ledger
 from bridge_assets.runtime.settings import BridgeSettings
-from bridge_assets.runtime.storage import Database
-from bridge_assets.sandbox.book import generate_book
-from bridge_assets.sandbox.export_writer import write_exports
 from bridge_assets.sandbox.xero import EmulatorSettings, spawn_emulator
-from bridge_assets.sources.sedona_export import intake, mapping
-
-PERIOD = "2026-09"
-CLIENT_ID, CLIENT_SECRET = "bridge-sandbox-client", "bridge-sandbox-secret"
 CALLS_PER_MINUTE = 60
-
-
-def prepare(work: Path, lines: int, seed: int) -> Database:
-    book = generate_book(seed, lines, PERIOD, 1)
-    settings = BridgeSettings.from_env(work / "home")
-    settings.folders.create()
-    inbox = []
-    for path in write_exports(book, work / "exports"):
-        inbox.append(settings.inbox / path.name)
-        shutil.copyfile(path, inbox[-1])
-    db = Database(settings.database_path)
-    _, refused = intake.receive_all(db.connect, inbox, settings.folders)
-    if refused:
-        raise SystemExit(f"the generated export was refused: {refused}")
-    with db.transaction() as con:
-        planning.ensure_schema(con)
-        mapping.map_periods(con, [PERIOD], known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL)
-    return db
 
 
 def ceiling(documents: list) -> tuple[float, int]:
@@ -80,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="xero-benchmark-"))
     work.mkdir(parents=True, exist_ok=True)
-    db = prepare(work, args.lines, args.seed)
+    db = receive_month(BridgeSettings.from_env(work / "home"), work / "exports", args.lines, args.seed)
     settings = EmulatorSettings(clients={CLIENT_ID: CLIENT_SECRET}, time_scale=args.time_scale)
     with spawn_emulator(work / "xero.sqlite3", settings) as xero:
         tenant = xero.admin.create_organisation(name="Benchmark")

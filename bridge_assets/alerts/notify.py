@@ -39,6 +39,8 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import httpx
 
+from bridge_assets.runtime.companies import company_label
+
 WEBHOOK_VARIABLE = "BRIDGE_ALERT_WEBHOOK_URL"
 FIRST_DOCUMENTS = 5                       # "the first few offending documents" in a message
 KEEP_SETTLED_DAYS = 90                    # how long a sent alert's record is kept once nobody observes it
@@ -67,10 +69,12 @@ class Alert:
     more_documents: int = 0           # how many more offend beyond those listed
     what_to_do: str = ""
     reference: str = ""               # where to look further: "run 1f2e3d4c of bridge_job"
+    company: str = ""                 # with a company registry: which company ("Acme Alarm & Fire (acme)")
 
     @property
     def headline(self) -> str:
-        return f"{self.what_failed} ({self.period})" if self.period else self.what_failed
+        headline = f"{self.what_failed} ({self.period})" if self.period else self.what_failed
+        return f"{self.company}: {headline}" if self.company else headline
 
     def text(self) -> str:
         """Plain text: the log line, and the notification text of the chat message."""
@@ -333,6 +337,7 @@ class AlertRecord:
         so an older message about the subject still waiting to be sent is dropped. False when each
         alert tells only what is new (documents newly held): then both are needed."""
         subject = subject or alert.key
+        alert = dataclasses.replace(alert, company=alert.company or company_label())
         self.observed(subject)
         previous = self.subjects.get(subject, {}).get("key")
         if previous == alert.key:

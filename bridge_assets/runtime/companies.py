@@ -35,6 +35,7 @@ from typing import Mapping, MutableMapping
 
 REGISTRY_VARIABLE = "BRIDGE_COMPANIES"
 COMPANY_VARIABLE = "BRIDGE_COMPANY"
+TITLE_VARIABLE = "BRIDGE_COMPANY_TITLE"
 DEFAULT_COMPANY = "default"       # the tag value of the one company of a deployment without a registry
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 SETTING_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -43,11 +44,15 @@ SEPARATOR = "__"
 # Where a company keeps its state: never inherited from the deployment, or every company would share it.
 PATH_SETTINGS = ("BRIDGE_HOME", "BRIDGE_DATABASE", "BRIDGE_INBOX", "BRIDGE_ARCHIVE", "BRIDGE_QUARANTINE",
                  "BRIDGE_OUTPUT", "BRIDGE_WORK", "BRIDGE_DUPLICATES", "QBO_TOKEN_STORE")
-RESERVED = (COMPANY_VARIABLE, REGISTRY_VARIABLE, "BRIDGE_HOME")
+RESERVED = (COMPANY_VARIABLE, REGISTRY_VARIABLE, TITLE_VARIABLE, "BRIDGE_HOME")
 
 
 class RegistryError(ValueError):
     """The registry cannot be used as written; the message names the file, the company and the setting."""
+
+
+class CompanyNotLoaded(RegistryError):
+    """One company's code location cannot load (a setting of its own); the others are not affected."""
 
 
 def is_secret(name: str) -> bool:
@@ -93,7 +98,8 @@ class Registry:
         result.update(company.settings)
         result.update({name[len(company.variable_prefix):]: value for name, value in environ.items()
                        if name.startswith(company.variable_prefix) and len(name) > len(company.variable_prefix)})
-        result.update({"BRIDGE_HOME": str(company.home), COMPANY_VARIABLE: key, REGISTRY_VARIABLE: str(self.path)})
+        result.update({"BRIDGE_HOME": str(company.home), COMPANY_VARIABLE: key, REGISTRY_VARIABLE: str(self.path),
+                       TITLE_VARIABLE: company.title})
         return result
 
 
@@ -210,3 +216,13 @@ def company_tag(environ: Mapping[str, str] | None = None) -> str:
     """The value of the run tag `bridge/company` (and the pool's suffix) for this process's company."""
     environ = os.environ if environ is None else environ
     return environ.get(COMPANY_VARIABLE, "").strip() or DEFAULT_COMPANY
+
+
+def company_label(environ: Mapping[str, str] | None = None) -> str:
+    """How a message to a person names this process's company ("Acme Alarm & Fire (acme)"); "" without a registry."""
+    environ = os.environ if environ is None else environ
+    key = environ.get(COMPANY_VARIABLE, "").strip()
+    if not key:
+        return ""
+    title = environ.get(TITLE_VARIABLE, "").strip()
+    return f"{title} ({key})" if title and title != key else key

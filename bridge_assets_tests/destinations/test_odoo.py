@@ -124,6 +124,24 @@ def test_reverse_and_create_invoice_leaves_a_credit_note_and_a_new_draft(books: 
     assert by_id[action["res_id"]]["state"] == "draft" and by_id[action["res_id"]]["ref"] == "7"
 
 
+def test_a_contact_and_a_product_created_through_the_api_are_active_and_found_by_their_reference(
+        books: EmulatorHandle):
+    models, db = rpc(books, "object"), books.database
+    uid = rpc(books, "common").authenticate(db, LOGIN, KEY, {})
+    partner = models.execute_kw(db, uid, KEY, "res.partner", "create", [{"name": "Jones, K", "ref": "C02"}])
+    product = models.execute_kw(db, uid, KEY, "product.product", "create",
+                                [{"name": "RMR-MON", "default_code": "RMR-MON", "type": "service"}])
+    found = models.execute_kw(db, uid, KEY, "res.partner", "search_read", [[["ref", "=", "C02"]]],
+                              {"fields": ["active"]})
+    assert found == [{"id": partner, "active": True}]                   # Odoo's default: a new record is active
+    by_code = [[["default_code", "=", "RMR-MON"]]]
+    assert models.execute_kw(db, uid, KEY, "product.product", "search", by_code) == [product]
+    models.execute_kw(db, uid, KEY, "res.partner", "write", [[partner], {"active": False}])    # archived by a person
+    assert models.execute_kw(db, uid, KEY, "res.partner", "search", [[["ref", "=", "C02"]]]) == []
+    assert models.execute_kw(db, uid, KEY, "res.partner", "search",
+                             [[["ref", "=", "C02"], ["active", "=", False]]]) == [partner]
+
+
 # --- the adapter ---------------------------------------------------------------------------------------
 
 def test_a_credit_memo_is_applied_to_its_invoice_and_a_payment_over_two_invoices_leaves_the_rest_open(
@@ -141,6 +159,23 @@ def test_a_credit_memo_is_applied_to_its_invoice_and_a_payment_over_two_invoices
     again = adapter.post([create(payment), create(credit)])                   # a retry adopts, sends no write
     assert [o.status for o in again] == [Status.CREATED, Status.CREATED]
     assert len(books.admin.records("account.payment")) == 1 and len(moves(books, move_type="out_refund")) == 1
+
+
+def test_the_run_after_a_killed_one_reuses_its_customer_and_product_and_finishes_its_credit_memo(
+        adapter: OdooDestination, books: EmulatorHandle):
+    credit = document("801", doc_type="credit_memo", rate="20.00", applies=(("201", "20.00"),))
+    # the killed run: its customer, product and credit memo created, the credit posted but applied to nothing yet
+    # (its invoice not in Odoo), as a run killed between `action_post` and `js_assign_outstanding_line` leaves it
+    [posted] = adapter.post([create(credit)])
+    assert posted.status is Status.CREATED
+    with OdooDestination(url=books.base_url, database=books.database, login=LOGIN, api_key=KEY,
+                         limits=Limits(time_scale=60)) as rerun:       # the next run: a new adapter, nothing cached
+        outcomes = rerun.post([create(document("201", rate="100.00")), create(credit)])
+    assert [o.status for o in outcomes] == [Status.CREATED, Status.CREATED], [o.message for o in outcomes]
+    assert outcomes[1].dest_id == posted.dest_id                      # adopted, not refused as number_taken
+    assert [(p["id"], p["ref"]) for p in books.admin.records("res.partner")] == [(1, "CSMI")]
+    assert [(p["id"], p["default_code"]) for p in books.admin.records("product.product")] == [(1, "RMR-MON")]
+    assert [m["amount_residual"] for m in moves(books, move_type="out_invoice")] == [80.0]     # the credit applied
 
 
 def test_an_update_of_a_posted_invoice_is_a_reversal_and_a_reissue_and_the_outcome_keeps_both(

@@ -42,6 +42,9 @@ DESCRIPTION = {"account.move": "Journal Entry", "account.payment": "Payments", "
 GROUP_LABEL = {BILLING: "Accounting/Billing", ADVISER: "Accounting/Administrator", INTERNAL: "User types/Internal User"}
 PARTNER_FIELDS = {"name", "ref", "is_company", "email", "vat", "customer_rank", "active", "street", "comment"}
 PRODUCT_FIELDS = {"name", "default_code", "type", "list_price", "active", "sale_ok"}
+# Fields whose default is not empty (Odoo's field definitions: `active = fields.Boolean(default=True)` on contacts
+# and products, `sale_ok` "Can be Sold" default True): a record created without them is live, found by a search.
+DEFAULTS = {"res.partner": {"active": True}, "product.product": {"active": True, "sale_ok": True}}
 
 
 class Database:
@@ -126,7 +129,7 @@ class Database:
             raise ValueError(f"Invalid field {sorted(unknown)[0]!r} on model {model!r}")
         if not vals.get("name"):
             raise UserError(f"Missing required value for the field 'Name' (name) on {DESCRIPTION[model]}")
-        record = {"id": self.store.next_id(model), "active": True, **{f: False for f in allowed}, **vals}
+        record = {"id": self.store.next_id(model), **{f: False for f in allowed}, **DEFAULTS[model], **vals}
         if model == "res.partner":
             record["company_id"] = False
         self.orm.stamp(record, created=True)
