@@ -39,7 +39,7 @@ CREATE OR REPLACE TEMP MACRO _x_price(qty, price) AS round(CAST(qty AS DECIMAL(3
 
 # Every temp table the steps make, in the order they are made.
 TEMP_TABLES = ("_kind_prefixes", "_term_days", "_live_files", "_standing", "_item_kinds", "_rows", "_heads",
-               "_docs", "_row_errs", "_line_errs", "_base", "_known", "_verdicts", "_good", "_lines", "_hashes")
+               "_docs", "_row_errs", "_line_errs", "_base", "_known", "_verdicts", "_good", "_hashes")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -469,17 +469,22 @@ _WINDOW_LINE_NO = "CAST(row_number() OVER (PARTITION BY x.source_id ORDER BY x.r
 
 
 def kept_lines(con: duckdb.DuckDBPyConnection) -> None:
-    """`_lines`: the lines of `_good`, as stored, numbered in file order. A document's rows are nearly
-    always consecutive in its file, so the number is the row's offset; the rare scattered document is
-    numbered by a window."""
+    """Insert the lines of `_good` into `accounting_document_lines`, as stored, numbered in file order (no
+    temp copy: a million lines would be written twice). A document's rows are nearly always consecutive
+    in its file, so the number is the row's offset; the rare scattered document is numbered by a window."""
     good_lines = _line_values_sql(_KEPT_DOCS)
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _lines AS
+        INSERT INTO accounting_document_lines
         SELECT {_LINE_COLUMNS.format(line_no=_OFFSET_LINE_NO)}
         FROM ({good_lines}) x JOIN _good g USING (source_id) WHERE g.contiguous
         UNION ALL
         SELECT {_LINE_COLUMNS.format(line_no=_WINDOW_LINE_NO)}
         FROM ({good_lines}) x JOIN _good g USING (source_id) WHERE NOT g.contiguous""")
+
+
+# The lines `kept_lines` inserted: those of the documents of `_good` (a document's lines are its own).
+KEPT_LINES = ("SELECT * FROM accounting_document_lines WHERE period IN (SELECT period FROM _periods) "
+              "AND doc_key IN (SELECT doc_key FROM _good)")
 
 
 def drop(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
