@@ -125,7 +125,10 @@ def run_seed(export_dir: Path, work: Path) -> dict:
 # --- DuckDB alone ------------------------------------------------------------------------------------
 
 def run_duckdb(export_dir: Path, work: Path) -> dict:
-    """Each file to Parquet, then grouped and hashed per document: what DuckDB does with nothing else."""
+    """Each file to Parquet, then grouped and hashed per document: what DuckDB does with nothing else.
+
+    Every column of a row goes into the hashed text (`*COLUMNS(*)` unpacks them into one `concat_ws`; the
+    `COLUMNS(*)` written here before expanded to one `concat_ws` per column and hashed the first only)."""
     import duckdb
 
     con = duckdb.connect(str(work / "alone.duckdb"))
@@ -141,7 +144,7 @@ def run_duckdb(export_dir: Path, work: Path) -> dict:
         t = time.perf_counter()
         n, d, _ = con.execute("""
             SELECT sum(n), count(*), max(h) FROM (
-                SELECT InvoiceNumber, count(*) AS n, sha256(string_agg(concat_ws('|', COLUMNS(*)), chr(10))) AS h
+                SELECT InvoiceNumber, count(*) AS n, sha256(string_agg(concat_ws('|', *COLUMNS(*)), chr(10))) AS h
                 FROM read_parquet($p) WHERE InvoiceNumber <> '' AND ItemCode <> '' GROUP BY InvoiceNumber)""", {"p": str(copy)}).fetchall()[0]
         times["canonical"] += time.perf_counter() - t
         lines, documents = lines + n, documents + d
