@@ -43,16 +43,21 @@ def test_files_converted_side_by_side_keep_their_own_lineage(db, settings):
     assert all(first == 2 and last == 4 and count == 3 and version for _, _, first, last, count, version in rows)
 
 
-def test_the_side_by_side_step_converts_only_new_bytes_and_its_copies_are_what_recording_makes(db, settings):
+def test_the_side_by_side_step_converts_only_new_bytes_and_leaves_the_copies_aside_until_recorded(db, settings):
     good, _ = _files(settings)
+    first = hashlib.sha256(good[0].read_bytes()).hexdigest()
+    again = Path(shutil.copyfile(good[0], settings.inbox / "export_1_again.csv"))
     intake.receive_all(db.connect, [good[0]], settings.folders)          # received before: not converted again
-    early = prefetch.prefetch(db.connect, [p for p in good if p.exists()] + [good[0]], settings.folders, None,
+    early = prefetch.prefetch(db.connect, [again, good[1], good[2]], settings.folders, None,
                               intake.columnar_copy, workers=2)
 
     assert sorted(key[2] for key in early.converted) == ["export_2.csv", "export_3.csv"]
-    made = {key[2]: loaded for key, loaded in early.converted.items()}
-    assert all(loaded.line_rows == 3 and loaded.periods == ("2026-09",) for loaded in made.values())
-    copies = sorted(settings.folders.columnar.glob("*.parquet"))
+    made = [path for _, path in early.converted.values()]
+    assert all(loaded.line_rows == 3 and loaded.periods == ("2026-09",) for loaded, _ in early.converted.values())
     rows = duckdb.sql("SELECT file_name, count(*) FROM read_parquet($p) GROUP BY 1 ORDER BY 1",
-                      params={"p": [str(c) for c in copies]}).fetchall()
-    assert rows == [("export_1.csv", 3), ("export_2.csv", 3), ("export_3.csv", 3)]
+                      params={"p": [str(m) for m in made]}).fetchall()
+    assert rows == [("export_2.csv", 3), ("export_3.csv", 3)]
+    # Nothing is in place until the recording step takes it: the only copy in place is the one received.
+    assert [c.name.split(".")[0] for c in settings.folders.columnar.glob("*.parquet")] == [first]
+    early.discard()
+    assert not any(m.exists() for m in made)

@@ -175,7 +175,7 @@ def receive(con: duckdb.DuckDBPyConnection, taken: inbox.Taken, folders: Folders
     if seen:    # rows of a reading from before the columnar copies, kept inside the database
         con.execute(f"DELETE FROM {sedona_lines.STORED_LINES_TABLE} WHERE file_sha256 = ?", [export.sha256])
     copy = columnar_copy(folders, export)
-    made = prefetched.loaded(export.sha256, export.config_version, export.name, copy) if prefetched else None
+    made = prefetched.put_in_place(export.sha256, export.config_version, export.name, copy) if prefetched else None
     loaded = made or write_export_lines(con, export, copy)
     if loaded.line_rows == 0:
         copy.unlink(missing_ok=True)
@@ -219,6 +219,15 @@ def receive_all(
     run = IntakeRun()
     paths = list(paths)
     early = Prefetched() if reread else prefetch(con_factory, paths, folders, aliases, columnar_copy)
+    try:
+        _receive_each(run, con_factory, paths, folders, aliases, reread, early)
+    finally:
+        early.discard()
+    return run
+
+
+def _receive_each(run: IntakeRun, con_factory, paths: list[Path], folders: Folders, aliases: AliasTable | None,
+                  reread: bool, early: Prefetched) -> None:
     for path in paths:
         if not path.exists():
             continue  # taken by a concurrent run, already archived

@@ -6,11 +6,11 @@ each in its own in-memory DuckDB; then `intake.receive_all` records them one at 
 own transaction, exactly as without this step, and finds the copy made (it does not convert again).
 
 Only a speed-up: a file is converted here only when its bytes are taken from the inbox (copied into
-the archive, hashed) and not received before under the same configuration. Whatever goes wrong here
-(an unreadable file, a refused one) is left for the recording step, which meets the same problem and
-quarantines the file with its message. The copy is named by the sha256 and the parser configuration
-of the bytes it was made from and written aside then renamed (`parser.write_export_lines`), so a copy
-made here and not recorded (a crash) is what the recording step would make itself.
+the archive, hashed) and not received before. Whatever goes wrong here (an unreadable file, a refused
+one) is left for the recording step, which meets the same problem and quarantines the file with its
+message. A copy made here is written under a private name beside its place; only the recording step
+moves it into place, inside its transaction and after finding the bytes not received meanwhile (by
+another run, say), exactly where it would have written the copy itself. Copies not taken are removed.
 """
 
 from __future__ import annotations
@@ -39,11 +39,22 @@ class Prefetched:
     and the name the file is read under: the copy's rows carry that name)."""
 
     taken: dict[Path, inbox.Taken] = dataclasses.field(default_factory=dict)
-    converted: dict[tuple[str, str, str], LoadedLines] = dataclasses.field(default_factory=dict)
+    converted: dict[tuple[str, str, str], tuple[LoadedLines, Path]] = dataclasses.field(default_factory=dict)
 
-    def loaded(self, sha256: str, config_version: str, name: str, copy: Path) -> LoadedLines | None:
-        found = self.converted.get((sha256, config_version, name))
-        return found if found is not None and copy.is_file() else None
+    def put_in_place(self, sha256: str, config_version: str, name: str, copy: Path) -> LoadedLines | None:
+        """Move the copy made of these bytes (read under this configuration and name) to `copy`, its place,
+        and say what it holds; None when there is none (the caller converts the file itself)."""
+        found = self.converted.pop((sha256, config_version, name), None)
+        if found is None or not found[1].is_file():
+            return None
+        found[1].replace(copy)
+        return found[0]
+
+    def discard(self) -> None:
+        """Remove the copies no file was recorded with."""
+        for _, made in self.converted.values():
+            made.unlink(missing_ok=True)
+        self.converted.clear()
 
 
 def prefetch(con_factory: Callable, paths: Iterable[Path], folders: Folders, aliases: AliasTable | None,
@@ -72,9 +83,9 @@ def prefetch(con_factory: Callable, paths: Iterable[Path], folders: Folders, ali
     if len(todo) < 2:
         return done
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-        for key, loaded in pool.map(lambda t: _convert(t, folders, aliases, copy_for), todo):
-            if loaded is not None:
-                done.converted[key] = loaded
+        for key, made in pool.map(lambda t: _convert(t, folders, aliases, copy_for), todo):
+            if made is not None:
+                done.converted[key] = made
     return done
 
 
@@ -89,17 +100,19 @@ def _received(con_factory: Callable) -> set[str]:
 
 
 def _convert(taken: inbox.Taken, folders: Folders, aliases: AliasTable | None,
-             copy_for: Callable) -> tuple[tuple[str, str, str] | None, LoadedLines | None]:
+             copy_for: Callable) -> tuple[tuple[str, str, str] | None, tuple[LoadedLines, Path] | None]:
     try:
         export = open_export(taken.copy, aliases, work_dir=folders.work, name=taken.name, sha256=taken.sha256)
+        place = copy_for(folders, export)
+        private = place.with_name(f".{place.name}.prefetched-{os.getpid()}")
         con = duckdb.connect(config={"threads": 1, "memory_limit": WORKER_MEMORY,
                                      "temp_directory": str(folders.work / "duckdb-spill")})
         try:
-            loaded = write_export_lines(con, export, copy_for(folders, export))
+            loaded = write_export_lines(con, export, private)
         finally:
             con.close()
     except DatabaseBusy:
         raise
     except Exception:                           # noqa: BLE001 - the recording step meets it again and says why
         return None, None
-    return (export.sha256, export.config_version, export.name), loaded
+    return (export.sha256, export.config_version, export.name), (loaded, private)
