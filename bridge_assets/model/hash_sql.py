@@ -150,8 +150,8 @@ def hash_documents(con: duckdb.DuckDBPyConnection, documents: str, lines: str, i
     `documents.content_hash`), so the text never leaves DuckDB: no Arrow batches of hundreds of
     megabytes in Python, and about the same CPU as hashing them with hashlib (measured at a million
     lines; scripts/BENCHMARKS.md). The lines are grouped per document in parts of about
-    `documents_per_part` documents (split by a hash of the key), which keeps the aggregate's strings
-    small enough not to spill. Returns the number of documents hashed."""
+    `documents_per_part` documents (split by a hash of the key), which bounds the memory the aggregate's
+    strings take. Returns the number of documents hashed."""
     count = con.execute(f"SELECT count(*) FROM ({documents})").fetchall()[0][0]
     parts = max(1, -(-count // documents_per_part))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_identifier(into)} (doc_key VARCHAR, content_hash VARCHAR)")
