@@ -21,10 +21,8 @@ row hashes with the row count (a change detector, not a signature: see the READM
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import datetime as dt
-import os
 import hashlib
 import json
 import time
@@ -57,7 +55,6 @@ _INPUT_TABLES = ("sedona_api_statements", "sedona_api_records", "sedona_api_pull
 _CODE_FOLDERS = ("sources", "canonical", "model")
 _CODE_FILES = ("ledger/map_sources.py", "ledger/transform.py")
 _code_digest: str | None = None
-_CHECK_THREADS = min(4, os.cpu_count() or 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,8 +94,11 @@ def transform(db: Database, periods: Sequence[str], settings: BridgeSettings,
     with db.transaction() as con:
         result = map_sources.map_all(con, periods, settings)
     timings["canonical"] = time.perf_counter() - start - timings["unchanged"]
-    with db.connect() as con:
-        outcomes = _check_periods(con, sorted(set(periods)), settings)
+    with db.connect() as con:       # each period checked on its own documents
+        outcomes = {period: validation.run_all(con, [period], known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL,
+                                               max_rejected_share=settings.max_rejected_share,
+                                               max_rmr_change=settings.max_rmr_change)
+                    for period in sorted(set(periods))}
     timings["validated"] = time.perf_counter() - start - timings["unchanged"] - timings["canonical"]
     with db.transaction() as con:
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -106,25 +106,6 @@ def transform(db: Database, periods: Sequence[str], settings: BridgeSettings,
             key, inputs_digest(con, periods, settings), digest.outputs_digest(con, periods),
             json.dumps({period: [dataclasses.asdict(o) for o in listed] for period, listed in outcomes.items()}), result.documents, result.rejected, now])
     return Transformed(result, outcomes, result.documents, result.rejected)
-
-
-def _check_periods(con: duckdb.DuckDBPyConnection, periods: list[str],
-                   settings: BridgeSettings) -> dict[str, list[CheckOutcome]]:
-    """Every check, each period on its own documents; the periods side by side (a cursor each: they only
-    read), since a check is mostly one query on one core and the pandera schemas run in between."""
-    def check(period: str) -> list[CheckOutcome]:
-        cursor = con.cursor()
-        try:
-            return validation.run_all(cursor, [period], known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL,
-                                      max_rejected_share=settings.max_rejected_share,
-                                      max_rmr_change=settings.max_rmr_change)
-        finally:
-            cursor.close()
-
-    if len(periods) < 2:
-        return {period: check(period) for period in periods}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(_CHECK_THREADS, len(periods))) as pool:
-        return dict(zip(periods, pool.map(check, periods)))
 
 
 def _schemas(con: duckdb.DuckDBPyConnection) -> None:
