@@ -10,9 +10,11 @@ peak memory is its own:
 * naive: the obvious way: the csv module row by row, a dict per row, Decimal parsing, a dict of
   documents, a sha256 per document, one SQLite look-up per document to plan;
 * seed: the seed's code written plainly: csv rows -> a dict per document -> sha1 -> one SQLite look-up each;
-* duckdb: DuckDB alone: each file to Parquet, then grouped and hashed per document (sha256).
+* duckdb: DuckDB alone: each file to Parquet, then grouped and hashed per document (sha256 of every column).
 
-Prints lines/second for each, the ratios to the targets, per-stage times and peak memory (max RSS).
+Prints lines/second for each, the ratios to the targets, per-stage times, each stage's CPU seconds (every
+thread: the machine is shared, and the load inflates wall times; the load average is printed too) and peak
+memory (max RSS). Figures measured so far, with their load: scripts/BENCHMARKS.md.
 Run: .venv/bin/python scripts/benchmark_pipeline.py [--lines 1000000] [--keep DIR]
 """
 
