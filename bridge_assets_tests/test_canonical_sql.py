@@ -1,4 +1,4 @@
-"""The canonical JSON is built in SQL (never stored) and hashed outside DuckDB: it must stay byte for
+"""The canonical JSON is built in SQL (never stored) and hashed by DuckDB: it must stay byte for
 byte `documents.canonical_json`, however it is split up, and old databases that stored it still open."""
 
 from __future__ import annotations

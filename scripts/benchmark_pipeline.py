@@ -10,9 +10,11 @@ peak memory is its own:
 * naive: the obvious way: the csv module row by row, a dict per row, Decimal parsing, a dict of
   documents, a sha256 per document, one SQLite look-up per document to plan;
 * seed: the seed's code written plainly: csv rows -> a dict per document -> sha1 -> one SQLite look-up each;
-* duckdb: DuckDB alone: each file to Parquet, then grouped and hashed per document (sha256).
+* duckdb: DuckDB alone: each file to Parquet, then grouped and hashed per document (sha256 of every column).
 
-Prints lines/second for each, the ratios to the targets, per-stage times and peak memory (max RSS).
+Prints lines/second for each, the ratios to the targets, per-stage times, each stage's CPU seconds (every
+thread: the machine is shared, and the load inflates wall times; the load average is printed too) and peak
+memory (max RSS). Figures measured so far, with their load: scripts/BENCHMARKS.md.
 Run: .venv/bin/python scripts/benchmark_pipeline.py [--lines 1000000] [--keep DIR]
 """
 
@@ -23,6 +25,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import os
 import resource
 import shutil
 import sqlite3
@@ -36,6 +39,13 @@ from pathlib import Path
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process so far, every thread (user + system): on a shared machine the wall
+    time grows with the load; this grows much less."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_bridge(export_dir: Path, work: Path) -> dict:
@@ -54,7 +64,7 @@ def run_bridge(export_dir: Path, work: Path) -> dict:
         files.append(target)
     db = Database(settings.database_path)
     times: dict[str, float] = {}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_s()
     received, refused = intake.receive_all(db.connect, files, folders)
     times["parse"] = time.perf_counter() - start
     peaks = {"parse": _peak_mb()}
@@ -71,6 +81,7 @@ def run_bridge(export_dir: Path, work: Path) -> dict:
         summary = planning.plan_periods(con, "staging_csv", periods)
     times["plan"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - start
+    times["first_run_cpu"] = _cpu_s() - cpu
     peaks["plan"] = _peak_mb()
 
     # The same periods again, nothing changed: the inbox is empty, the transform is skipped by its hashes.
@@ -125,7 +136,10 @@ def run_seed(export_dir: Path, work: Path) -> dict:
 # --- DuckDB alone ------------------------------------------------------------------------------------
 
 def run_duckdb(export_dir: Path, work: Path) -> dict:
-    """Each file to Parquet, then grouped and hashed per document: what DuckDB does with nothing else."""
+    """Each file to Parquet, then grouped and hashed per document: what DuckDB does with nothing else.
+
+    Every column of a row goes into the hashed text (`*COLUMNS(*)` unpacks them into one `concat_ws`; the
+    `COLUMNS(*)` written here before expanded to one `concat_ws` per column and hashed the first only)."""
     import duckdb
 
     con = duckdb.connect(str(work / "alone.duckdb"))
@@ -141,7 +155,7 @@ def run_duckdb(export_dir: Path, work: Path) -> dict:
         t = time.perf_counter()
         n, d, _ = con.execute("""
             SELECT sum(n), count(*), max(h) FROM (
-                SELECT InvoiceNumber, count(*) AS n, sha256(string_agg(concat_ws('|', COLUMNS(*)), chr(10))) AS h
+                SELECT InvoiceNumber, count(*) AS n, sha256(string_agg(concat_ws('|', *COLUMNS(*)), chr(10))) AS h
                 FROM read_parquet($p) WHERE InvoiceNumber <> '' AND ItemCode <> '' GROUP BY InvoiceNumber)""", {"p": str(copy)}).fetchall()[0]
         times["canonical"] += time.perf_counter() - t
         lines, documents = lines + n, documents + d
@@ -262,7 +276,9 @@ def main() -> int:
 
     if args.stage:
         args.work.mkdir(parents=True, exist_ok=True)
-        print(json.dumps(STAGES[args.stage](args.exports, args.work)))
+        cpu = _cpu_s()
+        result = STAGES[args.stage](args.exports, args.work)
+        print(json.dumps(result | {"cpu_s": _cpu_s() - cpu}))
         return 0
 
     base = args.keep or Path(tempfile.mkdtemp(prefix="bridge-bench-"))
@@ -301,12 +317,12 @@ def main() -> int:
 
 def _report(results: dict) -> None:
     print(f"\n{'':10}{'lines':>11}{'docs':>9}{'parse s':>9}{'canon s':>9}{'valid s':>9}{'plan s':>8}{'total s':>9}"
-          f"{'lines/s':>11}{'peak MB':>9}")
+          f"{'lines/s':>11}{'peak MB':>9}{'cpu s':>8}")
     for stage, r in results.items():
         tm = r["times"]
         print(f"{stage:10}{r['lines']:>11,}{r['documents']:>9,}{tm['parse']:>9.2f}{tm['canonical']:>9.2f}"
               f"{tm['validated']:>9.2f}{tm['plan']:>8.2f}{tm['total']:>9.2f}{r['lines'] / tm['total']:>11,.0f}"
-              f"{r['peak_mb']:>9.0f}")
+              f"{r['peak_mb']:>9.0f}{r.get('cpu_s', 0):>8.1f}")
     if "bridge" not in results:
         return
     bridge = results["bridge"]
@@ -315,10 +331,13 @@ def _report(results: dict) -> None:
         if stage in results:
             ratio = results[stage]["times"]["total"] / total
             print(f"bridge / {stage} speed: {ratio:.2f}x  {target}")
+    print(f"bridge CPU time of the first run (parse to plan, every thread): {bridge['times'].get('first_run_cpu', 0):.1f} s")
     rerun = bridge["rerun"]
     print(f"no-op re-run: {'transform skipped' if bridge['rerun_skipped'] else 'TRANSFORM RAN AGAIN'}; intake "
           f"{rerun['parse']:.2f} s, transform {rerun['transform']:.2f} s (target < 1 s), plan {rerun['plan']:.2f} s")
     print("bridge peak memory after each stage: " + ", ".join(f"{k} {v:.0f} MB" for k, v in bridge["peaks"].items()))
+    print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} (2 cores shared: the wall "
+          "times grow with it; 'cpu s' is the stage's CPU time, every thread, the whole run incl. the no-op re-run)")
     print(f"bridge peak memory {bridge['peak_mb']:.0f} MB (target < 1024 MB); {bridge['documents']:,} documents, "
           f"{bridge['rejected']} rejected, plan {bridge['plan']}, failed blocking checks: "
           f"{bridge['failed_blocking_checks'] or 'none'}")

@@ -188,6 +188,9 @@ def rmr_change_within_limit(con, periods, max_change: float = 0.5) -> CheckOutco
             FROM accounting_documents d JOIN accounting_document_lines l USING (doc_key)
             WHERE l.kind = 'rmr' AND d.doc_type = 'invoice' AND l.service_start IS NOT NULL
               AND date_trunc('month', l.service_start) = date_trunc('month', l.service_end)
+              -- only the periods checked and the month before each (not every period ever mapped)
+              AND d.period IN (SELECT p FROM unnest($1) t(p)
+                               UNION ALL SELECT strftime(CAST(p || '-01' AS DATE) - INTERVAL 1 MONTH, '%Y-%m') FROM unnest($1) t(p))
             GROUP BY ALL
         ), paired AS (
             SELECT a.customer_key, a.period, b.monthly AS before, a.monthly AS now
@@ -195,7 +198,7 @@ def rmr_change_within_limit(con, periods, max_change: float = 0.5) -> CheckOutco
              AND b.period = strftime(CAST(a.period || '-01' AS DATE) - INTERVAL 1 MONTH, '%Y-%m')
         )
         SELECT customer_key, period, round(before, 2) AS before, round(now, 2) AS now
-        FROM paired WHERE period IN (SELECT unnest(?)) AND before > 0 AND abs(now - before) / before > ?
+        FROM paired WHERE period IN (SELECT unnest($1)) AND before > 0 AND abs(now - before) / before > $2
         ORDER BY customer_key""", [list(periods), max_change])
     return _outcome("rmr_change_within_limit", False, n, rows, "no customer's monthly RMR moved by more than the limit",
                     "{n} customer(s) whose monthly recurring revenue moved by more than " + f"{max_change:.0%}")

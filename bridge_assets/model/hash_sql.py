@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 
 import duckdb
-import numpy as np
-import pyarrow as pa
 
 # The first lines of a document are picked by number (cheap); only lines past this many go through an
 # ordered aggregate, which sorts. Nine documents in ten have at most this many lines.
@@ -148,50 +146,27 @@ def hash_documents(con: duckdb.DuckDBPyConnection, documents: str, lines: str, i
                    documents_per_part: int = 100_000) -> int:
     """Create temp table `into` (doc_key, content_hash): the sha256 of each document's canonical JSON.
 
-    DuckDB builds the JSON; Python's hashlib (OpenSSL, with the CPU's SHA instructions) hashes it
-    straight out of the Arrow buffers, one batch at a time, without making a Python string per
-    document. DuckDB's own sha256 is a portable implementation several times slower, and a large
-    mapping's JSON is hundreds of megabytes: it is built in parts of about `documents_per_part`
-    documents (split by a hash of the key) so that only one part's text is in memory at a time.
-    Returns the number of documents hashed."""
+    DuckDB builds the JSON and hashes it (its `sha256`, lower-case hex of the UTF-8 bytes, as
+    `documents.content_hash`), so the text never leaves DuckDB: no Arrow batches of hundreds of
+    megabytes in Python, and about the same CPU as hashing them with hashlib (measured at a million
+    lines; scripts/BENCHMARKS.md). The lines are grouped per document in parts of about
+    `documents_per_part` documents (split by a hash of the key), which bounds the memory the aggregate's
+    strings take. Returns the number of documents hashed."""
     count = con.execute(f"SELECT count(*) FROM ({documents})").fetchall()[0][0]
     parts = max(1, -(-count // documents_per_part))
-    keys: list[str] = []
-    digests: list[str] = []
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_identifier(into)} (doc_key VARCHAR, content_hash VARCHAR)")
     for part in range(parts):
         where = f" WHERE hash(doc_key) % {parts} = {part}" if parts > 1 else ""
-        _hash_part(con, f"SELECT * FROM ({documents}){where}", f"SELECT * FROM ({lines}){where}", keys, digests)
-    hashes = pa.table({"doc_key": pa.array(keys, pa.string()), "content_hash": pa.array(digests, pa.string())})
-    con.register("_hashes_arrow", hashes)
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS "
-                    "SELECT CAST(doc_key AS VARCHAR) AS doc_key, CAST(content_hash AS VARCHAR) AS content_hash FROM _hashes_arrow")
-    finally:
-        con.unregister("_hashes_arrow")
-    return len(digests)
+        json = canonical_json_sql(f"SELECT * FROM ({documents}){where}", f"SELECT * FROM ({lines}){where}")
+        con.execute(f"INSERT INTO {_identifier(into)} SELECT doc_key, sha256(canonical_json) FROM ({json})")
+    return count
 
 
-def _hash_part(con: duckdb.DuckDBPyConnection, documents: str, lines: str, keys: list[str], digests: list[str]) -> None:
-    reader = con.sql(f"SELECT doc_key, canonical_json FROM ({canonical_json_sql(documents, lines)})").to_arrow_reader(50_000)
-    sha256 = hashlib.sha256
-    for batch in reader:
-        texts = batch.column(1)
-        offsets, data = _string_buffers(texts)
-        digests.extend(sha256(data[offsets[i]:offsets[i + 1]]).hexdigest() for i in range(len(texts)))
-        # Copied out: an Arrow column from DuckDB keeps its whole batch (all that JSON) alive.
-        keys.extend(batch.column(0).to_pylist())
-
-
-def _string_buffers(array: pa.Array) -> tuple[list[int], memoryview]:
-    """The offsets and UTF-8 bytes of a non-null Arrow string array (value i is data[offsets[i]:offsets[i+1]])."""
-    if array.null_count:
-        raise ValueError("a canonical JSON text is missing")
-    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-        raise TypeError(f"expected a string column, got {array.type}")
-    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    _, offset_buffer, data_buffer = array.buffers()
-    offsets = np.frombuffer(offset_buffer, dtype=width)[array.offset: array.offset + len(array) + 1].tolist()
-    return offsets, memoryview(data_buffer)
+def _identifier(name: str) -> str:
+    """A table name the code chose, refused if it could be anything but a name."""
+    if not name.replace("_", "a").isalnum() or name[0].isdigit():
+        raise ValueError(f"{name!r} is not a table name")
+    return name
 
 
 # --- reusing a content hash whose document did not change ------------------------------------------------

@@ -28,6 +28,7 @@ import duckdb
 from bridge_assets.sources import sedona_lines
 from bridge_assets.sources.schema import ensure_schema  # the received tables, made once per process
 from bridge_assets.sources.sedona_export import inbox
+from bridge_assets.sources.sedona_export.prefetch import Prefetched, prefetch
 from bridge_assets.runtime.settings import Folders
 from bridge_assets.runtime.storage import DatabaseBusy
 from bridge_assets.sources.sedona_export.parser import (
@@ -158,12 +159,13 @@ def columnar_copy(folders: Folders, export: ExportFile) -> Path:
 
 
 def receive(con: duckdb.DuckDBPyConnection, taken: inbox.Taken, folders: Folders, aliases: AliasTable | None = None,
-            *, reread: bool = False) -> Received:
+            *, reread: bool = False, prefetched: Prefetched | None = None) -> Received:
     """Load the bytes taken from one inbox file, inside the caller's transaction. Raises ExportFileRefused.
 
     The inbox file is not touched here: the caller removes it only after the commit (and only if it
     is unchanged), so a crash can leave a received file in the inbox (received again as a no-op) but
-    never lose one. `reread`: read the bytes again even under the same configuration."""
+    never lose one. `reread`: read the bytes again even under the same configuration. `prefetched`: the
+    copies `prefetch` made of this batch's files (a file found there is not converted again)."""
     export = open_export(taken.copy, aliases, work_dir=folders.work, name=taken.name, sha256=taken.sha256)
     seen = con.execute(f"SELECT config_version, periods, line_rows, ignored_rows, archived_as FROM {FILES_TABLE} "
                        "WHERE file_sha256 = ?", [export.sha256]).fetchone()
@@ -173,7 +175,8 @@ def receive(con: duckdb.DuckDBPyConnection, taken: inbox.Taken, folders: Folders
     if seen:    # rows of a reading from before the columnar copies, kept inside the database
         con.execute(f"DELETE FROM {sedona_lines.STORED_LINES_TABLE} WHERE file_sha256 = ?", [export.sha256])
     copy = columnar_copy(folders, export)
-    loaded = write_export_lines(con, export, copy)
+    made = prefetched.put_in_place(export.sha256, export.config_version, export.name, copy) if prefetched else None
+    loaded = made or write_export_lines(con, export, copy)
     if loaded.line_rows == 0:
         copy.unlink(missing_ok=True)
         raise ExportFileRefused(taken.name, "the file has a header but no invoice lines; export it again with a date range that has invoices")
@@ -210,13 +213,26 @@ def receive_all(
     *,
     reread: bool = False,
 ) -> IntakeRun:
-    """Receive each file in its own transaction: a bad file is quarantined, the others still flow."""
+    """Receive each file in its own transaction: a bad file is quarantined, the others still flow. Several
+    new files are converted to their Parquet copies side by side first (`prefetch`); each is still
+    recorded on its own, in order."""
     run = IntakeRun()
+    paths = list(paths)
+    early = Prefetched() if reread else prefetch(con_factory, paths, folders, aliases, columnar_copy)
+    try:
+        _receive_each(run, con_factory, paths, folders, aliases, reread, early)
+    finally:
+        early.discard()
+    return run
+
+
+def _receive_each(run: IntakeRun, con_factory, paths: list[Path], folders: Folders, aliases: AliasTable | None,
+                  reread: bool, early: Prefetched) -> None:
     for path in paths:
         if not path.exists():
             continue  # taken by a concurrent run, already archived
         try:
-            outcome = _receive_one(con_factory, path, folders, aliases, reread)
+            outcome = _receive_one(con_factory, path, folders, aliases, reread, early)
         except DatabaseBusy:
             raise                                   # not this file's fault: the run fails and says why
         except Exception as exc:                    # anything about this one file: the others still flow
@@ -241,8 +257,9 @@ def unreadable_reason(exc: BaseException) -> str:
             "again, and drop the new file; if it does open, send this note and the file to whoever supports the bridge")
 
 
-def _receive_one(con_factory, path: Path, folders: Folders, aliases: AliasTable | None, reread: bool) -> Received | None:
-    taken = inbox.take(path, folders.archive)
+def _receive_one(con_factory, path: Path, folders: Folders, aliases: AliasTable | None, reread: bool,
+                 early: Prefetched) -> Received | None:
+    taken = early.taken.get(path) or inbox.take(path, folders.archive)
     if taken is None:
         return None
     try:
@@ -250,7 +267,7 @@ def _receive_one(con_factory, path: Path, folders: Folders, aliases: AliasTable 
             ensure_schema(con)
             con.execute("BEGIN TRANSACTION")
             try:
-                outcome = receive(con, taken, folders, aliases, reread=reread)
+                outcome = receive(con, taken, folders, aliases, reread=reread, prefetched=early)
                 first = already_received(con, taken.sha256) if outcome.already_received else None
                 con.execute("COMMIT")
             except BaseException:

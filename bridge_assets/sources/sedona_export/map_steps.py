@@ -39,7 +39,7 @@ CREATE OR REPLACE TEMP MACRO _x_price(qty, price) AS round(CAST(qty AS DECIMAL(3
 
 # Every temp table the steps make, in the order they are made.
 TEMP_TABLES = ("_kind_prefixes", "_term_days", "_live_files", "_standing", "_item_kinds", "_rows", "_heads",
-               "_docs", "_row_errs", "_line_errs", "_base", "_known", "_verdicts", "_good", "_lines", "_hashes")
+               "_docs", "_row_errs", "_line_errs", "_base", "_known", "_verdicts", "_good", "_hashes")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -460,26 +460,35 @@ def leave_earlier_periods(con: duckdb.DuckDBPyConnection) -> None:
                     "AND doc_key IN (SELECT doc_key FROM _good)")
 
 
-_LINE_COLUMNS = """g.doc_key, g.period, {line_no} AS line_no, kind, item_code, description,
-    CAST(qty AS DECIMAL(18,4)) AS qty, CAST(unit_price AS DECIMAL(18,4)) AS unit_price,
-    CAST(amount AS DECIMAL(18,2)) AS amount, taxable, CAST(tax_amount AS DECIMAL(18,2)) AS tax_amount,
-    service_start, service_end, file_name, row_number"""
+_LINE_COLUMNS = """g.doc_key, g.period, {line_no} AS line_no, x.kind, x.item_code, x.description,
+    CAST(x.qty AS DECIMAL(18,4)) AS qty, CAST(x.unit_price AS DECIMAL(18,4)) AS unit_price,
+    CAST(x.amount AS DECIMAL(18,2)) AS amount, x.taxable, CAST(x.tax_amount AS DECIMAL(18,2)) AS tax_amount,
+    x.service_start, x.service_end, x.file_name, x.row_number"""
 _OFFSET_LINE_NO = "CAST(x.row_number - g.first_row + 1 AS INTEGER)"
-_WINDOW_LINE_NO = "CAST(row_number() OVER (PARTITION BY x.source_id ORDER BY x.row_number) AS INTEGER)"
 
 
 def kept_lines(con: duckdb.DuckDBPyConnection) -> None:
-    """`_lines`: the lines of `_good`, as stored, numbered in file order. A document's rows are nearly
-    always consecutive in its file, so the number is the row's offset; the rare scattered document is
-    numbered by a window."""
-    good_lines = _line_values_sql(_KEPT_DOCS)
+    """Insert the lines of `_good` into `accounting_document_lines`, as stored, numbered in file order (no
+    temp copy: a million lines would be written twice). A document's rows are nearly always consecutive
+    in its file, so the number is the row's offset; the rare scattered document's rows are numbered by a
+    window over its rows alone (`_scattered`), and every line is made in one pass over `_rows`."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _scattered AS
+        SELECT r.source_id, r.row_number,
+               CAST(row_number() OVER (PARTITION BY r.source_id ORDER BY r.row_number) AS INTEGER) AS line_no
+        FROM _rows r JOIN _good g USING (source_id) WHERE NOT g.contiguous""")
+    line_no = f"coalesce(s.line_no, {_OFFSET_LINE_NO})"
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _lines AS
-        SELECT {_LINE_COLUMNS.format(line_no=_OFFSET_LINE_NO)}
-        FROM ({good_lines}) x JOIN _good g USING (source_id) WHERE g.contiguous
-        UNION ALL
-        SELECT {_LINE_COLUMNS.format(line_no=_WINDOW_LINE_NO)}
-        FROM ({good_lines}) x JOIN _good g USING (source_id) WHERE NOT g.contiguous""")
+        INSERT INTO accounting_document_lines
+        SELECT {_LINE_COLUMNS.format(line_no=line_no)}
+        FROM ({_line_values_sql(_KEPT_DOCS)}) x JOIN _good g USING (source_id)
+        LEFT JOIN _scattered s ON s.source_id = x.source_id AND s.row_number = x.row_number""")
+    con.execute("DROP TABLE _scattered")
+
+
+# The lines `kept_lines` inserted: those of the documents of `_good` (a document's lines are its own).
+KEPT_LINES = ("SELECT * FROM accounting_document_lines WHERE period IN (SELECT period FROM _periods) "
+              "AND doc_key IN (SELECT doc_key FROM _good)")
 
 
 def drop(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:

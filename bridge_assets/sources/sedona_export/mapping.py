@@ -119,7 +119,7 @@ def map_periods(
     steps.leave_earlier_periods(con)
     steps.kept_lines(con)
     rejected_rows = con.execute("SELECT CAST(coalesce(sum(bad_rows), 0) AS BIGINT) FROM _docs").fetchall()[0][0]
-    steps.drop(con, [t for t in steps.TEMP_TABLES if t not in ("_good", "_lines")])   # memory for the JSON below
+    steps.drop(con, [t for t in steps.TEMP_TABLES if t != "_good"])   # memory for the JSON below
     hashed = _store_kept(con, now)
     counts = con.execute("""
         SELECT (SELECT count(*) FROM accounting_documents WHERE period IN (SELECT period FROM _periods)),
@@ -143,10 +143,10 @@ def _remember_hashes(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _store_kept(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> int:
-    """Insert `_lines` and `_good`, each document with the content hash of its canonical JSON (kept from
-    `_earlier_hashes` when the document did not change). Returns how many documents were hashed."""
-    con.execute("INSERT INTO accounting_document_lines SELECT * FROM _lines")
-    hashed = canonical_sql.hash_documents_reusing(con, "SELECT * FROM _good", "SELECT * FROM _lines",
+    """Insert `_good`, each document with the content hash of its canonical JSON (built from the lines
+    `kept_lines` inserted; kept from `_earlier_hashes` when the document did not change). Returns how many
+    documents were hashed."""
+    hashed = canonical_sql.hash_documents_reusing(con, "SELECT * FROM _good", steps.KEPT_LINES,
                                                   "SELECT * FROM _earlier_hashes", into="_hashes")
     con.execute(f"""
         INSERT INTO accounting_documents

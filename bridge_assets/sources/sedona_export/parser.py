@@ -282,22 +282,24 @@ def _refused_as_csv(export: ExportFile, exc: duckdb.Error) -> Exception:
                                           "SedonaOffice as CSV and drop the new file")
 
 
-def document_periods(con: duckdb.DuckDBPyConnection, export: ExportFile) -> LoadedLines:
+def document_periods(con: duckdb.DuckDBPyConnection, export: ExportFile, rows: str | None = None) -> LoadedLines:
     """The first pass, all the folder sensor needs to decide: temp table `_export_documents` (one row per
     invoice number with its period, line rows and data rows), reading only the invoice number, item code
     and date of each row. A document's period is the earliest readable InvoiceDate among its lines;
     documents with no readable date take the file's most common period. Blank rows and report total rows
     (no invoice number and no item code, or a first cell that says "total") are not lines: they are
-    counted in `data_rows` only."""
+    counted in `data_rows` only. `rows`: a temp table already holding the file's rows (`_read_rows`), read
+    instead of the file."""
     r = _reading(export)
+    source = _identifier(rows) if rows else r.reader
     try:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _export_documents AS
             SELECT trim({r.inv}) AS invoice_number,
                    min(strftime(try_strptime(trim({r.date}), '%m/%d/%Y'), '%Y-%m')) FILTER (WHERE {r.is_line}) AS period,
                    count(*) FILTER (WHERE {r.is_line}) AS line_rows, count(*) AS data_rows
-            FROM {r.reader} GROUP BY 1
-        """, r.params)
+            FROM {source} GROUP BY 1
+        """, None if rows else r.params)
     except duckdb.Error as exc:
         raise _refused_as_csv(export, exc) from None
     con.execute("""
@@ -317,36 +319,49 @@ def document_periods(con: duckdb.DuckDBPyConnection, export: ExportFile) -> Load
 def write_export_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, target: Path) -> LoadedLines:
     """Write every invoice line of `export` to the Parquet file `target`, as text with its lineage (file
     sha256, name, row number, parser version) and its document's period, in the column order of
-    `sedona_lines.lines_table_ddl(with_period=True)`. Two passes: `document_periods`, then every line
-    joined to its document's period (a join on that small table, cheaper than a window over the file).
-    The Parquet file is written beside `target` and renamed: a half-written copy is never taken for one."""
-    loaded = document_periods(con, export)
+    `sedona_lines.lines_table_ddl(with_period=True)`. The CSV is parsed once, into a temp table numbered in
+    file order (parsing is most of the cost: the reader cannot run in parallel, see `_reading`); from it
+    `document_periods`, then every line joined to its document's period (a join on that small table,
+    cheaper than a window over the file). The Parquet file is written beside `target` and renamed: a
+    half-written copy is never taken for one."""
     r = _reading(export)
-    lines = con.sql(
-        f"""
-        SELECT $sha AS file_sha256, $name AS file_name, CAST(rn + $skip AS BIGINT) AS row_number,
-               $version AS parser_version, d.period, {r.select}
-        FROM (SELECT row_number() OVER () AS rn, * FROM {r.reader}) r
-        LEFT JOIN _export_documents d ON d.invoice_number IS NOT DISTINCT FROM trim(r.{r.inv})
-        WHERE {r.is_line}
-        """,
-        params=r.params | {"sha": export.sha256, "name": export.name, "version": PARSER_VERSION},
-    )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
     try:
-        lines.write_parquet(str(partial), compression="snappy")
-        written = con.sql("SELECT count(*) FROM read_parquet($p)", params={"p": str(partial)}).fetchall()[0][0]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _read_rows AS SELECT row_number() OVER () AS rn, * FROM {r.reader}",
+                    r.params)
+        loaded = document_periods(con, export, rows="_read_rows")
+        lines = con.sql(
+            f"""
+            SELECT $sha AS file_sha256, $name AS file_name, CAST(rn + $skip AS BIGINT) AS row_number,
+                   $version AS parser_version, d.period, {r.select}
+            FROM _read_rows r
+            LEFT JOIN _export_documents d ON d.invoice_number IS NOT DISTINCT FROM trim(r.{r.inv})
+            WHERE {r.is_line}
+            """,
+            params={"skip": export.header_row, "sha": export.sha256, "name": export.name, "version": PARSER_VERSION},
+        )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            lines.write_parquet(str(partial), compression="snappy")
+            written = con.sql("SELECT count(*) FROM read_parquet($p)", params={"p": str(partial)}).fetchall()[0][0]
+        except duckdb.Error:
+            partial.unlink(missing_ok=True)
+            raise
     except duckdb.Error as exc:
-        partial.unlink(missing_ok=True)
         raise _refused_as_csv(export, exc) from None
     finally:
-        con.execute("DROP TABLE IF EXISTS _export_documents")
+        con.execute("DROP TABLE IF EXISTS _export_documents; DROP TABLE IF EXISTS _read_rows")
     if written != loaded.line_rows:
         partial.unlink(missing_ok=True)
         raise RuntimeError(f"{export.name}: wrote {written} lines but counted {loaded.line_rows}; the file changed while it was read")
     partial.replace(target)
     return loaded
+
+
+def _identifier(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"{name!r} is not a table name")
+    return name
 
 
 # --- encodings -------------------------------------------------------------------------------------
