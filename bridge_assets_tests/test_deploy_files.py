@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import tomllib
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -186,3 +187,24 @@ def test_the_readme_shows_the_compose_file_as_it_is():
     section = readme[readme.index("## Running past one machine"):]
     snippet = section[section.index("```yaml\n") + len("```yaml\n"):section.index("```\n", section.index("```yaml"))]
     assert snippet in (DOCKER / "docker-compose.yaml").read_text(encoding="utf-8")
+
+
+def test_runs_in_containers_are_left_to_dagsters_run_monitoring_not_marked_failed_by_a_pid_from_elsewhere(
+        tmp_path, pg_environment):
+    """Under the DockerRunLauncher a run's recorded pid is a process of another container: the bridge's dead-run
+    settling must not take it for dead (it would fail other companies' live runs), and the instance monitors runs."""
+    from dagster._core.events import EngineEventData      # (a test may build the engine event a run worker writes)
+
+    from bridge_assets.defs.dead_runs import runs_are_local_processes, settle_dead_runs
+
+    assert load(DOCKER / "dagster.yaml")["run_monitoring"]["enabled"] is True
+    with instance_from(tmp_path, DOCKER / "dagster.yaml") as instance:
+        assert not runs_are_local_processes(instance)
+        run = instance.create_run_for_job(dg.GraphDefinition("g").to_job(), run_id=str(uuid.uuid4()),
+                                          status=dg.DagsterRunStatus.STARTED)
+        instance.report_engine_event("Started process for run (pid: 999999999).", run,
+                                     EngineEventData({"pid": dg.MetadataValue.text("999999999")}))
+        assert settle_dead_runs(instance).failed == []
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+    with dg.instance_for_test() as local:                      # the default launcher: the pid is this machine's
+        assert runs_are_local_processes(local)

@@ -10,8 +10,10 @@ Every run records the pid of the process that runs it (Dagster's "Started proces
 "Executing steps in process" engine events). A started run whose process is gone (`processes.process_gone`:
 no such pid, a zombie, or the pid now belongs to a younger process) is marked failed with a sentence
 saying why, and its pool slots are freed. Slots still held by a run that has finished (for example one
-marked failed by hand in the UI) are freed too. This assumes what the bridge's dagster.yaml sets up:
-runs are processes on this machine (the default run launcher), with the instance storage beside them.
+marked failed by hand in the UI) are freed too. This holds only where runs are processes on this machine
+(the default run launcher, which cannot check a run worker's health): under a launcher that can (Docker,
+Kubernetes: deploy/), a run's pid means nothing here, so no run is marked failed by its pid and Dagster's own run
+monitoring (`run_monitoring` in deploy/'s instance files) finds the dead ones.
 
 Two callers, so no one has to free a slot by hand: the `dead_run_sensor` (every 30 s while the
 daemon runs, `bridge ui`), and the start of every run (`BridgeResource`), before its first step asks
@@ -67,7 +69,8 @@ def settle_dead_runs(instance: dg.DagsterInstance, *, exclude: str | None = None
     """Mark failed every started run whose process is gone and free its pool slots; free the slots of
     finished runs. `exclude`: the calling run itself."""
     settled = SettledRuns()
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE)):
+    local = runs_are_local_processes(instance)
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE)) if local else ():
         if run.run_id == exclude:
             continue
         recorded = recorded_process(instance, run.run_id)
@@ -90,6 +93,12 @@ def settle_dead_runs(instance: dg.DagsterInstance, *, exclude: str | None = None
                 _free_slots(instance, run_id)
                 settled.freed.append(run_id)
     return settled
+
+
+def runs_are_local_processes(instance: dg.DagsterInstance) -> bool:
+    """Whether a run's recorded pid is a process of this machine: under the default run launcher it is;
+    a launcher that checks its run workers' health itself (a container, a pod) runs them elsewhere."""
+    return not instance.run_launcher.supports_check_run_worker_health
 
 
 def _free_slots(instance: dg.DagsterInstance, run_id: str) -> None:
