@@ -21,44 +21,27 @@ import httpx
 
 from bridge_assets.destinations.base import Capabilities, DestinationError, Outcome, PostRequest, Status
 from bridge_assets.destinations.kit.http import PacedClient, PlatformUnavailable
+from bridge_assets.destinations.kit.settings import Env
 from bridge_assets.model.document import AccountingDocument
 
 # Invoices before the credit memos that apply to them, both before the payments of them.
 ORDER = {"invoice": 0, "credit_memo": 1, "payment": 2}
 # Refused before the platform saw the call (its proxy's throttle, maintenance): a write is safe to send again.
 NOT_RECEIVED = frozenset({429, 503})
-TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-class ErpEnvironment:
-    """A platform's settings from the environment (a mapping; `os.environ` unless given)."""
+class ErpEnvironment(Env):
+    """A platform's settings from the environment (a mapping; `os.environ` unless given): the kit's `Env`,
+    whose `require` sends the reader to the platform's README section."""
 
     def __init__(self, platform: str, environ: Mapping[str, str] | None = None) -> None:
-        self.platform = platform
-        self.env = os.environ if environ is None else environ
+        super().__init__(os.environ if environ is None else environ, platform)
 
-    def text(self, name: str, default: str | None = None) -> str | None:
-        """The value with blanks trimmed; an empty one counts as not set."""
-        return (self.env.get(name) or "").strip() or default
-
-    def require(self, *names: str) -> None:
+    def require(self, *names: str, where: str | None = None) -> None:
         missing = [name for name in names if not self.text(name)]
         if missing:
             raise DestinationError(f"{self.platform} is configured as a destination but {', '.join(missing)} "
-                                   f"{'is' if len(missing) == 1 else 'are'} not set (README, {self.platform})")
-
-    def number(self, name: str, default: float | None) -> float | None:
-        value = self.text(name)
-        try:
-            return default if value is None else float(value)
-        except ValueError:
-            raise DestinationError(f"{name} must be a number, not {value!r}") from None
-
-    def flag(self, name: str, default: bool) -> bool:
-        value = (self.text(name) or str(default)).lower()
-        if value not in TRUE + FALSE:
-            raise DestinationError(f"{name} must be true or false, not {value!r}")
-        return value in TRUE
+                                   f"{'is' if len(missing) == 1 else 'are'} not set ({where or f'README, {self.platform}'})")
 
 
 class ErpDestination:

@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence, TypeVar
 from bridge_assets.destinations.base import Action, DestinationError, Outcome, PostRequest, Status, by_hand
 from bridge_assets.destinations.kit.oauth import OAuthSession, TokenStore
 from bridge_assets.destinations.kit.run_files import doc_label, held_outcome, period_is_open
+from bridge_assets.destinations.kit.settings import Env
 from bridge_assets.model.document import AccountingDocument, DocumentLine, document_from_dict, money
 
 T = TypeVar("T")
@@ -27,12 +28,8 @@ SENT = (Action.CREATE.value, Action.UPDATE.value)
 
 
 def settings_text(environ: Mapping[str, str]) -> Callable[..., str | None]:
-    """`text(name, default=None)`: the variable's value, stripped, or `default` when unset or blank."""
-
-    def text(name: str, default: str | None = None) -> str | None:
-        return (environ.get(name) or "").strip() or default
-
-    return text
+    """`text(name, default=None)`: the variable's value, stripped, or `default` when unset or blank (the kit's `Env`)."""
+    return Env(environ, "").text
 
 
 def require(text: Callable[..., str | None], names: Sequence[str], *, platform: str, where: str,
