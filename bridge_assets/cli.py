@@ -398,24 +398,20 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
     """Serve the QuickBooks Online webhook receiver (see bridge_assets/destinations/qbo/webhooks.py)."""
     from bridge_assets.destinations.qbo import webhooks
 
-    settings = BridgeSettings.from_env()
-    try:
-        webhooks.serve(settings.home, args.host, args.port)
-    except webhooks.WebhookSettingMissing as problem:
-        print(problem, file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return _serve_receiver(webhooks, args)
 
 
 def cmd_servicetrade_webhooks(args: argparse.Namespace) -> int:
     """Serve the ServiceTrade webhook receiver (see bridge_assets/sources/servicetrade/webhooks.py)."""
     from bridge_assets.sources.servicetrade import webhooks
 
-    settings = BridgeSettings.from_env()
+    return _serve_receiver(webhooks, args)
+
+
+def _serve_receiver(webhooks, args: argparse.Namespace) -> int:
+    """A webhook receiver module's `serve` until Ctrl-C; a missing setting is said and exits 2."""
     try:
-        webhooks.serve(settings.home, args.host, args.port)
+        webhooks.serve(BridgeSettings.from_env().home, args.host, args.port)
     except webhooks.WebhookSettingMissing as problem:
         print(problem, file=sys.stderr)
         return 2
