@@ -21,7 +21,7 @@ import dataclasses
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import uvicorn
 from starlette.applications import Starlette
@@ -69,6 +69,27 @@ class EmulatorHandle:
     state_path: Path
     settings: Any
     admin: serving.AdminHttpClient
+
+
+class OAuthEndpoints:
+    """The URLs of an emulator's OAuth 2.0 endpoints, for a handle that names their paths."""
+
+    token_path: ClassVar[str]
+    revoke_path: ClassVar[str]
+    authorize_path: ClassVar[str]
+    base_url: str
+
+    @property
+    def token_url(self) -> str:
+        return self.base_url + self.token_path
+
+    @property
+    def revoke_url(self) -> str:
+        return self.base_url + self.revoke_path
+
+    @property
+    def authorize_url(self) -> str:
+        return self.base_url + self.authorize_path
 
 
 def spawned_type(handle: type) -> type:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from bridge_assets.sandbox.kit import emulator, serving
 from bridge_assets.sandbox.xero.app import create_app
@@ -73,21 +73,12 @@ class AdminClient(serving.AdminHttpClient):
 
 
 @dataclasses.dataclass
-class EmulatorHandle(emulator.EmulatorHandle):
+class EmulatorHandle(emulator.OAuthEndpoints, emulator.EmulatorHandle):
+    token_path: ClassVar[str] = TOKEN_PATH
+    revoke_path: ClassVar[str] = REVOKE_PATH
+    authorize_path: ClassVar[str] = AUTHORIZE_PATH
     settings: EmulatorSettings
     admin: AdminClient
-
-    @property
-    def token_url(self) -> str:
-        return self.base_url + TOKEN_PATH
-
-    @property
-    def revoke_url(self) -> str:
-        return self.base_url + REVOKE_PATH
-
-    @property
-    def authorize_url(self) -> str:
-        return self.base_url + AUTHORIZE_PATH
 
     @property
     def api_url(self) -> str:
