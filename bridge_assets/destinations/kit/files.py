@@ -19,6 +19,7 @@ crashed runs' files are left as they are (still searched by `find`).
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import os
 import re
@@ -81,6 +82,22 @@ class FileScan:
 
 
 Scanner = Callable[[bytes], FileScan | None]   # None: not one of our files (foreign header)
+
+
+def complete_records(data: bytes, offset: int, columns: list[str]) -> Iterator[tuple[dict[str, str], int]]:
+    """The CSV records (CRLF-ended) of `data` from `offset`, each with the offset where it ends, up to the first
+    one torn or damaged (a crash mid-write): what a scanner may trust of a file it wrote."""
+    while True:
+        end = data.find(b"\r\n", offset)
+        if end < 0:
+            return
+        try:
+            cells = next(csv.reader([data[offset:end].decode("utf-8")]))
+            record = dict(zip(columns, cells, strict=True))
+        except (UnicodeDecodeError, csv.Error, StopIteration, ValueError):
+            return                    # torn or damaged from here on
+        offset = end + 2
+        yield record, offset
 
 
 def _write_all(fd: int, data: bytes) -> None:

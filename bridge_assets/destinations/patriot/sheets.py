@@ -22,7 +22,7 @@ import re
 from typing import Mapping, Sequence
 
 from bridge_assets.destinations.kit.cells import amount_text, quantity_text, row_cells, text_cell
-from bridge_assets.destinations.kit.files import Entry, FileScan
+from bridge_assets.destinations.kit.files import Entry, FileScan, complete_records
 from bridge_assets.destinations.kit.run_files import as_date
 from bridge_assets.model.document import AccountingDocument, content_hash
 
@@ -109,19 +109,7 @@ def _records(data: bytes, header: bytes) -> tuple[list[tuple[dict[str, str], int
     if not data.startswith(header):
         return ([], True) if header.startswith(data) else None
     columns = next(csv.reader([header.decode("utf-8")]))
-    records, offset = [], len(header)
-    while True:
-        end = data.find(b"\r\n", offset)
-        if end < 0:
-            break
-        try:
-            cells = next(csv.reader([data[offset:end].decode("utf-8")]))
-            record = dict(zip(columns, cells, strict=True))
-        except (UnicodeDecodeError, csv.Error, StopIteration, ValueError):
-            break                     # torn or damaged from here on
-        offset = end + 2
-        records.append((record, offset))
-    return records, False
+    return list(complete_records(data, len(header), columns)), False
 
 
 def scan_customer_file(data: bytes) -> FileScan | None:

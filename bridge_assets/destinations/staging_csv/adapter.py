@@ -49,6 +49,7 @@ from bridge_assets.destinations.kit.files import (
     FileScan,
     OutputFolder,
     RunFile,
+    complete_records,
     finished_name,
 )
 from bridge_assets.model.document import (
@@ -109,22 +110,15 @@ def scan_staging_csv(data: bytes) -> FileScan | None:
         return None
     entries: list[Entry] = []
     pending: list[dict[str, str]] = []
-    offset = header_end + 2
     complete = 0
-    while True:
-        end = data.find(b"\r\n", offset)
-        if end < 0:
-            break
+    for row, offset in complete_records(data, header_end + 2, columns):
         try:
-            cells = next(csv.reader([data[offset:end].decode("utf-8")]))
-            row = dict(zip(columns, cells, strict=True))
             expected = max(1, int(row["line_count"] or "0"))
-        except (UnicodeDecodeError, csv.Error, StopIteration, ValueError):
-            break   # torn or damaged from here on
+        except ValueError:
+            break   # damaged from here on
         if pending and _entry_key(pending[0]) != _entry_key(row):
             break
         pending.append(row)
-        offset = end + 2
         if len(pending) == expected:
             first = pending[0]
             entries.append(Entry(
