@@ -36,6 +36,7 @@ from typing import Mapping, MutableMapping
 REGISTRY_VARIABLE = "BRIDGE_COMPANIES"
 COMPANY_VARIABLE = "BRIDGE_COMPANY"
 TITLE_VARIABLE = "BRIDGE_COMPANY_TITLE"
+ENTERED_VARIABLE = "BRIDGE_COMPANY_ENTERED"   # the company a process (and its children) was made by enter_company
 DEFAULT_COMPANY = "default"       # the tag value of the one company of a deployment without a registry
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 SETTING_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -44,7 +45,7 @@ SEPARATOR = "__"
 # Where a company keeps its state: never inherited from the deployment, or every company would share it.
 PATH_SETTINGS = ("BRIDGE_HOME", "BRIDGE_DATABASE", "BRIDGE_INBOX", "BRIDGE_ARCHIVE", "BRIDGE_QUARANTINE",
                  "BRIDGE_OUTPUT", "BRIDGE_WORK", "BRIDGE_DUPLICATES", "QBO_TOKEN_STORE")
-RESERVED = (COMPANY_VARIABLE, REGISTRY_VARIABLE, TITLE_VARIABLE, "BRIDGE_HOME")
+RESERVED = (COMPANY_VARIABLE, REGISTRY_VARIABLE, TITLE_VARIABLE, ENTERED_VARIABLE, "BRIDGE_HOME")
 
 
 class RegistryError(ValueError):
@@ -200,15 +201,15 @@ def enter_company(key: str, environ: MutableMapping[str, str] | None = None) -> 
     if registry is None:
         raise RegistryError(f"company {key!r} was asked for, but there is no company registry "
                             f"({REGISTRY_VARIABLE} unset and no companies.toml in BRIDGE_HOME)")
-    current = environ.get(COMPANY_VARIABLE, "").strip()
-    if current and current != key and environ.get("BRIDGE_COMPANY_ENTERED") == current:
+    current = environ.get(ENTERED_VARIABLE, "")
+    if current and current != key:
         raise RegistryError(f"this process already serves company {current!r}; one process serves one company "
                             f"(start another for {key!r})")
     wanted = registry.environment(key, environ)
     for name in [name for name in environ if name not in wanted]:
         del environ[name]
     environ.update(wanted)
-    environ["BRIDGE_COMPANY_ENTERED"] = key
+    environ[ENTERED_VARIABLE] = key
     return registry.company(key)
 
 
