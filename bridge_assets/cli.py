@@ -256,7 +256,14 @@ def _demo_every_company(args: argparse.Namespace) -> int:
 
     with dg.DagsterInstance.get():      # its storage made once, here: the companies' processes would race to
         pass                            # create the same tables (two alembic heads in one runs.db)
-    return demo_every_company(registry, args.argv, args.seed)
+    return demo_every_company(registry, lambda seed: _demo_argv(args, seed), args.seed)
+
+
+def _demo_argv(args: argparse.Namespace, seed: int) -> list[str]:
+    """The arguments of one company's `bridge demo`, with its own seed."""
+    defects = [part for defect in args.defect or () for part in ("--defect", defect)]
+    return ["demo", "--seed", str(seed), "--lines", str(args.lines), "--first-period", args.first_period,
+            "--months", str(args.months), *defects]
 
 
 def _demo_with_sandboxes(args: argparse.Namespace) -> int:
@@ -469,14 +476,12 @@ def main(argv: list[str] | None = None) -> int:
     from bridge_assets.runtime.companies import RegistryError
 
     add_companies_command(sub)
-    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     try:
         args.registry = settle_company(args.command, args.company)
     except RegistryError as problem:
         print(problem, file=sys.stderr)
         return 2
-    args.argv = argv[argv.index(args.command):]
     return args.func(args)
 
 

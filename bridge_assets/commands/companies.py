@@ -100,12 +100,13 @@ def add_companies_command(sub) -> None:
     companies.set_defaults(func=cmd_companies)
 
 
-def demo_every_company(registry: Registry, argv: list[str], seed: int) -> int:
+def demo_every_company(registry: Registry, demo_argv: Callable[[int], list[str]], seed: int) -> int:
     """`bridge --company KEY demo ...` for every company at once, each in its own process with its own
-    sample book (seed + its position), its own emulators and DuckDB file; their lines prefixed by the key."""
+    sample book (`demo_argv(seed + its position)`: the demo's arguments), its own emulators and DuckDB file;
+    their lines prefixed by the key."""
     processes = []
     for index, key in enumerate(registry.keys):
-        command = [sys.executable, "-m", "bridge_assets.cli", "--company", key, *_with_seed(argv, seed + index)]
+        command = [sys.executable, "-m", "bridge_assets.cli", "--company", key, *demo_argv(seed + index)]
         processes.append((key, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                                 env={k: v for k, v in os.environ.items() if k != COMPANY_VARIABLE})))
     print(f"Running the demo for {len(processes)} companies at once: {', '.join(registry.keys)}", flush=True)
@@ -124,22 +125,6 @@ def demo_every_company(registry: Registry, argv: list[str], seed: int) -> int:
     print(f"Every company's demo finished: {len(codes) - len(failed)} succeeded"
           + (f", {len(failed)} failed ({', '.join(failed)})" if failed else ""), flush=True)
     return max(codes.values(), default=0)
-
-
-def _with_seed(argv: list[str], seed: int) -> list[str]:
-    """The demo's own arguments, its --seed replaced and --companies dropped (the registry is there now)."""
-    out, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-            continue
-        if arg in ("--seed", "--companies"):
-            skip = True
-            continue
-        if arg.startswith(("--seed=", "--companies=")):
-            continue
-        out.append(arg)
-    return [*out, "--seed", str(seed)]
 
 
 def _relay(key: str, stream: Iterator[str]) -> None:
