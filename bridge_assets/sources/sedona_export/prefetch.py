@@ -24,7 +24,6 @@ from typing import Callable, Iterable
 import duckdb
 
 from bridge_assets.runtime.settings import Folders
-from bridge_assets.runtime.storage import DatabaseBusy
 from bridge_assets.sources import sedona_lines
 from bridge_assets.sources.sedona_export import inbox
 from bridge_assets.sources.sedona_export.parser import AliasTable, LoadedLines, open_export, write_export_lines
@@ -111,8 +110,6 @@ def _convert(taken: inbox.Taken, folders: Folders, aliases: AliasTable | None,
             loaded = write_export_lines(con, export, private)
         finally:
             con.close()
-    except DatabaseBusy:
-        raise
     except Exception:                           # noqa: BLE001 - the recording step meets it again and says why
         return None, None
     return (export.sha256, export.config_version, export.name), (loaded, private)
