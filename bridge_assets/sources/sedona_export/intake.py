@@ -166,7 +166,8 @@ def receive(con: duckdb.DuckDBPyConnection, taken: inbox.Taken, folders: Folders
     is unchanged), so a crash can leave a received file in the inbox (received again as a no-op) but
     never lose one. `reread`: read the bytes again even under the same configuration. `prefetched`: the
     copies `prefetch` made of this batch's files (a file found there is not converted again)."""
-    export = open_export(taken.copy, aliases, work_dir=folders.work, name=taken.name, sha256=taken.sha256)
+    export = ((prefetched.opened_as(taken.copy, taken.name, taken.sha256) if prefetched else None)
+              or open_export(taken.copy, aliases, work_dir=folders.work, name=taken.name, sha256=taken.sha256))
     seen = con.execute(f"SELECT config_version, periods, line_rows, ignored_rows, archived_as FROM {FILES_TABLE} "
                        "WHERE file_sha256 = ?", [export.sha256]).fetchone()
     if seen and seen[0] == export.config_version and not reread:

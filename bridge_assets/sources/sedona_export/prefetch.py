@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import os
+import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -26,7 +27,7 @@ import duckdb
 from bridge_assets.runtime.settings import Folders
 from bridge_assets.sources import sedona_lines
 from bridge_assets.sources.sedona_export import inbox
-from bridge_assets.sources.sedona_export.parser import AliasTable, LoadedLines, open_export, write_export_lines
+from bridge_assets.sources.sedona_export.parser import AliasTable, ExportFile, LoadedLines, open_export, write_export_lines
 
 # Each converting thread's DuckDB: one thread, a cap on memory (it spills to the work folder beyond it).
 WORKER_MEMORY = "320MB"
@@ -39,6 +40,12 @@ class Prefetched:
 
     taken: dict[Path, inbox.Taken] = dataclasses.field(default_factory=dict)
     converted: dict[tuple[str, str, str], tuple[LoadedLines, Path]] = dataclasses.field(default_factory=dict)
+    opened: dict[tuple[Path, str, str], ExportFile] = dataclasses.field(default_factory=dict)
+
+    def opened_as(self, copy: Path, name: str, sha256: str) -> ExportFile | None:
+        """The file as recognised when it was converted here (the archived copy `copy`, dropped as `name`):
+        the recording step does not read all its bytes again to recognise it."""
+        return self.opened.pop((copy, name, sha256), None)
 
     def put_in_place(self, sha256: str, config_version: str, name: str, copy: Path) -> LoadedLines | None:
         """Move the copy made of these bytes (read under this configuration and name) to `copy`, its place,
@@ -54,37 +61,48 @@ class Prefetched:
         for _, made in self.converted.values():
             made.unlink(missing_ok=True)
         self.converted.clear()
+        self.opened.clear()
 
 
 def prefetch(con_factory: Callable, paths: Iterable[Path], folders: Folders, aliases: AliasTable | None,
              copy_for: Callable, workers: int | None = None) -> Prefetched:
-    """Take every file of `paths` and convert those not received before, `workers` at a time (default:
-    the machine's cores, at most 4). `copy_for(folders, export)` names a file's Parquet copy."""
+    """Take every file of `paths` and convert those not received before, `workers` at a time (default: one
+    per file, at most one more than the cores and at most 4: each holds up to WORKER_MEMORY).
+    `copy_for(folders, export)` names a file's Parquet copy.
+
+    Each worker takes its file (copies it into the archive, hashing on the way) and converts it, so one
+    file's copying overlaps another's parsing. One worker more than the cores: the CSV reader is
+    single-threaded, and with three files on two cores the third would otherwise run alone on one core
+    after the first two (measured at a million lines: parse 3.46 s with two workers, 2.98 s with
+    three, the same CPU; scripts/BENCHMARKS.md)."""
     done = Prefetched()
     paths = [p for p in paths if p.exists()]
-    workers = workers or min(4, os.cpu_count() or 1)
+    workers = workers or min(4, (os.cpu_count() or 1) + 1)
     if len(paths) < 2 or workers < 2:
         return done
-    for path in paths:
+    received = _received(con_factory)
+    claimed: set[str] = set()
+    lock = threading.Lock()
+
+    def take_and_convert(path: Path):
         try:
             taken = inbox.take(path, folders.archive)
         except OSError:
-            continue                            # the recording step takes it again and says what is wrong
-        if taken is not None:
-            done.taken[path] = taken
-    received = _received(con_factory)
-    todo, seen = [], set()
-    for taken in done.taken.values():
-        if (taken.sha256 in received) or taken.sha256 in seen:
-            continue                            # received before (or a second copy in this batch): nothing to convert
-        seen.add(taken.sha256)
-        todo.append(taken)
-    if len(todo) < 2:
-        return done
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-        for key, made in pool.map(lambda t: _convert(t, folders, aliases, copy_for), todo):
+            return path, None, (None, None)     # the recording step takes it again and says what is wrong
+        if taken is None:
+            return path, None, (None, None)
+        with lock:                              # received before, or a second copy in this batch: not converted
+            new = taken.sha256 not in received and taken.sha256 not in claimed
+            claimed.add(taken.sha256)
+        return path, taken, _convert(taken, folders, aliases, copy_for) if new else (None, None)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(paths))) as pool:
+        for path, taken, (export, made) in pool.map(take_and_convert, paths):
+            if taken is not None:
+                done.taken[path] = taken
             if made is not None:
-                done.converted[key] = made
+                done.converted[(export.sha256, export.config_version, export.name)] = made
+                done.opened[(taken.copy, taken.name, taken.sha256)] = export
     return done
 
 
@@ -99,7 +117,7 @@ def _received(con_factory: Callable) -> set[str]:
 
 
 def _convert(taken: inbox.Taken, folders: Folders, aliases: AliasTable | None,
-             copy_for: Callable) -> tuple[tuple[str, str, str] | None, tuple[LoadedLines, Path] | None]:
+             copy_for: Callable) -> tuple[ExportFile | None, tuple[LoadedLines, Path] | None]:
     try:
         export = open_export(taken.copy, aliases, work_dir=folders.work, name=taken.name, sha256=taken.sha256)
         place = copy_for(folders, export)
@@ -112,4 +130,4 @@ def _convert(taken: inbox.Taken, folders: Folders, aliases: AliasTable | None,
             con.close()
     except Exception:                           # noqa: BLE001 - the recording step meets it again and says why
         return None, None
-    return (export.sha256, export.config_version, export.name), (loaded, private)
+    return export, (loaded, private)
