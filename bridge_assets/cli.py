@@ -369,30 +369,39 @@ def _ui_every_company(args: argparse.Namespace, registry) -> int:
     """One code location per company on one instance, each company's emulators started in its own environment
     (its own sandbox folder, sample book and QuickBooks company), their settings handed on as <KEY>__<NAME>."""
     from bridge_assets.commands.companies import company_environments, write_workspace
+    from bridge_assets.commands.webconnector import ServiceNotStarted, beside_ui
 
     with contextlib.ExitStack() as stack:
         def start(key: str) -> None:
             company = BridgeSettings.from_env()
             company.folders.create()
             stack.enter_context(quickbooks_sandbox(company))
+            stack.enter_context(beside_ui(company))    # its Web Connector service, on its own port
             for line in stack.enter_context(source_sandboxes(company, seed=DEMO_SEED + registry.keys.index(key),
                                                              lines=DEMO_LINES, first_period=DEMO_FIRST_PERIOD,
                                                              months=DEMO_MONTHS)):
                 print(f"[{key}] {line}")
             print(f"[{key}] inbox {company.inbox}; DuckDB file {company.database_path}")
-        company_environments(registry, start)
+        try:
+            company_environments(registry, start)
+        except ServiceNotStarted as problem:
+            print(problem, file=sys.stderr)
+            return 2
         settings = BridgeSettings.from_env()
-        return _ui(args, settings, write_workspace(registry, _dagster_home(settings)))
+        return _ui(args, settings, write_workspace(registry, _dagster_home(settings)), companies_serve=True)
 
 
-def _ui(args: argparse.Namespace, settings: BridgeSettings, workspace: Path = PROJECT_ROOT / "workspace.yaml") -> int:
+def _ui(args: argparse.Namespace, settings: BridgeSettings, workspace: Path = PROJECT_ROOT / "workspace.yaml",
+        companies_serve: bool = False) -> int:
+    """`dagster dev` on `workspace`; the Web Connector's service beside it, unless each company serves its own
+    (`companies_serve`: started by `_ui_every_company`)."""
     _dagster_home(settings)
     command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(workspace),
                "-h", args.host, "-p", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port}  (inbox: {settings.inbox}; Ctrl-C stops it)")
     from bridge_assets.commands.webconnector import beside_ui
 
-    with beside_ui(settings):          # QuickBooks Desktop's Web Connector service, where it is a destination
+    with contextlib.nullcontext() if companies_serve else beside_ui(settings):   # QuickBooks Desktop's Web Connector
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, start_new_session=True,
                                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:

@@ -127,6 +127,63 @@ def test_each_company_started_in_its_own_environment_hands_on_what_it_set(regist
     assert "QBO_BASE_URL" not in os.environ and os.environ["BETA__QBO_BASE_URL"].endswith("/beta")
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _web_connector_registry(tmp_path: Path, acme_port: int, beta_port: int) -> Path:
+    path = tmp_path / "companies.toml"
+    path.write_text(f"""
+[defaults]
+BRIDGE_DESTINATIONS = "qbd_webconnector"
+QBD_WC_USERNAME = "bookkeeper"
+
+[company.acme]
+title = "Acme Alarm & Fire"
+QBD_WC_PORT = {acme_port}
+
+[company.beta]
+title = "Beta Security"
+QBD_WC_PORT = {beta_port}
+""")
+    return path
+
+
+def test_bridge_ui_serves_each_companys_web_connector_from_its_own_queue_on_its_own_port(tmp_path: Path, monkeypatch):
+    import contextlib
+
+    import zeep
+
+    from bridge_assets.commands.webconnector import ServiceNotStarted, beside_ui
+    from bridge_assets.runtime.settings import BridgeSettings
+
+    monkeypatch.delenv("QBD_WC_SERVICE_URL", raising=False)
+    monkeypatch.setenv("ACME__QBD_WC_PASSWORD", "acme-pass")       # secrets: the environment only
+    monkeypatch.setenv("BETA__QBD_WC_PASSWORD", "beta-pass")
+    ports = {"acme": _free_port(), "beta": _free_port()}
+    registry = load_registry({"BRIDGE_COMPANIES": str(_web_connector_registry(tmp_path, ports["acme"], ports["beta"]))})
+    with contextlib.ExitStack() as stack:
+        company_environments(registry, lambda key: stack.enter_context(beside_ui(BridgeSettings.from_env())))
+        for key, other in (("acme", "beta"), ("beta", "acme")):
+            service = zeep.Client(f"http://127.0.0.1:{ports[key]}/qbwc?wsdl").service
+            assert service.authenticate("bookkeeper", f"{key}-pass")[1] == "none"        # its own password
+            assert service.authenticate("bookkeeper", f"{other}-pass")[1] == "nvu"       # not the other's
+        assert {key: (tmp_path / "companies" / key / "qbd" / "webconnector.sqlite3").exists() for key in ports} == \
+            {"acme": True, "beta": True}
+    # Both companies left on one port: the second is refused, naming itself and the setting to change.
+    same = load_registry({"BRIDGE_COMPANIES": str(_web_connector_registry(tmp_path, ports["acme"], ports["acme"]))})
+    with contextlib.ExitStack() as stack, pytest.raises(ServiceNotStarted) as refused:
+        company_environments(same, lambda key: stack.enter_context(beside_ui(BridgeSettings.from_env())))
+    assert f"company Beta Security (beta)'s QuickBooks Web Connector service cannot listen on 127.0.0.1:{ports['acme']}" \
+        in str(refused.value)
+    assert "QBD_WC_PORT (and QBD_WC_APP_URL) in its [company.beta] section" in str(refused.value)
+    assert "beta-pass" not in str(refused.value)
+
+
 def test_one_company_commands_ask_which_company_when_there_is_a_registry(registry_file: Path):
     answer = _bridge(registry_file, "summary")
     assert answer.returncode == 2

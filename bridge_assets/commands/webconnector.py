@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -64,19 +65,41 @@ def cmd_qwc(args: argparse.Namespace) -> int:
     return 0
 
 
+class ServiceNotStarted(Exception):
+    """The Web Connector's service could not listen where its settings say (another service holds the port)."""
+
+
 @contextlib.contextmanager
 def beside_ui(settings: BridgeSettings) -> Iterator[None]:
     """`bridge ui` serves the Web Connector's service in a thread beside Dagster when `qbd_webconnector` is a
     destination, a real Web Connector is configured (QBD_WC_PASSWORD) and nothing else serves it already
-    (QBD_WC_SERVICE_URL: set by the sandbox, or by you when `bridge webconnector` runs elsewhere)."""
+    (QBD_WC_SERVICE_URL: set by the sandbox, or by you when `bridge webconnector` runs elsewhere).
+
+    With a company registry, `bridge ui` enters this once per company, in that company's environment: each
+    company's service answers from its own queue (under its own home) on its own QBD_WC_PORT. A port already
+    held (by another company's service, most often, when two companies kept the default) raises
+    `ServiceNotStarted` naming the company and the setting to change."""
     from bridge_assets.destinations.qbd_webconnector import config, service
+    from bridge_assets.runtime.companies import COMPANY_VARIABLE, company_label
 
     qbd = config.from_env(settings)
     if "qbd_webconnector" not in settings.destinations or not qbd.password or qbd.service_url:
         yield
         return
-    running = service.serve_in_thread(service.ServiceSettings.from_config(qbd), qbd.host, qbd.port)
-    print(f"QuickBooks Web Connector service on {running.url} (the .qwc's AppURL: {qbd.app_url})")
+    company = company_label()
+    try:
+        running = service.serve_in_thread(service.ServiceSettings.from_config(qbd), qbd.host, qbd.port)
+    except OSError as exc:
+        whose = f"company {company}'s" if company else "the"
+        where = (f"QBD_WC_PORT (and QBD_WC_APP_URL) in its [company.{os.environ.get(COMPANY_VARIABLE, '')}] "
+                 "section of the registry" if company else "QBD_WC_PORT (and QBD_WC_APP_URL)")
+        raise ServiceNotStarted(
+            f"{whose} QuickBooks Web Connector service cannot listen on {qbd.host}:{qbd.port} ({exc.strerror or exc}): "
+            f"another program holds that port (another company's service, or `bridge webconnector` already "
+            f"running). Give each company its own port: set {where}, or set QBD_WC_SERVICE_URL when the "
+            "service runs elsewhere") from None
+    print(f"{company + ': ' if company else ''}QuickBooks Web Connector service on {running.url} "
+          f"(the .qwc's AppURL: {qbd.app_url})")
     try:
         yield
     finally:
