@@ -286,6 +286,80 @@ def test_each_company_runs_in_its_own_code_location_keys_pool_tag_and_duckdb_fil
     assert "500001" in right.stdout and _ledger_numbers(acme["database"]) == []
 
 
+# A company whose books are closed through September: its run holds the September documents, the other
+# company's identical document posts; when this company's books reopen, its replay sensor asks for one run
+# of the period, which posts what was held. Printed per step for the test.
+HELD_PROCESS = textwrap.dedent("""
+    import json, os, sys, warnings
+    warnings.filterwarnings("ignore")
+    import dagster as dg
+    import duckdb
+    import bridge_assets.company_locations as locations
+    from bridge_assets.runtime.settings import BridgeSettings
+    from bridge_assets_tests.conftest import line, write_export
+
+    key = sys.argv[1]
+    defs = getattr(locations, key)
+    settings = BridgeSettings.from_env()
+    settings.folders.create()
+    write_export(settings.inbox / "sept.csv", [line(number="700001", total="29.95")])
+    job = defs.resolve_job_def("bridge_job")
+    resources = {"bridge": defs.resources["bridge"], "duckdb": defs.resources["duckdb"]}
+
+    def states():
+        with duckdb.connect(str(settings.database_path), read_only=True) as con:
+            return con.execute("SELECT state FROM ledger_postings ORDER BY ALL").fetchall()
+
+    def replay(instance):
+        context = dg.build_sensor_context(instance=instance, resources=resources)
+        result = defs.resolve_sensor_def("held_documents_replay_sensor")(context)
+        return result
+
+    out = {}
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources={"bridge": defs.resources["bridge"]})
+        requests = []
+        for _ in range(3):
+            result = defs.resolve_sensor_def("sedona_export_folder_sensor")(context)
+            context.update_cursor(result.cursor)
+            requests += result.run_requests
+        (request,) = requests
+        out["first_run"] = job.execute_in_process(instance=instance, run_config=request.run_config, tags=request.tags).success
+        out["after_first_run"] = states()
+        closed = replay(instance)
+        out["while_closed"] = getattr(closed, "skip_message", None) or str(getattr(closed, "run_requests", ""))
+        os.environ["BRIDGE_BOOKS_CLOSED_THROUGH"] = "2026-08-31"        # the company's books reopen for September
+        reopened = replay(instance)
+        runs = [job.execute_in_process(instance=instance, tags=r.tags) for r in getattr(reopened, "run_requests", [])]
+        out["replay_tags"] = [{k: v for k, v in run.dagster_run.tags.items() if k.startswith("bridge/")} for run in runs]
+        out["replay_run"] = [run.success for run in runs]
+        out["after_replay"] = states()
+    print(json.dumps(out))
+""")
+
+
+def test_held_documents_wait_and_replay_per_company(tmp_path: Path):
+    path = tmp_path / "companies.toml"
+    path.write_text(REGISTRY.replace('[company.beta]', '[company.beta]\nBRIDGE_BOOKS_CLOSED_THROUGH = "2026-09-30"'))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")} | {"BRIDGE_COMPANIES": str(path)}
+    done = {key: subprocess.run([sys.executable, "-c", HELD_PROCESS, key], cwd=PROJECT_ROOT, env=env,
+                                capture_output=True, text=True, timeout=300) for key in ("beta", "acme")}
+    for finished in done.values():
+        assert finished.returncode == 0, finished.stderr[-3000:]
+    beta = json.loads(done["beta"].stdout.strip().splitlines()[-1])
+    assert beta["first_run"] is True
+    assert beta["after_first_run"] == [["held"], ["held"]]            # staging_csv and qbd_iif, both closed
+    assert "still closed" in beta["while_closed"]
+    # one replay per destination that held something, each a run of beta's own (its job tags the company)
+    assert sorted(t["bridge/replay"] for t in beta["replay_tags"]) == ["qbd_iif", "staging_csv"]
+    assert all(t["bridge/company"] == "beta" for t in beta["replay_tags"])
+    assert beta["replay_run"] == [True, True] and beta["after_replay"] == [["posted"], ["posted"]]
+    # acme's books are open: its run posts the same September document, and its replay sensor has nothing held
+    acme = json.loads(done["acme"].stdout.strip().splitlines()[-1])
+    assert acme["after_first_run"] == [["posted"]] and acme["while_closed"] == "no held documents"
+    assert acme["replay_run"] == [] and acme["after_replay"] == [["posted"]]
+
+
 def test_an_alert_of_a_company_names_the_company(tmp_path: Path, monkeypatch):
     from bridge_assets.alerts.notify import Alert, AlertRecord
 
