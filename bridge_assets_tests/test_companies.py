@@ -372,6 +372,26 @@ def test_an_alert_of_a_company_names_the_company(tmp_path: Path, monkeypatch):
     assert alert.slack_payload()["blocks"][0]["text"]["text"].startswith("Acme Alarm & Fire (acme):")
 
 
+def test_a_company_code_location_loads_without_pandas(registry_file: Path):
+    """A deployment serves one code location per company, each its own process for as long as it runs:
+    loading one (its assets, checks, jobs, sensors and schedules) must not import pandas, pandera or polars,
+    which the runs need and the location does not (about 80 MB per company; README "Many companies")."""
+    load = textwrap.dedent("""
+        import sys, warnings
+        warnings.filterwarnings("ignore")
+        import bridge_assets.company_locations as locations
+        defs = locations.acme
+        defs.resolve_asset_graph(); defs.resolve_job_def("bridge_job"); defs.resolve_all_job_defs()
+        defs.resolve_sensor_def("sedona_export_folder_sensor")
+        print(sorted(m for m in ("pandas", "pandera", "polars", "numpy") if m in sys.modules))
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")} | {"BRIDGE_COMPANIES": str(registry_file)}
+    done = subprocess.run([sys.executable, "-c", load], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_a_company_whose_settings_cannot_be_used_fails_alone_naming_itself(tmp_path: Path):
     path = tmp_path / "companies.toml"
     path.write_text('[company.acme]\nBRIDGE_DESTINATIONS = "staging_csv"\n\n'

@@ -11,10 +11,10 @@ from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
 import duckdb
-import pandas as pd
 
 from bridge_assets.books.schema import ensure_schema  # the books' tables, made once per process
 from bridge_assets.model.document import money
+from bridge_assets.runtime.frames import object_frame
 
 KINDS = {
     "missing": "posted per the ledger but missing from the books (absent, deleted or voided there)",
@@ -220,8 +220,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], 
     in as exact text and is cast by the column's DECIMAL type, never through float."""
     if not rows:
         return
-    frame = pd.DataFrame([[str(v) if isinstance(v, Decimal) else v for v in row] for row in rows],
-                         columns=list(columns), dtype=object)
+    frame = object_frame([[str(v) if isinstance(v, Decimal) else v for v in row] for row in rows], columns)
     con.register("_reconciliation_rows", frame)
     try:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _reconciliation_rows")

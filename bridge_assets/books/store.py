@@ -21,11 +21,11 @@ from decimal import Decimal
 from typing import Callable, Sequence
 
 import duckdb
-import pandas as pd
 
 from bridge_assets.destinations.base import BooksDocument, BooksView, Destination
 from bridge_assets.books.schema import ensure_schema  # the books' tables, made once per process
 from bridge_assets.runtime.storage import Database
+from bridge_assets.runtime.frames import object_frame
 
 OVERLAP = dt.timedelta(minutes=5)
 
@@ -98,7 +98,7 @@ def write(con: duckdb.DuckDBPyConnection, destination: str, book: str, documents
              None if d.total is None else str(d.total), None if d.balance is None else str(d.balance),
              d.status, d.version, d.changed_at, None if d.raw is None else json.dumps(d.raw, default=str),
              mirrored_at] for d in documents]
-    con.register("_books_rows", pd.DataFrame(rows, columns=_COLUMNS, dtype=object))
+    con.register("_books_rows", object_frame(rows, _COLUMNS))
     try:
         con.execute("INSERT OR REPLACE INTO books_mirror BY NAME SELECT * FROM _books_rows")
     finally:

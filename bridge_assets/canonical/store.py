@@ -18,10 +18,10 @@ from decimal import Decimal
 from typing import Sequence
 
 import duckdb
-import pandas as pd
 
 from bridge_assets.canonical import schema as canonical_schema
 from bridge_assets.model.document import AccountingDocument, content_hash
+from bridge_assets.runtime.frames import object_frame
 
 
 
@@ -100,7 +100,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows
     # Decimals as text: DuckDB would guess one DECIMAL width from the first values of an object column
     # and refuse wider ones; the INSERT casts the text to the table's DECIMAL(18,2) exactly.
     rows = [[str(v) if isinstance(v, Decimal) else v for v in row] for row in rows]
-    con.register("_incoming_documents", pd.DataFrame(rows, columns=columns, dtype=object))
+    con.register("_incoming_documents", object_frame(rows, columns))
     try:
         names = ", ".join(columns)
         # Columns are cast by the INSERT to the table's types (DECIMAL, DATE); pandas keeps them as objects.

@@ -23,9 +23,9 @@ import hashlib
 from typing import Iterable, Sequence
 
 import duckdb
-import pandas as pd
 
 from bridge_assets.model.outcome import BY_HAND_CODES, Action, Outcome, Status
+from bridge_assets.runtime.frames import object_frame
 
 STATES = ("sending", "posted", "failed", "held", "voided", "reverting", "reverted")
 
@@ -114,7 +114,7 @@ def rows(con: duckdb.DuckDBPyConnection, destination: str, doc_keys: Iterable[st
 
 def _frame(con: duckdb.DuckDBPyConnection, name: str, columns: list[str], rows: list[list]) -> None:
     """Register rows as a relation: DuckDB writes a whole batch in one statement far faster than row by row."""
-    con.register(name, pd.DataFrame(rows, columns=columns, dtype=object))
+    con.register(name, object_frame(rows, columns))
 
 
 def mark_sending(con: duckdb.DuckDBPyConnection, destination: str, run_id: str, items: Sequence[Sending]) -> None:

@@ -18,8 +18,6 @@ import json
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
-import pandera.pandas as pa
-from pandera.api.checks import Check
 
 CENT = Decimal("0.01")
 
@@ -195,26 +193,28 @@ def content_hash(document: AccountingDocument) -> str:
 # --- pandera schemas for the data-frame form (money as integer cents, never float) ---------------
 # One definition, built for two of pandera's backends: pandas (frames made in Python, as the tests and the
 # ServiceTrade mapping make them) and polars (the checks over DuckDB's results: canonical/validation.py).
-# A column: name, kind, its checks, unique. A frame check: a function of `col` (a column by name), so the
-# same expression is pandas' or polars' arithmetic.
+# A column: name, kind, its checks (each a function of pandera's `Check`), unique. A frame check: a
+# function of `col` (a column by name), so the same expression is pandas' or polars' arithmetic. pandera (and
+# with it pandas) is imported when a schema is first built, not with this module: every process that knows
+# documents imports it, a company's code location too, and pandas is most of what that would hold in memory.
 
 _DOCUMENT_COLUMNS = (
     ("doc_key", "str", (), True),
-    ("source", "str", (Check.isin(["sedona", "servicetrade"]),), False),
-    ("doc_type", "str", (Check.isin(list(DOC_TYPES)),), False),
-    ("source_id", "str", (Check.str_length(min_value=1),), False),
-    ("doc_number", "str", (Check.str_length(min_value=1, max_value=21),), False),
+    ("source", "str", (lambda c: c.isin(["sedona", "servicetrade"]),), False),
+    ("doc_type", "str", (lambda c: c.isin(list(DOC_TYPES)),), False),
+    ("source_id", "str", (lambda c: c.str_length(min_value=1),), False),
+    ("doc_number", "str", (lambda c: c.str_length(min_value=1, max_value=21),), False),
     ("txn_date", "datetime", (), False),
-    ("period", "str", (Check.str_matches(r"^\d{4}-\d{2}$"),), False),
-    ("customer_key", "str", (Check.str_length(min_value=1),), False),
-    ("customer_name", "str", (Check.str_length(min_value=1),), False),
+    ("period", "str", (lambda c: c.str_matches(r"^\d{4}-\d{2}$"),), False),
+    ("customer_key", "str", (lambda c: c.str_length(min_value=1),), False),
+    ("customer_name", "str", (lambda c: c.str_length(min_value=1),), False),
     ("subtotal_cents", "int64", (), False),
-    ("tax_total_cents", "int64", (Check.ge(0),), False),
+    ("tax_total_cents", "int64", (lambda c: c.ge(0),), False),
     ("total_cents", "int64", (), False),
-    ("line_count", "int64", (Check.ge(0),), False),
+    ("line_count", "int64", (lambda c: c.ge(0),), False),
     ("lines_amount_cents", "int64", (), False),
     ("lines_tax_cents", "int64", (), False),
-    ("content_hash", "str", (Check.str_matches(r"^[0-9a-f]{64}$"),), False),
+    ("content_hash", "str", (lambda c: c.str_matches(r"^[0-9a-f]{64}$"),), False),
 )
 _DOCUMENT_CHECKS = {
     "total_is_subtotal_plus_tax": lambda col: col("total_cents") == col("subtotal_cents") + col("tax_total_cents"),
@@ -227,11 +227,11 @@ _DOCUMENT_CHECKS = {
 }
 _LINE_COLUMNS = (
     ("doc_key", "str", (), False),
-    ("line_no", "int64", (Check.ge(1),), False),
-    ("kind", "str", (Check.isin(list(LINE_KINDS)),), False),
-    ("item_code", "str", (Check.str_length(min_value=1),), False),
+    ("line_no", "int64", (lambda c: c.ge(1),), False),
+    ("kind", "str", (lambda c: c.isin(list(LINE_KINDS)),), False),
+    ("item_code", "str", (lambda c: c.str_length(min_value=1),), False),
     ("amount_cents", "int64", (), False),
-    ("tax_amount_cents", "int64", (Check.ge(0),), False),
+    ("tax_amount_cents", "int64", (lambda c: c.ge(0),), False),
     ("qty_x_price_cents", "int64", (), False),
 )
 _LINE_CHECKS = {"amount_is_qty_times_rate": lambda col: col("amount_cents") == col("qty_x_price_cents")}
@@ -242,7 +242,8 @@ def _schemas(pandera_module, kinds: dict, frame_check) -> tuple:
     column kind to the backend's type; `frame_check(function)` makes a frame check's callable."""
     def build(columns, checks, name, **extra):
         return pandera_module.DataFrameSchema(
-            {n: pandera_module.Column(kinds[k], list(cs), unique=u, coerce=k == "datetime") for n, k, cs, u in columns},
+            {n: pandera_module.Column(kinds[k], [check(pandera_module.Check) for check in cs], unique=u,
+                                      coerce=k == "datetime") for n, k, cs, u in columns},
             checks=[pandera_module.Check(frame_check(f), name=n) for n, f in checks.items()],
             strict=False, name=name, **extra)
 
@@ -250,9 +251,20 @@ def _schemas(pandera_module, kinds: dict, frame_check) -> tuple:
             build(_LINE_COLUMNS, _LINE_CHECKS, "accounting_document_lines", unique=["doc_key", "line_no"]))
 
 
-DOCUMENTS_SCHEMA, LINES_SCHEMA = _schemas(
-    pa, {"str": str, "int64": "int64", "datetime": "datetime64[us]"},
-    lambda f: lambda df: f(df.__getitem__))
+@functools.cache
+def pandas_schemas() -> tuple:
+    """The (documents, lines) schemas for pandera's pandas backend (frames made in Python)."""
+    import pandera.pandas as pa
+
+    return _schemas(pa, {"str": str, "int64": "int64", "datetime": "datetime64[us]"},
+                    lambda f: lambda df: f(df.__getitem__))
+
+
+def __getattr__(name: str):
+    """DOCUMENTS_SCHEMA and LINES_SCHEMA, the pandas schemas, built on first use."""
+    if name in ("DOCUMENTS_SCHEMA", "LINES_SCHEMA"):
+        return pandas_schemas()[name == "LINES_SCHEMA"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @functools.cache

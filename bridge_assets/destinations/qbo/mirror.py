@@ -38,12 +38,12 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 import duckdb
-import pandas as pd
 
 from bridge_assets.destinations.qbo.client import QboAnswer, QboUnavailable
 from bridge_assets.destinations.qbo.payloads import dumps, is_voided, query_literal, ref_value
 from bridge_assets.runtime.storage import Database
 from bridge_assets.runtime.schema_once import made_once
+from bridge_assets.runtime.frames import object_frame
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def _write(con: duckdb.DuckDBPyConnection, realm_id: str, entity: str, objects: 
         if change:
             changes.append(MirrorChange(entity, row["id"], _label(entity, row), row["period"], change))
     if rows:
-        frame = pd.DataFrame([[r[c] for c in _COLUMNS] for r in rows], columns=_COLUMNS, dtype=object)
+        frame = object_frame([[r[c] for c in _COLUMNS] for r in rows], _COLUMNS)
         con.register("_mirror_rows", frame)
         try:
             con.execute(

@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 import duckdb
-import pandas as pd
 
 from bridge_assets.sources.sedona_api.records import SedonaRecord, period_bounds, sedona_date_text
 from bridge_assets.sources.sedona_api.store import stored_records
@@ -261,6 +260,8 @@ def load_rows(con: duckdb.DuckDBPyConnection, period: str, rows: list[dict[str, 
     if seen is not None:
         return LoadedRows(file_name, sha, seen[0], periods, True)
     # An empty load is still recorded: it is the period's latest state (everything cancelled).
+
+    import pandas as pd     # on first use (runtime/frames.py says why)
 
     columns = [SQL_NAMES[c] for c in CANONICAL_COLUMNS]
     frame = pd.DataFrame(

@@ -7,11 +7,11 @@ from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
 import duckdb
-import pandas as pd
 
 from bridge_assets.sources.schema import ensure_schema  # every source's tables, made once per process
 from bridge_assets.sources.sedona_api.extract import Watermark
 from bridge_assets.sources.sedona_api.records import PERIOD_MODELS, RECORD_DATES, SedonaRecord, record_from_json
+from bridge_assets.runtime.frames import object_frame
 
 RECORDS_TABLE = "sedona_api_records"
 WATERMARKS_TABLE = "sedona_api_watermarks"
@@ -58,7 +58,7 @@ def save_records(con: duckdb.DuckDBPyConnection, records: Iterable[SedonaRecord]
             "; ".join(r.problems), r.raw_json, now,
         ))
     # One statement over a registered frame: executemany costs a statement per row.
-    frame = pd.DataFrame(rows, columns=_SAVED_COLUMNS, dtype=object)
+    frame = object_frame(rows, _SAVED_COLUMNS)
     con.register("_sedona_api_incoming", frame)
     try:
         con.execute(f"""
