@@ -64,6 +64,19 @@ def test_requests_from_several_threads_stay_under_the_per_minute_limit_and_are_e
     assert gaps[len(gaps) // 2] == pytest.approx(limits.request_interval, rel=0.25)   # even, not bursts
 
 
+def test_a_minutes_slots_keep_a_wall_clock_slack_even_when_an_emulator_shortens_the_minute():
+    from bridge_assets.destinations.kit.limits import JITTER_S
+
+    real = Limits(requests_per_minute=60, batch_requests_per_minute=40)           # the platform's own clock
+    assert real.request_interval == pytest.approx(1.0 * 1.02) and real.batch_interval == pytest.approx(1.5 * 1.02)
+    fast = Limits(requests_per_minute=5, batch_requests_per_minute=5, time_scale=60)   # a minute lasts 1 s
+    # five slots span the emulated minute plus at least JITTER_S, not plus 2% of one second (20 ms), which a
+    # loaded test machine's scheduling delay exceeds: the sixth request would meet the first in the window
+    assert 5 * fast.request_interval == pytest.approx(fast.minute + JITTER_S)
+    assert 5 * fast.batch_interval == pytest.approx(fast.minute + JITTER_S)
+    assert Limits().request_interval == 0.0
+
+
 def test_no_more_requests_are_in_flight_than_the_platform_allows():
     api = RecordingApi(delay_s=0.05)
     with serving(api.app) as url:
