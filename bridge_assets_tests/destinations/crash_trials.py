@@ -79,6 +79,24 @@ class TrialFigures:
     baseline_seconds: float = 0.0
 
 
+def store_live_tokens(path: Path, tokens: Mapping[str, object], real_seconds: Callable[[float], float]) -> None:
+    """Put in the token store at `path` a live access token beside its refresh token (as after a first refresh),
+    seeded from that refresh token, so the run starts posting instead of refreshing.
+
+    A kill between a platform rotating a refresh token and the store saving its successor loses the
+    connection: a platform with no grace period answers the old value `invalid_grant`, and the re-run says
+    "reconnect". No client can close that window (the successor exists only in the lost answer), so the trials
+    kill the posting, not the first refresh. `real_seconds` turns the platform's `expires_in` into wall-clock
+    seconds (the emulator's clock is fast)."""
+    from bridge_assets.destinations.kit.oauth import Tokens, TokenStore, fingerprint
+
+    store = TokenStore(path)
+    with store.locked():
+        store.save(Tokens(refresh_token=str(tokens["refresh_token"]), access_token=str(tokens["access_token"]),
+                          access_expires_at=time.time() + real_seconds(float(tokens["expires_in"])),
+                          seed_fingerprint=fingerprint(str(tokens["refresh_token"])), updated_at=time.time()))
+
+
 def book_rows(invoices: int, credits: int, customers=CUSTOMERS) -> tuple[list[list[str]], set[str], set[str]]:
     """Export rows of one period: invoices over six customers (every third a taxed labour line, the others
     two lines), and credits applied to the first invoices."""

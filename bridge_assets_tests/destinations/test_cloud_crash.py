@@ -4,10 +4,9 @@ ledger agreeing.
 
 Each emulator runs in this process (a thread); the posting runs are children of a warmed forkserver, so a
 kill never touches the emulator. Every trial gets a fresh tenant on it (a new account, organization,
-business, company or company file) and a token store that already holds a live access token: a kill
-between a platform rotating a refresh token and the store saving the new one would lose the connection,
-a window no client can close (QuickBooks' crash test avoids it with daily rotation), so the trials kill
-the posting, not the first refresh. A third of the kills land at the worst moment: the emulator committed an
+business, company or company file) and a token store that already holds a live access token: the trials kill
+the posting, not the first refresh (crash_trials.store_live_tokens says why; QuickBooks' crash test avoids
+the window with daily rotation). A third of the kills land at the worst moment: the emulator committed an
 invoice (or, for MYOB, a sale) and holds its answer back until the killed child has gone; the others at
 random moments of the run.
 """
@@ -15,17 +14,15 @@ random moments of the run.
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
 import pytest
 
-from bridge_assets.destinations.kit.oauth import Tokens, TokenStore, fingerprint
 from bridge_assets.sandbox import freeagent, freshbooks, myob, sage, zoho_books
 
-from .crash_trials import CrashTarget, crash_forkserver, make_template, run_crash_trials
+from .crash_trials import CrashTarget, crash_forkserver, make_template, run_crash_trials, store_live_tokens
 
 TRIALS = 10
 
@@ -45,11 +42,7 @@ def _fresh_books(handle, prefix: str) -> Callable[[Path], dict[str, str]]:
     def fresh(folder: Path) -> dict[str, str]:
         tenant = f"{prefix}{uuid.uuid4().hex[:12]}"
         tokens = handle.admin.mint_tokens(tenant=tenant)
-        store = TokenStore(folder / "tokens.json")
-        with store.locked():
-            store.save(Tokens(refresh_token=tokens["refresh_token"], access_token=tokens["access_token"],
-                              access_expires_at=time.time() + handle.settings.real_seconds(tokens["expires_in"]),
-                              seed_fingerprint=fingerprint(tokens["refresh_token"]), updated_at=time.time()))
+        store_live_tokens(folder / "tokens.json", tokens, handle.settings.real_seconds)
         return {**handle.client_environment(tokens["refresh_token"], folder / "tokens.json", tenant=tenant),
                 "_TENANT": tenant}
     return fresh

@@ -18,7 +18,7 @@ from bridge_assets.destinations.base import Action, DestinationError, PostReques
 from bridge_assets.destinations.reckon_one.adapter import ReckonOneDestination
 from bridge_assets.sandbox.reckon_one import EmulatorSettings, bridge_environment, run_emulator
 
-from .crash_trials import CrashTarget, crash_forkserver, make_template, run_crash_trials
+from .crash_trials import CrashTarget, crash_forkserver, make_template, run_crash_trials, store_live_tokens
 from .small_ledgers import adapter_from, create, one_line_invoice
 
 
@@ -104,7 +104,10 @@ def test_a_paid_invoice_credits_payments_and_voids_are_left_to_a_person(destinat
 
 def test_ten_kills_while_posting_leave_every_invoice_in_reckon_exactly_once(reckon, tmp_path):
     def fresh_books(folder: Path) -> dict[str, str]:
-        return bridge_environment(reckon, reckon.admin.create_book(), folder / "tokens.json")
+        book = reckon.admin.create_book()
+        tokens = reckon.admin.mint_tokens(book)
+        store_live_tokens(folder / "tokens.json", tokens, lambda s: s / reckon.settings.time_scale)
+        return {**bridge_environment(reckon, book, folder / "tokens.json"), "RECKON_REFRESH_TOKEN": tokens["refresh_token"]}
 
     target = CrashTarget(name="reckon_one", fresh_books=fresh_books,
                          held=lambda env: [("invoice", i["reference"], i["id"])

@@ -24,7 +24,7 @@ from bridge_assets.model.document import Application
 from bridge_assets.sandbox.wave import EmulatorSettings, run_emulator
 from bridge_assets.sandbox.wave.server import bridge_environment
 
-from .crash_trials import CrashTarget, crash_forkserver, make_template, run_crash_trials
+from .crash_trials import CrashTarget, crash_forkserver, make_template, run_crash_trials, store_live_tokens
 from .small_ledgers import adapter_from, create, one_line_invoice
 
 
@@ -186,7 +186,10 @@ def test_missing_settings_name_the_variables():
 
 def wave_target(wave) -> CrashTarget:
     def fresh_books(folder: Path) -> dict[str, str]:
-        return bridge_environment(wave, wave.admin.create_business(), folder / "wave_tokens.json")
+        business = wave.admin.create_business()
+        tokens = wave.admin.mint_tokens(business)
+        store_live_tokens(folder / "wave_tokens.json", tokens, lambda s: s / wave.settings.time_scale)
+        return {**bridge_environment(wave, business, folder / "wave_tokens.json"), "WAVE_REFRESH_TOKEN": tokens["refresh_token"]}
 
     def held(env: Mapping[str, str]):
         return [("invoice", i["invoiceNumber"], i["id"]) for i in wave.admin.invoices(env["WAVE_BUSINESS_ID"])]
