@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -80,7 +79,7 @@ def beside_ui(settings: BridgeSettings) -> Iterator[None]:
     held (by another company's service, most often, when two companies kept the default) raises
     `ServiceNotStarted` naming the company and the setting to change."""
     from bridge_assets.destinations.qbd_webconnector import config, service
-    from bridge_assets.runtime.companies import COMPANY_VARIABLE, company_label
+    from bridge_assets.runtime.companies import company_label, company_tag
 
     qbd = config.from_env(settings)
     if "qbd_webconnector" not in settings.destinations or not qbd.password or qbd.service_url:
@@ -91,7 +90,7 @@ def beside_ui(settings: BridgeSettings) -> Iterator[None]:
         running = service.serve_in_thread(service.ServiceSettings.from_config(qbd), qbd.host, qbd.port)
     except OSError as exc:
         whose = f"company {company}'s" if company else "the"
-        where = (f"QBD_WC_PORT (and QBD_WC_APP_URL) in its [company.{os.environ.get(COMPANY_VARIABLE, '')}] "
+        where = (f"QBD_WC_PORT (and QBD_WC_APP_URL) in its [company.{company_tag()}] "
                  "section of the registry" if company else "QBD_WC_PORT (and QBD_WC_APP_URL)")
         raise ServiceNotStarted(
             f"{whose} QuickBooks Web Connector service cannot listen on {qbd.host}:{qbd.port} ({exc.strerror or exc}): "

@@ -14,6 +14,7 @@ cost more than everything else the mapping does, and it is derivable from the st
 from __future__ import annotations
 
 import hashlib
+import re
 
 import duckdb
 
@@ -154,17 +155,21 @@ def hash_documents(con: duckdb.DuckDBPyConnection, documents: str, lines: str, i
     strings take. Returns the number of documents hashed."""
     count = con.execute(f"SELECT count(*) FROM ({documents})").fetchall()[0][0]
     parts = max(1, -(-count // documents_per_part))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_identifier(into)} (doc_key VARCHAR, content_hash VARCHAR)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {identifier(into)} (doc_key VARCHAR, content_hash VARCHAR)")
     for part in range(parts):
         where = f" WHERE hash(doc_key) % {parts} = {part}" if parts > 1 else ""
         json = canonical_json_sql(f"SELECT * FROM ({documents}){where}", f"SELECT * FROM ({lines}){where}")
-        con.execute(f"INSERT INTO {_identifier(into)} SELECT doc_key, sha256(canonical_json) FROM ({json})")
+        con.execute(f"INSERT INTO {identifier(into)} SELECT doc_key, sha256(canonical_json) FROM ({json})")
     return count
 
 
-def _identifier(name: str) -> str:
-    """A table name the code chose, refused if it could be anything but a name."""
-    if not name.replace("_", "a").isalnum() or name[0].isdigit():
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def identifier(name: str) -> str:
+    """A table name the code chose, refused if it could be anything but a name (the one check every SQL
+    builder of the bridge uses before putting a name into SQL text)."""
+    if not _IDENTIFIER.fullmatch(name):
         raise ValueError(f"{name!r} is not a table name")
     return name
 

@@ -10,10 +10,11 @@ and the API file prefix never become SQL text. Table names are identifiers chose
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Sequence
 
 import duckdb
+
+from bridge_assets.model.hash_sql import identifier  # the table-name check
 
 # Text -> typed value macros. A value that is present but unreadable is NULL plus an error; the
 # caller compares "present" with "parsed" so nothing is ever guessed.
@@ -41,14 +42,6 @@ CREATE OR REPLACE TEMP MACRO _x_price(qty, price) AS round(CAST(qty AS DECIMAL(3
 TEMP_TABLES = ("_kind_prefixes", "_term_days", "_live_files", "_standing", "_item_kinds", "_rows", "_heads",
                "_docs", "_row_errs", "_line_errs", "_base", "_known", "_verdicts", "_good", "_hashes")
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def identifier(name: str) -> str:
-    """A table name the code chose, refused if it could be anything but a name."""
-    if not _IDENTIFIER.fullmatch(name):
-        raise ValueError(f"{name!r} is not a table name")
-    return name
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:

@@ -282,16 +282,16 @@ def _refused_as_csv(export: ExportFile, exc: duckdb.Error) -> Exception:
                                           "SedonaOffice as CSV and drop the new file")
 
 
-def document_periods(con: duckdb.DuckDBPyConnection, export: ExportFile, rows: str | None = None) -> LoadedLines:
+def document_periods(con: duckdb.DuckDBPyConnection, export: ExportFile, *, from_read_rows: bool = False) -> LoadedLines:
     """The first pass, all the folder sensor needs to decide: temp table `_export_documents` (one row per
     invoice number with its period, line rows and data rows), reading only the invoice number, item code
     and date of each row. A document's period is the earliest readable InvoiceDate among its lines;
     documents with no readable date take the file's most common period. Blank rows and report total rows
     (no invoice number and no item code, or a first cell that says "total") are not lines: they are
-    counted in `data_rows` only. `rows`: a temp table already holding the file's rows (`_read_rows`), read
-    instead of the file."""
+    counted in `data_rows` only. `from_read_rows`: read the temp table `_read_rows` (the file's rows, parsed
+    once by `write_export_lines`) instead of the file."""
     r = _reading(export)
-    source = _identifier(rows) if rows else r.reader
+    source = "_read_rows" if from_read_rows else r.reader
     try:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _export_documents AS
@@ -299,7 +299,7 @@ def document_periods(con: duckdb.DuckDBPyConnection, export: ExportFile, rows: s
                    min(strftime(try_strptime(trim({r.date}), '%m/%d/%Y'), '%Y-%m')) FILTER (WHERE {r.is_line}) AS period,
                    count(*) FILTER (WHERE {r.is_line}) AS line_rows, count(*) AS data_rows
             FROM {source} GROUP BY 1
-        """, None if rows else r.params)
+        """, None if from_read_rows else r.params)
     except duckdb.Error as exc:
         raise _refused_as_csv(export, exc) from None
     con.execute("""
@@ -328,7 +328,7 @@ def write_export_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, targe
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _read_rows AS SELECT row_number() OVER () AS rn, * FROM {r.reader}",
                     r.params)
-        loaded = document_periods(con, export, rows="_read_rows")
+        loaded = document_periods(con, export, from_read_rows=True)
         lines = con.sql(
             f"""
             SELECT $sha AS file_sha256, $name AS file_name, CAST(rn + $skip AS BIGINT) AS row_number,
@@ -356,12 +356,6 @@ def write_export_lines(con: duckdb.DuckDBPyConnection, export: ExportFile, targe
         raise RuntimeError(f"{export.name}: wrote {written} lines but counted {loaded.line_rows}; the file changed while it was read")
     partial.replace(target)
     return loaded
-
-
-def _identifier(name: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise ValueError(f"{name!r} is not a table name")
-    return name
 
 
 # --- encodings -------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ class Prefetched:
 def prefetch(con_factory: Callable, paths: Iterable[Path], folders: Folders, aliases: AliasTable | None,
              copy_for: Callable, workers: int | None = None) -> Prefetched:
     """Take every file of `paths` and convert those not received before, `workers` at a time (default: one
-    per file, at most one more than the cores and at most 4: each holds up to WORKER_MEMORY).
+    more than the cores, at most 4, as each holds up to WORKER_MEMORY; never more than the files).
     `copy_for(folders, export)` names a file's Parquet copy.
 
     Each worker takes its file (copies it into the archive, hashing on the way) and converts it, so one
