@@ -43,6 +43,6 @@ def test_lines_adding_up_past_sixteen_digits_reject_the_document(db, settings):
     with db.connect() as con:
         kept = [n for (n,) in con.execute("SELECT doc_number FROM accounting_documents").fetchall()]
         (reasons,) = con.execute("SELECT reasons FROM rejected_documents WHERE source_id = '5'").fetchall()[0]
-        assert validation.schema_valid(con, ["2026-09"]).passed
+        assert validation.schema_valid(con, ["2026-09"])["2026-09"].passed
     assert kept == ["6"]
     assert reasons == "the lines add up to 19799999999999802.00, more than the 16 digits an amount may have"

@@ -19,7 +19,7 @@ def test_rmr_jump_warns_but_quarterly_billing_does_not(db, settings):
     ])
     receive_and_map(db, settings, [path], ["2026-08", "2026-09"])
     with db.connect() as con:
-        outcome = validation.rmr_change_within_limit(con, ["2026-09"], 0.5)
+        outcome = validation.rmr_change_within_limit(con, ["2026-09"], 0.5)["2026-09"]
     assert not outcome.passed and not outcome.blocking
     assert [r["customer_key"] for r in outcome.failing] == ["C001"]
 
@@ -30,7 +30,7 @@ def test_all_blocking_checks_pass_on_clean_input(db, settings):
     receive_and_map(db, settings, [path], ["2026-09"])
     with db.connect() as con:
         outcomes = validation.run_all(con, ["2026-09"], known_doc_keys_sql="SELECT NULL AS doc_key WHERE false",
-                                      max_rejected_share=0.05, max_rmr_change=0.5)
+                                      max_rejected_share=0.05, max_rmr_change=0.5)["2026-09"]
     assert {o.name: o.passed for o in outcomes if o.blocking} == {n: True for n in validation.BLOCKING_CHECKS}
 
 
@@ -40,9 +40,9 @@ def test_unique_numbers_and_totals_checks_catch_what_slips_past_mapping(db, sett
     with db.transaction() as con:   # what a mapping bug would leave behind
         con.execute("UPDATE accounting_documents SET doc_number = '1', total = total + 1 WHERE source_id = '2'")
     with db.connect() as con:
-        assert not validation.unique_document_numbers(con, ["2026-09"]).passed
-        assert not validation.totals_balance(con, ["2026-09"]).passed
-        assert not validation.schema_valid(con, ["2026-09"]).passed
+        assert not validation.unique_document_numbers(con, ["2026-09"])["2026-09"].passed
+        assert not validation.totals_balance(con, ["2026-09"])["2026-09"].passed
+        assert not validation.schema_valid(con, ["2026-09"])["2026-09"].passed
 
 
 def test_a_negative_invoice_is_rejected_once_so_quickbooks_the_iif_and_the_staging_csv_agree(
@@ -89,15 +89,45 @@ def test_the_schema_check_names_the_failing_check_and_value_and_passes_an_empty_
     path = write_export(settings.inbox / "ok.csv", [line(number="1"), line(number="2")])
     receive_and_map(db, settings, [path], ["2026-09"])
     with db.connect() as con:
-        assert validation.schema_valid(con, ["2026-08"]).passed           # nothing in it: nothing wrong
-        assert validation.schema_valid(con, ["2026-09"]).passed
+        assert validation.schema_valid(con, ["2026-08"])["2026-08"].passed           # nothing in it: nothing wrong
+        assert validation.schema_valid(con, ["2026-09"])["2026-09"].passed
     with db.transaction() as con:   # what a mapping bug would leave behind
         con.execute("UPDATE accounting_document_lines SET amount = amount + 1 WHERE doc_key = 'sedona:invoice:2'")
         con.execute("UPDATE accounting_documents SET content_hash = 'not a hash' WHERE source_id = '1'")
     with db.connect() as con:
-        outcome = validation.schema_valid(con, ["2026-09"])
+        outcome = validation.schema_valid(con, ["2026-09"])["2026-09"]
     assert not outcome.passed
     checks = {(p.get("schema"), p.get("check")) for p in outcome.failing}
     assert ("accounting_document_lines", "amount_is_qty_times_rate") in checks
     assert ("accounting_documents", "subtotal_is_sum_of_lines") in checks
     assert any(p.get("value") == "not a hash" for p in outcome.failing)
+
+
+def test_checks_over_several_periods_say_of_each_what_they_say_of_it_alone(db, settings):
+    """The checks run once over all the periods of a transform; each period's outcomes are exactly those
+    of a run over that period alone: a broken period fails, its neighbour passes, previews and counts
+    are each period's own."""
+    path = write_export(settings.inbox / "two.csv", [
+        line(number="1", date="08/03/2026", start="08/01/2026", end="08/31/2026"),
+        line(number="2", date="08/04/2026", start="08/01/2026", end="08/31/2026"),
+        line(number="3", date="09/03/2026"), line(number="4", date="09/04/2026"),
+        line(number="5", date="09/05/2026", doc_type="Credit", applies="4", cycle="", start="", end=""),
+    ])
+    receive_and_map(db, settings, [path], ["2026-08", "2026-09"])
+    with db.transaction() as con:   # what a mapping bug would leave behind, in September only
+        con.execute("UPDATE accounting_document_lines SET amount = amount + 1 WHERE doc_key = 'sedona:invoice:3'")
+        con.execute("UPDATE accounting_documents SET content_hash = 'not a hash', doc_number = '4' WHERE source_id = '3'")
+        con.execute("UPDATE accounting_documents SET txn_date = DATE '2026-10-01' WHERE source_id = '4'")
+        con.execute("UPDATE accounting_documents SET applies_to_key = 'sedona:invoice:404' WHERE source_id = '5'")
+    kwargs = dict(known_doc_keys_sql="SELECT NULL AS doc_key WHERE false", max_rejected_share=0.05, max_rmr_change=0.5)
+    with db.connect() as con:
+        together = validation.run_all(con, ["2026-09", "2026-08", "2026-07"], **kwargs)
+        alone = {period: validation.run_all(con, [period], **kwargs)[period] for period in ("2026-07", "2026-08", "2026-09")}
+    assert together == alone
+    assert all(o.passed for o in together["2026-08"])
+    failed = {o.name for o in together["2026-09"] if not o.passed}
+    assert failed == {"schema_valid", "totals_balance", "unique_document_numbers", "references_known",
+                      "dated_within_partition"}
+    assert [o.name for o in together["2026-07"] if not o.passed] == ["period_not_empty"]
+    schema = next(o for o in together["2026-09"] if o.name == "schema_valid")
+    assert any(p.get("value") == "not a hash" for p in schema.failing)

@@ -94,11 +94,10 @@ def transform(db: Database, periods: Sequence[str], settings: BridgeSettings,
     with db.transaction() as con:
         result = map_sources.map_all(con, periods, settings)
     timings["canonical"] = time.perf_counter() - start - timings["unchanged"]
-    with db.connect() as con:       # each period checked on its own documents
-        outcomes = {period: validation.run_all(con, [period], known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL,
-                                               max_rejected_share=settings.max_rejected_share,
-                                               max_rmr_change=settings.max_rmr_change)
-                    for period in sorted(set(periods))}
+    with db.connect() as con:       # each period's outcomes are of its own documents (one pass for all)
+        outcomes = validation.run_all(con, periods, known_doc_keys_sql=ledger.KNOWN_DOC_KEYS_SQL,
+                                      max_rejected_share=settings.max_rejected_share,
+                                      max_rmr_change=settings.max_rmr_change)
     timings["validated"] = time.perf_counter() - start - timings["unchanged"] - timings["canonical"]
     with db.transaction() as con:
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
