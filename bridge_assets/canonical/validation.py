@@ -263,11 +263,10 @@ def rmr_change_within_limit(con, periods, max_change: float = 0.5) -> Outcomes:
 
 
 def period_not_empty(con, periods) -> Outcomes:
-    held = dict(con.execute("SELECT period, count(*) FROM accounting_documents WHERE period IN (SELECT unnest(?)) "
-                            "GROUP BY period", [list(periods)]).fetchall())
-    return {period: CheckOutcome("period_not_empty", bool(held.get(period)), False,
-                                 "every period has documents" if held.get(period) else f"no documents for {period}",
-                                 [] if held.get(period) else [{"period": period}], 0 if held.get(period) else 1)
+    held = {period for (period,) in con.execute("SELECT DISTINCT period FROM accounting_documents "
+                                                "WHERE period IN (SELECT unnest(?))", [list(periods)]).fetchall()}
+    return {period: CheckOutcome("period_not_empty", True, False, "every period has documents") if period in held
+            else CheckOutcome("period_not_empty", False, False, f"no documents for {period}", [{"period": period}], 1)
             for period in periods}
 
 
