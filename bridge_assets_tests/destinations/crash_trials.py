@@ -61,6 +61,9 @@ class CrashTarget:
     hold_next_answer: Callable[[Mapping[str, str]], None] | None = None
     answer_held: Callable[[Mapping[str, str]], bool] | None = None
     clear_faults: Callable[[Mapping[str, str]], None] = lambda env: None
+    # (kind, our key) of every reference record the books hold (a customer, an item), where the target can
+    # list them: a kill between creating one and recording it must not make a second one on the re-run
+    references: Callable[[Mapping[str, str]], list[tuple[str, str]]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,6 +206,10 @@ class Trial:
             if ids.get((doc_type, number)) is not None:
                 assert dest_id == ids[(doc_type, number)], (doc_type, number, dest_id, ids[(doc_type, number)])
         assert {(t, n) for t, n, *_ in rows} >= expected
+        if self.target.references is not None:
+            made = collections.Counter(self.target.references(self.env))
+            assert not [key for key, n in made.items() if n > 1], \
+                f"{self.target.name}: reference records made more than once: {sorted(k for k, n in made.items() if n > 1)}"
 
 
 def _wait_for_held_answer(target: CrashTarget, env: Mapping[str, str], child, timeout: float = 20.0) -> bool:

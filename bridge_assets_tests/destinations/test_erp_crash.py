@@ -6,6 +6,7 @@ the answer of a write it has committed."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
@@ -73,7 +74,11 @@ def odoo_target(odoo) -> CrashTarget:
         return [(kinds[m["move_type"]], m["ref"], str(m["id"])) for m in odoo.admin.records("account.move")
                 if m["state"] == "posted" and m["payment_state"] != "reversed" and not m["reversed_entry_id"]]
 
-    return _target("odoo", odoo, fresh_books, held, "account.move.action_post")
+    def references(env: Mapping[str, str]) -> list[tuple[str, str]]:
+        return ([("contact", p["ref"]) for p in odoo.admin.records("res.partner") if p.get("ref")]
+                + [("product", p["default_code"]) for p in odoo.admin.records("product.product") if p.get("default_code")])
+
+    return dataclasses.replace(_target("odoo", odoo, fresh_books, held, "account.move.action_post"), references=references)
 
 
 def business_central_target(bc) -> CrashTarget:
