@@ -155,7 +155,12 @@ def drain_stdout(process: subprocess.Popen) -> None:
     child (or a library inside it) prints would fill the pipe buffer, and the child would block on
     a write, which looks exactly like a hung server.
     """
-    threading.Thread(target=lambda: process.stdout.read(), daemon=True).start()
+
+    def drain() -> None:
+        with process.stdout:          # closed at the child's end of file: no pipe left for the collector
+            process.stdout.read()
+
+    threading.Thread(target=drain, daemon=True).start()
 
 
 def wait_healthy(probe: Callable[[], object], timeout: float,
