@@ -82,21 +82,26 @@ class TrialFigures:
     baseline_seconds: float = 0.0
 
 
-def store_live_tokens(path: Path, tokens: Mapping[str, object], real_seconds: Callable[[float], float]) -> None:
-    """Put in the token store at `path` a live access token beside its refresh token (as after a first refresh),
-    seeded from that refresh token, so the run starts posting instead of refreshing.
+def store_live_tokens(path: Path, tokens: Mapping[str, object]) -> None:
+    """Put in the token store at `path` a live access token beside its refresh token, exactly as the client
+    stores them after a refresh of its own (`kit.oauth`: its clock plus the platform's `expires_in`), seeded
+    from that refresh token, so the run starts posting instead of refreshing.
 
     A kill between a platform rotating a refresh token and the store saving its successor loses the
     connection: a platform with no grace period answers the old value `invalid_grant`, and the re-run says
     "reconnect". No client can close that window (the successor exists only in the lost answer), so the trials
-    kill the posting, not the first refresh. `real_seconds` turns the platform's `expires_in` into wall-clock
-    seconds (the emulator's clock is fast)."""
+    kill the posting, not a refresh. The expiry is not converted to the emulator's fast clock: the client
+    refreshes `expiry_leeway_s` (two minutes) before a token's end, so a token stored with its wall-clock life
+    (twelve seconds for Wave's two hours at 600x) looked spent already, and every trial run began with the very
+    refresh this avoids (CI met the lost rotation in MYOB's, Wave's and Reckon One's trials). The emulator
+    still ends the token on its own clock; a run that outlives it is answered 401 and refreshes then, as in
+    production."""
     from bridge_assets.destinations.kit.oauth import Tokens, TokenStore, fingerprint
 
     store = TokenStore(path)
     with store.locked():
         store.save(Tokens(refresh_token=str(tokens["refresh_token"]), access_token=str(tokens["access_token"]),
-                          access_expires_at=time.time() + real_seconds(float(tokens["expires_in"])),
+                          access_expires_at=time.time() + float(tokens["expires_in"]),
                           seed_fingerprint=fingerprint(str(tokens["refresh_token"])), updated_at=time.time()))
 
 

@@ -42,7 +42,7 @@ def _fresh_books(handle, prefix: str) -> Callable[[Path], dict[str, str]]:
     def fresh(folder: Path) -> dict[str, str]:
         tenant = f"{prefix}{uuid.uuid4().hex[:12]}"
         tokens = handle.admin.mint_tokens(tenant=tenant)
-        store_live_tokens(folder / "tokens.json", tokens, handle.settings.real_seconds)
+        store_live_tokens(folder / "tokens.json", tokens)
         return {**handle.client_environment(tokens["refresh_token"], folder / "tokens.json", tenant=tenant),
                 "_TENANT": tenant}
     return fresh
@@ -100,10 +100,8 @@ PLATFORMS = {
     # Sage's access tokens live five minutes: a tenth of the usual fast clock keeps one alive for a run
     "sage": (sage, sage.EmulatorSettings(time_scale=10), "5a", _sage_held, "sales_invoices"),
     "freeagent": (freeagent, freeagent.EmulatorSettings(time_scale=60), "co", _freeagent_held, "invoices"),
-    # the template's taxed labour line (9.52 on 127.50) needs a tax code of that rate in the MYOB file; MYOB's
-    # access tokens live twenty minutes, twenty seconds on the usual fast clock: a loaded machine's trial outlived
-    # one, and a kill inside the refresh that followed lost the rotated token (CI, 2026-12-05), so a tenth of it
-    "myob": (myob, myob.EmulatorSettings(time_scale=10, tax_codes={"GST": "10", "FRE": "0", "ST": "7.467"}), "cf",
+    # the template's taxed labour line (9.52 on 127.50) needs a tax code of that rate in the MYOB file
+    "myob": (myob, myob.EmulatorSettings(time_scale=60, tax_codes={"GST": "10", "FRE": "0", "ST": "7.467"}), "cf",
              _myob_held, "Invoice"),
 }
 

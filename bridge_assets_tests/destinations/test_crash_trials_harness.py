@@ -54,3 +54,28 @@ def test_the_harness_kills_quickbooks_runs_and_finds_every_document_exactly_once
     assert figures.trials == 6
     assert figures.killed_while_answer_held >= 1          # trials 1 and 4 hold an invoice's answer back
     assert figures.killed_mid_run >= 3 and figures.left_unknown >= 1, figures
+
+
+@pytest.mark.parametrize("expires_in", [300, 1200, 7200])      # Sage's, MYOB's, Wave's access token lives
+def test_a_stored_live_token_is_used_as_it_is_so_no_trial_run_begins_with_a_refresh(tmp_path: Path, expires_in: int):
+    """The trials kill the posting, not a refresh (a kill inside a refresh of a platform that rotates with
+    no grace period loses the connection whatever the client does). The token `store_live_tokens` leaves
+    must be one the client uses without calling the token endpoint at all."""
+    import httpx
+
+    from bridge_assets.destinations.kit.oauth import OAuthProvider, OAuthSession, TokenStore
+
+    from .crash_trials import store_live_tokens
+
+    store_live_tokens(tmp_path / "tokens.json", {"refresh_token": "r-1", "access_token": "a-1", "expires_in": expires_in})
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"the token endpoint was called: {request.url}")
+
+    session = OAuthSession(TokenStore(tmp_path / "tokens.json"), OAuthProvider("Trial", "https://tokens.invalid/token"),
+                           "client", "secret", transport=httpx.MockTransport(refused))
+    try:
+        assert session.access_token() == "a-1"
+        assert session.token_calls == 0
+    finally:
+        session.close()

@@ -106,7 +106,7 @@ def test_ten_kills_while_posting_leave_every_invoice_in_reckon_exactly_once(reck
     def fresh_books(folder: Path) -> dict[str, str]:
         book = reckon.admin.create_book()
         tokens = reckon.admin.mint_tokens(book)
-        store_live_tokens(folder / "tokens.json", tokens, lambda s: s / reckon.settings.time_scale)
+        store_live_tokens(folder / "tokens.json", tokens)
         return {**bridge_environment(reckon, book, folder / "tokens.json"), "RECKON_REFRESH_TOKEN": tokens["refresh_token"]}
 
     target = CrashTarget(name="reckon_one", fresh_books=fresh_books,

@@ -188,7 +188,7 @@ def wave_target(wave) -> CrashTarget:
     def fresh_books(folder: Path) -> dict[str, str]:
         business = wave.admin.create_business()
         tokens = wave.admin.mint_tokens(business)
-        store_live_tokens(folder / "wave_tokens.json", tokens, lambda s: s / wave.settings.time_scale)
+        store_live_tokens(folder / "wave_tokens.json", tokens)
         return {**bridge_environment(wave, business, folder / "wave_tokens.json"), "WAVE_REFRESH_TOKEN": tokens["refresh_token"]}
 
     def held(env: Mapping[str, str]):
