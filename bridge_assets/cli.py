@@ -202,6 +202,7 @@ def run_periods(settings: BridgeSettings, first: str, last: str, files: list[Pat
     import dagster as dg
 
     from bridge_assets.definitions import build_definitions
+    from bridge_assets.defs.dead_runs import in_process_run
     from bridge_assets.defs.decorators import op_name
     from bridge_assets.defs.sensors import RANGE_END, RANGE_START
 
@@ -214,9 +215,11 @@ def run_periods(settings: BridgeSettings, first: str, last: str, files: list[Pat
         # Progress and problems on the terminal; the step-by-step engine events stay in the UI.
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
     }
+    run_id, process = in_process_run()     # the run names this process, so a kill at any moment is found dead
     with dg.DagsterInstance.get() as instance:
         return job.execute_in_process(
-            instance=instance, run_config=run_config, tags={RANGE_START: first, RANGE_END: last}, raise_on_error=False,
+            instance=instance, run_config=run_config, run_id=run_id,
+            tags={RANGE_START: first, RANGE_END: last, **process}, raise_on_error=False,
         )
 
 

@@ -37,11 +37,13 @@ def _bridge_run(env: dict[str, str]) -> None:
 
     os.environ.update(env)
     from bridge_assets.definitions import build_definitions
+    from bridge_assets.defs.dead_runs import in_process_run
     from bridge_assets.defs.sensors import RANGE_END, RANGE_START
 
+    run_id, process = in_process_run()
     with dg.DagsterInstance.get() as instance:
         result = build_definitions(env["BRIDGE_HOME"]).resolve_job_def("bridge_job").execute_in_process(
-            instance=instance, tags={RANGE_START: PERIOD, RANGE_END: PERIOD}, raise_on_error=False,
+            instance=instance, run_id=run_id, tags={RANGE_START: PERIOD, RANGE_END: PERIOD, **process}, raise_on_error=False,
             run_config={"ops": {"sedona_export_lines": {"config": {"min_age_seconds": 0}}},
                         "loggers": {"console": {"config": {"log_level": "ERROR"}}}})
     sys.exit(0 if result.success else 1)
@@ -224,3 +226,30 @@ def test_twenty_kills_at_random_moments_each_followed_by_a_normal_run_that_finis
     print(f"{held_slot} of {TRIALS} kills landed while the run held the {POOL} slot")
     # The random moments must have exercised the failure itself, not only kills between steps.
     assert held_slot >= TRIALS // 4, f"only {held_slot} kills landed while a slot was held"
+
+
+def test_a_run_killed_before_its_first_engine_event_is_found_dead_by_the_process_it_names(instance):
+    """A run killed in the instant between being marked started and its first engine event (which names its
+    pid) left nothing to say it was dead, and stayed "started" for ever. A run the bridge executes in its own
+    process names that process in a tag made before the run exists; a tag copied from another run (a
+    re-execution) names nobody."""
+    import subprocess
+    import sys
+
+    from bridge_assets.defs.dead_runs import PROCESS_TAG, in_process_run, settle_dead_runs
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    run_id, tags = in_process_run()
+    tags = {PROCESS_TAG: tags[PROCESS_TAG].replace(f"/{os.getpid()}/", f"/{gone.pid}/")}
+    copied = {PROCESS_TAG: tags[PROCESS_TAG]}                       # the same tag on a re-execution's new run
+    alive_id, alive_tags = in_process_run()                          # this very process, alive
+    for rid, run_tags in ((run_id, tags), ("00000000-0000-4000-8000-000000000001", copied), (alive_id, alive_tags)):
+        instance.add_run(dg.DagsterRun(job_name="bridge_job", run_id=rid, status=dg.DagsterRunStatus.STARTED, tags=run_tags))
+
+    settled = settle_dead_runs(instance)
+
+    assert [r for r, _ in settled.failed] == [run_id]
+    assert _runs(instance) == {run_id: dg.DagsterRunStatus.FAILURE,
+                               "00000000-0000-4000-8000-000000000001": dg.DagsterRunStatus.STARTED,
+                               alive_id: dg.DagsterRunStatus.STARTED}

@@ -23,12 +23,22 @@ for a slot; that covers `bridge demo` and runs started without the daemon.
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
+import uuid
 
 import dagster as dg
 
 from bridge_assets.runtime.processes import process_gone
 
 from .decorators import bridge_sensor
+
+# A run executed in the process that starts it (`bridge demo`, `bridge run`) names that process in a tag, made
+# before the run exists: "<run id>/<pid>/<unix time>". Its first engine event names the pid too, but a kill
+# in the instant between the run being marked started and that event left a run "started" that no one could
+# tell was dead (the run queue counted it as running; CI met it once in twenty kills). A re-execution copies
+# its parent's tags; the run id inside keeps a copied tag from naming the new run's process.
+PROCESS_TAG = "bridge/process"
 
 ACTIVE = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
@@ -65,6 +75,25 @@ def recorded_process(instance: dg.DagsterInstance, run_id: str) -> tuple[int, fl
     return (chosen[0], chosen[1]) if chosen else None
 
 
+def in_process_run() -> tuple[str, dict[str, str]]:
+    """A new run id and the tag naming this process, for a run this process executes (`execute_in_process`
+    with `run_id=` and `tags=`)."""
+    run_id = str(uuid.uuid4())
+    return run_id, {PROCESS_TAG: f"{run_id}/{os.getpid()}/{time.time():.3f}"}
+
+
+def tagged_process(run: dg.DagsterRun) -> tuple[int, float] | None:
+    """(pid, when recorded) of the process a run's own `PROCESS_TAG` names; None without one, or with one
+    copied from another run."""
+    parts = run.tags.get(PROCESS_TAG, "").split("/")
+    if len(parts) != 3 or parts[0] != run.run_id or not parts[1].isdigit():
+        return None
+    try:
+        return int(parts[1]), float(parts[2])
+    except ValueError:
+        return None
+
+
 def settle_dead_runs(instance: dg.DagsterInstance, *, exclude: str | None = None, who: str = "the bridge") -> SettledRuns:
     """Mark failed every started run whose process is gone and free its pool slots; free the slots of
     finished runs. `exclude`: the calling run itself."""
@@ -73,7 +102,7 @@ def settle_dead_runs(instance: dg.DagsterInstance, *, exclude: str | None = None
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE)) if local else ():
         if run.run_id == exclude:
             continue
-        recorded = recorded_process(instance, run.run_id)
+        recorded = recorded_process(instance, run.run_id) or tagged_process(run)
         if recorded is None or not process_gone(*recorded):
             continue   # alive, or not started far enough to say (no pid recorded yet)
         pid = recorded[0]
